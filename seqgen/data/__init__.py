@@ -1,0 +1,1 @@
+"""Corpora and the text streams cut from them; nothing here knows about models."""

@@ -1,0 +1,5 @@
+"""Neural networks; no files, no command line."""
+
+from seqgen.models.lstm import LSTMLanguageModel
+
+__all__ = ["LSTMLanguageModel"]

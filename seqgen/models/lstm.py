@@ -1,0 +1,58 @@
+"""The LSTM language model: embedding → stacked nn.LSTM → dropout → linear over the vocabulary."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from seqgen.config import ModelConfig
+
+State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each (num_layers, B, hidden_size)
+
+
+class LSTMLanguageModel(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
+        self.dropout = nn.Dropout(config.dropout)
+        self.lstm = nn.LSTM(
+            config.embedding_dim,
+            config.hidden_size,
+            config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        # Tying needs the output layer's input to match the embedding size.
+        needs_projection = config.tie_weights and config.hidden_size != config.embedding_dim
+        self.projection = nn.Linear(config.hidden_size, config.embedding_dim) if needs_projection else None
+        self.decoder = nn.Linear(config.embedding_dim if config.tie_weights else config.hidden_size, config.vocab_size)
+        self.reset_parameters()
+        if config.tie_weights:
+            self.decoder.weight = self.embedding.weight
+
+    def reset_parameters(self) -> None:
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        hidden = self.config.hidden_size
+        for name, param in self.lstm.named_parameters():
+            if name.startswith("bias"):
+                # Gates are ordered input, forget, cell, output; a forget bias of 1 (split over the
+                # two bias vectors) lets gradients flow through long spans early in training.
+                nn.init.zeros_(param)
+                if name.startswith("bias_ih"):
+                    nn.init.ones_(param[hidden:2 * hidden])
+
+    def forward(self, tokens: torch.Tensor, state: Optional[State] = None) -> tuple[torch.Tensor, State]:
+        """tokens (B, T) → logits (B, T, V) and the state after the last token."""
+        x = self.dropout(self.embedding(tokens))  # (B, T, E)
+        x, state = self.lstm(x, state)  # (B, T, H)
+        x = self.dropout(x)
+        if self.projection is not None:
+            x = self.projection(x)  # (B, T, E)
+        return self.decoder(x), state  # (B, T, V)
+
+    def initial_state(self, batch_size: int, device) -> State:
+        shape = (self.config.num_layers, batch_size, self.config.hidden_size)
+        return torch.zeros(shape, device=device), torch.zeros(shape, device=device)

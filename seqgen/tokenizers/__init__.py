@@ -1,0 +1,26 @@
+"""Tokenizers: fit on training text, encode to numpy arrays, decode, and round-trip through plain state."""
+
+from __future__ import annotations
+
+from seqgen.errors import SeqgenError
+from seqgen.tokenizers.char import CharTokenizer
+from seqgen.tokenizers.sentencepiece import SentencePieceTokenizer
+
+KINDS = ("char", "bpe", "unigram")
+
+
+def fit_tokenizer(kind: str, text: str, vocab_size: int):
+    if kind == "char":
+        return CharTokenizer.fit(text)
+    if kind in ("bpe", "unigram"):
+        return SentencePieceTokenizer.fit(text, kind, vocab_size)
+    raise SeqgenError(f"unknown tokenizer {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+def tokenizer_from_state(state: dict):
+    kind = state.get("kind")
+    if kind == "char":
+        return CharTokenizer.from_state(state)
+    if kind in ("bpe", "unigram"):
+        return SentencePieceTokenizer.from_state(state)
+    raise SeqgenError(f"the checkpoint's tokenizer kind {kind!r} is unknown to this seqgen")

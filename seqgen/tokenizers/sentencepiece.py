@@ -1,0 +1,98 @@
+"""Subword tokenizers (BPE and unigram) trained with sentencepiece; the model travels as bytes."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+from seqgen.errors import SeqgenError
+
+NEWLINE = "\n"
+_LINES_PER_BATCH = 50_000
+
+
+class SentencePieceTokenizer:
+    """sentencepiece over running text: lines are encoded apart and joined by a newline token.
+
+    Normalisation is off and unseen characters fall back to UTF-8 bytes, so decode(encode(text))
+    gives back the text exactly and no prime text is ever out of vocabulary.
+    """
+
+    def __init__(self, kind: str, model: bytes):
+        import sentencepiece as spm
+
+        self.kind = kind
+        self.model = model
+        self._sp = spm.SentencePieceProcessor(model_proto=model)
+        self._newline = self._sp.piece_to_id(NEWLINE)
+
+    @classmethod
+    def fit(cls, text: str, kind: str, vocab_size: int) -> "SentencePieceTokenizer":
+        import sentencepiece as spm
+
+        lines = [line for line in text.split(NEWLINE) if line.strip()]
+        if not lines:
+            raise SeqgenError("the training text has no non-blank lines to train a sentencepiece model on")
+        model = io.BytesIO()
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(lines),
+                model_writer=model,
+                model_type=kind,
+                vocab_size=vocab_size,
+                character_coverage=1.0,
+                byte_fallback=True,
+                normalization_rule_name="identity",
+                remove_extra_whitespaces=False,
+                add_dummy_prefix=False,
+                allow_whitespace_only_pieces=True,
+                split_digits=True,
+                user_defined_symbols=[NEWLINE],
+                input_sentence_size=2_000_000,
+                shuffle_input_sentence=True,
+                max_sentence_length=1 << 16,
+                num_threads=os.cpu_count() or 1,
+                minloglevel=2,
+            )
+        except RuntimeError as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if "Vocabulary size" in message:
+                raise SeqgenError(
+                    f"--vocab-size {vocab_size} does not suit this corpus ({message.strip()}); choose a smaller one"
+                ) from None
+            raise SeqgenError(f"sentencepiece could not train a {kind} model: {message}") from None
+        return cls(kind, model.getvalue())
+
+    @property
+    def vocab_size(self) -> int:
+        return self._sp.get_piece_size()
+
+    @property
+    def dtype(self):
+        return np.uint16 if self.vocab_size <= np.iinfo(np.uint16).max else np.int32
+
+    def encode(self, text: str) -> np.ndarray:
+        lines = text.split(NEWLINE)
+        parts = []
+        for start in range(0, len(lines), _LINES_PER_BATCH):
+            batch = lines[start:start + _LINES_PER_BATCH]
+            for index, ids in enumerate(self._sp.encode(batch)):
+                parts.append(np.asarray(ids, dtype=self.dtype))
+                if start + index < len(lines) - 1:
+                    parts.append(np.array([self._newline], dtype=self.dtype))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=self.dtype)
+
+    def decode(self, ids) -> str:
+        return self._sp.decode([int(i) for i in ids])
+
+    def newline_id(self) -> int | None:
+        return self._newline
+
+    def to_state(self) -> dict:
+        return {"kind": self.kind, "model": self.model}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "SentencePieceTokenizer":
+        return cls(state["kind"], state["model"])
