@@ -194,18 +194,22 @@ def _print_samples(checkpoint: str, config: SampleConfig) -> None:
     from seqgen.checkpoint import load_language_model
     from seqgen.device import resolve_device
     from seqgen.sample import generate, stream_text
+    from seqgen.tokenizers.char import UnknownCharacterError
 
     device = resolve_device(config.device)
     model, tokenizer, _ = load_language_model(checkpoint, device)
-    seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
-    if config.seed is None:
-        click.echo(f"(seed {seed})", err=True)
     if config.prime:
-        prime_ids = tokenizer.encode(config.prime).astype("int64")
+        try:
+            prime_ids = tokenizer.encode(config.prime).astype("int64")
+        except UnknownCharacterError as error:
+            raise SeqgenError(f"the prime text cannot be encoded: {error}") from None
     else:
         start = tokenizer.newline_id()
         prime_ids = [start if start is not None else 0]  # a neutral start token, not shown
     prime = torch.as_tensor(prime_ids, dtype=torch.long, device=device).repeat(config.num_samples, 1)  # (N, P)
+    seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+    if config.seed is None:
+        click.echo(f"(seed {seed})", err=True)
     generator = torch.Generator(device=device).manual_seed(seed)
     tokens = generate(model, prime, config.length, config.temperature, config.top_k, config.top_p, generator)
     if config.num_samples == 1:

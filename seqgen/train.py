@@ -83,6 +83,18 @@ def _run_dir(config: TrainConfig, corpus_name: str) -> Path:
     return Path(config.output_dir) / name
 
 
+def _point_last_at(run_dir: Path) -> None:
+    """Keep `<output_dir>/last` pointing at the newest run, so `seqgen sample checkpoints/last` works."""
+    link = run_dir.parent / "last"
+    try:
+        if link.is_symlink():
+            link.unlink()
+        if not link.exists():
+            link.symlink_to(run_dir.name, target_is_directory=True)
+    except OSError:
+        pass  # no symlinks here (some Windows set-ups): the run folder's own name still works
+
+
 def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
@@ -155,6 +167,7 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
 
     run_dir = Path(resume).expanduser().resolve().parent if checkpoint is not None else _run_dir(config, corpus_name)
     run_dir.mkdir(parents=True, exist_ok=True)
+    _point_last_at(run_dir)
 
     # Everything that must survive an interruption for the run to continue exactly.
     step, epoch, window_index, elapsed = 0, 0, 0, 0.0

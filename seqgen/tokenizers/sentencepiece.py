@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 
 import numpy as np
 
@@ -58,9 +59,14 @@ class SentencePieceTokenizer:
             )
         except RuntimeError as error:
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            if "Vocabulary size" in message:
+            too_large = re.search(r"Vocabulary size too high.*value <= (\d+)", message)
+            too_small = re.search(r"smaller than required_chars\. \d+ vs (\d+)", message)
+            if too_large:
+                raise SeqgenError(f"--vocab-size {vocab_size} is too large for this corpus; use at most {too_large.group(1)}") from None
+            if too_small:
                 raise SeqgenError(
-                    f"--vocab-size {vocab_size} does not suit this corpus ({message.strip()}); choose a smaller one"
+                    f"--vocab-size {vocab_size} is too small: the corpus's characters and the 256 byte pieces need "
+                    f"at least {too_small.group(1)}"
                 ) from None
             raise SeqgenError(f"sentencepiece could not train a {kind} model: {message}") from None
         return cls(kind, model.getvalue())

@@ -1,0 +1,166 @@
+"""Quality per minute: best validation loss within a wall-clock budget, seqgen against a plain loop.
+
+Both arms train a 2×512 character LSTM on the same split (first 90 % train, last 10 %
+validation: ../shared/BENCHMARKS.md §1) for the same number of training minutes (evaluation
+excluded from both). The plain arm is the textbook loop: Embedding → nn.LSTM → Linear, AdamW at
+a constant 2e-3, dropout 0.2, clipping at 1.0, truncated BPTT over 32 streams of 128 characters.
+The seqgen arm is `seqgen.train.train` with its default recipe and `max_time` set to the budget.
+Each arm's best state is finally scored on the whole validation text with batch size 1, state
+carried through it. Writes JSON.
+
+    python scripts/bench_quality.py --minutes 15 --parallel --output benchmarks/quality-15.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import multiprocessing
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqgen.config import ModelConfig, TrainConfig
+from seqgen.data.corpora import load_corpus
+from seqgen.data.text import batchify, split_text, window, windows_per_pass
+from seqgen.evaluate import evaluate_loss
+from seqgen.tokenizers import fit_tokenizer
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
+EVAL_EVERY = 200  # steps, both arms
+
+
+class PlainLSTM(nn.Module):
+    def __init__(self, vocab_size: int, embedding_dim=128, hidden_size=512, num_layers=2, dropout=0.2):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.lstm = nn.LSTM(embedding_dim, hidden_size, num_layers, dropout=dropout, batch_first=True)
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, tokens, state=None):
+        x, state = self.lstm(self.embedding(tokens), state)
+        return self.head(self.drop(x)), state
+
+
+def load_split(corpus: str):
+    _, text = load_corpus(corpus)
+    tokenizer = fit_tokenizer("char", text, 0)
+    parts = split_text(text, 0.1, 0.0)
+    return tokenizer, tokenizer.encode(parts["train"]), tokenizer.encode(parts["val"])
+
+
+def plain_arm(corpus: str, minutes: float, seed: int) -> dict:
+    tokenizer, train_ids, val_ids = load_split(corpus)
+    torch.manual_seed(seed)
+    model = PlainLSTM(tokenizer.vocab_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    streams = batchify(torch.from_numpy(train_ids.astype(np.int64)), 32)
+    count = windows_per_pass(streams.size(1), 128)
+    step, elapsed, state, best, best_state, history = 0, 0.0, None, math.inf, None, []
+    while elapsed < minutes * 60:
+        tick = time.perf_counter()
+        inputs, targets = window(streams, step % count, 128)
+        if step % count == 0:
+            state = None
+        if state is not None:
+            state = tuple(s.detach() for s in state)
+        logits, state = model(inputs, state)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        elapsed += time.perf_counter() - tick
+        if step % EVAL_EVERY == 0 or elapsed >= minutes * 60:
+            val = evaluate_loss(model, val_ids, 16, 128, "cpu")
+            model.train()
+            history.append({"step": step, "minutes": round(elapsed / 60, 2), "val_loss": val})
+            if val < best:
+                best, best_state = val, {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    return {"steps": step, "tokens": step * 32 * 128, "best_val_loss_16_streams": best, "history": history,
+            "best_val_loss": evaluate_loss(model, val_ids, 1, 128, "cpu")}
+
+
+def seqgen_arm(corpus: str, minutes: float, seed: int) -> dict:
+    from seqgen.checkpoint import load_language_model
+    from seqgen.train import train
+
+    tokenizer, _, val_ids = load_split(corpus)
+    with tempfile.TemporaryDirectory() as out:
+        # seqgen's recipe (schedule over the time budget, initialisation, AdamW set-up) at the plain arm's size
+        model_config = ModelConfig(embedding_dim=128, hidden_size=512, num_layers=2, dropout=0.1)
+        config = TrainConfig(corpus=corpus, val_fraction=0.1, test_fraction=0.0, max_time=minutes, seed=seed,
+                             batch_size=32, bptt=128, lr=3e-3, warmup_steps=100, eval_interval=EVAL_EVERY,
+                             output_dir=out, name="bench", device="cpu")
+        result = train(model_config, config, progress=False)
+        model, _, payload = load_language_model(result.best_path)
+    history = [{"step": h["step"], "minutes": round(h["elapsed"] / 60, 2), "val_loss": h["val_loss"]}
+               for h in result.history if h.get("val_loss") is not None]
+    return {"steps": result.step, "tokens": result.step * config.batch_size * config.bptt,
+            "best_val_loss_16_streams": result.best_val_loss, "history": history,
+            "recipe": {**dataclasses.asdict(model_config), **dataclasses.asdict(config)},
+            "best_val_loss": evaluate_loss(model, val_ids, 1, config.bptt, "cpu")}
+
+
+def run_arm(args):
+    name, corpus, minutes, seed, threads = args
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    result = (plain_arm if name == "plain" else seqgen_arm)(corpus, minutes, seed)
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    result["threads"] = threads
+    return name, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=15.0, help="training minutes per arm")
+    parser.add_argument("--corpus", default=str(SHARED), help="text file (default: shared tiny shakespeare)")
+    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--parallel", action="store_true",
+                        help="run both arms at once, the CPU cores split between them (half the wall time)")
+    parser.add_argument("--output", default="benchmarks/quality.json")
+    args = parser.parse_args()
+    if not Path(args.corpus).exists():
+        sys.exit(f"error: {args.corpus} not found; pass --corpus")
+
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // 2) if args.parallel else cores
+    jobs = [(name, args.corpus, args.minutes, args.seed, threads) for name in ("plain", "seqgen")]
+    if args.parallel:
+        with multiprocessing.get_context("spawn").Pool(2) as pool:
+            arms = dict(pool.map(run_arm, jobs))
+    else:
+        arms = dict(run_arm(job) for job in jobs)
+    report = {
+        "benchmark": "quality per minute, character LM (BENCHMARKS.md §1)",
+        "command": "python " + " ".join(sys.argv),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cores": cores,
+                    "torch": torch.__version__, "parallel_arms": args.parallel},
+        "minutes": args.minutes,
+        "arms": arms,
+        "seqgen_minus_plain_nats": arms["seqgen"]["best_val_loss"] - arms["plain"]["best_val_loss"],
+    }
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+    for name, arm in arms.items():
+        print(f"{name:7s} best val loss {arm['best_val_loss']:.4f} nats/char after {arm['steps']} steps")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

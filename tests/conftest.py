@@ -1,0 +1,39 @@
+import random
+
+import pytest
+
+from seqgen.config import ModelConfig, TrainConfig
+
+WORDS = ("the quick brown fox jumps over a lazy dog while my sister reads her letter to "
+         "our friend at the manor and nobody can say what she will do next").split()
+
+
+def make_text(n_words: int = 3000, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    lines, line = [], []
+    for _ in range(n_words):
+        line.append(rng.choice(WORDS))
+        if len(line) == 12:
+            lines.append(" ".join(line).capitalize() + ".")
+            line = []
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text(make_text(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_model():
+    return ModelConfig(embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.1)
+
+
+@pytest.fixture
+def tiny_train(corpus_file, tmp_path):
+    """A training config that runs in about a second on the CPU."""
+    return TrainConfig(corpus=str(corpus_file), batch_size=4, bptt=16, max_steps=20, eval_interval=10,
+                       log_interval=1, warmup_steps=2, output_dir=str(tmp_path / "runs"), name="run",
+                       device="cpu", eval_batch_size=4)

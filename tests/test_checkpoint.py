@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from seqgen.checkpoint import FORMAT, VERSION, load_checkpoint, load_language_model, save_checkpoint
+from seqgen.config import ModelConfig, to_dict
+from seqgen.errors import SeqgenError
+from seqgen.models import LSTMLanguageModel
+from seqgen.tokenizers.char import CharTokenizer
+
+
+def write_model(path):
+    config = ModelConfig(vocab_size=5, embedding_dim=4, hidden_size=8, num_layers=1)
+    model = LSTMLanguageModel(config)
+    save_checkpoint({
+        "task": "language-model",
+        "model_config": to_dict(config),
+        "train_config": {},
+        "tokenizer": CharTokenizer("abcd\n").to_state(),
+        "model_state": model.state_dict(),
+    }, path)
+    return model
+
+
+def test_round_trip_loads_with_weights_only(tmp_path):
+    path = tmp_path / "model.pt"
+    model = write_model(path)
+    raw = torch.load(path, weights_only=True)  # plain data only: no code runs from the file
+    assert raw["format"] == FORMAT and raw["version"] == VERSION
+    loaded, tokenizer, _ = load_language_model(path)
+    tokens = torch.tensor([[0, 1, 2, 3]])
+    model.eval()
+    assert torch.equal(loaded(tokens)[0], model(tokens)[0])
+    assert tokenizer.decode([0, 4]) == "a\n"
+
+
+def test_truncated_foreign_newer_and_missing_files_are_refused(tmp_path):
+    path = tmp_path / "model.pt"
+    write_model(path)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(SeqgenError, match="not a readable seqgen checkpoint"):
+        load_checkpoint(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, foreign)
+    with pytest.raises(SeqgenError, match="not a seqgen checkpoint"):
+        load_checkpoint(foreign)
+    newer = tmp_path / "newer.pt"
+    torch.save({"format": FORMAT, "version": VERSION + 1}, newer)
+    with pytest.raises(SeqgenError, match="newer seqgen"):
+        load_checkpoint(newer)
+    with pytest.raises(SeqgenError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_a_crash_while_saving_leaves_the_old_checkpoint_whole(tmp_path, monkeypatch):
+    path = tmp_path / "latest.pt"
+    write_model(path)
+    before = path.read_bytes()
+
+    def crash(obj, f, *args, **kwargs):
+        f.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint({"task": "language-model"}, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]  # no temporary file left behind

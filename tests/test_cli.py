@@ -1,0 +1,140 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from seqgen.cli import cli
+
+TINY = ["--embedding-dim", "16", "--hidden-size", "32", "--batch-size", "4", "--bptt", "16", "--eval-interval", "10",
+        "--eval-batch-size", "4", "--device", "cpu", "--quiet"]
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result
+
+
+def one_line_error(result):
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
+@pytest.fixture
+def trained(corpus_file, tmp_path):
+    result = run("train", "--corpus", corpus_file, "--max-steps", 20, "--output-dir", tmp_path / "runs", "--name", "r",
+                 "--sample-length", 30, *TINY)
+    assert result.exit_code == 0, result.output
+    return tmp_path / "runs" / "r"
+
+
+def test_train_sample_evaluate_round_trip(trained):
+    assert {p.name for p in trained.iterdir()} >= {"best.pt", "latest.pt", "run.json", "loss.png"}
+    first = run("sample", trained / "best.pt", "--prime", "The quick", "--length", 50, "--seed", 3)
+    second = run("sample", trained / "best.pt", "--prime", "The quick", "--length", 50, "--seed", 3)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == second.stdout  # same seed, same text
+    assert first.stdout.startswith("The quick") and len(first.stdout.rstrip("\n")) == len("The quick") + 50
+    batch = run("sample", trained, "--num-samples", 3, "--length", 20, "--seed", 1, "--temperature", 0)
+    assert batch.exit_code == 0 and batch.stdout.count("\n") == 3
+    assert len(set(batch.stdout.splitlines())) == 1  # greedy: every sample of the batch is the same
+    evaluated = run("evaluate", trained / "best.pt", "--split", "test", "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    figures = json.loads(evaluated.stdout)
+    assert figures["bits_per_character"] == pytest.approx(figures["loss"] / 0.6931, rel=1e-2)
+    assert 0 < figures["loss"] < 4
+
+
+def test_evaluate_on_a_given_text_file(trained, tmp_path):
+    other = tmp_path / "other.txt"
+    other.write_text("The lazy dog reads a letter.\n" * 20)
+    result = run("evaluate", trained / "best.pt", "--text", other)
+    assert result.exit_code == 0 and "bits/character" in result.stdout
+
+
+def test_accented_prime_text_works_with_a_portuguese_model(tmp_path):
+    corpus = tmp_path / "pt.txt"
+    corpus.write_text("Não há coração que não sinta a canção do mar, ó irmã.\n" * 60, encoding="utf-8")
+    assert run("train", "--corpus", corpus, "--max-steps", 5, "--output-dir", tmp_path, "--name", "pt",
+               "--sample-length", 0, *TINY).exit_code == 0
+    result = run("sample", tmp_path / "pt", "--prime", "coração", "--length", 10, "--seed", 0)
+    assert result.exit_code == 0 and result.stdout.startswith("coração")
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "is empty"),
+    (bytes(range(256)) * 8, "binary file"),
+    ("Ça coûte très cher à l'été.\n".encode("latin-1") * 50, "--encoding latin-1"),
+])
+def test_bad_corpus_files_give_one_line_errors(tmp_path, content, expected):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    assert expected in one_line_error(run("train", "--corpus", bad, "--max-steps", 2, "--output-dir", tmp_path, *TINY))
+
+
+def test_bad_options_and_checkpoints_give_one_line_errors(trained, tmp_path):
+    assert "'!'" in one_line_error(run("sample", trained, "--prime", "Zebra!"))
+    assert "--temperature" in one_line_error(run("sample", trained, "--temperature", -1))
+    assert "--bptt" in one_line_error(run("train", "--bptt", 0))
+    assert "does not exist" in one_line_error(run("sample", tmp_path / "nope.pt"))
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes((trained / "best.pt").read_bytes()[:1000])
+    assert "not a readable seqgen checkpoint" in one_line_error(run("sample", corrupt))
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    assert "not a seqgen checkpoint" in one_line_error(run("evaluate", foreign))
+    assert "no corpus named" in one_line_error(run("train", "--corpus", "nowhere-at-all"))
+    assert "cannot change when resuming" in one_line_error(run("train", "--resume", trained / "latest.pt", "--hidden-size", 64))
+
+
+def test_config_file_sets_options_and_flags_override_it(corpus_file, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text(f'[train]\ncorpus = "{corpus_file}"\nmax-steps = 4\nbatch_size = 4\nbptt = 16\n'
+                      f'output_dir = "{tmp_path}"\nname = "from-toml"\n[model]\nhidden_size = 24\nembedding_dim = 8\n')
+    result = run("--help")
+    assert result.exit_code == 0
+    result = run("train", "--config", config, "--hidden-size", 20, "--sample-length", 0, "--quiet", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "from-toml" / "run.json").read_text())
+    assert saved["train_config"]["max_steps"] == 4 and saved["train_config"]["bptt"] == 16
+    assert saved["model_config"]["hidden_size"] == 20 and saved["model_config"]["embedding_dim"] == 8
+    config.write_text("hiden_size = 3\n")
+    assert "unknown option(s): hiden_size" in one_line_error(run("train", "--config", config))
+
+
+def test_train_help_shows_every_option_with_its_default():
+    text = run("train", "--help").output
+    for flag in ["--hidden-size", "--num-layers", "--embedding-dim", "--tie-weights", "--bptt", "--batch-size", "--lr",
+                 "--max-steps", "--epochs", "--patience", "--seed", "--device", "--resume", "--config", "--vocab-size"]:
+        assert flag in text
+    assert "[default: 256" in text and "[default: lady-susan]" in text
+
+
+def test_corpora_lists_the_builtin_corpora():
+    result = run("corpora")
+    assert result.exit_code == 0 and "lady-susan" in result.stdout and "tinyshakespeare" in result.stdout
+
+
+def test_ctrl_c_saves_latest_and_exits_cleanly(corpus_file, tmp_path):
+    command = [sys.executable, "-m", "seqgen", "train", "--corpus", str(corpus_file), "--max-steps", "100000",
+               "--output-dir", str(tmp_path), "--name", "ctrlc", *TINY]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    latest = tmp_path / "ctrlc" / "latest.pt"
+    deadline = time.time() + 60
+    while not latest.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "seqgen train --resume" in err
+    from seqgen.checkpoint import load_checkpoint
+
+    assert load_checkpoint(latest)["step"] >= 10
