@@ -15,6 +15,9 @@ from seqgen import __version__
 from seqgen.config import ModelConfig, SampleConfig, TrainConfig
 from seqgen.errors import SeqgenError
 
+# Each task's training and evaluation is dispatched on this name; checkpoints record it as "task".
+TASKS = ("language-model",)
+
 
 class SeqgenGroup(click.Group):
     """Every error is one line on stderr and a non-zero exit; never a traceback."""
@@ -115,6 +118,8 @@ def cli():
 @cli.command("train")
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
               callback=_load_config_file, help="TOML file that sets any option below; flags override it.")
+@click.option("--task", type=click.Choice(TASKS), default="language-model", show_default=True,
+              help="What to learn: next-token language model (text), ...")
 @click.option("--resume", type=click.Path(), default=None, help="Continue the run saved in this latest.pt exactly.")
 @config_options(ModelConfig)
 @config_options(TrainConfig)
@@ -122,8 +127,8 @@ def cli():
               help="Characters or tokens sampled from the best model at the end (0: none).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def train_command(ctx: click.Context, resume, sample_length, quiet, **options):
-    """Train an LSTM language model on a corpus."""
+def train_command(ctx: click.Context, task, resume, sample_length, quiet, **options):
+    """Train an LSTM on a corpus: a language model by default, or the model of another --task."""
     from seqgen.train import RESUMABLE_OVERRIDES, train
 
     overrides = None
@@ -235,8 +240,12 @@ def _print_samples(checkpoint: str, config: SampleConfig) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def evaluate_command(checkpoint, split, text_file, encoding, batch_size, device, as_json):
     """Loss, perplexity and bits per token / character of a checkpoint on held-out text."""
+    from seqgen.checkpoint import load_checkpoint
     from seqgen.evaluate import evaluate_checkpoint
 
+    task = load_checkpoint(checkpoint)["task"]
+    if task != "language-model":
+        raise SeqgenError(f"evaluating a {task} checkpoint is not supported yet")
     result = evaluate_checkpoint(checkpoint, split, text_file, encoding, batch_size, device)
     if as_json:
         click.echo(json.dumps(result, indent=2))
