@@ -63,8 +63,11 @@ def config_options(cls):
     """Click options for every field of a config dataclass: flag, type, range, default and help in one place."""
 
     def decorate(function):
+        # A field whose flag another config already declared shares that flag (e.g. --hidden-size,
+        # --lr, --corpus); put task configs above the language-model ones so theirs come second.
+        existing = {param.name for param in getattr(function, "__click_params__", [])}
         for field in reversed(dataclasses.fields(cls)):
-            if not field.metadata.get("cli", True):
+            if not field.metadata.get("cli", True) or field.name in existing:
                 continue
             _owner.setdefault(field.name, cls)
             flag = "--" + field.name.replace("_", "-")
@@ -78,6 +81,16 @@ def config_options(cls):
         return function
 
     return decorate
+
+
+def explicit_options(ctx: click.Context, options: dict) -> dict:
+    """The options the user set, on the command line or in --config, as opposed to defaults.
+
+    Tasks other than the language model have defaults of their own for shared flags such as
+    --hidden-size or --corpus: they take only what the user set and fill the rest themselves.
+    """
+    sources = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.DEFAULT_MAP)
+    return {name: value for name, value in options.items() if ctx.get_parameter_source(name) in sources}
 
 
 def _fields(cls, values: dict) -> dict:
@@ -133,8 +146,7 @@ def train_command(ctx: click.Context, task, resume, sample_length, quiet, **opti
 
     overrides = None
     if resume is not None:
-        given = [name for name in options if ctx.get_parameter_source(name) in
-                 (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.DEFAULT_MAP)]
+        given = list(explicit_options(ctx, options))
         fixed = [name for name in given if name not in RESUMABLE_OVERRIDES]
         if fixed:
             flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
