@@ -38,6 +38,9 @@ class TrainConfig:
     vocab_size: int = option(2000, "Vocabulary size for bpe / unigram tokenizers (ignored for char).", min=2)
     val_fraction: float = option(0.05, "Share of the corpus, taken from its end before the test part, used for validation.", min=0.0, max=0.5)
     test_fraction: float = option(0.05, "Share of the corpus, taken from its very end, held out for testing.", min=0.0, max=0.5)
+    grid: int = option(4, "Music: time steps per quarter note (4 = sixteenths, 12 also fits triplets).", min=1, max=24)
+    transpose: str = option("none", "Music: transpose every piece to C major / A minor by its key signature.", choices=("none", "common"))
+    augment: int = option(0, "Music: also train on copies transposed by up to this many semitones each way.", min=0, max=11)
     batch_size: int = option(32, "Parallel streams the training text is laid out in.", min=1)
     bptt: int = option(64, "Tokens per truncated-backpropagation window.", min=1)
     lr: float = option(4e-3, "Peak learning rate of AdamW.", min=0.0, min_open=True)
@@ -86,3 +89,113 @@ class SampleConfig:
     prime: str = option("", "Text the samples continue.")
     seed: Optional[int] = option(None, "Random seed; the same seed gives the same text [default: random, printed].")
     device: str = option("auto", "Where to run: cuda when available (auto), or forced.", choices=("auto", "cpu", "cuda"))
+    output: Optional[str] = option(None, "Write the samples to this file (x-1.mid, x-2.mid, … with several); music needs it.")
+    format: str = option("midi", "Music: file format written.", choices=("midi", "musicxml", "abc"))
+    prime_midi: Optional[str] = option(None, "Music: continue this MIDI, MusicXML or ABC file.")
+    bars: Optional[int] = option(None, "Music: stop each sample after this many new bars.", min=1)
+    keep_primer: bool = option(True, "Music: the written file starts with the primer's notes.")
+    plot: bool = option(False, "Music: also write a piano-roll PNG beside each file.")
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig:
+    """Everything that rebuilds the encoder-decoder; stored in the checkpoint (defaults: TranslateConfig)."""
+
+    source_vocab_size: int
+    target_vocab_size: int
+    embedding_dim: int
+    hidden_size: int
+    num_layers: int
+    dropout: float
+
+
+@dataclass(frozen=True)
+class TranslateConfig:
+    """How a translation model (--task translate) is built and trained; shared flags get these defaults."""
+
+    corpus: str = option("dates", "Built-in `dates` task, or a TSV file of source<TAB>target pairs.")
+    source_column: Optional[int] = option(None, "TSV column of the source text [default: 3 for Tatoeba files, else 1].", min=1)
+    target_column: Optional[int] = option(None, "TSV column of the target text [default: 4 for Tatoeba files, else 2].", min=1)
+    train_pairs: int = option(50_000, "Generated training pairs for the built-in dates task.", min=100)
+    encoding: str = "utf-8"
+    tokenizer: str = "char"
+    vocab_size: int = 1000
+    shared_vocab: bool = option(True, "One vocabulary for source and target (translate: else one each).")
+    val_fraction: float = 0.05
+    test_fraction: float = 0.1
+    embedding_dim: int = 64
+    hidden_size: int = 128
+    num_layers: int = 1
+    dropout: float = 0.1
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0
+    max_steps: Optional[int] = None
+    epochs: Optional[float] = None
+    max_time: Optional[float] = None
+    eval_interval: int = 200
+    patience: Optional[int] = None
+    seed: int = 1337
+    device: str = "auto"
+    output_dir: str = "checkpoints"
+    name: Optional[str] = None
+
+    def budget(self) -> tuple[Optional[int], Optional[float], Optional[float]]:
+        """(max_steps, epochs, max_time in minutes); 4 minutes when none is set."""
+        if self.max_steps is None and self.epochs is None and self.max_time is None:
+            return None, None, 4.0
+        return self.max_steps, self.epochs, self.max_time
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """How a forecaster (--task forecast) is built and trained; shared flags get these defaults."""
+
+    corpus: str = "airline"
+    column: Optional[str] = option(None, "Forecast: CSV column holding the values [default: the last column].")
+    season: Optional[int] = option(None, "Forecast: season length in steps, e.g. 12 for monthly data (1: none) [default: 12 for airline, else 1].", min=1)
+    horizon: int = option(12, "Forecast: steps the network writes at once (longer forecasts continue from its own output).", min=1)
+    window: int = option(36, "Forecast: past steps the network reads for each forecast.", min=2)
+    log_transform: bool = option(True, "Forecast: model the logarithm of the series (positive series whose swings grow with the level).")
+    seasonal_diff: bool = option(True, "Forecast: learn the change from the same step a season earlier, not from the last value.")
+    holdout: int = option(0, "Forecast: keep the last N points out of training, so `seqgen evaluate` can score their forecast.", min=0)
+    ensemble: int = option(5, "Forecast: networks trained with successive seeds; their mean is the forecast, their spread the band.", min=1)
+    hidden_size: int = 32
+    num_layers: int = 1
+    dropout: float = 0.0
+    lr: float = 1e-2
+    weight_decay: float = 1e-4
+    epochs: float = 200
+    batch_size: int = 256
+    seed: int = 0
+    device: str = "cpu"
+    output_dir: str = "checkpoints"
+    name: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ClassifyConfig:
+    """How a sequence classifier (--task classify) is built and trained; shared flags get these defaults."""
+
+    corpus: Optional[str] = None  # the labelled training file; required
+    test: Optional[str] = option(None, "Classify: labelled test file scored after training (UCR format or CSV with a label column).")
+    label_column: Optional[str] = option(None, "Classify: name of the label column of CSV files with a header [default: label, else the first].")
+    bidirectional: bool = option(True, "Classify: read each sequence both ways.")
+    conv_channels: int = option(32, "Classify: channels of the two convolutions before the LSTM (0: none).", min=0)
+    class_weights: bool = option(True, "Classify: weight the loss by inverse class frequency (for imbalanced classes).")
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.2
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    epochs: float = 150
+    batch_size: int = 16
+    patience: Optional[int] = 40
+    val_fraction: float = 0.2
+    seed: int = 0
+    device: str = "cpu"
+    output_dir: str = "checkpoints"
+    name: Optional[str] = None

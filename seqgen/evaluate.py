@@ -36,33 +36,48 @@ def evaluate_loss(model, ids: np.ndarray, batch_size: int, bptt: int, device) ->
 
 
 def evaluate_checkpoint(checkpoint: str, split: str = "test", text_file: str | None = None,
-                        encoding: str = "utf-8", batch_size: int = 16, device: str = "auto") -> dict:
+                        encoding: str = "utf-8", batch_size: int = 16, device: str = "auto",
+                        num_generated: int = 8, seed: int = 0) -> dict:
     """Evaluate a language-model checkpoint on its corpus's split, or on any text file."""
     from seqgen.checkpoint import load_language_model
     from seqgen.config import TrainConfig, from_dict
-    from seqgen.data.corpora import load_corpus, read_text_file
-    from seqgen.data.text import split_text
+    from seqgen.data.corpora import read_text_file
+    from seqgen.data.splits import load_splits
 
     torch_device = resolve_device(device)
     model, tokenizer, payload = load_language_model(checkpoint, torch_device)
     train_config = from_dict(TrainConfig, payload["train_config"])
+    quarters = None
     if text_file is not None:
+        if tokenizer.kind == "music":
+            raise SeqgenError("--text needs a text model; a music checkpoint is evaluated on its corpus's splits")
         text, source = read_text_file(Path(text_file), encoding), text_file
+        ids, characters = tokenizer.encode(text), len(text)
     else:
-        _, corpus_text = load_corpus(train_config.corpus, train_config.encoding)
-        text = split_text(corpus_text, train_config.val_fraction, train_config.test_fraction)[split]
-        source = f"{train_config.corpus} ({split} split)"
-        if len(text) < 2:
+        splits = load_splits(train_config, payload["tokenizer"])
+        ids, source = splits.ids[split], f"{train_config.corpus} ({split} split)"
+        characters, quarters = splits.characters.get(split), splits.quarters.get(split)
+        if len(ids) < 2:
             raise SeqgenError(f"the {split} split of {train_config.corpus} is empty; this run used --{split}-fraction 0")
-    ids = tokenizer.encode(text)
     loss = evaluate_loss(model, ids, batch_size, train_config.bptt, torch_device)
     total_nats = loss * max(0, len(ids) - 1)
-    return {
-        "source": source,
-        "tokens": int(len(ids)),
-        "characters": len(text),
-        "loss": loss,
-        "perplexity": math.exp(min(loss, 700)),
-        "bits_per_token": loss / math.log(2),
-        "bits_per_character": total_nats / max(1, len(text) - 1) / math.log(2),
-    }
+    result = {"source": source, "tokens": int(len(ids)), "loss": loss, "perplexity": math.exp(min(loss, 700)),
+              "bits_per_token": loss / math.log(2)}
+    if characters:
+        result.update(characters=characters, bits_per_character=total_nats / max(1, characters - 1) / math.log(2))
+    if quarters:
+        result.update(quarter_notes=quarters, loss_per_quarter=total_nats / quarters)
+    if tokenizer.kind == "music" and num_generated:
+        result["generated_vs_corpus"] = _music_statistics(model, tokenizer, ids, num_generated, seed, torch_device)
+    return result
+
+
+def _music_statistics(model, tokenizer, ids, count: int, seed: int, device) -> dict:
+    """Generate `count` 16-bar pieces and set their statistics beside those of the evaluated pieces."""
+    from seqgen.music.generate import generate_pieces
+    from seqgen.music.stats import compare
+
+    reference = tokenizer.decode_pieces(ids)
+    generated = generate_pieces(model, tokenizer, [tokenizer.index["piece"]], count, 1920, 16, 1.0, None, None,
+                                seed, device)
+    return {"settings": {"pieces": count, "bars": 16, "temperature": 1.0, "seed": seed}, **compare(generated, reference, tokenizer.grid)}

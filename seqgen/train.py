@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import math
 import os
@@ -20,13 +19,12 @@ from tqdm import tqdm
 
 from seqgen.checkpoint import load_checkpoint, save_checkpoint
 from seqgen.config import ModelConfig, TrainConfig, from_dict, to_dict
-from seqgen.data.corpora import load_corpus
-from seqgen.data.text import batchify, check_size, split_text, window, windows_per_pass
+from seqgen.data.splits import load_splits
+from seqgen.data.text import batchify, check_size, window, windows_per_pass
 from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import evaluate_loss
 from seqgen.models import LSTMLanguageModel
-from seqgen.tokenizers import fit_tokenizer, tokenizer_from_state
 
 TASK = "language-model"
 # Options that may change when a run is resumed: they extend or watch the run, not reshape it.
@@ -52,10 +50,6 @@ class TrainResult:
     @property
     def latest_path(self) -> Path:
         return self.run_dir / "latest.pt"
-
-
-def _fingerprint(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
@@ -143,22 +137,21 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
 
-    corpus_name, text = load_corpus(config.corpus, config.encoding)
-    fingerprint = _fingerprint(text)
-    if checkpoint is not None and checkpoint["corpus"]["fingerprint"] != fingerprint:
+    splits = load_splits(config, checkpoint["tokenizer"] if checkpoint is not None else None, progress)
+    if checkpoint is not None and checkpoint["corpus"]["fingerprint"] != splits.fingerprint:
         raise SeqgenError(f"the corpus {config.corpus!r} changed since the checkpoint was written; it cannot be resumed")
-    splits = split_text(text, config.val_fraction, config.test_fraction)
-    if checkpoint is not None:
-        tokenizer = tokenizer_from_state(checkpoint["tokenizer"])
-    elif config.tokenizer == "char":
-        tokenizer = fit_tokenizer("char", text, config.vocab_size)  # every character of the corpus, so no split has unknowns
-    else:
-        tokenizer = fit_tokenizer(config.tokenizer, splits["train"], config.vocab_size)
-    train_ids = tokenizer.encode(splits["train"])
-    val_ids = tokenizer.encode(splits["val"]) if splits["val"] else None
+    if splits.skipped:
+        shown = "; ".join(f"{name} ({reason})" for name, reason in splits.skipped[:20])
+        more = f"; and {len(splits.skipped) - 20} more" if len(splits.skipped) > 20 else ""
+        print(f"Skipped {len(splits.skipped)} file(s): {shown}{more}", file=sys.stderr)
+    corpus_name, fingerprint, tokenizer = splits.name, splits.fingerprint, splits.tokenizer
+    train_ids = splits.ids["train"]
+    val_ids = splits.ids["val"] if len(splits.ids["val"]) else None
     check_size("train", train_ids, config.batch_size)
     if val_ids is not None:
         check_size("val", val_ids, 1, "--eval-batch-size")
+    # Music reports its loss per quarter note too, so encodings with different grids compare.
+    tokens_per_quarter = len(val_ids) / splits.quarters["val"] if val_ids is not None and splits.quarters.get("val") else None
     model_config = dataclasses.replace(model_config, vocab_size=tokenizer.vocab_size)
 
     model = LSTMLanguageModel(model_config).to(device)
@@ -246,6 +239,7 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
             "device": str(device),
             "parameters": sum(p.numel() for p in model.parameters()),
             "train_tokens": int(train_ids.size),
+            "skipped_files": [list(item) for item in splits.skipped],
             "step": step,
             "elapsed_seconds": round(elapsed, 2),
             "best_val_loss": None if math.isinf(best_val_loss) else best_val_loss,
@@ -263,7 +257,10 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
                 f"the last good checkpoint is {run_dir / 'latest.pt'}"
             )
         improved = val_loss is not None and val_loss < best_val_loss
-        history.append({"step": step, "val_loss": val_loss, "elapsed": round(elapsed, 2)})
+        entry = {"step": step, "val_loss": val_loss, "elapsed": round(elapsed, 2)}
+        if tokens_per_quarter is not None and val_loss is not None:
+            entry["val_loss_per_quarter"] = val_loss * tokens_per_quarter
+        history.append(entry)
         if improved:
             best_val_loss, evals_without_improvement = val_loss, 0
         else:

@@ -24,7 +24,7 @@ class Corpus:
     music21_path: Optional[str] = None  # relative to the installed music21 package
     url: Optional[str] = None
     sha256: Optional[str] = None
-    size: Optional[int] = None  # bytes, for listing entries not yet downloaded
+    size: Optional[int] = None  # text: bytes, for entries not yet downloaded; music: pieces
 
 
 def _excerpt(name: str, language: str, code: str, description: str) -> Corpus:
@@ -40,6 +40,12 @@ REGISTRY: dict[str, Corpus] = {
         _excerpt("italian", "Italian", "it", "prose excerpts shipped with music21"),
         _excerpt("latin", "Latin", "la", "prose excerpts shipped with music21"),
         _excerpt("dutch", "Dutch", "nl", "prose excerpts shipped with music21"),
+        Corpus("bach", "music", "J. S. Bach, chorales and other pieces in MusicXML / Humdrum, shipped with music21",
+               music21_path="corpus/bach", size=413),
+        Corpus("oneills", "music", "O'Neill's Music of Ireland (1850), folk tunes in ABC, shipped with music21",
+               music21_path="corpus/oneills1850", size=1850),
+        Corpus("essen", "music", "the Essen folk-song collection in ABC, shipped with music21 (slow first parse)",
+               music21_path="corpus/essenFolksong", size=None),
         Corpus(
             "tinyshakespeare",
             "text",
@@ -140,9 +146,13 @@ def describe_corpora() -> list[dict]:
     rows = []
     for corpus in REGISTRY.values():
         path = corpus_path(corpus, download=False)
-        if path.exists():
-            size, where = path.stat().st_size, str(path)
+        if corpus.kind == "music":
+            files = sum(1 for p in path.iterdir() if p.suffix.lower() in (".mxl", ".xml", ".krn", ".abc", ".mid")) if path.is_dir() else 0
+            size = f"{corpus.size:,} pieces" if corpus.size else f"{files} files"
+            where = str(path)
+        elif path.exists():
+            size, where = f"{path.stat().st_size / 1e3:,.0f} kB", str(path)
         else:
-            size, where = corpus.size, f"{corpus.url} (not yet downloaded)"
+            size, where = f"{corpus.size / 1e3:,.0f} kB", f"{corpus.url} (not yet downloaded)"
         rows.append({"name": corpus.name, "kind": corpus.kind, "size": size, "description": corpus.description, "source": where})
     return rows

@@ -23,4 +23,8 @@ def tokenizer_from_state(state: dict):
         return CharTokenizer.from_state(state)
     if kind in ("bpe", "unigram"):
         return SentencePieceTokenizer.from_state(state)
+    if kind == "music":
+        from seqgen.music.events import MusicTokenizer
+
+        return MusicTokenizer.from_state(state)
     raise SeqgenError(f"the checkpoint's tokenizer kind {kind!r} is unknown to this seqgen")

@@ -1,0 +1,67 @@
+"""One entry point from a run's configuration to tokenised train / validation / test splits."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from seqgen.config import TrainConfig
+from seqgen.data.corpora import load_corpus
+from seqgen.data.text import split_text
+
+
+@dataclass
+class Splits:
+    name: str
+    fingerprint: str  # changes when the corpus or its encoding settings change
+    tokenizer: object
+    ids: dict[str, np.ndarray]
+    characters: dict[str, int] = field(default_factory=dict)  # text: characters per split
+    quarters: dict[str, float] = field(default_factory=dict)  # music: quarter notes per split
+    skipped: list = field(default_factory=list)  # music: (file, reason) for unusable files
+
+
+def load_splits(config: TrainConfig, tokenizer_state: Optional[dict] = None, progress: bool = True) -> Splits:
+    """Read, split and encode the corpus; with `tokenizer_state`, reuse that tokenizer instead of fitting one."""
+    from seqgen.music.corpus import is_music_corpus
+
+    if is_music_corpus(config.corpus):
+        return _music_splits(config, tokenizer_state, progress)
+    return _text_splits(config, tokenizer_state)
+
+
+def _text_splits(config: TrainConfig, tokenizer_state: Optional[dict]) -> Splits:
+    from seqgen.tokenizers import fit_tokenizer, tokenizer_from_state
+
+    name, text = load_corpus(config.corpus, config.encoding)
+    parts = split_text(text, config.val_fraction, config.test_fraction)
+    if tokenizer_state is not None:
+        tokenizer = tokenizer_from_state(tokenizer_state)
+    elif config.tokenizer == "char":
+        tokenizer = fit_tokenizer("char", text, config.vocab_size)  # every character of the corpus, so no split has unknowns
+    else:
+        tokenizer = fit_tokenizer(config.tokenizer, parts["train"], config.vocab_size)
+    fingerprint = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    ids = {split: tokenizer.encode(part) for split, part in parts.items()}
+    return Splits(name, fingerprint, tokenizer, ids, characters={s: len(p) for s, p in parts.items()})
+
+
+def _music_splits(config: TrainConfig, tokenizer_state: Optional[dict], progress: bool) -> Splits:
+    from seqgen.music.corpus import load_pieces, prepare_pieces, split_pieces
+    from seqgen.music.events import MusicTokenizer, piece_quarters
+
+    tokenizer = MusicTokenizer.from_state(tokenizer_state) if tokenizer_state else MusicTokenizer(grid=config.grid)
+    name, pieces, skipped = load_pieces(config.corpus, tokenizer, progress)
+    parts = split_pieces(pieces)
+    ids, quarters = {}, {}
+    for split, members in parts.items():
+        members = prepare_pieces(members, config.transpose, config.augment if split == "train" else 0)
+        encoded = [tokenizer.encode_piece(piece) for piece in members]
+        ids[split] = np.array([i for piece in encoded for i in piece], dtype=np.uint16)
+        quarters[split] = sum(piece_quarters(piece, tokenizer.grid) for piece in members)
+    digest = hashlib.sha256(repr((sorted(p["name"] for p in pieces), len(pieces), tokenizer.settings_key(),
+                                  config.transpose, config.augment)).encode()).hexdigest()[:16]
+    return Splits(name, digest, tokenizer, ids, quarters=quarters, skipped=skipped)

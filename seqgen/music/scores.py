@@ -1,0 +1,157 @@
+"""music21 scores ↔ pieces (see events.py): reading files, building and writing scores."""
+
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+
+MUSIC_SUFFIXES = (".mid", ".midi", ".mxl", ".musicxml", ".xml", ".abc", ".krn")
+WRITERS = {"midi": ("midi", ".mid"), "musicxml": ("musicxml", ".musicxml")}
+
+
+def _bars(reference, grid: int) -> tuple[list[float], list[tuple[int, int]], float]:
+    """Bar offsets and time signatures from the first part's measures, and the pickup shift."""
+    from music21 import meter, stream
+
+    measures = list(reference.getElementsByClass(stream.Measure))
+    offsets, signatures = [], []
+    signature = (4, 4)
+    for measure in measures:
+        found = measure.timeSignature or next(iter(measure.getElementsByClass(meter.TimeSignature)), None)
+        if found is not None:
+            signature = (found.numerator, found.denominator)
+        offsets.append(float(measure.offset))
+        signatures.append(signature)
+    if not offsets:
+        return [0.0], [(4, 4)], 0.0
+    first_length = (offsets[1] - offsets[0]) if len(offsets) > 1 else measures[0].duration.quarterLength
+    full = signatures[0][0] * 4 / signatures[0][1]
+    pickup = full - first_length if 0 < first_length < full else 0.0
+    return offsets, signatures, pickup
+
+
+def score_to_piece(score, name: str, grid: int, max_bar: int) -> tuple[dict | None, str | None]:
+    """(piece, None), or (None, why the score gives no usable notes)."""
+    from music21 import instrument, key, note, percussion, stream, tempo
+
+    parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
+    if not any(p.getElementsByClass(stream.Measure) for p in parts):
+        parts = [p.makeMeasures() for p in parts]
+    offsets, signatures, pickup = _bars(parts[0], grid)
+    notes, unpitched = [], 0
+    part_index = 0
+    for part in parts:
+        player = part.getInstrument(returnDefault=False)
+        drums = isinstance(player, instrument.UnpitchedPercussion) or getattr(player, "midiChannel", None) == 9
+        found = False
+        for element in part.stripTies().flatten().notes:
+            if drums or isinstance(element, (note.Unpitched, percussion.PercussionChord)):
+                unpitched += 1
+                continue
+            length = float(element.quarterLength)
+            if length <= 0:  # grace notes take no time on the grid
+                continue
+            offset = float(element.offset)
+            bar = max(0, bisect.bisect_right(offsets, offset + 1e-6) - 1)
+            shift = pickup if bar == 0 else 0.0
+            pos = int(round((offset - offsets[bar] + shift) * grid))
+            if pos >= max_bar * grid:
+                continue
+            dur = max(1, int(round(length * grid)))
+            for pitch in element.pitches:
+                notes.append([bar, pos, part_index, int(pitch.midi), dur])
+                found = True
+        part_index += found
+    if not notes:
+        return None, "drums only" if unpitched else "empty (no notes)"
+    changes = [[0, *signatures[0]]] + [[b, *s] for b, s in enumerate(signatures) if b and s != signatures[b - 1]]
+    signature = next(iter(score.recurse().getElementsByClass(key.KeySignature)), None)
+    mark = next(iter(score.recurse().getElementsByClass(tempo.MetronomeMark)), None)
+    bpm = mark.getQuarterBPM() if mark is not None else None
+    return {
+        "name": name,
+        "notes": sorted(notes),
+        "time_signatures": changes,
+        "key_sharps": None if signature is None else int(signature.sharps),
+        "tempo": float(bpm) if bpm else None,
+    }, None
+
+
+def parse_file(path: str, grid: int, max_bar: int) -> tuple[list[dict], str | None]:
+    """All pieces of one file (an ABC file may hold many tunes), or the reason it has none."""
+    import warnings
+
+    from music21 import converter, stream
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = converter.parse(path)
+    except Exception as error:  # music21 raises many kinds on broken files
+        first = (str(error).splitlines() or [type(error).__name__])[0][:120]
+        return [], f"could not be parsed: {first or type(error).__name__}"
+    scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+    pieces, reasons = [], []
+    for index, score in enumerate(scores):
+        name = Path(path).name + (f"#{index + 1}" if len(scores) > 1 else "")
+        try:
+            piece, reason = score_to_piece(score, name, grid, max_bar)
+        except Exception as error:
+            piece, reason = None, f"could not be read: {type(error).__name__}"
+        if piece is not None:
+            pieces.append(piece)
+        else:
+            reasons.append(reason)
+    return pieces, None if pieces else (reasons[0] if reasons else "empty (no notes)")
+
+
+def piece_to_score(piece: dict, grid: int):
+    """A music21 Score with one part per part index; notes sharing part, onset and length form chords."""
+    from music21 import chord, duration, instrument, key, meter, note, stream, tempo
+
+    from seqgen.music.events import note_times
+
+    score = stream.Score()
+    times = note_times(piece, grid)
+    groups: dict[tuple, list[int]] = {}
+    for offset, length, part, pitch in times:
+        groups.setdefault((part, offset, length), []).append(pitch)
+    signatures = {b: (n, d) for b, n, d in piece.get("time_signatures", [])} or {0: (4, 4)}
+    bar_offsets, start, length_q = {}, 0.0, 4.0
+    for bar in range(max([n[0] for n in piece["notes"]] + [0]) + 1):
+        if bar in signatures:
+            length_q = signatures[bar][0] * 4 / signatures[bar][1]
+        bar_offsets[bar] = start
+        start += length_q
+    for part_index in sorted({g[0] for g in groups}) or [0]:
+        part = stream.Part(id=f"part{part_index + 1}")
+        part.partName = f"Part {part_index + 1}"
+        part.insert(0, instrument.Piano())
+        for bar, (n, d) in sorted(signatures.items()):
+            part.insert(bar_offsets.get(bar, 0.0), meter.TimeSignature(f"{n}/{d}"))
+        if piece.get("key_sharps") is not None:
+            part.insert(0, key.KeySignature(piece["key_sharps"]))
+        if piece.get("tempo") and part_index == min(g[0] for g in groups):
+            part.insert(0, tempo.MetronomeMark(number=piece["tempo"]))
+        for (group_part, offset, length), pitches in sorted(groups.items()):
+            if group_part != part_index:
+                continue
+            element = note.Note(pitches[0]) if len(pitches) == 1 else chord.Chord(sorted(set(pitches)))
+            element.duration = duration.Duration(length)
+            part.insert(offset, element)
+        score.insert(0, part)
+    return score
+
+
+def write_piece(piece: dict, path: Path, fmt: str, grid: int) -> Path:
+    from seqgen.errors import SeqgenError
+
+    if fmt not in WRITERS:
+        raise SeqgenError(f"music21 cannot write {fmt!r} files; use --format midi or musicxml")
+    score = piece_to_score(piece, grid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        score.write(WRITERS[fmt][0], fp=str(path))
+    except Exception as error:
+        raise SeqgenError(f"music21 could not write {path}: {type(error).__name__}: {error}") from None
+    return path

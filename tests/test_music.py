@@ -1,0 +1,161 @@
+import json
+
+import mido
+import pytest
+from click.testing import CliRunner
+from music21 import chord, converter, key, meter, note, stream
+
+from seqgen.cli import cli
+from seqgen.errors import SeqgenError
+from seqgen.music import corpus as music_corpus
+from seqgen.music.corpus import load_pieces
+from seqgen.music.events import MusicTokenizer, semitones_to_c, transpose_sharps
+from seqgen.music.scores import parse_file, piece_to_score, score_to_piece
+from seqgen.music.stats import compare, in_key_share
+
+
+def small_score(shift: int = 0):
+    """Two parts in 3/4 with a chord, a rest, a dotted note and a tie across the bar."""
+    upper, lower = stream.Part(), stream.Part()
+    upper.append([meter.TimeSignature("3/4"), key.KeySignature(1)])
+    for pitch, length in [("G4", 1), ("A4", 0.5), ("B4", 0.5), ("C5", 1), ("D5", 1.5), (None, 0.5), ("B4", 1)]:
+        upper.append(note.Rest(quarterLength=length) if pitch is None else note.Note(pitch, quarterLength=length))
+    lower.append([meter.TimeSignature("3/4"), key.KeySignature(1)])
+    lower.append(chord.Chord(["G2", "D3"], quarterLength=3))
+    lower.append(note.Note("C3", quarterLength=2))
+    lower.append(note.Note("D3", quarterLength=1))
+    score = stream.Score([upper, lower])
+    return score.transpose(shift) if shift else score
+
+
+def note_set(piece, grid=4):
+    from seqgen.music.events import note_times
+
+    return sorted(note_times(piece, grid))
+
+
+def write_midi(score, path):
+    score.write("midi", fp=str(path))
+    return path
+
+
+def test_encode_decode_round_trip_keeps_every_note():
+    tokenizer = MusicTokenizer(grid=4)
+    piece, reason = score_to_piece(small_score(), "s", 4, 12)
+    assert reason is None and piece["time_signatures"] == [[0, 3, 4]] and piece["key_sharps"] == 1
+    assert {n[2] for n in piece["notes"]} == {0, 1}  # both parts kept
+    expected = [(0.0, 3.0, 1, 43), (0.0, 3.0, 1, 50), (0.0, 1.0, 0, 67), (1.0, 0.5, 0, 69), (1.5, 0.5, 0, 71),
+                (2.0, 1.0, 0, 72), (3.0, 1.5, 0, 74), (3.0, 2.0, 1, 48), (5.0, 1.0, 0, 71), (5.0, 1.0, 1, 50)]
+    assert note_set(piece) == sorted(expected)
+    decoded = tokenizer.decode_piece(tokenizer.encode_piece(piece))
+    assert note_set(decoded) == note_set(piece)
+    # and through a real music21 score again
+    again, _ = score_to_piece(piece_to_score(decoded, 4), "again", 4, 12)
+    assert note_set(again) == note_set(piece)
+
+
+def test_any_token_sequence_decodes_to_a_writable_score(tmp_path):
+    import random
+
+    tokenizer = MusicTokenizer()
+    rng = random.Random(0)
+    ids = [rng.randrange(tokenizer.vocab_size) for _ in range(600)]
+    piece = tokenizer.decode_piece(ids)
+    path = tmp_path / "random.mid"
+    piece_to_score(piece, 4).write("midi", fp=str(path))
+    assert mido.MidiFile(str(path)).length >= 0
+
+
+def test_key_signature_arithmetic():
+    assert transpose_sharps(0, 7) == 1  # C → G: one sharp
+    assert transpose_sharps(-1, 2) == 1  # F → G
+    assert all(transpose_sharps(s, semitones_to_c(s)) == 0 for s in range(-6, 7))
+
+
+def test_statistics_of_a_scale_and_of_identical_sets():
+    scale = {"notes": [[0, i, 0, p, 4] for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72])], "key_sharps": 0,
+             "time_signatures": [[0, 4, 4]]}
+    assert in_key_share(scale) == 1.0
+    assert compare([scale], [scale], 4)["pitch_class_distance"] == 0.0
+    outside = {**scale, "notes": [[0, 0, 0, 61, 4], [0, 4, 0, 63, 4]]}
+    assert in_key_share(outside) == 0.0
+
+
+@pytest.fixture
+def music_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for shift in range(4):
+        write_midi(small_score(shift), folder / f"good{shift}.mid")
+    (folder / "corrupt.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage that is not midi")
+    (folder / "empty.mid").write_bytes(b"")
+    drums = mido.MidiFile()
+    track = mido.MidiTrack()
+    for _ in range(8):
+        track.append(mido.Message("note_on", channel=9, note=36, velocity=100, time=0))
+        track.append(mido.Message("note_off", channel=9, note=36, velocity=0, time=240))
+    drums.tracks.append(track)
+    drums.save(str(folder / "drums.mid"))
+    return folder
+
+
+def test_bad_files_are_skipped_and_reported(music_folder):
+    name, pieces, skipped = load_pieces(str(music_folder), MusicTokenizer(), progress=False)
+    assert len(pieces) == 4
+    reasons = dict(skipped)
+    assert set(reasons) == {"corrupt.mid", "empty.mid", "drums.mid"}
+    assert reasons["drums.mid"] == "drums only"
+    assert "parsed" in reasons["corrupt.mid"] and "parsed" in reasons["empty.mid"]
+
+
+def test_the_parse_cache_is_reused(music_folder, monkeypatch):
+    first = load_pieces(str(music_folder), MusicTokenizer(), progress=False)
+
+    def no_parsing(*args):
+        raise AssertionError("parsed again instead of using the cache")
+
+    monkeypatch.setattr(music_corpus, "parse_file", no_parsing)
+    assert load_pieces(str(music_folder), MusicTokenizer(), progress=False) == first
+    with pytest.raises(AssertionError):  # other settings are another cache entry
+        load_pieces(str(music_folder), MusicTokenizer(grid=12), progress=False)
+
+
+def test_only_bad_files_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "bad.mid").write_bytes(b"not midi at all")
+    with pytest.raises(SeqgenError, match="no usable music"):
+        load_pieces(str(tmp_path), MusicTokenizer(), progress=False)
+
+
+def test_train_and_sample_music_writes_midi_that_two_readers_open(music_folder, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--corpus", str(music_folder), "--max-steps", "30", "--batch-size", "2",
+                                 "--bptt", "16", "--hidden-size", "32", "--embedding-dim", "16", "--eval-interval", "15",
+                                 "--output-dir", str(tmp_path / "runs"), "--name", "m", "--sample-length", "0",
+                                 "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "Skipped 3 file(s)" in result.output
+    run = json.loads((tmp_path / "runs" / "m" / "run.json").read_text())
+    assert any("val_loss_per_quarter" in h for h in run["history"])
+    primer = music_folder / "good0.mid"
+    out = tmp_path / "out" / "piece.mid"
+    result = runner.invoke(cli, ["sample", str(tmp_path / "runs" / "m"), "--prime-midi", str(primer), "--bars", "2",
+                                 "--num-samples", "2", "--output", str(out), "--seed", "1", "--plot"])
+    assert result.exit_code == 0, result.output
+    written = [tmp_path / "out" / "piece-1.mid", tmp_path / "out" / "piece-2.mid"]
+    for path in written:
+        assert mido.MidiFile(str(path)).length > 0
+        assert converter.parse(str(path)).flatten().notes
+        assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    # the written piece starts with the primer's notes: it continues the primer
+    primer_notes = note_set(parse_file(str(primer), 4, 12)[0][0])
+    continued = note_set(parse_file(str(written[0]), 4, 12)[0][0])
+    assert set(primer_notes) <= set(continued)
+    result = runner.invoke(cli, ["evaluate", str(tmp_path / "runs" / "m"), "--split", "val", "--json", "--num-generated", "2"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["loss_per_quarter"] > 0
+    assert 0 <= figures["generated_vs_corpus"]["pitch_class_distance"] <= 1
+    bad = runner.invoke(cli, ["sample", str(tmp_path / "runs" / "m"), "--output", str(out), "--format", "abc"])
+    assert bad.exit_code != 0 and "cannot write 'abc'" in bad.output
