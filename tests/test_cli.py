@@ -121,6 +121,7 @@ def test_train_help_shows_every_option_with_its_default():
 def test_corpora_lists_the_builtin_corpora():
     result = run("corpora")
     assert result.exit_code == 0 and "lady-susan" in result.stdout and "tinyshakespeare" in result.stdout
+    assert "bach" in result.stdout and "oneills" in result.stdout
 
 
 def test_ctrl_c_saves_latest_and_exits_cleanly(corpus_file, tmp_path):

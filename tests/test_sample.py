@@ -43,3 +43,19 @@ def test_top_k_and_top_p_keep_only_the_likely_tokens():
     generator = torch.Generator().manual_seed(0)
     draws = {int(sample_next(logits, 1.0, top_k=2, generator=generator)) for _ in range(200)}
     assert draws == {0, 1}
+
+
+def test_the_fused_step_matches_the_model_forward():
+    from seqgen.sample import LSTMStepper
+
+    for tie in (False, True):
+        torch.manual_seed(1)
+        net = LSTMLanguageModel(ModelConfig(vocab_size=9, embedding_dim=6, hidden_size=10, num_layers=3, tie_weights=tie)).eval()
+        tokens = torch.randint(9, (2, 5))
+        with torch.no_grad():
+            expected, _ = net(tokens)
+            step = LSTMStepper(net)
+            h = [torch.zeros(2, 10) for _ in range(3)]
+            c = [torch.zeros(2, 10) for _ in range(3)]
+            for t in range(5):
+                assert torch.allclose(step(tokens[:, t], h, c), expected[:, t], atol=1e-5)

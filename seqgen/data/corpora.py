@@ -43,9 +43,9 @@ REGISTRY: dict[str, Corpus] = {
         Corpus("bach", "music", "J. S. Bach, chorales and other pieces in MusicXML / Humdrum, shipped with music21",
                music21_path="corpus/bach", size=413),
         Corpus("oneills", "music", "O'Neill's Music of Ireland (1850), folk tunes in ABC, shipped with music21",
-               music21_path="corpus/oneills1850", size=1850),
+               music21_path="corpus/oneills1850", size=2009),
         Corpus("essen", "music", "the Essen folk-song collection in ABC, shipped with music21 (slow first parse)",
-               music21_path="corpus/essenFolksong", size=None),
+               music21_path="corpus/essenFolksong", size=8514),
         Corpus(
             "tinyshakespeare",
             "text",
