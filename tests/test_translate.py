@@ -1,0 +1,154 @@
+import datetime
+import math
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from seqgen.checkpoint import save_checkpoint
+from seqgen.cli import cli
+from seqgen.config import Seq2SeqConfig
+from seqgen.data.pairs import dates_splits, read_pairs, split_pairs
+from seqgen.models.seq2seq import BOS, EOS, Seq2Seq
+from seqgen.sample import beam_search, greedy_search
+from seqgen.translate import make_batch
+
+# A tiny "dictionary" the model must learn by heart; the targets share letters with the sources.
+WORDS = [("cat", "gato"), ("dog", "cão"), ("house", "casa"), ("water", "água"), ("blue", "azul"), ("milk", "leite")]
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+
+
+def one_line_error(result):
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
+def test_beam_search_finds_the_best_sequence_that_greedy_misses():
+    # Made-up model over tokens {0: pad, 1: bos, 2: eos, 3: "a", 4: "b"}:
+    # after BOS, "a" 0.6 / "b" 0.4; after "a", "b" 0.4 / eos 0.3 / "a" 0.3; after "b", eos 0.95.
+    # Greedy takes "a" then "b": 0.6 × 0.4 × 0.95 = 0.228. The best sequence is "b" eos: 0.4 × 0.95 = 0.38.
+    table = {BOS: {3: 0.6, 4: 0.4}, 3: {4: 0.4, EOS: 0.3, 3: 0.3}, 4: {EOS: 0.95, 3: 0.05}}
+
+    def step(tokens, state):
+        log_probs = torch.full((len(tokens), 5), -1e9)
+        for row, token in enumerate(tokens.tolist()):
+            for nxt, p in table.get(token, {EOS: 1.0}).items():
+                log_probs[row, nxt] = math.log(p)
+        return log_probs, state
+
+    state = torch.zeros(2, 1)  # two identical inputs in one batch
+    assert greedy_search(step, state, 2, BOS, EOS, max_len=10) == [[3, 4], [3, 4]]
+    for length_penalty in (0.0, 1.0):
+        assert beam_search(step, state, 2, BOS, EOS, max_len=10, beam_size=2, length_penalty=length_penalty) == [[4], [4]]
+    assert beam_search(step, state, 2, BOS, EOS, max_len=10, beam_size=1) == [[3, 4], [3, 4]]  # a beam of 1 is greedy
+
+
+def test_padding_gives_the_same_outputs_as_alone():
+    torch.manual_seed(0)
+    model = Seq2Seq(Seq2SeqConfig(20, 20, 8, 16, 2, 0.3)).eval()
+    short, long = [5, 6, 7], [8, 9, 10, 11, 12, 13, 14, 15]
+    target = [4, 9, 6]
+    alone = make_batch([short], [target], "cpu")
+    padded = make_batch([short, long], [target, [7] * 6], "cpu")
+    with torch.no_grad():
+        logits_alone, attention_alone = model(*alone[:3])
+        logits_padded, attention_padded = model(*padded[:3])
+    steps, width = logits_alone.size(1), attention_alone.size(2)
+    assert torch.allclose(logits_alone[0], logits_padded[0, :steps], atol=1e-5)
+    assert torch.allclose(attention_alone[0], attention_padded[0, :steps, :width], atol=1e-6)
+    assert float(attention_padded[0, :, width:].abs().sum()) == 0.0  # no weight on padding
+    for search in (greedy_search, beam_search):
+        one = search(model.step, model.start(*alone[:2]), 1, BOS, EOS, 12)
+        both = search(model.step, model.start(*padded[:2]), 2, BOS, EOS, 12)
+        assert one[0] == both[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("translate")
+    pairs = root / "words.tsv"
+    pairs.write_text("".join(f"{s}\t{t}\n" for s, t in WORDS), encoding="utf-8")
+    result = run("train", "--task", "translate", "--corpus", pairs, "--val-fraction", 0, "--test-fraction", 0,
+                 "--embedding-dim", 16, "--hidden-size", 48, "--batch-size", 6, "--lr", 0.02, "--dropout", 0,
+                 "--max-steps", 150, "--eval-interval", 150, "--warmup-steps", 5, "--device", "cpu", "--quiet",
+                 "--sample-length", 0, "--output-dir", root, "--name", "words")
+    assert result.exit_code == 0, result.output
+    return root / "words", pairs
+
+
+def test_a_tiny_pairs_file_is_learned_to_exact_match(tiny_run):
+    run_dir, pairs = tiny_run
+    assert {p.name for p in run_dir.iterdir()} >= {"best.pt", "latest.pt", "run.json", "loss.png"}
+    sources = [s for s, _ in WORDS]
+    for beam in (1, 4):
+        result = run("translate", run_dir / "best.pt", *sources, "--beam-size", beam)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines() == [t for _, t in WORDS]
+    scored = run("evaluate", run_dir / "best.pt", "--pairs", pairs, "--beam-size", 3)
+    assert scored.exit_code == 0, scored.output
+    assert "greedy   exact match 100.00%" in scored.stdout and "beam3    exact match 100.00%" in scored.stdout
+
+
+def test_translate_reads_stdin_line_by_line_and_plots_attention(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
+    result = run("translate", run_dir, "-", input="house\n\nmilk\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["casa", "", "leite"]
+    png = tmp_path / "attention.png"
+    result = run("translate", run_dir, "water", "--plot-attention", png)
+    assert result.exit_code == 0 and result.stdout == "água\n"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_checkpoints_of_the_other_task_get_one_line_errors(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
+    assert "needs a language-model checkpoint" in one_line_error(run("sample", run_dir / "best.pt", "--length", 5))
+    lm = save_checkpoint({"task": "language-model"}, tmp_path / "lm.pt")
+    assert "needs a translate checkpoint" in one_line_error(run("translate", lm, "hello"))
+
+
+def test_malformed_tsv_lines_are_reported_with_line_numbers(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("one\tum\n\ntwo without a tab\nthree\ttrês\n\t\n", encoding="utf-8")
+    read = read_pairs(path)
+    assert read.pairs == [("one", "um"), ("three", "três")]
+    assert [n for n, _ in read.skipped] == [2, 3, 5]
+    result = run("train", "--task", "translate", "--corpus", path, "--max-steps", 1, "--device", "cpu", "--quiet",
+                 "--sample-length", 0, "--hidden-size", 8, "--embedding-dim", 4, "--output-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "skipped 3 line(s): line 2: blank; line 3: 1 column(s)" in result.stderr
+    empty = tmp_path / "bad.tsv"
+    empty.write_text("no tabs here\nnor here\n", encoding="utf-8")
+    message = one_line_error(run("train", "--task", "translate", "--corpus", empty, "--output-dir", tmp_path))
+    assert "line 1" in message and "line 2" in message
+
+
+def test_tatoeba_files_use_their_sentence_columns_and_split_by_source(tmp_path):
+    path = tmp_path / "tatoeba.txt"
+    path.write_text("".join(f"eng\tpor\tI see {i}.\tEu vejo {i}.\n" for i in range(200)), encoding="utf-8")
+    read = read_pairs(path)
+    assert read.columns == (3, 4) and read.pairs[7] == ("I see 7.", "Eu vejo 7.")
+    doubled = read.pairs + [(s, t + "!") for s, t in read.pairs]  # every source twice
+    parts = split_pairs(doubled, 0.1, 0.2)
+    assert split_pairs(doubled, 0.1, 0.2) == parts  # fixed, no seed involved
+    sources = {name: {s for s, _ in part} for name, part in parts.items()}
+    assert not sources["train"] & sources["test"] and not sources["train"] & sources["val"]
+    assert 0.1 < len(parts["test"]) / len(doubled) < 0.3
+
+
+def test_dates_held_out_set_shares_no_source_with_training():
+    splits = dates_splits(20_000, seed=3)
+    train, val, test = ({s for s, _ in splits[name]} for name in ("train", "val", "test"))
+    assert len(test) == 2000 and len(val) == 1000 and len(train) == 20_000
+    assert not train & test and not val & test and not train & val
+    assert dates_splits(100, seed=4)["test"] == splits["test"]  # the same test set for every run
+    for source, target in splits["test"][:300]:
+        date = datetime.date.fromisoformat(target)
+        assert str(date.day) in source and 1950 <= date.year <= 2049
+    assert any("de" in s for s, _ in splits["test"]) and any("th" in s for s, _ in splits["test"])
