@@ -17,7 +17,7 @@ from seqgen.errors import SeqgenError
 def evaluate_loss(model, ids: np.ndarray, batch_size: int, bptt: int, device) -> float:
     """Mean cross-entropy in nats per token, the state carried through each of `batch_size` streams."""
     batch_size = max(1, min(batch_size, len(ids) // 2))
-    streams = batchify(torch.from_numpy(ids.astype(np.int64)).to(device), batch_size)
+    streams = batchify(torch.from_numpy(ids).to(device), batch_size)
     was_training = model.training
     model.eval()
     state = None

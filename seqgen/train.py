@@ -156,7 +156,7 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
 
     model = LSTMLanguageModel(model_config).to(device)
     optimizer = _optimizer(model, config, device)
-    train_tokens = torch.from_numpy(train_ids.astype(np.int32)).to(device)
+    train_tokens = torch.from_numpy(train_ids).to(device)  # the compact dtype; windows become int64 one at a time
 
     run_dir = Path(resume).expanduser().resolve().parent if checkpoint is not None else _run_dir(config, corpus_name)
     run_dir.mkdir(parents=True, exist_ok=True)

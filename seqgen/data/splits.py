@@ -37,16 +37,20 @@ def _text_splits(config: TrainConfig, tokenizer_state: Optional[dict]) -> Splits
     from seqgen.tokenizers import fit_tokenizer, tokenizer_from_state
 
     name, text = load_corpus(config.corpus, config.encoding)
-    parts = split_text(text, config.val_fraction, config.test_fraction)
+    fingerprint = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     if tokenizer_state is not None:
         tokenizer = tokenizer_from_state(tokenizer_state)
     elif config.tokenizer == "char":
         tokenizer = fit_tokenizer("char", text, config.vocab_size)  # every character of the corpus, so no split has unknowns
-    else:
+    parts = split_text(text, config.val_fraction, config.test_fraction)
+    del text  # the parts hold a copy; keep one copy of a large corpus in memory, not two
+    if tokenizer_state is None and config.tokenizer != "char":
         tokenizer = fit_tokenizer(config.tokenizer, parts["train"], config.vocab_size)
-    fingerprint = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    ids = {split: tokenizer.encode(part) for split, part in parts.items()}
-    return Splits(name, fingerprint, tokenizer, ids, characters={s: len(p) for s, p in parts.items()})
+    ids = {}
+    for split in ("train", "val", "test"):
+        ids[split] = tokenizer.encode(parts[split])
+        parts[split] = len(parts[split])  # the text is no longer needed, only its length
+    return Splits(name, fingerprint, tokenizer, ids, characters=parts)
 
 
 def _music_splits(config: TrainConfig, tokenizer_state: Optional[dict], progress: bool) -> Splits:
@@ -60,7 +64,7 @@ def _music_splits(config: TrainConfig, tokenizer_state: Optional[dict], progress
     for split, members in parts.items():
         members = prepare_pieces(members, config.transpose, config.augment if split == "train" else 0)
         encoded = [tokenizer.encode_piece(piece) for piece in members]
-        ids[split] = np.array([i for piece in encoded for i in piece], dtype=np.uint16)
+        ids[split] = np.array([i for piece in encoded for i in piece], dtype=np.int16)
         quarters[split] = sum(piece_quarters(piece, tokenizer.grid) for piece in members)
     digest = hashlib.sha256(repr((sorted(p["name"] for p in pieces), len(pieces), tokenizer.settings_key(),
                                   config.transpose, config.augment)).encode()).hexdigest()[:16]

@@ -11,7 +11,7 @@ import numpy as np
 from seqgen.errors import SeqgenError
 
 NEWLINE = "\n"
-_LINES_PER_BATCH = 50_000
+_CHUNK = 1 << 21  # characters encoded per call
 
 
 class SentencePieceTokenizer:
@@ -77,17 +77,23 @@ class SentencePieceTokenizer:
 
     @property
     def dtype(self):
-        return np.uint16 if self.vocab_size <= np.iinfo(np.uint16).max else np.int32
+        return np.int16 if self.vocab_size <= np.iinfo(np.int16).max else np.int32
 
     def encode(self, text: str) -> np.ndarray:
-        lines = text.split(NEWLINE)
         parts = []
-        for start in range(0, len(lines), _LINES_PER_BATCH):
-            batch = lines[start:start + _LINES_PER_BATCH]
-            for index, ids in enumerate(self._sp.encode(batch)):
-                parts.append(np.asarray(ids, dtype=self.dtype))
-                if start + index < len(lines) - 1:
-                    parts.append(np.array([self._newline], dtype=self.dtype))
+        start = 0
+        while start < len(text):
+            # Chunks end at a newline, so memory stays bounded and no line is cut in two.
+            end = text.find(NEWLINE, min(len(text), start + _CHUNK))
+            end = len(text) if end < 0 else end + 1
+            lines = text[start:end].split(NEWLINE)
+            start = end
+            flat: list[int] = []
+            for index, ids in enumerate(self._sp.encode(lines)):
+                flat.extend(ids)
+                if index < len(lines) - 1:
+                    flat.append(self._newline)
+            parts.append(np.array(flat, dtype=self.dtype))
         return np.concatenate(parts) if parts else np.zeros(0, dtype=self.dtype)
 
     def decode(self, ids) -> str:

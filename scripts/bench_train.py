@@ -1,0 +1,111 @@
+"""Training throughput: tokens/s of a real seqgen training run against a bare
+Embedding → nn.LSTM → Linear → AdamW step of the same shape, timed in the same process.
+
+    python scripts/bench_train.py --output benchmarks/train.json                  # CPU, 2×512 T128 B64
+    python scripts/bench_train.py --device cuda --shapes small,large              # on a GPU (bf16 autocast)
+
+The seqgen figure comes from `seqgen.train.train` itself (data windows, state carrying, the
+schedule, clipping, loss logging); the time of its steps is taken from the run's own history,
+between its first and last log points, so start-up and evaluation are left out of both figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from seqgen.config import ModelConfig, TrainConfig
+from seqgen.device import autocast
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
+SHAPES = {"small": (2, 512, 128, 64), "large": (3, 1024, 128, 256)}  # layers, hidden, bptt, batch
+
+
+def bare_tokens_per_second(layers, hidden, bptt, batch, steps, device, vocab=65) -> float:
+    embedding = nn.Embedding(vocab, hidden).to(device)
+    lstm = nn.LSTM(hidden, hidden, layers, batch_first=True).to(device)
+    head = nn.Linear(hidden, vocab).to(device)
+    params = [*embedding.parameters(), *lstm.parameters(), *head.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=1e-3, fused=device.type == "cuda")
+    data = torch.randint(vocab, (batch, bptt + 1), device=device)
+
+    def step():
+        with autocast(device):
+            out, _ = lstm(embedding(data[:, :-1]))
+            loss = nn.functional.cross_entropy(head(out).float().flatten(0, 1), data[:, 1:].flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return batch * bptt * steps / (time.perf_counter() - start)
+
+
+def seqgen_tokens_per_second(layers, hidden, bptt, batch, steps, device, corpus) -> float:
+    from seqgen.train import train
+
+    log = 5
+    with tempfile.TemporaryDirectory() as out:
+        config = TrainConfig(corpus=corpus, batch_size=batch, bptt=bptt, max_steps=steps + log, eval_interval=10**9,
+                             log_interval=log, val_fraction=0.01, test_fraction=0.0, output_dir=out, name="bench",
+                             device=device.type)
+        model = ModelConfig(embedding_dim=hidden, hidden_size=hidden, num_layers=layers, dropout=0.0)
+        result = train(model, config, progress=False)
+    points = [(h["step"], h["elapsed"]) for h in result.history if "train_loss" in h]
+    (first_step, first_time), (last_step, last_time) = points[0], points[-1]  # the steps before the first log warm up
+    return batch * bptt * (last_step - first_step) / (last_time - first_time)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--shapes", default="small", help="comma-separated: small (2×512 T128 B64), large (3×1024 T128 B256)")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=2, help="alternating rounds; the best of each is kept")
+    parser.add_argument("--corpus", default=str(SHARED))
+    parser.add_argument("--output", default="benchmarks/train.json")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    results = {}
+    for name in args.shapes.split(","):
+        layers, hidden, bptt, batch = SHAPES[name]
+        bare, ours = [], []
+        for _ in range(args.repeats):  # alternate, so drifting machine load hits both alike
+            bare.append(bare_tokens_per_second(layers, hidden, bptt, batch, args.steps, device))
+            ours.append(seqgen_tokens_per_second(layers, hidden, bptt, batch, args.steps, device, args.corpus))
+        results[name] = {"shape": {"num_layers": layers, "hidden_size": hidden, "bptt": bptt, "batch_size": batch},
+                         "bare_tokens_per_s": max(bare), "seqgen_tokens_per_s": max(ours), "ratio": max(ours) / max(bare)}
+        print(f"{name}: bare {max(bare):,.0f} tok/s, seqgen {max(ours):,.0f} tok/s, ratio {max(ours) / max(bare):.3f}")
+    report = {
+        "benchmark": "training throughput (BENCHMARKS.md §2)",
+        "command": "python " + " ".join(sys.argv),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                    "precision": "bf16 autocast" if device.type == "cuda" else "fp32"},
+        "results": results,
+    }
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
