@@ -191,7 +191,9 @@ def train_command(ctx: click.Context, task, resume, sample_length, quiet, **opti
         click.echo("Stopped early: the validation loss stopped improving (--patience).", err=True)
     if sample_length:
         click.echo(f"Sample (temperature 0.8), from: seqgen sample {result.best_path}", err=True)
-        _print_samples(str(result.best_path), SampleConfig(length=sample_length, seed=0, device="cpu"))
+        # A music model writes its sample beside the checkpoints instead of printing it.
+        _print_samples(str(result.best_path), SampleConfig(length=sample_length, seed=0, device="cpu"),
+                       music_output=str(result.run_dir / "sample.mid"))
 
 
 def _train_translation(ctx: click.Context, resume, sample_length, quiet, options) -> None:
@@ -203,7 +205,8 @@ def _train_translation(ctx: click.Context, resume, sample_length, quiet, options
     given = explicit_options(ctx, options)
     unused = sorted(set(given) - {f.name for f in dataclasses.fields(TranslateConfig)})
     if unused:
-        raise click.UsageError(", ".join("--" + n.replace("_", "-") for n in unused) + " do(es) not apply to --task translate")
+        flags = ", ".join("--" + n.replace("_", "-") for n in unused)
+        raise click.UsageError(f"{flags} {'does' if len(unused) == 1 else 'do'} not apply to --task translate")
     config = TranslateConfig(**given)
     stop = {"requested": False}
 
@@ -258,6 +261,9 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
     translator, _ = load_translator(checkpoint, device)
 
     def run(batch):
+        unknown = translator.source_vocab.unknown(batch[0])
+        if unknown:
+            click.echo(f"note: the model never saw {', '.join(map(repr, unknown))}; read as unknown", err=True)
         return translator.translate(batch, beam_size, max_len, length_penalty)
 
     translation = None
@@ -347,14 +353,15 @@ def forecast_command(checkpoint, horizon, plot, csv_path, from_end):
 @click.argument("checkpoint", type=click.Path())
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write the predictions CSV here instead of stdout.")
-def classify_command(checkpoint, data, output):
-    """Predict the class of every sequence in DATA (UCR format or CSV; labels, if present, are ignored
-    unless the file has them all): a CSV of row, predicted class and one probability per class."""
+@click.option("--no-labels", is_flag=True, help="DATA has no label column: every value on a line belongs to the sequence.")
+def classify_command(checkpoint, data, output, no_labels):
+    """Predict the class of every sequence in DATA, laid out as the training file (a label, if any, is
+    copied to the output): a CSV of row, label, predicted class and one probability per class."""
     from seqgen.classify import load_classifier, predict_proba
     from seqgen.data.series import read_labeled_sequences
 
     model, payload = load_classifier(checkpoint)
-    labels, sequences = read_labeled_sequences(data, payload["train_config"].get("label_column"))
+    labels, sequences = read_labeled_sequences(data, payload["train_config"].get("label_column"), labeled=not no_labels)
     probabilities = predict_proba(model, payload["scaling"], sequences)
     classes = payload["classes"]
     rows = ["row,label,predicted," + ",".join(f"p_{c}" for c in classes)]
@@ -414,7 +421,7 @@ def sample_command(checkpoint, prime_file, **options):
     _print_samples(checkpoint, config)
 
 
-def _print_samples(checkpoint: str, config: SampleConfig) -> None:
+def _print_samples(checkpoint: str, config: SampleConfig, music_output: str | None = None) -> None:
     """Stream one sample to stdout as it is generated, or print a batch of samples one after another."""
     import secrets
 
@@ -428,6 +435,8 @@ def _print_samples(checkpoint: str, config: SampleConfig) -> None:
     device = resolve_device(config.device)
     model, tokenizer, _ = load_language_model(checkpoint, device)
     if tokenizer.kind == "music":
+        if music_output and not config.output:
+            config = dataclasses.replace(config, output=music_output, plot=True)
         return _write_music(model, tokenizer, config, device)
     if config.prime_midi or config.bars:
         raise SeqgenError("--prime-midi and --bars are for music models; this checkpoint is a text model")

@@ -130,6 +130,8 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
     """
     checkpoint = None
     if resume is not None:
+        if Path(resume).expanduser().is_dir():
+            resume = str(Path(resume).expanduser() / "latest.pt")  # a run folder resumes from its latest state
         checkpoint = load_checkpoint(resume, task=TASK)
         model_config = from_dict(ModelConfig, checkpoint["model_config"])
         config = dataclasses.replace(from_dict(TrainConfig, checkpoint["train_config"]), **(overrides or {}))

@@ -26,3 +26,26 @@ def test_tied_weights_share_one_tensor_even_when_sizes_differ():
     differ = LSTMLanguageModel(ModelConfig(vocab_size=9, embedding_dim=8, hidden_size=16, tie_weights=True))
     assert differ.decoder.weight is differ.embedding.weight
     assert differ(torch.zeros(2, 3, dtype=torch.long))[0].shape == (2, 3, 9)
+
+
+def test_awd_regularisers_act_in_training_only_and_leave_the_weights_alone():
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=7, embedding_dim=8, hidden_size=8, num_layers=2, dropout=0.3,
+                         weight_drop=0.5, embedding_dropout=0.2, locked_dropout=True)
+    model = LSTMLanguageModel(config)
+    plain = LSTMLanguageModel(ModelConfig(vocab_size=7, embedding_dim=8, hidden_size=8, num_layers=2))
+    plain.load_state_dict(model.state_dict())
+    tokens = torch.randint(7, (3, 6))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    first, second = model(tokens)[0], model(tokens)[0]
+    assert not torch.allclose(first, second)  # fresh masks each call
+    first.sum().backward()
+    assert model.lstm.weight_hh_l0.grad is not None  # gradients reach the real recurrent weights
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # dropping never edits them
+    model.eval(), plain.eval()
+    assert torch.allclose(model(tokens)[0], plain(tokens)[0])  # evaluation is the plain network
+    # locked dropout: one mask for every time step of a sequence
+    drop = LSTMLanguageModel(ModelConfig(vocab_size=7, embedding_dim=8, hidden_size=8, dropout=0.5, locked_dropout=True)).train()
+    masked = drop._drop(torch.ones(2, 5, 8))
+    assert torch.equal(masked, masked[:, :1].expand_as(masked))

@@ -132,10 +132,11 @@ def test_train_and_sample_music_writes_midi_that_two_readers_open(music_folder, 
     runner = CliRunner()
     result = runner.invoke(cli, ["train", "--corpus", str(music_folder), "--max-steps", "30", "--batch-size", "2",
                                  "--bptt", "16", "--hidden-size", "32", "--embedding-dim", "16", "--eval-interval", "15",
-                                 "--output-dir", str(tmp_path / "runs"), "--name", "m", "--sample-length", "0",
+                                 "--output-dir", str(tmp_path / "runs"), "--name", "m", "--sample-length", "50",
                                  "--device", "cpu", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "Skipped 3 file(s)" in result.output
+    assert (tmp_path / "runs" / "m" / "sample.mid").exists() or "no notes" in result.output
     run = json.loads((tmp_path / "runs" / "m" / "run.json").read_text())
     assert any("val_loss_per_quarter" in h for h in run["history"])
     primer = music_folder / "good0.mid"

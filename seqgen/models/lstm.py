@@ -44,11 +44,36 @@ class LSTMLanguageModel(nn.Module):
                 if name.startswith("bias_ih"):
                     nn.init.ones_(param[hidden:2 * hidden])
 
+    def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        p = self.config.embedding_dropout
+        if not self.training or p == 0:
+            return self.embedding(tokens)
+        weight = self.embedding.weight
+        keep = weight.new_empty(weight.size(0), 1).bernoulli_(1 - p) / (1 - p)  # (V, 1): a dropped type is dropped everywhere
+        return nn.functional.embedding(tokens, weight * keep)
+
+    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+        """Dropout on (B, T, D); with locked_dropout one mask serves every time step of the window."""
+        p = self.config.dropout
+        if not self.config.locked_dropout or not self.training or p == 0:
+            return self.dropout(x)
+        return x * x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(1 - p) / (1 - p)
+
+    def _recur(self, x: torch.Tensor, state: Optional[State]):
+        p = self.config.weight_drop
+        if not self.training or p == 0:
+            return self.lstm(x, state)
+        # DropConnect on the recurrent matrices, applied to the weights themselves: nn.LSTM still
+        # runs its fused cuDNN / oneDNN kernel over the whole window, no Python loop over time.
+        dropped = {name: nn.functional.dropout(getattr(self.lstm, name), p)
+                   for name in self.lstm._flat_weights_names if name.startswith("weight_hh")}
+        return torch.func.functional_call(self.lstm, dropped, (x, state))
+
     def forward(self, tokens: torch.Tensor, state: Optional[State] = None) -> tuple[torch.Tensor, State]:
         """tokens (B, T) → logits (B, T, V) and the state after the last token."""
-        x = self.dropout(self.embedding(tokens))  # (B, T, E)
-        x, state = self.lstm(x, state)  # (B, T, H)
-        x = self.dropout(x)
+        x = self._drop(self._embed(tokens))  # (B, T, E)
+        x, state = self._recur(x, state)  # (B, T, H)
+        x = self._drop(x)
         if self.projection is not None:
             x = self.projection(x)  # (B, T, E)
         return self.decoder(x), state  # (B, T, V)
