@@ -1,0 +1,254 @@
+"""Classifying whole sequences: padding and masking, training with class weights and early stopping on a
+validation split carved from the training file, the test report, the confusion plot and the checkpoint."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from seqgen.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from seqgen.config import ClassifyConfig, to_dict
+from seqgen.data.series import check_known_labels, read_labeled_sequences
+from seqgen.device import resolve_device
+from seqgen.errors import SeqgenError
+from seqgen.models.classify import LSTMClassifier
+
+TASK = "classify"
+
+
+def _sorted_classes(labels: list) -> list:
+    """Numeric labels in numeric order (-1 before 1, 2 before 10), others alphabetically."""
+    def key(label):
+        try:
+            return (0, float(label), label)
+        except ValueError:
+            return (1, 0.0, label)
+    return sorted(set(labels), key=key)
+
+
+def pad(sequences: list, scaling: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scaled sequences padded with zeros to the longest: values (N, T) and lengths (N,)."""
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    values = torch.zeros(len(sequences), int(lengths.max()))
+    for row, sequence in enumerate(sequences):
+        values[row, :len(sequence)] = torch.from_numpy((sequence - scaling["mean"]) / scaling["std"])
+    return values, lengths
+
+
+def _split(targets: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A stratified validation split: each class gives its share, and keeps at least one example for training."""
+    val = []
+    for c in np.unique(targets):
+        members = rng.permutation(np.flatnonzero(targets == c))
+        val.extend(members[:min(len(members) - 1, int(round(len(members) * fraction)))])
+    val = np.sort(np.asarray(val, dtype=np.int64))
+    return np.setdiff1d(np.arange(len(targets)), val), val
+
+
+@dataclass
+class ClassifyRun:
+    run_dir: Path
+    epochs: int
+    best_val_loss: Optional[float]
+    stopped_early: bool
+    report: Optional[dict]
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "best.pt"
+
+
+def train_classifier(config: ClassifyConfig, progress: bool = True) -> ClassifyRun:
+    """Train on the --corpus file, keep the weights of the best validation loss, score --test if given."""
+    threads = torch.get_num_threads()
+    if resolve_device(config.device).type == "cpu":
+        torch.set_num_threads(1)  # networks this small lose more to thread hand-offs than they gain
+    try:
+        return _train(config, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(config: ClassifyConfig, progress: bool) -> ClassifyRun:
+    from seqgen.train import _plot_history, _point_last_at, _write_json
+
+    if not config.corpus:
+        raise SeqgenError("--task classify needs --corpus TRAIN_FILE: labelled sequences, UCR format (label first) "
+                          "or CSV with a label column")
+    labels, sequences = read_labeled_sequences(config.corpus, config.label_column)
+    classes = _sorted_classes(labels)
+    if len(classes) < 2:
+        raise SeqgenError(f"{config.corpus} has only one class ({classes[0]!r}); classification needs two or more")
+    test = None
+    if config.test:
+        test = read_labeled_sequences(config.test, config.label_column)
+        check_known_labels(test[0], classes, config.test)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    everything = np.concatenate(sequences)
+    scaling = {"mean": float(everything.mean()), "std": float(everything.std()) or 1.0}
+    values, lengths = pad(sequences, scaling)
+    targets = torch.tensor([classes.index(label) for label in labels])
+    train_rows, val_rows = _split(targets.numpy(), config.val_fraction, rng)
+    counts = np.bincount(targets[train_rows].numpy(), minlength=len(classes))
+    weights = torch.tensor(len(train_rows) / (len(classes) * np.maximum(counts, 1)), dtype=torch.float32)
+    weights = weights.to(device) if config.class_weights else None
+    model_config = {"num_classes": len(classes), "hidden_size": config.hidden_size, "num_layers": config.num_layers,
+                    "bidirectional": config.bidirectional, "conv_channels": config.conv_channels, "dropout": config.dropout}
+    model = LSTMClassifier(**model_config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    values, lengths, targets = values.to(device), lengths.to(device), targets.to(device)
+
+    def loss_on(rows) -> float:
+        model.eval()
+        with torch.no_grad():
+            logits = model(values[rows], lengths[rows])
+            return float(torch.nn.functional.cross_entropy(logits, targets[rows], weight=weights))
+
+    epochs = max(1, int(round(config.epochs)))
+    best_loss, best_state, best_epoch, waited, history = math.inf, None, 0, 0, []
+    stopped_early = False
+    bar = tqdm(range(1, epochs + 1), disable=not progress, file=sys.stderr, dynamic_ncols=True, desc="classifier")
+    for epoch in bar:
+        model.train()
+        total = 0.0
+        for batch in torch.from_numpy(rng.permutation(train_rows)).split(config.batch_size):
+            if len(batch) < 2 and len(train_rows) > 1:
+                continue  # batch norm cannot learn from a single example
+            loss = torch.nn.functional.cross_entropy(model(values[batch], lengths[batch]), targets[batch], weight=weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            total += loss.item() * len(batch)
+        if not math.isfinite(total):
+            raise SeqgenError(f"the training loss became {total} at epoch {epoch}; lower --lr")
+        entry = {"step": epoch, "train_loss": total / len(train_rows)}
+        if len(val_rows):
+            entry["val_loss"] = loss_on(val_rows)
+            bar.set_postfix(loss=f"{entry['train_loss']:.3f}", val=f"{entry['val_loss']:.3f}", refresh=False)
+        history.append(entry)
+        score = entry.get("val_loss", -epoch)  # without a validation split the last epoch is the best
+        if score < best_loss:
+            best_loss, best_epoch, waited = score, epoch, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            waited += 1
+            if config.patience is not None and waited >= config.patience:
+                stopped_early = True
+                break
+    bar.close()
+
+    run_dir = Path(config.output_dir) / (config.name or f"{Path(config.corpus).stem}-classify-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+
+    def payload(state: dict, report: Optional[dict]) -> dict:
+        return {"task": TASK, "train_config": to_dict(config), "model_config": model_config, "classes": classes,
+                "scaling": scaling, "model_state": state, "history": history, "best_epoch": best_epoch,
+                "best_val_loss": best_loss if len(val_rows) else None, "test_report": report}
+
+    latest_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    report = None
+    if test is not None:
+        report = classification_report(test[0], predict_proba(model, scaling, test[1], device), classes)
+        plot_confusion(report, run_dir / "confusion.png", f"{Path(config.test).name}: accuracy {report['accuracy']:.3f}")
+    save_checkpoint(payload(best_state, report), run_dir / "best.pt")
+    save_checkpoint(payload(latest_state, None), run_dir / "latest.pt")
+    _point_last_at(run_dir)
+    summary = {k: v for k, v in payload(None, report).items() if k != "model_state"}
+    _write_json(run_dir / "run.json", {**summary, "train_examples": int(len(train_rows)), "val_examples": int(len(val_rows))})
+    _plot_history(history, run_dir / "loss.png")
+    return ClassifyRun(run_dir, len(history), best_loss if len(val_rows) else None, stopped_early, report)
+
+
+def load_classifier(path, device="cpu") -> tuple[LSTMClassifier, dict]:
+    payload = load_checkpoint(path, task=TASK)
+    try:
+        model = LSTMClassifier(**payload["model_config"])
+        model.load_state_dict(payload["model_state"])
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise SeqgenError(f"{resolve_checkpoint(path)} is damaged: {type(error).__name__} while rebuilding the model") from None
+    return model.to(device).eval(), payload
+
+
+def predict_proba(model: LSTMClassifier, scaling: dict, sequences: list, device="cpu", batch_size: int = 256) -> np.ndarray:
+    """Class probabilities (N, C) for sequences of any lengths."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(sequences), batch_size):
+            values, lengths = pad(sequences[start:start + batch_size], scaling)
+            out.append(model(values.to(device), lengths.to(device)).softmax(-1).cpu().numpy())
+    return np.concatenate(out)
+
+
+def classification_report(labels: list, probabilities: np.ndarray, classes: list) -> dict:
+    """Accuracy, macro-F1, per-class precision / recall / F1 / support and the confusion matrix (rows: true)."""
+    truth = np.array([classes.index(label) for label in labels])
+    guess = probabilities.argmax(1)
+    confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    np.add.at(confusion, (truth, guess), 1)
+    per_class = {}
+    for c, name in enumerate(classes):
+        hit = confusion[c, c]
+        precision = hit / confusion[:, c].sum() if confusion[:, c].sum() else 0.0
+        recall = hit / confusion[c].sum() if confusion[c].sum() else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": float(precision), "recall": float(recall), "f1": float(f1),
+                           "support": int(confusion[c].sum())}
+    present = [name for name in classes if per_class[name]["support"] or confusion[:, classes.index(name)].sum()]
+    return {"examples": len(labels), "accuracy": float((truth == guess).mean()),
+            "macro_f1": float(np.mean([per_class[name]["f1"] for name in present])),
+            "per_class": per_class, "classes": classes, "confusion": confusion.tolist()}
+
+
+def format_report(report: dict) -> str:
+    classes = report["classes"]
+    width = max(8, *(len(c) for c in classes))
+    lines = [f"{report['examples']} examples: accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}", "",
+             f"{'class':<{width}}  precision  recall      F1  support"]
+    for name, s in report["per_class"].items():
+        lines.append(f"{name:<{width}}  {s['precision']:>9.3f}  {s['recall']:>6.3f}  {s['f1']:>6.3f}  {s['support']:>7}")
+    lines += ["", "confusion (rows: true class, columns: predicted)", " " * width + "".join(f"{c:>8}" for c in classes)]
+    for name, row in zip(classes, report["confusion"]):
+        lines.append(f"{name:<{width}}" + "".join(f"{n:>8}" for n in row))
+    return "\n".join(lines)
+
+
+def plot_confusion(report: dict, path: str | Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    matrix = np.asarray(report["confusion"])
+    classes = report["classes"]
+    size = 2.5 + 0.5 * len(classes)
+    fig, ax = plt.subplots(figsize=(size, size), dpi=100)
+    ax.imshow(matrix, cmap="Blues")
+    for (row, column), count in np.ndenumerate(matrix):
+        ax.text(column, row, str(count), ha="center", va="center",
+                color="white" if count > matrix.max() / 2 else "black")
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,150 @@
+"""Scoring forecasts: hold out the last points (or several origins, --backtest), forecast them in one go,
+and compare RMSE, MAE, MAPE and MASE with seasonal naive and SARIMA; the forecast plot with its zoom."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from seqgen.config import ForecastConfig, from_dict
+from seqgen.errors import SeqgenError
+from seqgen.forecast import fit, future_dates, predict
+
+
+def metrics(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, season: int) -> dict:
+    """RMSE, MAE, MAPE (%) and MASE, the latter scaled by the in-sample seasonal-naive error of `history`."""
+    error = forecast - actual
+    lag = season if len(history) > season else 1
+    scale = np.mean(np.abs(history[lag:] - history[:-lag]))
+    return {"rmse": float(np.sqrt(np.mean(error ** 2))), "mae": float(np.mean(np.abs(error))),
+            "mape": float(100 * np.mean(np.abs(error / actual))) if np.all(actual != 0) else None,
+            "mase": float(np.mean(np.abs(error)) / scale) if scale > 0 else None}
+
+
+def seasonal_naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:
+    """Each step repeats the value one season earlier (the last value when there is no season)."""
+    lag = season if season > 1 and len(history) >= season else 1
+    return history[len(history) - lag + (np.arange(steps) % lag)]
+
+
+def sarima(history: np.ndarray, steps: int, season: int, log: bool) -> Optional[np.ndarray]:
+    """The airline model SARIMA(0,1,1)(0,1,1)s (on logs for positive series), or None without statsmodels."""
+    try:
+        from statsmodels.tsa.statespace.sarimax import SARIMAX
+    except ImportError:
+        return None
+    log = log and bool(np.all(history > 0))
+    y = np.log(history) if log else history
+    seasonal = (0, 1, 1, season) if season > 1 and len(history) > 2 * season + 2 else (0, 0, 0, 0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = SARIMAX(y, order=(0, 1, 1), seasonal_order=seasonal).fit(disp=False)
+            forecast = result.forecast(steps)
+    except Exception:  # a fit that fails is a missing baseline, not a failed evaluation
+        return None
+    return np.exp(forecast) if log else np.asarray(forecast)
+
+
+def score_origin(payload: dict, cut: int, steps: int, state: Optional[dict] = None, device: str = "cpu") -> dict:
+    """Forecast the `steps` points after values[:cut] with the model (retrained on values[:cut] unless
+    `state` is given) and the baselines; every method sees only values[:cut]."""
+    values = np.asarray(payload["series"]["values"], dtype=np.float64)
+    config = from_dict(ForecastConfig, payload["train_config"])
+    season = payload["preprocessing"]["season"]
+    history, actual = values[:cut], values[cut:cut + steps]
+    if state is None:
+        state = fit(history, dataclasses.replace(config, device=device), season)
+    methods = {"lstm": predict(state, history, steps, device)["forecast"],
+               "seasonal naive": seasonal_naive(history, steps, season)}
+    baseline = sarima(history, steps, season, config.log_transform)
+    if baseline is not None:
+        methods["sarima"] = baseline
+    return {"origin": cut, "steps": steps,
+            "scores": {name: metrics(actual, forecast, history, season) for name, forecast in methods.items()},
+            "forecasts": {name: [float(x) for x in forecast] for name, forecast in methods.items()}}
+
+
+def evaluate_forecaster(payload: dict, holdout: Optional[int] = None, backtest: bool = False, origins: int = 3,
+                        device: str = "cpu") -> dict:
+    """Score the forecast of held-out points. Without --holdout, the points the checkpoint itself kept out
+    are scored with its own networks; any other cut retrains on the points before it (no peeking)."""
+    n = len(payload["series"]["values"])
+    kept_out = n - payload["train_points"]
+    steps = holdout or kept_out or payload["preprocessing"]["horizon"]
+    season = payload["preprocessing"]["season"]
+    cuts = [n - steps - k * max(season, 1) for k in range(origins - 1, -1, -1)] if backtest else [n - steps]
+    needed = payload["preprocessing"]["window"] + payload["preprocessing"]["horizon"] + 1
+    if cuts[0] < needed:
+        raise SeqgenError(f"the series has {n} points: too few to hold out {steps} points from {len(cuts)} origin(s) "
+                          f"and still train on {needed}; lower --holdout or --origins")
+    results = []
+    for cut in cuts:
+        own = payload if cut == payload["train_points"] else None
+        results.append(score_origin(payload, cut, steps, own, device))
+    names = list(results[0]["scores"])
+    mean = {name: {key: _mean([r["scores"][name][key] for r in results if name in r["scores"]])
+                   for key in ("rmse", "mae", "mape", "mase")} for name in names}
+    dates = payload["series"]["dates"]
+    return {"series": payload["series"]["name"], "holdout": steps, "origins": len(cuts),
+            "first_forecast": [dates[c] if dates else str(c + 1) for c in cuts], "retrained": cuts != [payload["train_points"]],
+            "scores": mean, "per_origin": results}
+
+
+def _mean(values: list) -> Optional[float]:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def format_table(result: dict) -> str:
+    lines = [f"{'method':<16}{'RMSE':>10}{'MAE':>10}{'MAPE %':>9}{'MASE':>8}"]
+    for name, s in result["scores"].items():
+        cells = [f"{s['rmse']:>10.2f}", f"{s['mae']:>10.2f}",
+                 f"{s['mape']:>9.2f}" if s["mape"] is not None else f"{'-':>9}",
+                 f"{s['mase']:>8.3f}" if s["mase"] is not None else f"{'-':>8}"]
+        lines.append(f"{name:<16}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def plot_forecast(payload: dict, history: np.ndarray, result: dict, path: str | Path,
+                  actual: Optional[np.ndarray] = None) -> Path:
+    """History, forecast and its 90 % band, and below it a zoom on the last seasons and the forecast."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    dates = payload["series"]["dates"]
+    n, steps = len(history), len(result["forecast"])
+    labels = (list(dates[:n]) if dates else [str(i + 1) for i in range(n)]) + future_dates(dates[:n] if dates else None, steps)
+    past, ahead = np.arange(n), np.arange(n, n + steps)
+    name, season = payload["series"]["name"], payload["preprocessing"]["season"]
+    fig, (top, zoom) = plt.subplots(2, 1, figsize=(9, 6.5), dpi=100, gridspec_kw={"height_ratios": [3, 2]})
+    start = max(0, n - 2 * max(season, 6))
+    for ax, first in ((top, 0), (zoom, start)):
+        ax.plot(past[first:], history[first:], color="tab:blue", lw=1.4, label="history")
+        if actual is not None:
+            ax.plot(ahead[:len(actual)], actual, color="black", lw=1.2, ls="--", label="actual")
+        ax.fill_between(ahead, result["lower"], result["upper"], color="tab:orange", alpha=0.25, label="90 % band")
+        ax.plot(np.r_[n - 1, ahead], np.r_[history[-1], result["forecast"]], color="tab:orange", lw=1.8,
+                marker="o" if ax is zoom else None, ms=3, label="forecast")
+        ticks = np.unique(np.linspace(first, n + steps - 1, 8 if ax is top else min(8, n + steps - first)).astype(int))
+        ax.set_xticks(ticks, [labels[t] for t in ticks], fontsize=8)
+        ax.grid(alpha=0.3)
+    top.axvspan(start, n + steps - 1, color="grey", alpha=0.08)
+    top.set_title(f"{name}: {steps}-step forecast ({len(payload['members'])}-network LSTM ensemble)")
+    top.legend(loc="upper left", fontsize=8)
+    zoom.set_title("zoom on the forecast", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
