@@ -44,14 +44,13 @@ def pad(sequences: list, scaling: dict) -> tuple[torch.Tensor, torch.Tensor]:
     return values, lengths
 
 
-def _split(targets: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A stratified validation split: each class gives its share, and keeps at least one example for training."""
-    val = []
+def _folds(targets: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """A stratified fold number for every example: each class is dealt round the folds in random order."""
+    folds = np.zeros(len(targets), dtype=np.int64)
     for c in np.unique(targets):
         members = rng.permutation(np.flatnonzero(targets == c))
-        val.extend(members[:min(len(members) - 1, int(round(len(members) * fraction)))])
-    val = np.sort(np.asarray(val, dtype=np.int64))
-    return np.setdiff1d(np.arange(len(targets)), val), val
+        folds[members] = np.arange(len(members)) % count
+    return folds
 
 
 @dataclass
@@ -93,33 +92,65 @@ def _train(config: ClassifyConfig, progress: bool) -> ClassifyRun:
         test = read_labeled_sequences(config.test, config.label_column)
         check_known_labels(test[0], classes, config.test)
     device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     everything = np.concatenate(sequences)
     scaling = {"mean": float(everything.mean()), "std": float(everything.std()) or 1.0}
     values, lengths = pad(sequences, scaling)
     targets = torch.tensor([classes.index(label) for label in labels])
-    train_rows, val_rows = _split(targets.numpy(), config.val_fraction, rng)
-    counts = np.bincount(targets[train_rows].numpy(), minlength=len(classes))
-    weights = torch.tensor(len(train_rows) / (len(classes) * np.maximum(counts, 1)), dtype=torch.float32)
-    weights = weights.to(device) if config.class_weights else None
     model_config = {"num_classes": len(classes), "hidden_size": config.hidden_size, "num_layers": config.num_layers,
                     "bidirectional": config.bidirectional, "conv_channels": config.conv_channels, "dropout": config.dropout}
+    # Member m holds out fold m for early stopping, so the ensemble as a whole learns from every example.
+    fold_count = max(2, round(1 / config.val_fraction)) if config.val_fraction > 0 else 1
+    folds = _folds(targets.numpy(), fold_count, rng)
+    values, lengths, targets = values.to(device), lengths.to(device), targets.to(device)
+    epochs = max(1, int(round(config.epochs)))
+    bar = tqdm(total=config.ensemble * epochs, disable=not progress, file=sys.stderr, dynamic_ncols=True, desc="classifier")
+    members = []
+    for m in range(config.ensemble):
+        val_rows = np.flatnonzero(folds == m % fold_count) if fold_count > 1 else np.zeros(0, dtype=np.int64)
+        train_rows = np.setdiff1d(np.arange(len(labels)), val_rows)
+        members.append(_train_member(values, lengths, targets, train_rows, val_rows, model_config, config,
+                                     config.seed + m, device, bar))
+    bar.close()
+
+    run_dir = Path(config.output_dir) / (config.name or f"{Path(config.corpus).stem}-classify-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    val_losses = [m["best_val_loss"] for m in members if m["best_val_loss"] is not None]
+    best_val_loss = float(np.mean(val_losses)) if val_losses else None
+
+    def payload(states: list, report: Optional[dict]) -> dict:
+        return {"task": TASK, "train_config": to_dict(config), "model_config": model_config, "classes": classes,
+                "scaling": scaling, "members": states, "best_val_loss": best_val_loss, "test_report": report,
+                "training": [{k: v for k, v in m.items() if not k.endswith("state")} for m in members]}
+
+    models = [_rebuild(model_config, m["best_state"], device) for m in members]
+    report = None
+    if test is not None:
+        report = classification_report(test[0], predict_proba(models, scaling, test[1], device), classes)
+        plot_confusion(report, run_dir / "confusion.png", f"{Path(config.test).name}: accuracy {report['accuracy']:.3f}")
+    save_checkpoint(payload([m["best_state"] for m in members], report), run_dir / "best.pt")
+    save_checkpoint(payload([m["last_state"] for m in members], None), run_dir / "latest.pt")
+    _point_last_at(run_dir)
+    summary = {k: v for k, v in payload([], report).items() if k != "members"}
+    _write_json(run_dir / "run.json", {**summary, "train_examples": int(len(labels) - len(members[0]["val_rows"])),
+                                        "val_examples": len(members[0]["val_rows"])})
+    _plot_history(members[0]["history"], run_dir / "loss.png")  # the first member's curves
+    return ClassifyRun(run_dir, max(len(m["history"]) for m in members), best_val_loss,
+                       any(m["stopped_early"] for m in members), report)
+
+
+def _train_member(values, lengths, targets, train_rows, val_rows, model_config, config, seed, device, bar) -> dict:
+    """One network: AdamW on train_rows, the weights of the best validation loss kept (the last ones without)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(targets[train_rows].cpu().numpy(), minlength=model_config["num_classes"])
+    weights = torch.tensor(len(train_rows) / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32, device=device)
+    weights = weights if config.class_weights else None
     model = LSTMClassifier(**model_config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    values, lengths, targets = values.to(device), lengths.to(device), targets.to(device)
-
-    def loss_on(rows) -> float:
-        model.eval()
-        with torch.no_grad():
-            logits = model(values[rows], lengths[rows])
-            return float(torch.nn.functional.cross_entropy(logits, targets[rows], weight=weights))
-
     epochs = max(1, int(round(config.epochs)))
     best_loss, best_state, best_epoch, waited, history = math.inf, None, 0, 0, []
     stopped_early = False
-    bar = tqdm(range(1, epochs + 1), disable=not progress, file=sys.stderr, dynamic_ncols=True, desc="classifier")
-    for epoch in bar:
+    for epoch in range(1, epochs + 1):
         model.train()
         total = 0.0
         for batch in torch.from_numpy(rng.permutation(train_rows)).split(config.batch_size):
@@ -135,9 +166,13 @@ def _train(config: ClassifyConfig, progress: bool) -> ClassifyRun:
             raise SeqgenError(f"the training loss became {total} at epoch {epoch}; lower --lr")
         entry = {"step": epoch, "train_loss": total / len(train_rows)}
         if len(val_rows):
-            entry["val_loss"] = loss_on(val_rows)
+            model.eval()
+            with torch.no_grad():
+                logits = model(values[val_rows], lengths[val_rows])
+                entry["val_loss"] = float(torch.nn.functional.cross_entropy(logits, targets[val_rows], weight=weights))
             bar.set_postfix(loss=f"{entry['train_loss']:.3f}", val=f"{entry['val_loss']:.3f}", refresh=False)
         history.append(entry)
+        bar.update(1)
         score = entry.get("val_loss", -epoch)  # without a validation split the last epoch is the best
         if score < best_loss:
             best_loss, best_epoch, waited = score, epoch, 0
@@ -147,48 +182,37 @@ def _train(config: ClassifyConfig, progress: bool) -> ClassifyRun:
             if config.patience is not None and waited >= config.patience:
                 stopped_early = True
                 break
-    bar.close()
-
-    run_dir = Path(config.output_dir) / (config.name or f"{Path(config.corpus).stem}-classify-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-
-    def payload(state: dict, report: Optional[dict]) -> dict:
-        return {"task": TASK, "train_config": to_dict(config), "model_config": model_config, "classes": classes,
-                "scaling": scaling, "model_state": state, "history": history, "best_epoch": best_epoch,
-                "best_val_loss": best_loss if len(val_rows) else None, "test_report": report}
-
-    latest_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    report = None
-    if test is not None:
-        report = classification_report(test[0], predict_proba(model, scaling, test[1], device), classes)
-        plot_confusion(report, run_dir / "confusion.png", f"{Path(config.test).name}: accuracy {report['accuracy']:.3f}")
-    save_checkpoint(payload(best_state, report), run_dir / "best.pt")
-    save_checkpoint(payload(latest_state, None), run_dir / "latest.pt")
-    _point_last_at(run_dir)
-    summary = {k: v for k, v in payload(None, report).items() if k != "model_state"}
-    _write_json(run_dir / "run.json", {**summary, "train_examples": int(len(train_rows)), "val_examples": int(len(val_rows))})
-    _plot_history(history, run_dir / "loss.png")
-    return ClassifyRun(run_dir, len(history), best_loss if len(val_rows) else None, stopped_early, report)
+    bar.update(epochs - len(history))
+    return {"best_state": best_state, "last_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "history": history, "best_epoch": best_epoch, "best_val_loss": best_loss if len(val_rows) else None,
+            "stopped_early": stopped_early, "val_rows": [int(r) for r in val_rows]}
 
 
-def load_classifier(path, device="cpu") -> tuple[LSTMClassifier, dict]:
+def _rebuild(model_config: dict, state: dict, device) -> LSTMClassifier:
+    model = LSTMClassifier(**model_config)
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def load_classifier(path, device="cpu") -> tuple[list, dict]:
+    """The ensemble's networks and the checkpoint payload."""
     payload = load_checkpoint(path, task=TASK)
     try:
-        model = LSTMClassifier(**payload["model_config"])
-        model.load_state_dict(payload["model_state"])
+        models = [_rebuild(payload["model_config"], state, device) for state in payload["members"]]
     except (KeyError, TypeError, RuntimeError) as error:
         raise SeqgenError(f"{resolve_checkpoint(path)} is damaged: {type(error).__name__} while rebuilding the model") from None
-    return model.to(device).eval(), payload
+    return models, payload
 
 
-def predict_proba(model: LSTMClassifier, scaling: dict, sequences: list, device="cpu", batch_size: int = 256) -> np.ndarray:
-    """Class probabilities (N, C) for sequences of any lengths."""
-    model.eval()
+def predict_proba(models, scaling: dict, sequences: list, device="cpu", batch_size: int = 256) -> np.ndarray:
+    """Class probabilities (N, C) for sequences of any lengths, averaged over the ensemble's networks."""
+    models = models if isinstance(models, (list, tuple)) else [models]
     out = []
     with torch.no_grad():
         for start in range(0, len(sequences), batch_size):
             values, lengths = pad(sequences[start:start + batch_size], scaling)
-            out.append(model(values.to(device), lengths.to(device)).softmax(-1).cpu().numpy())
+            values, lengths = values.to(device), lengths.to(device)
+            out.append(torch.stack([model.eval()(values, lengths).softmax(-1) for model in models]).mean(0).cpu().numpy())
     return np.concatenate(out)
 
 

@@ -136,8 +136,8 @@ def cli():
               help="What to learn: next-token language model (text), or translate (pairs, encoder-decoder).")
 @click.option("--resume", type=click.Path(), default=None, help="Continue the run saved in this latest.pt exactly.")
 @config_options(TranslateConfig)
-@config_options(ForecastConfig)
 @config_options(ClassifyConfig)
+@config_options(ForecastConfig)
 @config_options(ModelConfig)
 @config_options(TrainConfig)
 @click.option("--sample-length", type=click.IntRange(min=0), default=300, show_default=True,

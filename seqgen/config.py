@@ -165,7 +165,7 @@ class ForecastConfig:
     log_transform: bool = option(True, "Forecast: model the logarithm of the series (positive series whose swings grow with the level).")
     seasonal_diff: bool = option(True, "Forecast: learn the change from the same step a season earlier, not from the last value.")
     holdout: int = option(0, "Forecast: keep the last N points out of training, so `seqgen evaluate` can score their forecast.", min=0)
-    ensemble: int = option(5, "Forecast: networks trained with successive seeds; their mean is the forecast, their spread the band.", min=1)
+    ensemble: int = option(5, "Forecast, classify: networks trained with successive seeds; a forecast is their mean and their spread its band, a class their mean probability (classify default: 3, each stopping early on its own validation fold).", min=1)
     hidden_size: int = 32
     num_layers: int = 1
     dropout: float = 0.0
@@ -187,8 +187,9 @@ class ClassifyConfig:
     test: Optional[str] = option(None, "Classify: labelled test file scored after training (UCR format or CSV with a label column).")
     label_column: Optional[str] = option(None, "Classify: name of the label column of CSV files with a header [default: label, else the first].")
     bidirectional: bool = option(True, "Classify: read each sequence both ways.")
-    conv_channels: int = option(32, "Classify: channels of the two convolutions before the LSTM (0: none).", min=0)
+    conv_channels: int = option(64, "Classify: channels of the convolutional branch beside the LSTM (0: LSTM only).", min=0)
     class_weights: bool = option(True, "Classify: weight the loss by inverse class frequency (for imbalanced classes).")
+    ensemble: int = 3
     hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.2

@@ -12,7 +12,7 @@ from seqgen.data.series import read_labeled_sequences
 from seqgen.models.classify import LSTMClassifier
 
 PNG = b"\x89PNG\r\n\x1a\n"
-FAST = ["--epochs", 15, "--hidden-size", 16, "--conv-channels", 8, "--batch-size", 8, "--device", "cpu", "--quiet"]
+FAST = ["--epochs", 12, "--ensemble", 2, "--hidden-size", 16, "--conv-channels", 8, "--batch-size", 8, "--device", "cpu", "--quiet"]
 
 
 def run(*args):
@@ -80,7 +80,7 @@ def test_padding_does_not_change_a_sequence_prediction():
     model = LSTMClassifier(num_classes=3, hidden_size=8, conv_channels=4).eval()
     scaling = {"mean": 0.0, "std": 1.0}
     short, long = np.sin(np.arange(10, dtype=np.float32)), np.cos(np.arange(30, dtype=np.float32))
-    alone = predict_proba(model, scaling, [short])
+    alone = predict_proba([model], scaling, [short])
     together = predict_proba(model, scaling, [short, long])
     assert np.allclose(alone[0], together[0], atol=1e-6)
     values, lengths = pad([short, long], scaling)
