@@ -12,6 +12,22 @@ from seqgen.errors import SeqgenError
 
 NEWLINE = "\n"
 _CHUNK = 1 << 21  # characters encoded per call
+_TRAINING_LINES = 500_000  # enough lines to learn the vocabulary of a large corpus
+
+
+def _training_lines(text: str, limit: int):
+    """Up to about `limit` non-blank lines spread evenly over the text, read a chunk at a time, so a
+    large corpus is never held twice as a list of lines."""
+    stride = max(1, (text.count(NEWLINE) + 1) // limit)
+    index, start = 0, 0
+    while start < len(text):
+        end = text.find(NEWLINE, min(len(text), start + _CHUNK))
+        end = len(text) if end < 0 else end + 1
+        for line in text[start:end].split(NEWLINE):
+            if index % stride == 0 and line.strip():
+                yield line
+            index += 1
+        start = end
 
 
 class SentencePieceTokenizer:
@@ -33,13 +49,12 @@ class SentencePieceTokenizer:
     def fit(cls, text: str, kind: str, vocab_size: int) -> "SentencePieceTokenizer":
         import sentencepiece as spm
 
-        lines = [line for line in text.split(NEWLINE) if line.strip()]
-        if not lines:
+        if not text.strip():
             raise SeqgenError("the training text has no non-blank lines to train a sentencepiece model on")
         model = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
-                sentence_iterator=iter(lines),
+                sentence_iterator=_training_lines(text, _TRAINING_LINES),
                 model_writer=model,
                 model_type=kind,
                 vocab_size=vocab_size,
@@ -51,8 +66,6 @@ class SentencePieceTokenizer:
                 allow_whitespace_only_pieces=True,
                 split_digits=True,
                 user_defined_symbols=[NEWLINE],
-                input_sentence_size=2_000_000,
-                shuffle_input_sentence=True,
                 max_sentence_length=1 << 16,
                 num_threads=os.cpu_count() or 1,
                 minloglevel=2,
