@@ -12,6 +12,7 @@ Wall-clock seconds include data generation, tokenizer fitting and validation; th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -73,7 +74,9 @@ def main() -> None:
     if args.part in ("dates", "all"):
         config = TranslateConfig(corpus="dates", max_time=args.dates_minutes, device="cpu",
                                  output_dir=args.runs_dir, name="dates")
-        report["dates"] = run_task("dates", config, args.beam_size)
+        key = "dates" if args.dates_minutes == 4.0 else f"dates_{args.dates_minutes:g}min"
+        config = dataclasses.replace(config, name=key)
+        report[key] = run_task(key, config, args.beam_size)
     if args.part in ("tatoeba", "all"):
         for tokenizer in args.tokenizers.split(","):
             config = TranslateConfig(corpus=str(TATOEBA), tokenizer=tokenizer, vocab_size=2000, shared_vocab=True,

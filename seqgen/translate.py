@@ -48,6 +48,10 @@ class Vocab:
             return [self._chars.get(c, UNK) for c in text]
         return (self.tokenizer.encode(text.replace("\n", " ")).astype(np.int64) + SPECIALS).tolist()
 
+    def unknown(self, text: str) -> list[str]:
+        """Characters a char vocabulary never saw (they become UNK); none for sentencepiece's byte fallback."""
+        return sorted({c for c in text if c not in self._chars}) if self._chars is not None else []
+
     def decode(self, ids) -> str:
         return self.tokenizer.decode([i - SPECIALS for i in ids if i >= SPECIALS])
 

@@ -104,6 +104,8 @@ def test_translate_reads_stdin_line_by_line_and_plots_attention(tiny_run, tmp_pa
     result = run("translate", run_dir, "water", "--plot-attention", png)
     assert result.exit_code == 0 and result.stdout == "água\n"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    unseen = run("translate", run_dir, "cat€")
+    assert unseen.exit_code == 0 and "never saw '€'" in unseen.stderr
 
 
 def test_checkpoints_of_the_other_task_get_one_line_errors(tiny_run, tmp_path):
