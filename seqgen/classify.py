@@ -270,9 +270,13 @@ def plot_confusion(report: dict, path: str | Path, title: str) -> Path:
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(tmp)
+        os.replace(tmp, path)
+    except OSError as error:
+        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
+    finally:
+        plt.close(fig)
     return path

@@ -298,7 +298,7 @@ def _train_series_task(ctx: click.Context, task: str, resume, quiet, options) ->
 
         run = train_forecaster(config, progress=not quiet)
         click.echo(f"Trained on {run.train_points} points; final training loss {run.train_loss:.4f}.", err=True)
-        click.echo(f"Checkpoints: {run.best_path}  (forecast: seqgen forecast {run.best_path} --horizon 12 --plot forecast.png)", err=True)
+        click.echo(f"Checkpoints: {run.best_path}  (forecast: seqgen forecast {run.best_path} --plot forecast.png)", err=True)
         return
     from seqgen.classify import format_report, train_classifier
 
@@ -338,15 +338,13 @@ def forecast_command(checkpoint, horizon, plot, csv_path, from_end):
     labels = future_dates(dates[:n] if dates else None, steps)
     rows = ["step,date,forecast,lower,upper"] + [
         f"{k + 1},{labels[k]},{result['forecast'][k]:.4f},{result['lower'][k]:.4f},{result['upper'][k]:.4f}" for k in range(steps)]
-    click.echo("\n".join(rows))
     if csv_path is not None:
-        from pathlib import Path
-
-        Path(csv_path).write_text("\n".join(rows) + "\n")
+        _write_rows(csv_path, rows)
         click.echo(f"Forecast CSV: {csv_path}", err=True)
     if plot is not None:
         actual = values[n:n + steps] if n < len(values) else None
         click.echo(f"Forecast plot: {plot_forecast(payload, values[:n], result, plot, actual)}", err=True)
+    click.echo("\n".join(rows))
 
 
 @cli.command("classify")
@@ -370,10 +368,18 @@ def classify_command(checkpoint, data, output, no_labels):
     if output is None:
         click.echo("\n".join(rows))
         return
+    _write_rows(output, rows)
+    click.echo(f"{len(sequences)} predictions: {output}", err=True)
+
+
+def _write_rows(path: str, rows: list) -> None:
     from pathlib import Path
 
-    Path(output).write_text("\n".join(rows) + "\n")
-    click.echo(f"{len(sequences)} predictions: {output}", err=True)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text("\n".join(rows) + "\n")
+    except OSError as error:
+        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _evaluate_series_task(checkpoint, task, holdout, backtest, origins, test_file, device, as_json) -> None:

@@ -142,9 +142,13 @@ def plot_forecast(payload: dict, history: np.ndarray, result: dict, path: str | 
     top.legend(loc="upper left", fontsize=8)
     zoom.set_title("zoom on the forecast", fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(tmp)
+        os.replace(tmp, path)
+    except OSError as error:
+        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
+    finally:
+        plt.close(fig)
     return path

@@ -152,3 +152,5 @@ def test_options_of_other_tasks_and_wrong_checkpoints_are_refused_in_one_line(tm
                "--name", "s", "--epochs", 2, "--ensemble", 1, "--window", 12, "--quiet").exit_code == 0
     assert "needs a classify checkpoint" in one_line_error(run("classify", tmp_path / "s", data))
     assert "too few to hold out" in one_line_error(run("evaluate", tmp_path / "s", "--holdout", 50))
+    assert "--plot needs a file name ending in .png" in one_line_error(run("forecast", tmp_path / "s", "--plot", tmp_path / "f.txt"))
+    assert "cannot write" in one_line_error(run("forecast", tmp_path / "s", "--csv", data / "inside-a-file.csv"))
