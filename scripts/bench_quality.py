@@ -123,8 +123,13 @@ def run_arm(args):
         # cannot favour one arm; the seqgen arm's clock (time.perf_counter) is the same clock.
         time.perf_counter = time.process_time
     started = time.perf_counter()
-    result = (plain_arm if name == "plain" else seqgen_arm)(corpus, minutes, seed)
-    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    try:
+        result = (plain_arm if name == "plain" else seqgen_arm)(corpus, minutes, seed)
+    except Exception:  # one arm's failure must not lose the other's figures
+        import traceback
+
+        result = {"error": traceback.format_exc()}
+    result["clock_seconds"] = round(time.perf_counter() - started, 1)
     result["threads"] = threads
     return name, result
 
@@ -164,12 +169,16 @@ def main() -> None:
                     "torch": torch.__version__, "parallel_arms": args.parallel, "clock": args.clock},
         "minutes": args.minutes,
         "arms": arms,
-        "seqgen_minus_plain_nats": arms["seqgen"]["best_val_loss"] - arms["plain"]["best_val_loss"],
     }
+    if all("best_val_loss" in arm for arm in arms.values()):
+        report["seqgen_minus_plain_nats"] = arms["seqgen"]["best_val_loss"] - arms["plain"]["best_val_loss"]
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
     for name, arm in arms.items():
-        print(f"{name:7s} best val loss {arm['best_val_loss']:.4f} nats/char after {arm['steps']} steps")
+        if "error" in arm:
+            print(f"{name:7s} failed:\n{arm['error']}")
+        else:
+            print(f"{name:7s} best val loss {arm['best_val_loss']:.4f} nats/char after {arm['steps']} steps")
     print(f"wrote {args.output}")
 
 

@@ -16,6 +16,7 @@ from seqgen.errors import SeqgenError
 @torch.no_grad()
 def evaluate_loss(model, ids: np.ndarray, batch_size: int, bptt: int, device) -> float:
     """Mean cross-entropy in nats per token, the state carried through each of `batch_size` streams."""
+    device = torch.device(device)
     batch_size = max(1, min(batch_size, len(ids) // 2))
     streams = batchify(torch.from_numpy(ids).to(device), batch_size)
     was_training = model.training
