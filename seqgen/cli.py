@@ -236,6 +236,8 @@ def _train_translation(ctx: click.Context, resume, sample_length, quiet, options
 
         translator, payload = load_translator(result.best_path, "cpu")
         examples = checkpoint_splits(payload)["test"][:5]
+        if not examples:
+            return
         click.echo(f"Test examples (greedy), from: seqgen translate {result.best_path} TEXT", err=True)
         for (source, target), output in zip(examples, translator.translate([s for s, _ in examples])):
             click.echo(f"{source}\t{output}" + ("" if output == target else f"\t(expected {target})"))
@@ -595,6 +597,9 @@ def _evaluate_translation(checkpoint, split, text_file, pairs_file, encoding, be
         pairs, source = read.pairs, pairs_file
     else:
         pairs, source = checkpoint_splits(payload)[split], f"{payload['corpus']['spec']} ({split} split)"
+        if not pairs:
+            raise SeqgenError(f"the {split} split of {payload['corpus']['spec']} is empty "
+                              f"(--{split}-fraction was 0 or the file is small); score a file with --pairs FILE")
     click.echo(f"Scoring {len(pairs):,} pairs of {source}, greedy and beam {beam_size} …", err=True)
     result = {"source": source, **evaluate_translator(translator, pairs, (1, beam_size))}
     if as_json:

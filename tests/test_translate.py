@@ -93,6 +93,7 @@ def test_a_tiny_pairs_file_is_learned_to_exact_match(tiny_run):
     scored = run("evaluate", run_dir / "best.pt", "--pairs", pairs, "--beam-size", 3)
     assert scored.exit_code == 0, scored.output
     assert "greedy   exact match 100.00%" in scored.stdout and "beam3    exact match 100.00%" in scored.stdout
+    assert "split of" in one_line_error(run("evaluate", run_dir, "--split", "test"))  # trained with --test-fraction 0
 
 
 def test_translate_reads_stdin_line_by_line_and_plots_attention(tiny_run, tmp_path):
