@@ -133,7 +133,7 @@ def cli():
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
               callback=_load_config_file, help="TOML file that sets any option below; flags override it.")
 @click.option("--task", type=click.Choice(TASKS), default="language-model", show_default=True,
-              help="What to learn: next-token language model (text), or translate (pairs, encoder-decoder).")
+              help="What to learn: a language model (text or music), translate (pairs), forecast (a series) or classify (sequences).")
 @click.option("--resume", type=click.Path(), default=None, help="Continue the run saved in this latest.pt exactly.")
 @config_options(TranslateConfig)
 @config_options(ClassifyConfig)
@@ -150,6 +150,12 @@ def train_command(ctx: click.Context, task, resume, sample_length, quiet, **opti
         return _train_series_task(ctx, task, resume, quiet, options)
     if task == "translate":
         return _train_translation(ctx, resume, sample_length, quiet, options)
+    foreign = sorted(set(explicit_options(ctx, options)) - {f.name for f in dataclasses.fields(ModelConfig)}
+                     - {f.name for f in dataclasses.fields(TrainConfig)})
+    if foreign:
+        flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
+        raise click.UsageError(f"{flags} belong(s) to another task (--task translate, forecast or classify), "
+                               "not to the language model")
     from seqgen.train import RESUMABLE_OVERRIDES, train
 
     overrides = None

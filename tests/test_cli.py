@@ -92,6 +92,7 @@ def test_bad_options_and_checkpoints_give_one_line_errors(trained, tmp_path):
     torch.save({"weights": torch.zeros(3)}, foreign)
     assert "not a seqgen checkpoint" in one_line_error(run("evaluate", foreign))
     assert "no corpus named" in one_line_error(run("train", "--corpus", "nowhere-at-all"))
+    assert "another task" in one_line_error(run("train", "--season", 12))
     assert "cannot change when resuming" in one_line_error(run("train", "--resume", trained / "latest.pt", "--hidden-size", 64))
 
 
@@ -121,7 +122,7 @@ def test_train_help_shows_every_option_with_its_default():
 def test_corpora_lists_the_builtin_corpora():
     result = run("corpora")
     assert result.exit_code == 0 and "lady-susan" in result.stdout and "tinyshakespeare" in result.stdout
-    assert "bach" in result.stdout and "oneills" in result.stdout
+    assert "bach" in result.stdout and "oneills" in result.stdout and "144 points" in result.stdout
 
 
 def test_ctrl_c_saves_latest_and_exits_cleanly(corpus_file, tmp_path):
