@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--dates-minutes", type=float, default=4.0)
     parser.add_argument("--tatoeba-minutes", type=float, default=10.0)
     parser.add_argument("--tokenizers", default="bpe,char", help="Tatoeba runs, comma-separated: char, bpe, unigram")
+    parser.add_argument("--vocab-size", type=int, default=2000, help="sentencepiece vocabulary of the Tatoeba runs")
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--runs-dir", default="benchmarks/translate-runs")
     args = parser.parse_args()
@@ -79,11 +80,14 @@ def main() -> None:
         report[key] = run_task(key, config, args.beam_size)
     if args.part in ("tatoeba", "all"):
         for tokenizer in args.tokenizers.split(","):
-            config = TranslateConfig(corpus=str(TATOEBA), tokenizer=tokenizer, vocab_size=2000, shared_vocab=True,
+            key = f"tatoeba_{tokenizer}"
+            key += f"_v{args.vocab_size}" if args.vocab_size != 2000 and tokenizer != "char" else ""
+            key += f"_{args.tatoeba_minutes:g}min" if args.tatoeba_minutes != 10.0 else ""
+            config = TranslateConfig(corpus=str(TATOEBA), tokenizer=tokenizer, vocab_size=args.vocab_size, shared_vocab=True,
                                      embedding_dim=128, hidden_size=256, dropout=0.3, batch_size=64, lr=2e-3,
                                      eval_interval=250, max_time=args.tatoeba_minutes, device="cpu",
-                                     output_dir=args.runs_dir, name=f"tatoeba-{tokenizer}")
-            report[f"tatoeba_{tokenizer}"] = run_task(f"tatoeba {tokenizer}", config, args.beam_size)
+                                     output_dir=args.runs_dir, name=key)
+            report[key] = run_task(key, config, args.beam_size)
     report["machine"]["load_average_at_end"] = os.getloadavg()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
