@@ -1,8 +1,12 @@
 import random
 
 import pytest
+import torch
 
 from seqgen.config import ModelConfig, TrainConfig
+
+# Tiny models gain nothing from more threads, and on a busy machine extra threads only wait on each other.
+torch.set_num_threads(1)
 
 WORDS = ("the quick brown fox jumps over a lazy dog while my sister reads her letter to "
          "our friend at the manor and nobody can say what she will do next").split()
