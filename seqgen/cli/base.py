@@ -3,7 +3,9 @@ the config dataclasses, and `--config FILE`."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
 import sys
 import typing
 
@@ -125,3 +127,24 @@ def cli():
     """Train LSTM networks on sequences and generate from them."""
 
 
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Turn the first Ctrl-C or SIGTERM into a polite request (the training loop saves and returns);
+    a second one interrupts at once. Yields the function the loop polls."""
+    requested = False
+
+    def request(signum, frame):
+        nonlocal requested
+        if requested:
+            raise KeyboardInterrupt
+        requested = True
+        click.echo("\nStopping after this step and saving latest.pt (press Ctrl-C again to abort at once).", err=True)
+
+    previous = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: requested
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

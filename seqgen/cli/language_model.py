@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import signal
 
 import click
 
-from seqgen.cli.base import TASKS, cli, config_fields, config_options, explicit_options, load_config_file
+from seqgen.cli.base import TASKS, cli, config_fields, config_options, explicit_options, load_config_file, stop_on_signals
 from seqgen.cli.series import evaluate_series_task, train_series_task
 from seqgen.cli.translate import evaluate_translation, train_translation
 from seqgen.config import ClassifyConfig, ForecastConfig, ModelConfig, SampleConfig, TrainConfig, TranslateConfig
@@ -57,21 +56,9 @@ def train_command(ctx: click.Context, task, resume, sample_length, quiet, **opti
     model_config = ModelConfig(**config_fields(ModelConfig, options))
     train_config = TrainConfig(**config_fields(TrainConfig, options))
 
-    stop = {"requested": False}
-
-    def request_stop(signum, frame):
-        if stop["requested"]:
-            raise KeyboardInterrupt
-        stop["requested"] = True
-        click.echo("\nStopping after this step and saving latest.pt (press Ctrl-C again to abort at once).", err=True)
-
-    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals() as stop_requested:
         result = train(model_config, train_config, resume=resume, overrides=overrides,
-                       should_stop=lambda: stop["requested"], progress=not quiet)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+                       should_stop=stop_requested, progress=not quiet)
 
     if math.isfinite(result.best_val_loss):
         click.echo(f"Best validation loss {result.best_val_loss:.4f} nats/token "

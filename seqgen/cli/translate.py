@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
 import sys
 
 import click
 
-from seqgen.cli.base import cli, explicit_options
+from seqgen.cli.base import cli, explicit_options, stop_on_signals
 from seqgen.config import TranslateConfig
 from seqgen.errors import SeqgenError
 
@@ -26,21 +25,9 @@ def train_translation(ctx: click.Context, resume, sample_length, quiet, options)
         flags = ", ".join("--" + n.replace("_", "-") for n in unused)
         raise click.UsageError(f"{flags} {'does' if len(unused) == 1 else 'do'} not apply to --task translate")
     config = TranslateConfig(**given)
-    stop = {"requested": False}
-
-    def request_stop(signum, frame):
-        if stop["requested"]:
-            raise KeyboardInterrupt
-        stop["requested"] = True
-        click.echo("\nStopping after this step and saving latest.pt (press Ctrl-C again to abort at once).", err=True)
-
-    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        result = train_translation(config, should_stop=lambda: stop["requested"], progress=not quiet,
+    with stop_on_signals() as stop_requested:
+        result = train_translation(config, should_stop=stop_requested, progress=not quiet,
                                    log=lambda line: click.echo(line, err=True))
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     last = next(h for h in reversed(result.history) if "val_loss" in h)
     click.echo(f"Best validation loss {result.best_val_loss:.4f} nats/token after {result.step} steps; "
                f"validation exact match (greedy) {100 * last['val_exact_match']:.2f}% at the end.", err=True)
