@@ -26,6 +26,7 @@ class ModelConfig:
     num_layers: int = option(2, "Number of stacked LSTM layers.", min=1)
     dropout: float = option(0.1, "Dropout on embeddings, between layers and before the output layer.", min=0.0, max=0.9)
     tie_weights: bool = option(False, "Share the embedding and output weights (a projection is added when sizes differ).")
+    forget_bias: float = option(0.0, "Added to the LSTM forget-gate biases at initialisation (1 is the classic advice; on tiny shakespeare it slowed early training).")
     weight_drop: float = option(0.0, "DropConnect on the recurrent (hidden-to-hidden) weights, one mask per window (AWD-LSTM).", min=0.0, max=0.9)
     embedding_dropout: float = option(0.0, "Drop whole token types from the embedding, one mask per window (AWD-LSTM).", min=0.0, max=0.9)
     locked_dropout: bool = option(False, "Use one dropout mask for all time steps of a window on the LSTM's input and output (variational dropout).")

@@ -11,13 +11,16 @@ def test_shapes_and_carried_state():
     assert h.shape == c.shape == (2, 3, 16)
 
 
-def test_forget_gate_bias_starts_at_one():
-    model = LSTMLanguageModel(ModelConfig(vocab_size=5, embedding_dim=4, hidden_size=6, num_layers=2))
+def test_forget_bias_is_added_to_the_forget_gate_only():
+    torch.manual_seed(0)
+    plain = LSTMLanguageModel(ModelConfig(vocab_size=5, embedding_dim=4, hidden_size=6, num_layers=2))
+    torch.manual_seed(0)
+    biased = LSTMLanguageModel(ModelConfig(vocab_size=5, embedding_dim=4, hidden_size=6, num_layers=2, forget_bias=1.0))
     for layer in range(2):
-        total = getattr(model.lstm, f"bias_ih_l{layer}") + getattr(model.lstm, f"bias_hh_l{layer}")
-        input_gate, forget_gate, cell_gate, output_gate = total.chunk(4)
-        assert torch.all(forget_gate == 1)
-        assert torch.all(input_gate == 0) and torch.all(output_gate == 0)
+        name = f"bias_ih_l{layer}"
+        difference = (getattr(biased.lstm, name) - getattr(plain.lstm, name)).chunk(4)  # input, forget, cell, output
+        assert torch.allclose(difference[1], torch.ones(6))
+        assert all(torch.equal(d, torch.zeros(6)) for i, d in enumerate(difference) if i != 1)
 
 
 def test_tied_weights_share_one_tensor_even_when_sizes_differ():

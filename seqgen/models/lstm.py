@@ -40,13 +40,12 @@ class LSTMLanguageModel(nn.Module):
         if self.config.tie_weights:
             nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         hidden = self.config.hidden_size
-        for name, param in self.lstm.named_parameters():
-            if name.startswith("bias"):
-                # Gates are ordered input, forget, cell, output; a forget bias of 1 (split over the
-                # two bias vectors) lets gradients flow through long spans early in training.
-                nn.init.zeros_(param)
+        with torch.no_grad():
+            for name, param in self.lstm.named_parameters():
                 if name.startswith("bias_ih"):
-                    nn.init.ones_(param[hidden:2 * hidden])
+                    # Gates are ordered input, forget, cell, output; a larger forget bias keeps the
+                    # cell's memory longer at the start of training.
+                    param[hidden:2 * hidden] += self.config.forget_bias
 
     def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
         p = self.config.embedding_dropout
