@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from seqgen.data.series import check_known_labels, read_labeled_sequences
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
+from seqgen.plots import save_figure
 
 TASK = "classify"
 
@@ -270,13 +270,4 @@ def plot_confusion(report: dict, path: str | Path, title: str) -> Path:
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(tmp)
-        os.replace(tmp, path)
-    except OSError as error:
-        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path)

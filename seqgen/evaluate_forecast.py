@@ -4,7 +4,6 @@ and compare RMSE, MAE, MAPE and MASE with seasonal naive and SARIMA; the forecas
 from __future__ import annotations
 
 import dataclasses
-import os
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -14,6 +13,7 @@ import numpy as np
 from seqgen.config import ForecastConfig, from_dict
 from seqgen.errors import SeqgenError
 from seqgen.forecast import fit, future_dates, predict
+from seqgen.plots import save_figure
 
 
 def metrics(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, season: int) -> dict:
@@ -142,13 +142,4 @@ def plot_forecast(payload: dict, history: np.ndarray, result: dict, path: str | 
     top.legend(loc="upper left", fontsize=8)
     zoom.set_title("zoom on the forecast", fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(tmp)
-        os.replace(tmp, path)
-    except OSError as error:
-        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path)

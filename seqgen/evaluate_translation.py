@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+
+from seqgen.plots import save_figure
 
 
 def score_translations(hypotheses: list[str], references: list[str]) -> dict:
@@ -53,9 +54,4 @@ def plot_attention(source_pieces: list[str], target_pieces: list[str], weights: 
     ax.set_xlabel("source")
     ax.set_ylabel("translation")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)

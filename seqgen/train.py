@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -25,6 +24,7 @@ from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import evaluate_loss
 from seqgen.models import LSTMLanguageModel
+from seqgen.plots import save_figure
 
 TASK = "language-model"
 # Options that may change when a run is resumed: they extend or watch the run, not reshape it.
@@ -114,10 +114,7 @@ def _plot_history(history: list, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] = None,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from seqgen.music.events import note_times
+from seqgen.plots import save_figure
 
 
 def plot_piano_roll(piece: dict, grid: int, path: Path, title: str | None = None) -> Path:
@@ -32,9 +32,4 @@ def plot_piano_roll(piece: dict, grid: int, path: Path, title: str | None = None
     ax.set_title(title or piece.get("name", ""))
     ax.grid(alpha=0.25)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)
