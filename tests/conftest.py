@@ -2,6 +2,7 @@ import random
 
 import pytest
 import torch
+from click.testing import CliRunner
 
 from seqgen.config import ModelConfig, TrainConfig
 
@@ -41,3 +42,20 @@ def tiny_train(corpus_file, tmp_path):
     return TrainConfig(corpus=str(corpus_file), batch_size=4, bptt=16, max_steps=20, eval_interval=10,
                        log_interval=1, warmup_steps=2, output_dir=str(tmp_path / "runs"), name="run",
                        device="cpu", eval_batch_size=4)
+
+
+def run(*args, input=None):
+    """Invoke the `seqgen` command line in-process, arguments as strings."""
+    from seqgen.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+
+
+def one_line_error(result):
+    """The promise for bad input: a non-zero exit, no traceback, one line starting 'Error: '."""
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]

@@ -4,27 +4,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
-from seqgen.classify import classification_report, load_classifier, pad, predict_proba
-from seqgen.cli import cli
+from seqgen.classify import classification_report, pad, predict_proba
 from seqgen.data.series import read_labeled_sequences
 from seqgen.models.classify import LSTMClassifier
 
+from conftest import one_line_error, run
+
 PNG = b"\x89PNG\r\n\x1a\n"
 FAST = ["--epochs", 12, "--ensemble", 2, "--hidden-size", 16, "--conv-channels", 8, "--batch-size", 8, "--device", "cpu", "--quiet"]
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def one_line_error(result):
-    assert result.exit_code != 0
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
 
 
 def two_classes(n, seed, sep=" "):

@@ -1,5 +1,4 @@
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -7,25 +6,12 @@ import time
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from seqgen.cli import cli
+
+from conftest import one_line_error, run
 
 TINY = ["--embedding-dim", "16", "--hidden-size", "32", "--batch-size", "4", "--bptt", "16", "--eval-interval", "10",
         "--eval-batch-size", "4", "--device", "cpu", "--quiet"]
-
-
-def run(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    return result
-
-
-def one_line_error(result):
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
 
 
 @pytest.fixture

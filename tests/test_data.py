@@ -3,7 +3,6 @@ import hashlib
 import http.server
 import threading
 
-import numpy as np
 import pytest
 import torch
 

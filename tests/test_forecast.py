@@ -4,29 +4,17 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from seqgen.checkpoint import load_checkpoint
-from seqgen.cli import cli
 from seqgen.config import ForecastConfig
 from seqgen.data.series import load_series
 from seqgen.evaluate_forecast import metrics, sarima, seasonal_naive
 from seqgen.forecast import fit, future_dates, predict
 
+from conftest import one_line_error, run
+
 PNG = b"\x89PNG\r\n\x1a\n"
 FAST = ["--epochs", 40, "--ensemble", 2, "--hidden-size", 16, "--window", 24, "--device", "cpu", "--quiet"]
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def one_line_error(result):
-    assert result.exit_code != 0
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
 
 
 def seasonal_series(n=96, season=12):

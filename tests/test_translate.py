@@ -3,30 +3,18 @@ import math
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 from seqgen.checkpoint import save_checkpoint
-from seqgen.cli import cli
 from seqgen.config import Seq2SeqConfig
 from seqgen.data.pairs import dates_splits, read_pairs, split_pairs
 from seqgen.models.seq2seq import BOS, EOS, Seq2Seq
 from seqgen.sample import beam_search, greedy_search
 from seqgen.translate import make_batch
 
+from conftest import one_line_error, run
+
 # A tiny "dictionary" the model must learn by heart; the targets share letters with the sources.
 WORDS = [("cat", "gato"), ("dog", "cão"), ("house", "casa"), ("water", "água"), ("blue", "azul"), ("milk", "leite")]
-
-
-def run(*args, input=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
-
-
-def one_line_error(result):
-    assert result.exit_code != 0
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
 
 
 def test_beam_search_finds_the_best_sequence_that_greedy_misses():
