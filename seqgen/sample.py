@@ -62,6 +62,87 @@ class LSTMStepper:
         return self.decoder(x)
 
 
+def pick_with_noise(logits: torch.Tensor, noise: torch.Tensor, temperature: float, top_k: Optional[int] = None,
+                    top_p: Optional[float] = None) -> torch.Tensor:
+    """Sample (N, V) logits → (N,) with the exponential-race (Gumbel-max) trick: argmax of p / E.
+
+    With E ~ Exp(1) drawn independently per entry, the argmax of log p - log E is distributed
+    exactly as p, so sampling needs no multinomial call and no host sync: the draw can live
+    inside a CUDA graph while the noise is filled outside it.
+    """
+    if temperature == 0:
+        return logits.argmax(-1)
+    logits = filter_logits(logits.float() / temperature, top_k, top_p)
+    return (logits - noise.clamp_min(1e-30).log()).argmax(-1)
+
+
+class StaticSampler:
+    """The whole decode step — sample a token, embed it, run the LSTM layers and the output layer —
+    on fixed buffers, so that on CUDA it is captured once as a CUDA graph and replayed per token.
+
+    One graph replay replaces the dozens of kernel launches of an eager step, which is what a
+    batch-1 decode on a GPU spends its time on. The noise for sampling is drawn from the user's
+    generator outside the graph (one launch per step), so a seed still fixes the text. Where
+    capture is not possible (the CPU, or a failed capture) the same step runs eagerly.
+    """
+
+    def __init__(self, model, logits: torch.Tensor, h: list, c: list, temperature: float,
+                 top_k: Optional[int] = None, top_p: Optional[float] = None,
+                 generator: Optional[torch.Generator] = None, capture: Optional[bool] = None):
+        self.stepper = LSTMStepper(model)
+        self.options = (temperature, top_k, top_p)
+        self.generator = generator
+        self.logits = logits.float().clone()  # (N, V): the distribution of the next token
+        self.noise = torch.ones_like(self.logits)
+        self.h, self.c = [t.clone() for t in h], [t.clone() for t in c]  # per layer (N, H)
+        self.token = torch.zeros(self.logits.size(0), dtype=torch.long, device=self.logits.device)
+        self.graph = None
+        if capture is None:
+            capture = self.logits.is_cuda
+        if capture:
+            self.graph = self._capture()
+
+    def _step(self) -> None:
+        token = pick_with_noise(self.logits, self.noise, *self.options)
+        self.token.copy_(token)
+        h, c = list(self.h), list(self.c)
+        logits = self.stepper(token, h, c)
+        for static, new in zip(self.h + self.c + [self.logits], h + c + [logits]):
+            static.copy_(new)
+
+    def _capture(self):
+        buffers = self.h + self.c + [self.logits, self.token]
+        saved = [b.clone() for b in buffers]
+        try:
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):  # warm-up runs allocate outside the graph, as capture requires
+                for _ in range(3):
+                    self._step()
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                self._step()
+        except RuntimeError as error:  # keep sampling, eagerly, rather than fail
+            import warnings
+
+            warnings.warn(f"CUDA graph capture failed ({error}); sampling step by step instead")
+            graph = None
+        for buffer, value in zip(buffers, saved):  # the warm-up steps must not advance the text
+            buffer.copy_(value)
+        return graph
+
+    def __call__(self) -> torch.Tensor:
+        """The next token (N,); the state advances by one step. The tensor is reused: copy to keep it."""
+        if self.options[0] != 0:
+            self.noise.exponential_(generator=self.generator)
+        if self.graph is not None:
+            self.graph.replay()
+        else:
+            self._step()
+        return self.token
+
+
 @torch.inference_mode()
 def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, top_k: Optional[int] = None,
              top_p: Optional[float] = None, generator: Optional[torch.Generator] = None) -> Iterator[torch.Tensor]:
@@ -73,6 +154,12 @@ def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, 
     model.eval()
     logits, (h, c) = model(prime)  # (N, P, V)
     logits = logits[:, -1]
+    if prime.is_cuda:  # one CUDA graph replay per token instead of an eager step's many launches
+        sampler = StaticSampler(model, logits, list(h.unbind(0)), list(c.unbind(0)), temperature, top_k, top_p,
+                                generator)
+        for _ in range(length):
+            yield sampler().clone()
+        return
     # The fused step wins on the CPU at small batches; at large ones nn.LSTM's kernel is faster.
     step = LSTMStepper(model) if prime.device.type == "cpu" and prime.size(0) <= 32 else None
     h, c = list(h.unbind(0)), list(c.unbind(0))  # per layer (N, H)

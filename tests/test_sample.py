@@ -59,3 +59,44 @@ def test_the_fused_step_matches_the_model_forward():
             c = [torch.zeros(2, 10) for _ in range(3)]
             for t in range(5):
                 assert torch.allclose(step(tokens[:, t], h, c), expected[:, t], atol=1e-5)
+
+
+def test_noise_sampling_follows_the_distribution_and_its_filters():
+    from seqgen.sample import pick_with_noise
+
+    probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    logits = probs.log().expand(40_000, 4)  # 40,000 independent draws at once
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.empty(40_000, 4).exponential_(generator=generator)
+    counts = torch.bincount(pick_with_noise(logits, noise, 1.0), minlength=4) / 40_000
+    assert torch.allclose(counts, probs, atol=0.01)
+    assert set(pick_with_noise(logits, noise, 1.0, top_k=2).tolist()) == {0, 1}
+    sharp = torch.bincount(pick_with_noise(logits, noise, 0.5), minlength=4) / 40_000
+    assert torch.allclose(sharp, torch.softmax(probs.log() / 0.5, 0), atol=0.01)
+    assert pick_with_noise(logits[:1], noise[:1], 0.0).item() == 0
+
+
+def test_the_graph_ready_sampler_matches_the_eager_step_without_a_gpu():
+    from seqgen.sample import StaticSampler
+
+    net = model()
+    prime = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    expected = torch.stack(list(generate(net, prime, 12, temperature=0.0)), 1)
+
+    def sampler(temperature, seed=0):
+        with torch.no_grad():
+            logits, (h, c) = net(prime)
+            return StaticSampler(net, logits[:, -1], list(h.unbind(0)), list(c.unbind(0)), temperature,
+                                 generator=torch.Generator().manual_seed(seed), capture=False)
+
+    greedy = sampler(0.0)
+    with torch.no_grad():
+        assert torch.equal(torch.stack([greedy().clone() for _ in range(12)], 1), expected)
+
+    def draw(seed):
+        s = sampler(1.5, seed)
+        with torch.no_grad():
+            return torch.stack([s().clone() for _ in range(30)], 1)
+
+    assert torch.equal(draw(3), draw(3))
+    assert not torch.equal(draw(3), draw(4))
