@@ -4,11 +4,14 @@ Both arms train a 2×512 character LSTM on the same split (first 90 % train, las
 validation: ../shared/BENCHMARKS.md §1) for the same number of training minutes (evaluation
 excluded from both). The plain arm is the textbook loop: Embedding → nn.LSTM → Linear, AdamW at
 a constant 2e-3, dropout 0.2, clipping at 1.0, truncated BPTT over 32 streams of 128 characters.
-The seqgen arm is `seqgen.train.train` with its default recipe and `max_time` set to the budget.
+The seqgen arm is `seqgen.train.train` with its default recipe (every TrainConfig default: batch,
+window, learning rate, warm-up, schedule, dropout) at the same 2×512 size and `max_time` set to the
+budget.
 Each arm's best state is finally scored on the whole validation text with batch size 1, state
 carried through it. Writes JSON.
 
     python scripts/bench_quality.py --minutes 15 --parallel --clock cpu --output benchmarks/quality-15.json
+    python scripts/bench_quality.py --minutes 5 --device cuda --output benchmarks/quality-gpu-5.json
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from seqgen.evaluate import evaluate_loss
 from seqgen.tokenizers import fit_tokenizer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
-EVAL_EVERY = 200  # steps, both arms
+EVAL_EVERY = 200  # plain-arm steps; the seqgen arm evaluates after as many training tokens
 
 
 class PlainLSTM(nn.Module):
@@ -60,12 +63,17 @@ def load_split(corpus: str):
     return tokenizer, tokenizer.encode(parts["train"]), tokenizer.encode(parts["val"])
 
 
-def plain_arm(corpus: str, minutes: float, seed: int) -> dict:
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def plain_arm(corpus: str, minutes: float, seed: int, device: str) -> dict:
     tokenizer, train_ids, val_ids = load_split(corpus)
     torch.manual_seed(seed)
-    model = PlainLSTM(tokenizer.vocab_size)
+    model = PlainLSTM(tokenizer.vocab_size).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    streams = batchify(torch.from_numpy(train_ids.astype(np.int64)), 32)
+    streams = batchify(torch.from_numpy(train_ids.astype(np.int64)).to(device), 32)
     count = windows_per_pass(streams.size(1), 128)
     step, elapsed, state, best, best_state, history = 0, 0.0, None, math.inf, None, []
     while elapsed < minutes * 60:
@@ -82,29 +90,31 @@ def plain_arm(corpus: str, minutes: float, seed: int) -> dict:
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         step += 1
+        sync(device)
         elapsed += time.perf_counter() - tick
         if step % EVAL_EVERY == 0 or elapsed >= minutes * 60:
-            val = evaluate_loss(model, val_ids, 16, 128, "cpu")
+            val = evaluate_loss(model, val_ids, 16, 128, device)
             model.train()
             history.append({"step": step, "minutes": round(elapsed / 60, 2), "val_loss": val})
             if val < best:
                 best, best_state = val, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     return {"steps": step, "tokens": step * 32 * 128, "best_val_loss_16_streams": best, "history": history,
-            "best_val_loss": evaluate_loss(model, val_ids, 1, 128, "cpu")}
+            "best_val_loss": evaluate_loss(model, val_ids, 1, 128, device)}
 
 
-def seqgen_arm(corpus: str, minutes: float, seed: int) -> dict:
+def seqgen_arm(corpus: str, minutes: float, seed: int, device: str) -> dict:
     from seqgen.checkpoint import load_language_model
     from seqgen.train import train
 
     tokenizer, _, val_ids = load_split(corpus)
     with tempfile.TemporaryDirectory() as out:
-        # seqgen's recipe (schedule over the time budget, initialisation, AdamW set-up) at the plain arm's size
-        model_config = ModelConfig(embedding_dim=128, hidden_size=512, num_layers=2, dropout=0.1)
+        # seqgen's default recipe at the plain arm's size; only the corpus, split, budget and device are set
+        model_config = ModelConfig(embedding_dim=128, hidden_size=512, num_layers=2)
+        defaults = TrainConfig()
+        every = max(1, EVAL_EVERY * 32 * 128 // (defaults.batch_size * defaults.bptt))  # same tokens between evaluations
         config = TrainConfig(corpus=corpus, val_fraction=0.1, test_fraction=0.0, max_time=minutes, seed=seed,
-                             batch_size=32, bptt=128, lr=3e-3, warmup_steps=100, eval_interval=EVAL_EVERY,
-                             output_dir=out, name="bench", device="cpu")
+                             eval_interval=every, output_dir=out, name="bench", device=device)
         result = train(model_config, config, progress=False)
         model, _, payload = load_language_model(result.best_path)
     history = [{"step": h["step"], "minutes": round(h["elapsed"] / 60, 2), "val_loss": h["val_loss"]}
@@ -112,11 +122,11 @@ def seqgen_arm(corpus: str, minutes: float, seed: int) -> dict:
     return {"steps": result.step, "tokens": result.step * config.batch_size * config.bptt,
             "best_val_loss_16_streams": result.best_val_loss, "history": history,
             "recipe": {**dataclasses.asdict(model_config), **dataclasses.asdict(config)},
-            "best_val_loss": evaluate_loss(model, val_ids, 1, config.bptt, "cpu")}
+            "best_val_loss": evaluate_loss(model.to(device), val_ids, 1, config.bptt, device)}
 
 
 def run_arm(args):
-    name, corpus, minutes, seed, threads, clock = args
+    name, corpus, minutes, seed, threads, clock, device = args
     torch.set_num_threads(threads)
     if clock == "cpu":
         # Budget both arms by the CPU time their process received, so other work on a shared machine
@@ -124,7 +134,7 @@ def run_arm(args):
         time.perf_counter = time.process_time
     started = time.perf_counter()
     try:
-        result = (plain_arm if name == "plain" else seqgen_arm)(corpus, minutes, seed)
+        result = (plain_arm if name == "plain" else seqgen_arm)(corpus, minutes, seed, device)
     except Exception:  # one arm's failure must not lose the other's figures
         import traceback
 
@@ -144,10 +154,13 @@ def main() -> None:
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="budget by wall-clock time, or by the CPU time each arm's process received "
                              "(with --parallel on a 2-core machine: one thread per arm; fair on a busy machine)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--output", default="benchmarks/quality.json")
     args = parser.parse_args()
     if args.clock == "cpu" and not args.parallel:
         parser.error("--clock cpu goes with --parallel (one thread per arm, so CPU time is compute time)")
+    if args.device == "cuda" and (args.parallel or not torch.cuda.is_available()):
+        parser.error("--device cuda needs a GPU and runs the arms one after the other (no --parallel)")
     if not Path(args.corpus).exists():
         sys.exit(f"error: {args.corpus} not found; pass --corpus")
 
@@ -155,7 +168,7 @@ def main() -> None:
     threads = max(1, cores // 2) if args.parallel else cores
     if args.clock == "cpu":
         threads = 1
-    jobs = [(name, args.corpus, args.minutes, args.seed, threads, args.clock) for name in ("plain", "seqgen")]
+    jobs = [(name, args.corpus, args.minutes, args.seed, threads, args.clock, args.device) for name in ("plain", "seqgen")]
     if args.parallel:
         with multiprocessing.get_context("spawn").Pool(2) as pool:
             arms = dict(pool.map(run_arm, jobs))
@@ -166,7 +179,8 @@ def main() -> None:
         "command": "python " + " ".join(sys.argv),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cores": cores,
-                    "torch": torch.__version__, "parallel_arms": args.parallel, "clock": args.clock},
+                    "torch": torch.__version__, "parallel_arms": args.parallel, "clock": args.clock,
+                    "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu"},
         "minutes": args.minutes,
         "arms": arms,
     }
