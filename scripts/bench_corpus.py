@@ -29,8 +29,9 @@ import json, resource, sys, time
 start = time.perf_counter()
 from seqgen.config import ModelConfig, TrainConfig
 from seqgen.data.splits import load_splits
+import sentencepiece, torch, seqgen.train  # every library the stage uses, so `base` holds their imports
 stage, path, kind = sys.argv[1], sys.argv[2], sys.argv[3]
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the corpus's own cost is measured above this
 config = TrainConfig(corpus=path, tokenizer=kind, vocab_size=4000, max_steps=1, eval_interval=10**9,
                      val_fraction=0.001, test_fraction=0.0,
                      output_dir=sys.argv[4], name=stage + kind, device="cpu")
