@@ -27,7 +27,9 @@ def sample_next(logits: torch.Tensor, temperature: float, top_k: Optional[int] =
     logits = logits.float()
     if temperature == 0:
         return logits.argmax(-1)
-    logits = filter_logits(logits / temperature, top_k, top_p)
+    if temperature != 1.0:
+        logits = logits / temperature
+    logits = filter_logits(logits, top_k, top_p)
     return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)
 
 
@@ -161,16 +163,20 @@ def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, 
             yield sampler().clone()
         return
     # The fused step wins on the CPU at small batches; at large ones nn.LSTM's kernel is faster.
-    step = LSTMStepper(model) if prime.device.type == "cpu" and prime.size(0) <= 32 else None
+    if prime.size(0) > 32:
+        state = (h, c)
+        for _ in range(length):
+            token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
+            yield token
+            logits, state = model(token[:, None], state)
+            logits = logits[:, -1]
+        return
+    step = LSTMStepper(model)
     h, c = list(h.unbind(0)), list(c.unbind(0))  # per layer (N, H)
     for _ in range(length):
         token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
         yield token
-        if step is not None:
-            logits = step(token, h, c)
-        else:
-            logits, (hs, cs) = model(token[:, None], (torch.stack(h), torch.stack(c)))
-            logits, h, c = logits[:, -1], list(hs.unbind(0)), list(cs.unbind(0))
+        logits = step(token, h, c)
 
 
 def stream_text(tokenizer, tokens: Iterator[torch.Tensor]) -> Iterator[str]:

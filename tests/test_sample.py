@@ -100,3 +100,11 @@ def test_the_graph_ready_sampler_matches_the_eager_step_without_a_gpu():
 
     assert torch.equal(draw(3), draw(3))
     assert not torch.equal(draw(3), draw(4))
+
+
+def test_large_batches_take_the_nn_lstm_path_and_agree_with_the_fused_step():
+    net = model()
+    prime = torch.tensor([[1, 2, 3]])
+    fused = torch.cat(list(generate(net, prime, 15, temperature=0.0)))  # batch 1: the fused step
+    batched = torch.stack(list(generate(net, prime.repeat(40, 1), 15, temperature=0.0)), 1)  # batch 40: nn.LSTM
+    assert torch.equal(batched, fused.expand(40, -1))

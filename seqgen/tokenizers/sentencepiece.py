@@ -11,7 +11,7 @@ import numpy as np
 from seqgen.errors import SeqgenError
 
 NEWLINE = "\n"
-_CHUNK = 1 << 21  # characters encoded per call
+_CHUNK = 1 << 18  # characters encoded per call: small, so the Python lists of one call stay small
 _TRAINING_LINES = 500_000  # enough lines to learn the vocabulary of a large corpus
 
 
