@@ -115,23 +115,27 @@ class StaticSampler:
     def _capture(self):
         buffers = self.h + self.c + [self.logits, self.token]
         saved = [b.clone() for b in buffers]
-        try:
+        with torch.cuda.device(self.logits.device):  # the model's GPU, which need not be the current one
+            caller = torch.cuda.current_stream()
             stream = torch.cuda.Stream()
-            stream.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(stream):  # warm-up runs allocate outside the graph, as capture requires
-                for _ in range(3):
-                    self._step()
-            torch.cuda.current_stream().wait_stream(stream)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                self._step()
-        except RuntimeError as error:  # keep sampling, eagerly, rather than fail
-            import warnings
+            try:
+                stream.wait_stream(caller)
+                with torch.cuda.stream(stream):  # warm-up runs allocate outside the graph, as capture requires
+                    for _ in range(3):
+                        self._step()
+                caller.wait_stream(stream)
+                with torch.cuda.graph(graph, stream=stream):
+                    self._step()
+            except RuntimeError as error:  # keep sampling, eagerly, rather than fail
+                import warnings
 
-            warnings.warn(f"CUDA graph capture failed ({error}); sampling step by step instead")
-            graph = None
-        for buffer, value in zip(buffers, saved):  # the warm-up steps must not advance the text
-            buffer.copy_(value)
+                torch.cuda.set_stream(caller)  # a failed capture can leave its stream current
+                torch.cuda.synchronize()  # raises again if the error left the device unusable
+                warnings.warn(f"CUDA graph capture failed ({error}); sampling step by step instead")
+                graph = None
+            for buffer, value in zip(buffers, saved):  # the warm-up steps must not advance the text
+                buffer.copy_(value)
         return graph
 
     def __call__(self) -> torch.Tensor:
@@ -139,7 +143,8 @@ class StaticSampler:
         if self.options[0] != 0:
             self.noise.exponential_(generator=self.generator)
         if self.graph is not None:
-            self.graph.replay()
+            with torch.cuda.device(self.logits.device):
+                self.graph.replay()
         else:
             self._step()
         return self.token

@@ -71,6 +71,8 @@ def test_noise_sampling_follows_the_distribution_and_its_filters():
     counts = torch.bincount(pick_with_noise(logits, noise, 1.0), minlength=4) / 40_000
     assert torch.allclose(counts, probs, atol=0.01)
     assert set(pick_with_noise(logits, noise, 1.0, top_k=2).tolist()) == {0, 1}
+    nucleus = torch.bincount(pick_with_noise(logits, noise, 1.0, top_p=0.7), minlength=4) / 40_000
+    assert torch.allclose(nucleus, torch.tensor([0.5, 0.3, 0.0, 0.0]) / 0.8, atol=0.01)
     sharp = torch.bincount(pick_with_noise(logits, noise, 0.5), minlength=4) / 40_000
     assert torch.allclose(sharp, torch.softmax(probs.log() / 0.5, 0), atol=0.01)
     assert pick_with_noise(logits[:1], noise[:1], 0.0).item() == 0
@@ -108,3 +110,46 @@ def test_large_batches_take_the_nn_lstm_path_and_agree_with_the_fused_step():
     fused = torch.cat(list(generate(net, prime, 15, temperature=0.0)))  # batch 1: the fused step
     batched = torch.stack(list(generate(net, prime.repeat(40, 1), 15, temperature=0.0)), 1)  # batch 40: nn.LSTM
     assert torch.equal(batched, fused.expand(40, -1))
+
+
+def test_a_failed_graph_capture_warns_and_samples_from_where_the_primer_left_off(monkeypatch):
+    """The capture code runs (on stand-ins for the CUDA calls, which fail at capture): its warm-up
+    steps must be undone, so the text is the one the eager sampler writes."""
+    import contextlib
+
+    import pytest
+
+    from seqgen.sample import StaticSampler
+
+    class Stand:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def wait_stream(self, other):
+            pass
+
+    @contextlib.contextmanager
+    def failing_graph(graph, stream=None):
+        raise RuntimeError("capture not supported here")
+        yield
+
+    for name, value in {"device": lambda d: contextlib.nullcontext(), "current_stream": Stand, "Stream": Stand,
+                        "stream": lambda s: contextlib.nullcontext(), "CUDAGraph": Stand, "graph": failing_graph,
+                        "set_stream": lambda s: None, "synchronize": lambda: None}.items():
+        monkeypatch.setattr(torch.cuda, name, value)
+    net = model()
+    prime = torch.tensor([[1, 2, 3]])
+    with torch.no_grad():
+        logits, (h, c) = net(prime)
+
+        def sampler(capture):
+            return StaticSampler(net, logits[:, -1], list(h.unbind(0)), list(c.unbind(0)), 1.5,
+                                 generator=torch.Generator().manual_seed(0), capture=capture)
+
+        reference = sampler(capture=False)
+        expected = torch.cat([reference().clone() for _ in range(20)])
+        with pytest.warns(UserWarning, match="capture failed"):
+            fallback = sampler(capture=True)
+        assert fallback.graph is None
+        assert torch.equal(fallback.logits, logits[:, -1]) and torch.equal(fallback.h[1], h[1])
+        assert torch.equal(torch.cat([fallback().clone() for _ in range(20)]), expected)
