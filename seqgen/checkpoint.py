@@ -1,7 +1,13 @@
-"""The self-describing checkpoint file: plain data only, written atomically, checked on load."""
+"""The self-describing checkpoint file: plain data only, written atomically, checked on load.
+
+Every task writes the same envelope (format, version, task) around its own payload; the task's
+`load` rebuilds its model from the payload inside `rebuilding(path)`, so a damaged or hand-edited
+file is one line, never a traceback.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import tempfile
@@ -17,28 +23,38 @@ VERSION = 1
 
 
 def save_checkpoint(payload: dict, path: str | Path) -> Path:
-    """Write to a temporary file beside `path`, then rename: a crash never leaves half a file."""
+    """Write to a temporary file beside `path`, then rename: a crash, a kill or a full disk never
+    leaves half a file, and the previous checkpoint of that name stays as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, "seqgen_version": __version__, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as error:  # torch reports a failed write as RuntimeError
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        reason = getattr(error, "strerror", None) or (str(error).splitlines() or [type(error).__name__])[0]
+        kept = f"the last good {path.name} is intact" if path.exists() else "no earlier checkpoint of that name exists"
+        raise SeqgenError(f"could not write checkpoint {path} ({reason}); {kept}; free disk space or choose "
+                          "another --output-dir") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """Accept a checkpoint file or a run folder (its best.pt)."""
+def resolve_checkpoint(path: str | Path, file_name: str = "best.pt") -> Path:
+    """Accept a checkpoint file or a run folder (its best.pt, or `file_name`)."""
     path = Path(path).expanduser()
     if path.is_dir():
-        path = path / "best.pt"
+        path = path / file_name
     if not path.exists():
         raise SeqgenError(f"checkpoint {path} does not exist; train one with `seqgen train`")
     return path
@@ -49,34 +65,48 @@ def load_checkpoint(path: str | Path, task: str | None = None) -> dict:
     path = resolve_checkpoint(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise SeqgenError(f"{path} is not a seqgen checkpoint (it holds objects other than plain data)") from None
+    except pickle.UnpicklingError as error:
+        if "weights_only" in str(error) or "Unsupported global" in str(error):
+            raise SeqgenError(f"{path} is not a seqgen checkpoint (it holds objects other than plain data, "
+                              "which seqgen never loads)") from None
+        raise SeqgenError(f"{path} is not a readable seqgen checkpoint (not a PyTorch file, or damaged)") from None
     except Exception:
         raise SeqgenError(f"{path} is not a readable seqgen checkpoint (truncated, damaged or another kind of file)") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise SeqgenError(f"{path} is not a seqgen checkpoint (it is a PyTorch file of another kind)")
     version = payload.get("version")
-    if not isinstance(version, int) or version > VERSION:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise SeqgenError(f"{path} is damaged: its format version is {version!r}, not a whole number")
+    if version > VERSION:
         raise SeqgenError(
             f"{path} was written by a newer seqgen (checkpoint format {version}, this one reads up to {VERSION}); "
             "upgrade seqgen"
         )
-    if task is not None and payload.get("task") != task:
-        raise SeqgenError(f"{path} is a {payload.get('task')} checkpoint, but this command needs a {task} checkpoint")
+    if not isinstance(payload.get("task"), str):
+        raise SeqgenError(f"{path} is damaged: it does not say which task it belongs to")
+    if task is not None and payload["task"] != task:
+        raise SeqgenError(f"{path} is a {payload['task']} checkpoint, but this needs a {task} checkpoint")
     return payload
 
 
-def load_language_model(path: str | Path, device: str | torch.device = "cpu"):
-    """Rebuild (model, tokenizer, payload) from a language-model checkpoint alone."""
-    from seqgen.config import ModelConfig, from_dict
-    from seqgen.models import LSTMLanguageModel
-    from seqgen.tokenizers import tokenizer_from_state
-
-    payload = load_checkpoint(path, task="language-model")
+@contextlib.contextmanager
+def rebuilding(path: str | Path):
+    """Turn anything that goes wrong while a model is rebuilt from a payload into one line."""
     try:
-        model = LSTMLanguageModel(from_dict(ModelConfig, payload["model_config"]))
-        model.load_state_dict(payload["model_state"])
-        tokenizer = tokenizer_from_state(payload["tokenizer"])
-    except (KeyError, TypeError, RuntimeError) as error:
-        raise SeqgenError(f"{resolve_checkpoint(path)} is damaged: {type(error).__name__} while rebuilding the model") from None
-    return model.to(device).eval(), tokenizer, payload
+        yield
+    except SeqgenError as error:
+        raise SeqgenError(f"{path} is damaged: {error}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError, OverflowError) as error:
+        detail = f"missing {error}" if isinstance(error, KeyError) else (str(error).splitlines() or [""])[0][:120]
+        raise SeqgenError(f"{path} is damaged ({type(error).__name__}: {detail}); train a new one or use another "
+                          "checkpoint") from None
+
+
+def require(payload: dict, **types) -> None:
+    """Check the payload has each key with a value of the given type(s); SeqgenError naming the first that does not."""
+    for key, kind in types.items():
+        if key not in payload:
+            raise SeqgenError(f"it lacks {key!r}")
+        if not isinstance(payload[key], kind):
+            raise SeqgenError(f"its {key!r} is a {type(payload[key]).__name__}, not a "
+                              f"{getattr(kind, '__name__', ' or '.join(k.__name__ for k in kind))}")

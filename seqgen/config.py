@@ -1,74 +1,96 @@
-"""Frozen dataclasses holding every default of a run; the CLI builds its options from them."""
+"""Option fields, the settings every training run shares (each declared once), validation, and
+configs to and from plain dicts. A task's config subclasses these and changes only defaults."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import typing
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import ClassVar, Optional
+
+from seqgen.errors import SeqgenError
 
 
 def option(default, help: str, **extra):
-    """A dataclass field carrying the one-sentence help (and click extras) for its CLI flag."""
+    """A dataclass field carrying the one-sentence help (and range, choices) of its flag."""
     return field(default=default, metadata={"help": help, **extra})
 
 
-# Used when a run names no --max-steps, --epochs or --max-time.
-DEFAULT_MAX_TIME = 3.0
+def default(value, **changes):
+    """The same option as in a base config with this task's own default; help and range are inherited
+    unless `changes` (e.g. a help text that fits this task) replace them."""
+    return field(default=value, metadata={"inherit": True, **changes})
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything that rebuilds the network; stored in the checkpoint."""
-
-    vocab_size: int = option(0, "Set from the tokenizer.", cli=False)
-    embedding_dim: int = option(64, "Size of the token embedding.", min=1)
-    hidden_size: int = option(256, "Units in each LSTM layer.", min=1)
-    num_layers: int = option(2, "Number of stacked LSTM layers.", min=1)
-    dropout: float = option(0.1, "Dropout on embeddings, between layers and before the output layer.", min=0.0, max=0.9)
-    tie_weights: bool = option(False, "Share the embedding and output weights (a projection is added when sizes differ).")
-    forget_bias: float = option(0.0, "Added to the LSTM forget-gate biases at initialisation (1 is the classic advice; on tiny shakespeare it slowed early training).")
-    weight_drop: float = option(0.0, "DropConnect on the recurrent (hidden-to-hidden) weights, one mask per window (AWD-LSTM).", min=0.0, max=0.9)
-    embedding_dropout: float = option(0.0, "Drop whole token types from the embedding, one mask per window (AWD-LSTM).", min=0.0, max=0.9)
-    locked_dropout: bool = option(False, "Use one dropout mask for all time steps of a window on the LSTM's input and output (variational dropout).")
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """How a language model is trained: data, optimisation, budget and output."""
+def metadata(cls, name: str) -> dict:
+    """Help, range and choices of field `name`, from the nearest class in the MRO that declares them."""
+    found: dict = {}
+    for klass in cls.__mro__:
+        for f in dataclasses.fields(klass) if dataclasses.is_dataclass(klass) else ():
+            if f.name == name:
+                found = {**f.metadata, **found}  # the nearest class's keys win
+                if "help" in f.metadata and not f.metadata.get("inherit"):
+                    return found
+    return found
 
-    corpus: str = option("lady-susan", "Built-in corpus name (see `seqgen corpora`), a UTF-8 text file, or a folder of .txt files.")
-    encoding: str = option("utf-8", "Text encoding of the corpus files, e.g. latin-1.")
-    tokenizer: str = option("char", "Tokens: Unicode characters, or sentencepiece subwords.", choices=("char", "bpe", "unigram"))
-    vocab_size: int = option(2000, "Vocabulary size for bpe / unigram tokenizers (ignored for char).", min=2)
-    val_fraction: float = option(0.05, "Share of the corpus, taken from its end before the test part, used for validation.", min=0.0, max=0.5)
-    test_fraction: float = option(0.05, "Share of the corpus, taken from its very end, held out for testing.", min=0.0, max=0.5)
-    grid: int = option(4, "Music: time steps per quarter note (4 = sixteenths, 12 also fits triplets).", min=1, max=24)
-    transpose: str = option("none", "Music: transpose every piece to C major / A minor by its key signature.", choices=("none", "common"))
-    augment: int = option(0, "Music: also train on copies transposed by up to this many semitones each way.", min=0, max=11)
-    batch_size: int = option(16, "Parallel streams the training text is laid out in (small steps learn fastest on a CPU; use 64-256 on a GPU).", min=1)
-    bptt: int = option(32, "Tokens per truncated-backpropagation window.", min=1)
-    lr: float = option(4e-3, "Peak learning rate of AdamW.", min=0.0, min_open=True)
-    weight_decay: float = option(0.01, "AdamW weight decay (not applied to biases or embeddings).", min=0.0)
-    warmup_steps: int = option(50, "Steps of linear learning-rate warm-up.", min=0)
-    min_lr_ratio: float = option(0.05, "Cosine schedule floor, as a fraction of --lr.", min=0.0, max=1.0)
-    grad_clip: float = option(1.0, "Clip the gradient norm to this (0 turns clipping off).", min=0.0)
-    max_steps: Optional[int] = option(None, "Stop after this many optimizer steps.", min=1)
-    epochs: Optional[float] = option(None, "Stop after this many passes over the training text.", min=0.0, min_open=True)
-    max_time: Optional[float] = option(None, f"Stop after this many minutes; the schedule follows the clock [default: {DEFAULT_MAX_TIME:g} when no --max-steps or --epochs].", min=0.0, min_open=True)
-    eval_interval: int = option(250, "Evaluate on the validation split every this many steps.", min=1)
-    eval_batch_size: int = option(16, "Contiguous streams the validation text is scored in (state carried through each).", min=1)
-    log_interval: int = option(20, "Read the training loss from the device every this many steps.", min=1)
-    patience: Optional[int] = option(None, "Stop after this many evaluations without a better validation loss.", min=1)
-    seed: int = option(1337, "Random seed for initialisation, dropout and data order.")
-    device: str = option("auto", "Where to train: cuda when available (auto), or forced.", choices=("auto", "cpu", "cuda"))
-    output_dir: str = option("checkpoints", "Folder that receives the run folder.")
-    name: Optional[str] = option(None, "Run folder name [default: corpus name and time].")
 
-    def budget(self) -> tuple[Optional[int], Optional[float], Optional[float]]:
-        """(max_steps, epochs, max_time in minutes), with the default time budget when none is set."""
-        if self.max_steps is None and self.epochs is None and self.max_time is None:
-            return None, None, DEFAULT_MAX_TIME
-        return self.max_steps, self.epochs, self.max_time
+def field_type(cls, name: str):
+    """The field's type with Optional removed: int, float, str or bool."""
+    hint = typing.get_type_hints(cls)[name]
+    return next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+
+
+def _optional(cls, name: str) -> bool:
+    return type(None) in typing.get_args(typing.get_type_hints(cls)[name])
+
+
+def check_value(cls, name: str, value):
+    """The value for field `name`, checked against its type, choices and range; SeqgenError naming the flag."""
+    meta, kind = metadata(cls, name), field_type(cls, name)
+    if value is None:
+        if _optional(cls, name):
+            return None
+        raise SeqgenError(f"{flag(name)} needs a value")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise SeqgenError(f"{flag(name)} must be true or false, not {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SeqgenError(f"{flag(name)} must be a whole number, not {value!r}")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SeqgenError(f"{flag(name)} must be a number, not {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise SeqgenError(f"{flag(name)} must be a finite number, not {value}")
+    elif kind is str:
+        if not isinstance(value, str):
+            raise SeqgenError(f"{flag(name)} must be text, not {value!r}")
+        if "\x00" in value:
+            raise SeqgenError(f"{flag(name)} must not contain a NUL character")
+    if "choices" in meta and value not in meta["choices"]:
+        raise SeqgenError(f"{flag(name)} must be one of {', '.join(meta['choices'])}, not {value!r}")
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None and (value < low or (meta.get("min_open") and value == low)):
+        raise SeqgenError(f"{flag(name)} must be {'>' if meta.get('min_open') else '>='} {low:g}, not {value:g}")
+    if high is not None and value > high:
+        raise SeqgenError(f"{flag(name)} must be <= {high:g}, not {value:g}")
+    return value
+
+
+class Checked:
+    """Mixin: every field is checked when the config is made, whoever makes it (CLI, API, a checkpoint)."""
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            checked = check_value(type(self), f.name, getattr(self, f.name))
+            object.__setattr__(self, f.name, checked)
 
 
 def to_dict(config) -> dict:
@@ -77,130 +99,69 @@ def to_dict(config) -> dict:
 
 def from_dict(cls, values: dict):
     """Rebuild a config, ignoring keys that a later version removed."""
+    if not isinstance(values, dict):
+        raise SeqgenError(f"a {cls.__name__} must be a mapping of option names to values, not {type(values).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
-@dataclass(frozen=True)
-class SampleConfig:
-    """How text is drawn from a trained model."""
-
-    temperature: float = option(0.8, "Sharpen (<1) or flatten (>1) the distribution; 0 always takes the most likely token.", min=0.0)
-    top_k: Optional[int] = option(None, "Sample only among the k most likely tokens.", min=1)
-    top_p: Optional[float] = option(None, "Sample only among the most likely tokens whose probabilities sum to p.", min=0.0, max=1.0, min_open=True)
-    length: int = option(500, "Tokens to generate (characters for a char model).", min=1)
-    num_samples: int = option(1, "Samples to generate, as one batch.", min=1)
-    prime: str = option("", "Text the samples continue.")
-    seed: Optional[int] = option(None, "Random seed; the same seed gives the same text [default: random, printed].")
-    device: str = option("auto", "Where to run: cuda when available (auto), or forced.", choices=("auto", "cpu", "cuda"))
-    output: Optional[str] = option(None, "Write the samples to this file (x-1.mid, x-2.mid, … with several); music needs it.")
-    format: str = option("midi", "Music: file format written.", choices=("midi", "musicxml", "abc"))
-    prime_midi: Optional[str] = option(None, "Music: continue this MIDI, MusicXML or ABC file.")
-    bars: Optional[int] = option(None, "Music: stop each sample after this many new bars.", min=1)
-    keep_primer: bool = option(True, "Music: the written file starts with the primer's notes.")
-    plot: bool = option(False, "Music: also write a piano-roll PNG beside each file.")
+def build(cls, values: dict):
+    """A config from option values; an unknown name is an error naming it."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise SeqgenError(f"unknown option(s) {', '.join(flag(n) for n in unknown)}")
+    return cls(**values)
 
 
 @dataclass(frozen=True)
-class Seq2SeqConfig:
-    """Everything that rebuilds the encoder-decoder; stored in the checkpoint (defaults: TranslateConfig)."""
+class NetworkOptions(Checked):
+    """The size of the LSTM, for every task."""
 
-    source_vocab_size: int
-    target_vocab_size: int
-    embedding_dim: int
-    hidden_size: int
-    num_layers: int
-    dropout: float
+    hidden_size: int = option(256, "Units in each LSTM layer.", min=1)
+    num_layers: int = option(2, "Number of stacked LSTM layers.", min=1)
+    dropout: float = option(0.1, "Dropout on the LSTM's inputs, between layers and before the output layer.", min=0.0, max=0.9)
 
 
 @dataclass(frozen=True)
-class TranslateConfig:
-    """How a translation model (--task translate) is built and trained; shared flags get these defaults."""
+class RunOptions(Checked):
+    """What every training run has: optimiser, data order, where it runs and where it is written."""
 
-    corpus: str = option("dates", "Built-in `dates` task, or a TSV file of source<TAB>target pairs.")
-    source_column: Optional[int] = option(None, "TSV column of the source text [default: 3 for Tatoeba files, else 1].", min=1)
-    target_column: Optional[int] = option(None, "TSV column of the target text [default: 4 for Tatoeba files, else 2].", min=1)
-    train_pairs: int = option(50_000, "Generated training pairs for the built-in dates task.", min=100)
-    encoding: str = "utf-8"
-    tokenizer: str = "char"
-    vocab_size: int = 1000
-    shared_vocab: bool = option(True, "One vocabulary for source and target (translate: else one each).")
-    val_fraction: float = 0.05
-    test_fraction: float = 0.1
-    embedding_dim: int = 64
-    hidden_size: int = 128
-    num_layers: int = 1
-    dropout: float = 0.1
-    batch_size: int = 128
-    lr: float = 3e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 50
-    min_lr_ratio: float = 0.05
-    grad_clip: float = 1.0
-    max_steps: Optional[int] = None
-    epochs: Optional[float] = None
-    max_time: Optional[float] = None
-    eval_interval: int = 200
-    patience: Optional[int] = None
-    seed: int = 1337
-    device: str = "auto"
-    output_dir: str = "checkpoints"
-    name: Optional[str] = None
+    batch_size: int = option(16, "Examples (or parallel text streams) per optimizer step.", min=1)
+    lr: float = option(4e-3, "Peak learning rate of AdamW.", min=0.0, min_open=True)
+    weight_decay: float = option(0.01, "AdamW weight decay on weight matrices (not on biases, embeddings or norms).", min=0.0)
+    epochs: Optional[float] = option(None, "Stop after this many passes over the training data.", min=0.0, min_open=True)
+    seed: int = option(1337, "Random seed for initialisation, dropout and data order.", min=0)
+    device: str = option("auto", "Where to train: cuda when available (auto), or forced.", choices=("auto", "cpu", "cuda"))
+    output_dir: str = option("checkpoints", "Folder that receives the run folder.")
+    name: Optional[str] = option(None, "Run folder name, inside --output-dir [default: corpus name and time].")
+
+
+@dataclass(frozen=True)
+class StepOptions(RunOptions):
+    """Runs measured in optimizer steps: warm-up and cosine schedule, clipping, a step/epoch/time budget,
+    evaluation every few steps and patience."""
+
+    # Used when a run names no --max-steps, --epochs or --max-time.
+    DEFAULT_MINUTES: ClassVar[float] = 3.0
+
+    warmup_steps: int = option(50, "Steps of linear learning-rate warm-up.", min=0)
+    min_lr_ratio: float = option(0.05, "Cosine schedule floor, as a fraction of --lr.", min=0.0, max=1.0)
+    grad_clip: float = option(1.0, "Clip the gradient norm to this (0 turns clipping off).", min=0.0)
+    max_steps: Optional[int] = option(None, "Stop after this many optimizer steps.", min=1)
+    max_time: Optional[float] = option(None, "Stop after this many minutes; the schedule follows the clock "
+                                       "[default: the task's time budget when no --max-steps or --epochs].",
+                                       min=0.0, min_open=True)
+    eval_interval: int = option(250, "Evaluate on the validation split every this many steps.", min=1)
+    log_interval: int = option(20, "Read the training loss from the device every this many steps.", min=1)
+    patience: Optional[int] = option(None, "Stop after this many evaluations without a better validation loss.", min=1)
 
     def budget(self) -> tuple[Optional[int], Optional[float], Optional[float]]:
-        """(max_steps, epochs, max_time in minutes); 4 minutes when none is set."""
+        """(max_steps, epochs, max_time in minutes), with the task's default time budget when none is set."""
         if self.max_steps is None and self.epochs is None and self.max_time is None:
-            return None, None, 4.0
+            return None, None, self.DEFAULT_MINUTES
         return self.max_steps, self.epochs, self.max_time
 
 
-@dataclass(frozen=True)
-class ForecastConfig:
-    """How a forecaster (--task forecast) is built and trained; shared flags get these defaults."""
-
-    corpus: str = "airline"
-    column: Optional[str] = option(None, "Forecast: CSV column holding the values [default: the last column].")
-    season: Optional[int] = option(None, "Forecast: season length in steps, e.g. 12 for monthly data (1: none) [default: 12 for airline, else 1].", min=1)
-    horizon: int = option(12, "Forecast: steps the network writes at once (longer forecasts continue from its own output).", min=1)
-    window: int = option(36, "Forecast: past steps the network reads for each forecast.", min=2)
-    log_transform: bool = option(True, "Forecast: model the logarithm of the series (positive series whose swings grow with the level).")
-    seasonal_diff: bool = option(True, "Forecast: learn the change from the same step a season earlier, not from the last value.")
-    holdout: int = option(0, "Forecast: keep the last N points out of training, so `seqgen evaluate` can score their forecast.", min=0)
-    ensemble: int = option(5, "Forecast, classify: networks trained with successive seeds; a forecast is their mean and their spread its band, a class their mean probability (classify default: 3, each stopping early on its own validation fold).", min=1)
-    hidden_size: int = 32
-    num_layers: int = 1
-    dropout: float = 0.0
-    lr: float = 1e-2
-    weight_decay: float = 1e-4
-    epochs: float = 200
-    batch_size: int = 256
-    seed: int = 0
-    device: str = "cpu"
-    output_dir: str = "checkpoints"
-    name: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class ClassifyConfig:
-    """How a sequence classifier (--task classify) is built and trained; shared flags get these defaults."""
-
-    corpus: Optional[str] = None  # the labelled training file; required
-    test: Optional[str] = option(None, "Classify: labelled test file scored after training (UCR format or CSV with a label column).")
-    label_column: Optional[str] = option(None, "Classify: name of the label column of CSV files with a header [default: label, else the first].")
-    bidirectional: bool = option(True, "Classify: read each sequence both ways.")
-    conv_channels: int = option(64, "Classify: channels of the convolutional branch beside the LSTM (0: LSTM only).", min=0)
-    class_weights: bool = option(True, "Classify: weight the loss by inverse class frequency (for imbalanced classes).")
-    ensemble: int = 3
-    hidden_size: int = 64
-    num_layers: int = 1
-    dropout: float = 0.2
-    lr: float = 3e-3
-    weight_decay: float = 1e-2
-    epochs: float = 150
-    batch_size: int = 16
-    patience: Optional[int] = 40
-    val_fraction: float = 0.2
-    seed: int = 0
-    device: str = "cpu"
-    output_dir: str = "checkpoints"
-    name: Optional[str] = None
+# Options that may change when a run is resumed: they extend or watch the run, not reshape it.
+RESUMABLE_OVERRIDES = ("max_steps", "epochs", "max_time", "patience", "eval_interval", "log_interval", "device")

@@ -4,7 +4,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from seqgen.config import ModelConfig, TrainConfig
+from seqgen.models import ModelConfig
+from seqgen.tasks.language_model import TrainConfig
 
 # Tiny models gain nothing from more threads, and on a busy machine extra threads only wait on each other.
 torch.set_num_threads(1)

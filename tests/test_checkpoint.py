@@ -1,8 +1,10 @@
 import pytest
 import torch
 
-from seqgen.checkpoint import FORMAT, VERSION, load_checkpoint, load_language_model, save_checkpoint
-from seqgen.config import ModelConfig, to_dict
+from seqgen.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
+from seqgen.config import to_dict
+from seqgen.models import ModelConfig
+from seqgen.tasks.language_model import LanguageModel
 from seqgen.errors import SeqgenError
 from seqgen.models import LSTMLanguageModel
 from seqgen.tokenizers.char import CharTokenizer
@@ -26,7 +28,8 @@ def test_round_trip_loads_with_weights_only(tmp_path):
     model = write_model(path)
     raw = torch.load(path, weights_only=True)  # plain data only: no code runs from the file
     assert raw["format"] == FORMAT and raw["version"] == VERSION
-    loaded, tokenizer, _ = load_language_model(path)
+    lm = LanguageModel.load(path, "cpu")
+    loaded, tokenizer = lm.model, lm.tokenizer
     tokens = torch.tensor([[0, 1, 2, 3]])
     model.eval()
     assert torch.equal(loaded(tokens)[0], model(tokens)[0])

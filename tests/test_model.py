@@ -1,6 +1,6 @@
 import torch
 
-from seqgen.config import ModelConfig
+from seqgen.models import ModelConfig
 from seqgen.models import LSTMLanguageModel
 
 

@@ -1,8 +1,8 @@
 import torch
 
-from seqgen.config import ModelConfig
+from seqgen.models import ModelConfig
 from seqgen.models import LSTMLanguageModel
-from seqgen.sample import filter_logits, generate, sample_next
+from seqgen.decode.sampling import filter_logits, generate, sample_next
 
 
 def model():
@@ -46,7 +46,7 @@ def test_top_k_and_top_p_keep_only_the_likely_tokens():
 
 
 def test_the_fused_step_matches_the_model_forward():
-    from seqgen.sample import LSTMStepper
+    from seqgen.decode.sampling import LSTMStepper
 
     for tie in (False, True):
         torch.manual_seed(1)
@@ -62,7 +62,7 @@ def test_the_fused_step_matches_the_model_forward():
 
 
 def test_noise_sampling_follows_the_distribution_and_its_filters():
-    from seqgen.sample import pick_with_noise
+    from seqgen.decode.sampling import pick_with_noise
 
     probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
     logits = probs.log().expand(40_000, 4)  # 40,000 independent draws at once
@@ -79,7 +79,7 @@ def test_noise_sampling_follows_the_distribution_and_its_filters():
 
 
 def test_the_graph_ready_sampler_matches_the_eager_step_without_a_gpu():
-    from seqgen.sample import StaticSampler
+    from seqgen.decode.sampling import StaticSampler
 
     net = model()
     prime = torch.tensor([[1, 2, 3], [4, 5, 6]])
@@ -119,7 +119,7 @@ def test_a_failed_graph_capture_warns_and_samples_from_where_the_primer_left_off
 
     import pytest
 
-    from seqgen.sample import StaticSampler
+    from seqgen.decode.sampling import StaticSampler
 
     class Stand:
         def __init__(self, *args, **kwargs):

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from seqgen.checkpoint import load_checkpoint, load_language_model
+from seqgen.checkpoint import load_checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.models import LSTMLanguageModel
-from seqgen.train import train
+from seqgen.tasks.language_model import LanguageModel, train
 
 
 def train_losses(history):
@@ -44,8 +44,8 @@ def test_interrupted_then_resumed_run_matches_an_uninterrupted_one(tiny_model, t
     resumed = train(tiny_model, config, resume=str(stopped.latest_path), progress=False)
     assert resumed.step == 24
     assert train_losses(resumed.history) == train_losses(straight.history)  # bit-for-bit the same losses
-    a, _, _ = load_language_model(straight.latest_path)
-    b, _, _ = load_language_model(resumed.latest_path)
+    a = LanguageModel.load(straight.latest_path, "cpu").model
+    b = LanguageModel.load(resumed.latest_path, "cpu").model
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         assert torch.equal(x, y), name
 
@@ -87,6 +87,7 @@ def test_corpus_too_small_for_the_batch_is_a_clear_error(tiny_model, tiny_train,
 def test_subword_models_train_and_store_their_tokenizer(tiny_model, tiny_train, kind):
     config = dataclasses.replace(tiny_train, tokenizer=kind, vocab_size=320, max_steps=10)
     result = train(tiny_model, config, progress=False)
-    model, tokenizer, _ = load_language_model(result.best_path)
+    lm = LanguageModel.load(result.best_path, "cpu")
+    model, tokenizer = lm.model, lm.tokenizer
     assert tokenizer.kind == kind and model.config.vocab_size == tokenizer.vocab_size == 320
     assert math.isfinite(result.best_val_loss)

@@ -8,7 +8,7 @@ from seqgen.checkpoint import save_checkpoint
 from seqgen.config import Seq2SeqConfig
 from seqgen.data.pairs import dates_splits, read_pairs, split_pairs
 from seqgen.models.seq2seq import BOS, EOS, Seq2Seq
-from seqgen.sample import beam_search, greedy_search
+from seqgen.decode.search import beam_search, greedy_search
 from seqgen.translate import make_batch
 
 from conftest import one_line_error, run

@@ -1,5 +1,5 @@
-"""Neural networks; no files, no command line."""
+"""Neural networks, each beside the config that rebuilds it; no files, no command line."""
 
-from seqgen.models.lstm import LSTMLanguageModel
+from seqgen.models.lstm import LSTMLanguageModel, ModelConfig
 
-__all__ = ["LSTMLanguageModel"]
+__all__ = ["LSTMLanguageModel", "ModelConfig"]

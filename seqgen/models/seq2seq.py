@@ -9,13 +9,28 @@ gets exactly the outputs it gets alone.
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqgen.config import Seq2SeqConfig
+from seqgen.config import Checked
+
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig(Checked):
+    """Everything that rebuilds the encoder-decoder; stored in the checkpoint (the defaults live in the
+    translate task's config)."""
+
+    source_vocab_size: int
+    target_vocab_size: int
+    embedding_dim: int
+    hidden_size: int
+    num_layers: int
+    dropout: float
+
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3  # special ids; every tokenizer's own ids start at 4
 
@@ -105,11 +120,9 @@ class Seq2Seq(nn.Module):
         memory, (h, c) = self.encoder(source, lengths)
         return memory, source != PAD, h.transpose(0, 1), c.transpose(0, 1)
 
-    def step(self, tokens: torch.Tensor, state: DecoderState, weights_out: Optional[list] = None):
+    def step(self, tokens: torch.Tensor, state: DecoderState):
         """tokens (N,) → log-probabilities (N, V) and the next state; N = B, or B × beam size."""
         memory, mask, h, c = state
         lstm_state = (h.transpose(0, 1).contiguous(), c.transpose(0, 1).contiguous())
         logits, (h, c), weights = self.decoder(tokens[:, None], lstm_state, memory, mask)
-        if weights_out is not None:
-            weights_out.append(weights[:, 0])  # (N, S)
         return logits[:, 0].float().log_softmax(-1), (memory, mask, h.transpose(0, 1), c.transpose(0, 1))

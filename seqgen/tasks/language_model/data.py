@@ -1,4 +1,5 @@
-"""One entry point from a run's configuration to tokenised train / validation / test splits."""
+"""The language model's data: a corpus (text or music) read, split and tokenised, and the training
+split laid out as parallel streams cut into truncated-BPTT windows."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
+import torch
 
-from seqgen.config import TrainConfig
 from seqgen.data.corpora import load_corpus
-from seqgen.data.text import split_text
+from seqgen.data.text import batchify, split_text, window, windows_per_pass
+from seqgen.tasks.language_model.config import TrainConfig
 
 
 @dataclass
@@ -69,3 +71,34 @@ def _music_splits(config: TrainConfig, tokenizer_state: Optional[dict], progress
     digest = hashlib.sha256(repr((sorted(p["name"] for p in pieces), len(pieces), tokenizer.settings_key(),
                                   config.transpose, config.augment)).encode()).hexdigest()[:16]
     return Splits(name, digest, tokenizer, ids, quarters=quarters, skipped=skipped)
+
+
+class TextStreams:
+    """The training split as `batch_size` streams, walked window by window; a new pass starts the
+    streams at another offset, so window borders move between epochs."""
+
+    def __init__(self, ids: np.ndarray, config: TrainConfig, device: torch.device):
+        self.tokens = torch.from_numpy(ids).to(device)  # the compact dtype; windows become int64 one at a time
+        self.config = config
+        self.epoch = -1
+        self.streams = None
+        self.per_epoch = 0
+
+    def layout(self, epoch: int) -> None:
+        config = self.config
+        offset = int(torch.randint(config.bptt, (1,), generator=torch.Generator().manual_seed(config.seed + epoch)))
+        offset = min(offset, max(0, self.tokens.numel() - 2 * config.batch_size))
+        self.streams = batchify(self.tokens, config.batch_size, offset)  # (B, L)
+        self.per_epoch = windows_per_pass(self.streams.size(1), config.bptt)
+        self.epoch = epoch
+
+    def window(self, epoch: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets (B, T) of window `index` of pass `epoch`."""
+        if epoch != self.epoch:
+            self.layout(epoch)
+        return window(self.streams, index, self.config.bptt)
+
+    def windows_in(self, epoch: int) -> int:
+        if epoch != self.epoch:
+            self.layout(epoch)
+        return self.per_epoch

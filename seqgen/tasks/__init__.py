@@ -1,0 +1,31 @@
+"""What seqgen learns: TASKS, the one list. Each task is a folder here with the same files
+
+    config.py    its options (dataclasses; the flags, defaults and help of `seqgen train --task T`)
+    data.py      reading its corpus into splits and batches
+    train.py     `train(...)`: build the model, run the loop, write the run folder
+    <verb>.py    the loaded model object and its verb (generate, translate, forecast, classify)
+    evaluate.py  held-out figures
+
+and an `__init__.py` naming NAME, CONFIGS, train and load. A new task is a folder and one line below.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from seqgen.errors import SeqgenError
+
+_PACKAGES = {
+    "language-model": "seqgen.tasks.language_model",
+    "translate": "seqgen.tasks.translate",
+    "forecast": "seqgen.tasks.forecast",
+    "classify": "seqgen.tasks.classify",
+}
+TASKS = tuple(_PACKAGES)
+
+
+def get_task(name: str):
+    """The task's package: NAME, SUMMARY, CONFIGS, train(*configs, …) and load(path, device)."""
+    if name not in _PACKAGES:
+        raise SeqgenError(f"unknown task {name!r}; seqgen knows: {', '.join(TASKS)}")
+    return importlib.import_module(_PACKAGES[name])

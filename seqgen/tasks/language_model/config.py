@@ -1,0 +1,61 @@
+"""The language model's options: how it is trained (TrainConfig) and how it is sampled (SampleConfig).
+The network's own options are ModelConfig, beside the network in seqgen/models/lstm.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Optional
+
+from seqgen.config import Checked, StepOptions, default, option
+
+
+@dataclass(frozen=True)
+class TrainConfig(StepOptions):
+    """How a language model is trained: data, optimisation, budget and output."""
+
+    DEFAULT_MINUTES: ClassVar[float] = 3.0
+
+    corpus: str = option("lady-susan", "Built-in corpus name (see `seqgen corpora`), a UTF-8 text file, a folder of "
+                         ".txt files, or music files / a folder of them.")
+    encoding: str = option("utf-8", "Text encoding of the corpus files, e.g. latin-1.")
+    tokenizer: str = option("char", "Tokens: Unicode characters, or sentencepiece subwords.",
+                            choices=("char", "bpe", "unigram"))
+    vocab_size: int = option(2000, "Vocabulary size for bpe / unigram tokenizers (ignored for char).", min=2)
+    val_fraction: float = option(0.05, "Share of the corpus, taken from its end before the test part, used for "
+                                 "validation.", min=0.0, max=0.5)
+    test_fraction: float = option(0.05, "Share of the corpus, taken from its very end, held out for testing.",
+                                  min=0.0, max=0.5)
+    grid: int = option(4, "Music: time steps per quarter note (4 = sixteenths, 12 also fits triplets).", min=1, max=24)
+    transpose: str = option("none", "Music: transpose every piece to C major / A minor by its key signature.",
+                            choices=("none", "common"))
+    augment: int = option(0, "Music: also train on copies transposed by up to this many semitones each way.",
+                          min=0, max=11)
+    batch_size: int = default(16, help="Parallel streams the training text is laid out in (small steps learn "
+                                       "fastest on a CPU; use 64-256 on a GPU).")
+    bptt: int = option(32, "Tokens per truncated-backpropagation window.", min=1)
+    eval_batch_size: int = option(16, "Contiguous streams the validation text is scored in (state carried through "
+                                  "each).", min=1)
+
+
+@dataclass(frozen=True)
+class SampleConfig(Checked):
+    """How text or music is drawn from a trained model."""
+
+    temperature: float = option(0.8, "Sharpen (<1) or flatten (>1) the distribution; 0 always takes the most likely "
+                                "token.", min=0.0)
+    top_k: Optional[int] = option(None, "Sample only among the k most likely tokens.", min=1)
+    top_p: Optional[float] = option(None, "Sample only among the most likely tokens whose probabilities sum to p.",
+                                    min=0.0, max=1.0, min_open=True)
+    length: int = option(500, "Tokens to generate (characters for a char model).", min=1, max=10_000_000)
+    num_samples: int = option(1, "Samples to generate, as one batch.", min=1, max=100_000)
+    prime: str = option("", "Text the samples continue.")
+    seed: Optional[int] = option(None, "Random seed; the same seed gives the same text [default: random, printed].",
+                                 min=0)
+    device: str = option("auto", "Where to run: cuda when available (auto), or forced.", choices=("auto", "cpu", "cuda"))
+    output: Optional[str] = option(None, "Write the samples to this file (x-1.txt, x-2.txt, … with several); music "
+                                   "needs it.")
+    format: str = option("midi", "Music: file format written.", choices=("midi", "musicxml", "abc"))
+    prime_midi: Optional[str] = option(None, "Music: continue this MIDI, MusicXML or ABC file.")
+    bars: Optional[int] = option(None, "Music: stop each sample after this many new bars.", min=1)
+    keep_primer: bool = option(True, "Music: the written file starts with the primer's notes.")
+    plot: bool = option(False, "Music: also write a piano-roll PNG beside each file.")

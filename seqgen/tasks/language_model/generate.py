@@ -1,0 +1,215 @@
+"""A trained language model, loaded from its checkpoint alone: generate text (streamed or as a batch),
+generate music pieces and write them as MIDI / MusicXML, and evaluate."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from pathlib import Path
+from typing import Iterator, Optional
+
+import torch
+
+from seqgen.checkpoint import load_checkpoint, rebuilding, resolve_checkpoint
+from seqgen.config import build, from_dict
+from seqgen.decode.sampling import generate, stream_text
+from seqgen.device import resolve_device
+from seqgen.errors import SeqgenError
+from seqgen.models import LSTMLanguageModel, ModelConfig
+from seqgen.tasks.language_model.config import SampleConfig, TrainConfig
+from seqgen.tokenizers import tokenizer_from_state
+from seqgen.tokenizers.char import UnknownCharacterError
+
+NAME = "language-model"
+MUSIC_ONLY = {"format": "midi", "prime_midi": None, "bars": None, "keep_primer": True, "plot": False}
+
+
+class LanguageModel:
+    """What `seqgen.load` returns for a language-model checkpoint."""
+
+    task = NAME
+
+    def __init__(self, model: LSTMLanguageModel, tokenizer, payload: dict, device: torch.device, path: Path):
+        self.model, self.tokenizer, self.payload, self.device, self.path = model, tokenizer, payload, device, path
+
+    @classmethod
+    def load(cls, path, device: str = "auto") -> "LanguageModel":
+        """Rebuild the model and its tokenizer from a checkpoint alone; a damaged file is one line."""
+        path = resolve_checkpoint(path)
+        payload = load_checkpoint(path, task=NAME)
+        device = resolve_device(device) if isinstance(device, str) else device
+        with rebuilding(path):
+            config = from_dict(ModelConfig, payload["model_config"])
+            from_dict(TrainConfig, payload.get("train_config", {}))
+            tokenizer = tokenizer_from_state(payload["tokenizer"])
+            if tokenizer.vocab_size != config.vocab_size:
+                raise SeqgenError(f"its tokenizer has {tokenizer.vocab_size} tokens but its model {config.vocab_size}")
+            model = LSTMLanguageModel(config)
+            model.load_state_dict(payload["model_state"])
+        return cls(model.to(device).eval(), tokenizer, payload, device, path)
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return from_dict(TrainConfig, self.payload.get("train_config", {}))
+
+    @property
+    def is_music(self) -> bool:
+        return self.tokenizer.kind == "music"
+
+    def encode(self, text: str):
+        try:
+            return self.tokenizer.encode(text).astype("int64")
+        except UnknownCharacterError as error:
+            raise SeqgenError(f"the text cannot be encoded: {error}") from None
+
+    def _options(self, options: dict) -> SampleConfig:
+        config = options if isinstance(options, SampleConfig) else build(SampleConfig, options)
+        if not self.is_music:
+            music = [name for name, value in MUSIC_ONLY.items() if getattr(config, name) != value]
+            if music:
+                flags = ", ".join("--" + ("no-keep-primer" if n == "keep_primer" else n.replace("_", "-"))
+                                  for n in music)
+                raise SeqgenError(f"{flags} {'is' if len(music) == 1 else 'are'} for music models; this checkpoint "
+                                  "is a text model")
+        return config
+
+    def _tokens(self, config: SampleConfig) -> Iterator[torch.Tensor]:
+        if config.prime:
+            prime_ids = self.encode(config.prime)
+        else:
+            start = self.tokenizer.newline_id()
+            prime_ids = [start if start is not None else 0]  # a neutral start token, not shown
+        prime = torch.as_tensor(prime_ids, dtype=torch.long, device=self.device).repeat(config.num_samples, 1)  # (N, P)
+        seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        return generate(self.model, prime, config.length, config.temperature, config.top_k, config.top_p, generator)
+
+    def stream(self, **options) -> Iterator[str]:
+        """One text sample, piece by piece as it is generated (the prime first)."""
+        config = self._options(options)
+        if self.is_music:
+            raise SeqgenError("a music model writes files: use write(output=...) or `seqgen sample --output`")
+        if config.num_samples != 1:
+            raise SeqgenError("streaming gives one sample; use generate(num_samples=N) for several")
+        yield config.prime
+        yield from stream_text(self.tokenizer, self._tokens(config))
+
+    def generate(self, **options):
+        """Text: the sample (prime included) as a string, or a list of `num_samples` strings.
+        Music: a list of pieces (plain data; see seqgen.music.events)."""
+        config = self._options(options)
+        if self.is_music:
+            return self._pieces(config)
+        rows = torch.stack(list(self._tokens(config)), dim=1).cpu()  # (N, length)
+        texts = [config.prime + self.tokenizer.decode(row.tolist()) for row in rows]
+        return texts[0] if config.num_samples == 1 else texts
+
+    def _pieces(self, config: SampleConfig) -> list[dict]:
+        from seqgen.music.generate import primer_tokens
+
+        primer = primer_tokens(self.tokenizer, config.prime_midi, config.prime)
+        seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+        length = max(config.length, 300 * config.bars) if config.bars else config.length
+        return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.bars,
+                               config.temperature, config.top_k, config.top_p, seed, self.device, config.keep_primer)
+
+    def write(self, **options) -> list[Path]:
+        """Generate and write every sample to `output` (x.txt / x.mid, or x-1, x-2, … with several);
+        music pieces get a piano roll beside them with plot=True. Returns the files written."""
+        config = self._options(options)
+        if not config.output:
+            raise SeqgenError("give an output file, e.g. --output samples/piece.mid")
+        if not self.is_music:
+            texts = self.generate(**{**dataclasses.asdict(config), "output": None})
+            texts = [texts] if isinstance(texts, str) else texts
+            written = []
+            for path, text in zip(output_paths(config.output, len(texts), ".txt"), texts):
+                _write_text(path, text + "\n")
+                written.append(path)
+            return written
+        from seqgen.music.plot import plot_piano_roll
+        from seqgen.music.scores import WRITERS, write_piece
+
+        if config.format not in WRITERS:
+            raise SeqgenError(f"music21 cannot write {config.format!r} files; use --format midi or musicxml")
+        written = []
+        paths = output_paths(config.output, config.num_samples, WRITERS[config.format][1])
+        for path, piece in zip(paths, self._pieces(config)):
+            if not piece["notes"]:
+                continue  # the caller sees it missing from the list
+            written.append(write_piece(piece, path, config.format, self.tokenizer.grid))
+            if config.plot:
+                written.append(plot_piano_roll(piece, self.tokenizer.grid, path.with_suffix(".png")))
+        return written
+
+    def evaluate(self, split: str = "test", text: Optional[str] = None, encoding: str = "utf-8",
+                 batch_size: int = 16, num_generated: int = 8, seed: int = 0) -> dict:
+        """The figures `seqgen evaluate` prints, as a dict (`text` is a file to score instead of a split)."""
+        from seqgen.tasks.language_model.evaluate import evaluate
+
+        return evaluate(self, split, text, encoding, batch_size, num_generated, seed)
+
+
+def output_paths(output: str, count: int, suffix: str) -> list[Path]:
+    """x.mid for one sample; x-1.mid, x-2.mid, … for several. The folder is made (one line if it cannot be)."""
+    path = Path(output).expanduser()
+    if path.is_dir():
+        raise SeqgenError(f"--output {path} is a folder; give a file name, e.g. {path / ('sample' + suffix)}")
+    if not path.suffix:
+        path = path.with_suffix(suffix)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SeqgenError(f"cannot create the folder {path.parent}: {error.strerror or error}") from None
+    if count == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}-{index}{path.suffix}") for index in range(1, count + 1)]
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, bars: Optional[int],
+                    temperature: float, top_k: Optional[int], top_p: Optional[float], seed: int, device,
+                    keep_primer: bool = True) -> list[dict]:
+    """`num_samples` pieces continuing `primer`, generated as one batch.
+
+    A sample stops at its `end` token, at a new `piece` token, after `bars` new bars, or after
+    `length` tokens, whichever comes first.
+    """
+    from seqgen.music.generate import without_first_notes
+
+    bar, end, start = tokenizer.index["bar"], tokenizer.index["end"], tokenizer.index["piece"]
+    prime = torch.tensor(primer, dtype=torch.long, device=device).repeat(num_samples, 1)  # (N, P)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    rows: list[list[int]] = [[] for _ in range(num_samples)]
+    done = [False] * num_samples
+    new_bars = [0] * num_samples
+    for token in generate(model, prime, length, temperature, top_k, top_p, generator):
+        for index, value in enumerate(token.tolist()):
+            if done[index]:
+                continue
+            if value in (end, start):
+                done[index] = True
+                continue
+            if value == bar:
+                new_bars[index] += 1
+                if bars is not None and new_bars[index] > bars:
+                    done[index] = True
+                    continue
+            rows[index].append(value)
+        if all(done):
+            break
+    primer_notes = len(tokenizer.decode_piece(primer)["notes"])
+    pieces = []
+    for index, row in enumerate(rows, 1):
+        piece = tokenizer.decode_piece(primer + row)
+        if not keep_primer:
+            piece = without_first_notes(piece, primer_notes)
+        piece["name"] = f"sample {index}"
+        pieces.append(piece)
+    return pieces

@@ -1,0 +1,145 @@
+"""Training a language model: truncated BPTT over parallel streams, the state carried from window to
+window, on the shared loop of seqgen.training (so it resumes exactly)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from typing import Callable, Optional
+
+import torch
+
+from seqgen.checkpoint import load_checkpoint, rebuilding, resolve_checkpoint
+from seqgen.config import RESUMABLE_OVERRIDES, from_dict, to_dict
+from seqgen.data.text import check_size
+from seqgen.device import resolve_device
+from seqgen.errors import SeqgenError
+from seqgen.models import LSTMLanguageModel, ModelConfig
+from seqgen.runs import RunFolder
+from seqgen.tasks.language_model.config import TrainConfig
+from seqgen.tasks.language_model.data import Splits, TextStreams, load_splits
+from seqgen.tasks.language_model.evaluate import evaluate_loss
+from seqgen.training import FitResult, TrainState, fit, make_optimizer
+
+NAME = "language-model"
+
+
+class LanguageModelTraining:
+    """The language model's part of the loop (see seqgen.training.StepTask)."""
+
+    def __init__(self, model: LSTMLanguageModel, model_config: ModelConfig, config: TrainConfig, splits: Splits,
+                 device: torch.device, hidden: Optional[tuple] = None):
+        self.model, self.model_config, self.config, self.splits, self.device = model, model_config, config, splits, device
+        self.optimizer = make_optimizer(model, config.lr, config.weight_decay, device)
+        self.streams = TextStreams(splits.ids["train"], config, device)
+        self.val_ids = splits.ids["val"] if len(splits.ids["val"]) else None
+        self.hidden = hidden  # the LSTM state carried from one window of each stream to the next
+        # Music reports its loss per quarter note too, so encodings with different grids compare.
+        quarters = splits.quarters.get("val")
+        self.tokens_per_quarter = len(self.val_ids) / quarters if self.val_ids is not None and quarters else None
+
+    def next_batch(self, state: TrainState):
+        window = state.position.get("window", 0)
+        if window >= self.streams.windows_in(state.epoch):
+            state.epoch, window, self.hidden = state.epoch + 1, 0, None
+        state.position["window"] = window + 1
+        return self.streams.window(state.epoch, window)  # inputs, targets (B, T)
+
+    def epochs_done(self, state: TrainState) -> float:
+        return state.epoch + state.position.get("window", 0) / max(1, self.streams.windows_in(state.epoch))
+
+    def loss(self, batch) -> torch.Tensor:
+        inputs, targets = batch
+        if self.hidden is not None:
+            # Truncated BPTT: keep the values of the state, cut the graph, so the gradient reaches
+            # back only through this window while the model still sees the text before it.
+            self.hidden = tuple(t.detach() for t in self.hidden)
+        logits, self.hidden = self.model(inputs, self.hidden)  # (B, T, V)
+        return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+
+    def batch_tokens(self, batch) -> int:
+        return batch[1].numel()
+
+    def evaluate(self, should_stop: Callable[[], bool]) -> Optional[dict]:
+        if self.val_ids is None:
+            return {"val_loss": None}
+        loss = evaluate_loss(self.model, self.val_ids, self.config.eval_batch_size, self.config.bptt, self.device,
+                             should_stop)
+        if loss is None:
+            return None
+        figures = {"val_loss": loss}
+        if self.tokens_per_quarter is not None and math.isfinite(loss):
+            figures["val_loss_per_quarter"] = loss * self.tokens_per_quarter
+        return figures
+
+    def position(self) -> dict:
+        return {"hidden": None if self.hidden is None else [t.detach().cpu() for t in self.hidden]}
+
+    def payload(self) -> dict:
+        return {"task": NAME, "model_config": to_dict(self.model_config), "train_config": to_dict(self.config),
+                "tokenizer": self.splits.tokenizer.to_state(),
+                "corpus": {"name": self.splits.name, "spec": self.config.corpus, "fingerprint": self.splits.fingerprint}}
+
+    def summary(self) -> dict:
+        return {"task": NAME, "model_config": to_dict(self.model_config), "train_config": to_dict(self.config),
+                "train_tokens": int(self.splits.ids["train"].size),
+                "skipped_files": [list(item) for item in self.splits.skipped]}
+
+    def postfix(self, state: TrainState) -> dict:
+        if math.isinf(state.best_val_loss):
+            return {}
+        val = state.best_val_loss
+        if self.splits.tokenizer.kind == "char":
+            return {"val": f"{val:.3f}", "bpc": f"{val / math.log(2):.3f}"}
+        return {"val": f"{val:.3f}", "ppl": f"{math.exp(min(val, 700)):.1f}"}
+
+
+def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] = None,
+          overrides: Optional[dict] = None, should_stop: Optional[Callable[[], bool]] = None,
+          progress: bool = True) -> FitResult:
+    """Train a language model; with `resume` (a latest.pt or its run folder), continue that run exactly.
+
+    `should_stop` is polled after every step (the CLI wires it to Ctrl-C and SIGTERM); when it
+    returns True, latest.pt is saved with the full state and the function returns.
+    """
+    checkpoint = None
+    if resume is not None:
+        resume = resolve_checkpoint(resume, "latest.pt")
+        checkpoint = load_checkpoint(resume, task=NAME)
+        fixed = sorted(set(overrides or {}) - set(RESUMABLE_OVERRIDES))
+        if fixed:
+            raise SeqgenError(f"{', '.join('--' + n.replace('_', '-') for n in fixed)} cannot change when resuming; "
+                              f"only {', '.join('--' + n.replace('_', '-') for n in RESUMABLE_OVERRIDES)} can")
+        with rebuilding(resume):
+            model_config = from_dict(ModelConfig, checkpoint["model_config"])
+            config = dataclasses.replace(from_dict(TrainConfig, checkpoint["train_config"]), **(overrides or {}))
+
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    splits = load_splits(config, checkpoint["tokenizer"] if checkpoint is not None else None, progress)
+    if checkpoint is not None and checkpoint["corpus"]["fingerprint"] != splits.fingerprint:
+        raise SeqgenError(f"the corpus {config.corpus!r} changed since the checkpoint was written; it cannot be resumed")
+    if splits.skipped:
+        shown = "; ".join(f"{name} ({reason})" for name, reason in splits.skipped[:20])
+        more = f"; and {len(splits.skipped) - 20} more" if len(splits.skipped) > 20 else ""
+        print(f"Skipped {len(splits.skipped)} file(s): {shown}{more}", file=sys.stderr)
+    check_size("train", splits.ids["train"], config.batch_size)
+    if len(splits.ids["val"]):
+        check_size("val", splits.ids["val"], 1, "--eval-batch-size")
+    model_config = dataclasses.replace(model_config, vocab_size=splits.tokenizer.vocab_size)
+    model = LSTMLanguageModel(model_config).to(device)
+
+    run = RunFolder.of_checkpoint(resume) if checkpoint is not None else RunFolder.new(config.output_dir, config.name,
+                                                                                         splits.name)
+    try:
+        task = LanguageModelTraining(model, model_config, config, splits, device)
+        state = TrainState()
+        if checkpoint is not None:
+            with rebuilding(resume):
+                state = TrainState.from_payload(checkpoint, model, task.optimizer, device)
+                hidden = state.position.get("hidden")
+                task.hidden = None if hidden is None else tuple(t.to(device) for t in hidden)
+        return fit(task, config, run, state, device, should_stop, progress)
+    finally:
+        run.close()
