@@ -1,3 +1,26 @@
-"""seqgen: train LSTM networks on sequences and generate from them."""
+"""seqgen: train LSTM networks on sequences and generate from them.
+
+    import seqgen
+    run = seqgen.train("language-model", corpus="lady-susan", max_steps=500)
+    model = seqgen.load(run.best_path)
+    print(model.generate(prime="LADY SUSAN", length=200, temperature=0.8, seed=1))
+"""
 
 __version__ = "0.1.0"
+
+
+def train(task: str = "language-model", **options):
+    """Train a model; see seqgen.api.train."""
+    from seqgen.api import train as train_
+
+    return train_(task, **options)
+
+
+def load(path, device: str = "auto"):
+    """Load any task's checkpoint as its model object; see seqgen.api.load."""
+    from seqgen.api import load as load_
+
+    return load_(path, device)
+
+
+__all__ = ["__version__", "load", "train"]

@@ -1,21 +1,16 @@
-"""The `seqgen` command group and what every command shares: one-line errors, options built from
-the config dataclasses, and `--config FILE`."""
+"""The `seqgen` command group and what every command shares: one-line errors, options built from the
+config dataclasses, and `--config FILE`."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import signal
 import sys
-import typing
 
 import click
 
 from seqgen import __version__
+from seqgen.config import field_type, flag, metadata
 from seqgen.errors import SeqgenError
-
-# Each task's training and evaluation is dispatched on this name; checkpoints record it as "task".
-TASKS = ("language-model", "translate", "forecast", "classify")
 
 
 class SeqgenGroup(click.Group):
@@ -28,92 +23,88 @@ class SeqgenGroup(click.Group):
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as error:
             hint = f" (see: {error.ctx.command_path} --help)" if error.ctx is not None else ""
-            click.echo(f"Error: {error.format_message()}{hint}", err=True)
+            click.echo(f"Error: {_one_line(error.format_message())}{hint}", err=True)
             sys.exit(error.exit_code)
         except click.ClickException as error:
-            click.echo(f"Error: {error.format_message()}", err=True)
+            click.echo(f"Error: {_one_line(error.format_message())}", err=True)
             sys.exit(error.exit_code)
         except SeqgenError as error:
-            click.echo(f"Error: {error}", err=True)
+            click.echo(f"Error: {_one_line(str(error))}", err=True)
             sys.exit(1)
         except (click.Abort, KeyboardInterrupt):
             click.echo("Aborted.", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # `seqgen sample … | head`: the reader left; nothing is wrong
+            sys.stderr.close()
+            sys.exit(0)
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def _click_type(field: dataclasses.Field):
-    meta = field.metadata
-    base = typing.get_type_hints(_owner[field.name])[field.name]
-    base = next((a for a in typing.get_args(base) if a is not type(None)), base)
-    if "choices" in meta:
-        return click.Choice(meta["choices"])
-    if base is int and ("min" in meta or "max" in meta):
-        return click.IntRange(min=meta.get("min"), max=meta.get("max"))
-    if base is float and ("min" in meta or "max" in meta):
-        return click.FloatRange(min=meta.get("min"), max=meta.get("max"), min_open=meta.get("min_open", False))
-    return base
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
-_owner: dict[str, type] = {}
-
-
-def config_options(cls):
-    """Click options for every field of a config dataclass: flag, type, range, default and help in one place."""
-
-    def decorate(function):
-        # A field whose flag another config already declared shares that flag (e.g. --hidden-size,
-        # --lr, --corpus); put task configs above the language-model ones so theirs come second.
-        existing = {param.name for param in getattr(function, "__click_params__", [])}
-        for field in reversed(dataclasses.fields(cls)):
-            if not field.metadata.get("cli", True) or field.name in existing:
+def options_of(*classes) -> list[click.Option]:
+    """Click options for every field of the config dataclasses: flag, default and help in one place.
+    Values are checked by the configs themselves, so the command line and the Python API give the
+    same message for the same mistake."""
+    options, seen = [], set()
+    for cls in classes:
+        for field in dataclasses.fields(cls):
+            meta = metadata(cls, field.name)
+            if not meta.get("cli", True) or field.name in seen:
                 continue
-            _owner.setdefault(field.name, cls)
-            flag = "--" + field.name.replace("_", "-")
-            if field.type in ("bool", bool):
-                flag = f"{flag}/--no-{flag[2:]}"
-            function = click.option(
-                flag, field.name, type=None if field.type in ("bool", bool) else _click_type(field),
-                default=field.default, show_default=field.default is not None and field.default != "",
-                help=field.metadata["help"],
-            )(function)
-        return function
-
-    return decorate
+            seen.add(field.name)
+            kind = field_type(cls, field.name)
+            help_text = meta.get("help", "")
+            if "min" in meta or "max" in meta:
+                low = "" if meta.get("min") is None else f"{'>' if meta.get('min_open') else '>='}{meta['min']:g}"
+                high = "" if meta.get("max") is None else f"<={meta['max']:g}"
+                help_text += f" ({', '.join(x for x in (low, high) if x)})"
+            shown = field.default is not None and field.default != ""
+            if kind is bool:
+                name = flag(field.name)
+                options.append(click.Option([f"{name}/--no-{name[2:]}", field.name], default=field.default,
+                                            show_default=True, help=help_text))
+                continue
+            metavar = "[" + "|".join(meta["choices"]) + "]" if "choices" in meta else None
+            options.append(click.Option([flag(field.name), field.name], type=kind, default=field.default,
+                                        show_default=shown, help=help_text, metavar=metavar))
+    return options
 
 
 def explicit_options(ctx: click.Context, options: dict) -> dict:
-    """The options the user set, on the command line or in --config, as opposed to defaults.
-
-    Tasks other than the language model have defaults of their own for shared flags such as
-    --hidden-size or --corpus: they take only what the user set and fill the rest themselves.
-    """
+    """The options the user set, on the command line or in --config, as opposed to defaults."""
     sources = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.DEFAULT_MAP)
     return {name: value for name, value in options.items() if ctx.get_parameter_source(name) in sources}
 
 
-def config_fields(cls, values: dict) -> dict:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in values.items() if k in names}
+def read_config_file(path: str) -> dict:
+    """--config run.toml as flat option names; sections such as [model] and [train] are for the reader's eyes."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            values = tomllib.load(f)
+    except OSError as error:
+        raise SeqgenError(f"cannot read --config {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise SeqgenError(f"--config {path} is not UTF-8 text; save it as a UTF-8 TOML file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SeqgenError(f"--config {path} is not valid TOML: {error}") from None
+    flat = {}
+    for key, value in values.items():
+        items = value.items() if isinstance(value, dict) else [(key, value)]
+        for name, item in items:
+            flat[name.replace("-", "_")] = item
+    return flat
 
 
 def load_config_file(ctx: click.Context, param, path):
     """--config run.toml: its keys become the defaults, so flags typed on the command line win."""
     if path is None:
         return
-    import tomllib
-
-    try:
-        with open(path, "rb") as f:
-            values = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise click.BadParameter(f"cannot read {path}: {error}", ctx=ctx, param=param)
-    flat = {}
-    for key, value in values.items():
-        # Sections such as [model] and [train] are only for the reader's eyes.
-        items = value.items() if isinstance(value, dict) else [(key, value)]
-        for name, item in items:
-            flat[name.replace("-", "_")] = item
+    flat = read_config_file(path)
     known = {p.name for p in ctx.command.params}
     unknown = sorted(set(flat) - known)
     if unknown:
@@ -125,26 +116,3 @@ def load_config_file(ctx: click.Context, param, path):
 @click.version_option(__version__, prog_name="seqgen")
 def cli():
     """Train LSTM networks on sequences and generate from them."""
-
-
-
-
-@contextlib.contextmanager
-def stop_on_signals():
-    """Turn the first Ctrl-C or SIGTERM into a polite request (the training loop saves and returns);
-    a second one interrupts at once. Yields the function the loop polls."""
-    requested = False
-
-    def request(signum, frame):
-        nonlocal requested
-        if requested:
-            raise KeyboardInterrupt
-        requested = True
-        click.echo("\nStopping after this step and saving latest.pt (press Ctrl-C again to abort at once).", err=True)
-
-    previous = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield lambda: requested
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
