@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 from pathlib import Path
 
 MUSIC_SUFFIXES = (".mid", ".midi", ".mxl", ".musicxml", ".xml", ".abc", ".krn")
@@ -55,10 +56,12 @@ def score_to_piece(score, name: str, grid: int, max_bar: int) -> tuple[dict | No
             bar = max(0, bisect.bisect_right(offsets, offset + 1e-6) - 1)
             shift = pickup if bar == 0 else 0.0
             pos = int(round((offset - offsets[bar] + shift) * grid))
-            if pos >= max_bar * grid:
+            if not 0 <= pos < max_bar * grid:
                 continue
             dur = max(1, int(round(length * grid)))
             for pitch in element.pitches:
+                if not 0 <= int(pitch.midi) <= 127:  # beyond MIDI: no token, and no file could hold it
+                    continue
                 notes.append([bar, pos, part_index, int(pitch.midi), dur])
                 found = True
         part_index += found
@@ -73,7 +76,7 @@ def score_to_piece(score, name: str, grid: int, max_bar: int) -> tuple[dict | No
         "notes": sorted(notes),
         "time_signatures": changes,
         "key_sharps": None if signature is None else int(signature.sharps),
-        "tempo": float(bpm) if bpm else None,
+        "tempo": float(bpm) if bpm and math.isfinite(float(bpm)) and float(bpm) > 0 else None,
     }, None
 
 
