@@ -121,6 +121,7 @@ class TranslateConfig:
     source_column: Optional[int] = option(None, "TSV column of the source text [default: 3 for Tatoeba files, else 1].", min=1)
     target_column: Optional[int] = option(None, "TSV column of the target text [default: 4 for Tatoeba files, else 2].", min=1)
     train_pairs: int = option(50_000, "Generated training pairs for the built-in dates task.", min=100)
+    max_length: int = option(200, "Translate: pairs whose source or target has more tokens than this are left out of training (and counted); `seqgen translate` cuts longer texts to it.", min=1, max=2000)
     encoding: str = "utf-8"
     tokenizer: str = "char"
     vocab_size: int = 1000
