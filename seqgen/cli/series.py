@@ -44,7 +44,8 @@ def train_series_task(ctx: click.Context, task: str, resume, quiet, options) -> 
 
 @cli.command("forecast")
 @click.argument("checkpoint", type=click.Path())
-@click.option("--horizon", type=click.IntRange(min=1), default=None, help="Steps to forecast [default: the model's horizon].")
+@click.option("--horizon", type=click.IntRange(min=1), default=None,
+              help="Steps to forecast [default: the model's horizon; at most the number of points it forecasts from].")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Draw history, forecast, band and a zoom into this PNG.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Also write the forecast to this CSV file.")
 @click.option("--from-end/--from-training-end", default=True, show_default=True,
@@ -54,7 +55,7 @@ def forecast_command(checkpoint, horizon, plot, csv_path, from_end):
     import numpy as np
 
     from seqgen.evaluate_forecast import plot_forecast
-    from seqgen.forecast import future_dates, load_forecaster, predict
+    from seqgen.forecast import check_forecast, future_dates, load_forecaster, max_steps, predict
 
     if plot is not None and not plot.lower().endswith((".png", ".svg", ".pdf")):
         raise click.UsageError("--plot needs a file name ending in .png, .svg or .pdf")
@@ -62,7 +63,12 @@ def forecast_command(checkpoint, horizon, plot, csv_path, from_end):
     values = np.asarray(payload["series"]["values"], dtype=np.float64)
     n = len(values) if from_end else payload["train_points"]
     steps = horizon or payload["preprocessing"]["horizon"]
+    most = max_steps(n)
+    if steps > most:
+        raise click.UsageError(f"--horizon {steps} is too long: at most {most} steps (as many as the {n} points "
+                               f"forecast from), beyond which the forecast rests on its own output; lower --horizon")
     result = predict(payload, values[:n], steps)
+    check_forecast(result, values[:n])
     dates = payload["series"]["dates"]
     labels = future_dates(dates[:n] if dates else None, steps)
     rows = ["step,date,forecast,lower,upper"] + [
@@ -84,11 +90,10 @@ def forecast_command(checkpoint, horizon, plot, csv_path, from_end):
 def classify_command(checkpoint, data, output, no_labels):
     """Predict the class of every sequence in DATA, laid out as the training file (a label, if any, is
     copied to the output): a CSV of row, label, predicted class and one probability per class."""
-    from seqgen.classify import load_classifier, predict_proba
-    from seqgen.data.series import read_labeled_sequences
+    from seqgen.classify import load_classifier, predict_proba, read_like_training
 
     model, payload = load_classifier(checkpoint)
-    labels, sequences = read_labeled_sequences(data, payload["train_config"].get("label_column"), labeled=not no_labels)
+    labels, sequences = read_like_training(data, payload, labeled=not no_labels)
     probabilities = predict_proba(model, payload["scaling"], sequences)
     classes = payload["classes"]
     rows = ["row,label,predicted," + ",".join(f"p_{c}" for c in classes)]
@@ -127,14 +132,12 @@ def evaluate_series_task(checkpoint, task, holdout, backtest, origins, test_file
                    f"origin(s) (first forecast step {where}); LSTM: {how}")
         click.echo(format_table(result))
         return
-    from seqgen.classify import classification_report, format_report, load_classifier, predict_proba
-    from seqgen.data.series import check_known_labels, read_labeled_sequences
+    from seqgen.classify import classification_report, format_report, load_classifier, predict_proba, read_like_training
 
     model, payload = load_classifier(checkpoint)
     test_file = test_file or payload["train_config"].get("test")
     if not test_file:
         raise SeqgenError("this classifier was trained without --test; give a labelled file with --test FILE")
-    labels, sequences = read_labeled_sequences(test_file, payload["train_config"].get("label_column"))
-    check_known_labels(labels, payload["classes"], test_file)
+    labels, sequences = read_like_training(test_file, payload)
     report = classification_report(labels, predict_proba(model, payload["scaling"], sequences), payload["classes"])
     click.echo(json.dumps(report, indent=2) if as_json else f"{test_file}: " + format_report(report))

@@ -54,7 +54,8 @@ def train_translation(ctx: click.Context, resume, sample_length, quiet, options)
 @click.option("--beam-size", type=click.IntRange(min=1), default=5, show_default=True, help="Hypotheses kept per step (1: greedy).")
 @click.option("--length-penalty", type=click.FloatRange(min=0.0), default=1.0, show_default=True,
               help="Rank hypotheses by log-probability / length^this (0 favours short outputs).")
-@click.option("--max-len", type=click.IntRange(min=1), default=None, help="Most tokens per translation [default: 2 × source + 10].")
+@click.option("--max-len", type=click.IntRange(min=1, max=1000), default=None,
+              help="Most tokens per translation [default: 2 × source + 10, at most 512].")
 @click.option("--plot-attention", type=click.Path(dir_okay=False), default=None, help="Draw the attention of the translation into this PNG.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
 def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plot_attention, device):
@@ -65,12 +66,21 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
         raise click.UsageError("--plot-attention draws one translation: give exactly one text")
     if plot_attention is not None and not plot_attention.lower().endswith((".png", ".svg", ".pdf")):
         raise click.UsageError("--plot-attention needs a file name ending in .png, .svg or .pdf")
+    for text in texts:
+        if text != "-":
+            _check_text(text, "TEXT")
     translator, _ = load_translator(checkpoint, device)
 
-    def run(batch):
-        unknown = translator.source_vocab.unknown(batch[0])
+    def run(batch, where="the text"):
+        unknown = translator.source_vocab.unknown(batch[0][:translator.max_length * 64])
         if unknown:
-            click.echo(f"note: the model never saw {', '.join(map(repr, unknown))}; read as unknown", err=True)
+            shown = ", ".join(map(repr, unknown[:20])) + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
+            click.echo(f"note: the model never saw {shown}; read as unknown", err=True)
+        length = translator.source_length(batch[0])
+        if length > translator.max_length:
+            click.echo(f"note: {where} has {'over ' if len(batch[0]) > translator.max_length * 64 else ''}{length:,} "
+                       f"tokens, more than the {translator.max_length} the model reads (--max-length it was trained "
+                       f"with); translating its first {translator.max_length}", err=True)
         return translator.translate(batch, beam_size, max_len, length_penalty)
 
     translation = None
@@ -79,15 +89,61 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
             translation = run([text])[0]
             click.echo(translation)
             continue
-        for line in sys.stdin:
-            line = line.rstrip("\r\n")
-            click.echo(run([line])[0] if line.strip() else "")
+        for number, line in enumerate(_stdin_lines(), start=1):
+            click.echo(run([line], f"line {number} of stdin")[0] if line.strip() else "")
             sys.stdout.flush()
     if plot_attention is not None:
         from seqgen.evaluate_translation import plot_attention as draw
 
         path = draw(*translator.attention(texts[0], translation), plot_attention)
         click.echo(f"Attention plot: {path}", err=True)
+
+
+STDIN_LINE_LIMIT = 1 << 20  # bytes: a longer "line" is not a sentence (binary data, or a file without newlines)
+
+
+def _check_text(text: str, where: str) -> None:
+    """Refuse a text that cannot be a sentence: blank, or holding a NUL or undecodable bytes."""
+    if not text.strip():
+        raise click.UsageError(f"{where} is empty; give the text to translate, or - to read lines from stdin")
+    if "\x00" in text:
+        raise click.UsageError(f"{where} holds a NUL byte, so it is binary data, not text; give plain UTF-8 text")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # argv or stdin bytes that were not valid in the locale's encoding
+        raise click.UsageError(f"{where} is not valid UTF-8 text; give plain UTF-8 text") from None
+
+
+def _stdin_lines():
+    """Lines of stdin without their line ends, decoded as UTF-8; binary input is refused with one line."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream without bytes underneath (already decoded)
+        for number, line in enumerate(sys.stdin, start=1):
+            line = line.rstrip("\r\n")
+            if line.strip():
+                _check_text(line, f"line {number} of stdin")
+            yield line
+        return
+    number = 0
+    while True:
+        raw = stream.readline(STDIN_LINE_LIMIT + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > STDIN_LINE_LIMIT:
+            raise click.UsageError(f"line {number} of stdin is longer than {STDIN_LINE_LIMIT >> 20} MiB, so it is not "
+                                   "a sentence (binary data?); give one sentence per line")
+        if b"\x00" in raw:
+            raise click.UsageError(f"line {number} of stdin holds a NUL byte, so stdin is binary data, not text; "
+                                   "give plain UTF-8 text, one sentence per line")
+        try:
+            line = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as error:
+            raise click.UsageError(f"line {number} of stdin is not valid UTF-8 (byte 0x{raw[error.start]:02x}); "
+                                   "convert it to UTF-8, e.g. with iconv") from None
+        if number == 1:
+            line = line.lstrip("\ufeff")
+        yield line
 
 
 def evaluate_translation(checkpoint, split, text_file, pairs_file, encoding, beam_size, device, as_json) -> None:

@@ -13,8 +13,6 @@ from typing import Optional
 
 from seqgen.errors import SeqgenError
 
-_BINARY_PROBE = 8192
-
 
 @dataclass(frozen=True)
 class Corpus:
@@ -70,57 +68,170 @@ def _music21_root() -> Path:
 
 
 def corpus_path(corpus: Corpus, download: bool = True) -> Path:
-    """Where the corpus's file lies on disk, downloading it into the cache first if needed."""
+    """Where the corpus's file lies on disk, downloading it into the cache first if needed.
+
+    A cached download is checked against its sha256 before use; a damaged or edited copy is
+    replaced by a fresh download (with a warning), never read as if it were the corpus.
+    """
     if corpus.music21_path:
         return _music21_root() / corpus.music21_path
     path = cache_dir() / f"{corpus.name}.txt"
-    if not path.exists() and download:
+    if download and corpus.sha256 and path.is_file() and _sha256(path) != corpus.sha256:
+        import sys
+
+        print(f"warning: the cached copy of {corpus.name!r} at {path} does not match its sha256 (damaged or edited); "
+              "downloading it again", file=sys.stderr, flush=True)
+        _download(corpus, path)
+    elif not path.exists() and download:
         _download(corpus, path)
     return path
 
 
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def _download(corpus: Corpus, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    limit = 2 * corpus.size if corpus.size else None  # a response far larger than expected is not the corpus
     try:
         with urllib.request.urlopen(corpus.url, timeout=30) as response:
-            data = response.read()
-    except (urllib.error.URLError, OSError) as error:
+            data = response.read(limit + 1) if limit else response.read()
+    except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
         raise SeqgenError(
             f"could not download corpus {corpus.name!r} from {corpus.url} ({reason}); "
             f"check the network, or download it yourself and pass --corpus FILE"
         ) from None
+    if limit and len(data) > limit:
+        raise SeqgenError(f"the download of {corpus.name!r} is over {limit:,} bytes, far larger than the corpus; "
+                          "the file changed upstream, so it was not used")
     digest = hashlib.sha256(data).hexdigest()
     if corpus.sha256 and digest != corpus.sha256:
         raise SeqgenError(
             f"the download of {corpus.name!r} has sha256 {digest[:12]}…, expected {corpus.sha256[:12]}…; "
             "the file changed upstream or the transfer was damaged, so it was not used"
         )
-    partial = path.with_suffix(".part")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")  # two runs downloading at once never share one
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except OSError as error:
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise SeqgenError(
+            f"could not save the download of {corpus.name!r} to {path} ({error.strerror or error}); "
+            "set SEQGEN_CACHE to a writable folder with free space"
+        ) from None
+
+
+_BOMS = [  # longest first: the UTF-32-LE mark begins with the UTF-16-LE one
+    (b"\xff\xfe\x00\x00", "UTF-32", "le"),
+    (b"\x00\x00\xfe\xff", "UTF-32", "be"),
+    (b"\xff\xfe", "UTF-16", "le"),
+    (b"\xfe\xff", "UTF-16", "be"),
+]
+_WIDE_PROBE = 4096  # bytes looked at for the NUL pattern of UTF-16 / UTF-32 text without a byte-order mark
+
+
+def _reads_as_text(sample: bytes, codec: str) -> bool:
+    """Whether the start of a file decodes in `codec` to text: no NUL, few other control characters."""
+    import codecs
+
+    try:
+        text = codecs.getincrementaldecoder(codec)().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    controls = sum(1 for c in text if c < " " and c not in "\t\n\r\f\v")
+    return bool(text) and "\x00" not in text and controls <= len(text) // 20
+
+
+def _wide_encoding(data: bytes) -> tuple[str, str, bool] | None:
+    """(family, byte order, has a byte-order mark) when the bytes look like UTF-16 or UTF-32 text.
+
+    A byte-order mark says so; without one, text that is mostly ASCII has a NUL at every other
+    byte (UTF-16) or three of every four (UTF-32), which binary files rarely do. Either way the
+    start of the file must then decode to text.
+    """
+    sample = data[:_WIDE_PROBE]
+    for mark, family, order in _BOMS:
+        if sample.startswith(mark):
+            return (family, order, True) if _reads_as_text(sample, f"{family.lower()}-{order}") else None
+    for width, family in ((4, "UTF-32"), (2, "UTF-16")):
+        units = len(sample) // width
+        if units < 2:
+            continue
+        lanes = [sample[lane:units * width:width].count(0) / units for lane in range(width)]
+        for order, text_lane in (("le", 0), ("be", width - 1)):
+            if lanes[text_lane] <= 0.1 and all(share >= 0.9 for lane, share in enumerate(lanes) if lane != text_lane):
+                if _reads_as_text(sample, f"{family.lower()}-{order}"):
+                    return family, order, False
+    return None
+
+
+def _wide_mismatch(data: bytes, codec: str) -> str | None:
+    """The codec to suggest when the file is UTF-16 / UTF-32 text that `codec` would misread, else None."""
+    import sys
+
+    wide = _wide_encoding(data)
+    if wide is None:
+        return None
+    family, order, marked = wide
+    suggestion = family.lower() if marked else f"{family.lower()}-{order}"
+    if not codec.startswith(family.lower()):
+        return suggestion
+    if codec.endswith(("-le", "-be")):
+        return suggestion if codec[-2:] != order else None
+    # a generic utf-16 / utf-32 codec follows the mark, or reads the machine's order without one
+    native = "le" if sys.byteorder == "little" else "be"
+    return None if marked or order == native else suggestion
 
 
 def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     """Read one text file, refusing empty, binary or wrongly decoded files with a clear message."""
+    import codecs
+
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise SeqgenError(f"unknown text encoding {encoding!r}; use a Python codec name such as utf-8 or latin-1") from None
     try:
         data = path.read_bytes()
     except OSError as error:
         raise SeqgenError(f"cannot read {path}: {error.strerror or error}") from None
     if not data.strip():
         raise SeqgenError(f"{path} is empty; give a file with text in it")
-    if not encoding.lower().replace("-", "").startswith("utf16") and b"\x00" in data[:_BINARY_PROBE]:
-        raise SeqgenError(f"{path} looks like a binary file, not text; give a plain-text file")
+    suggestion = _wide_mismatch(data, codec)
+    if suggestion:
+        raise SeqgenError(f"{path} looks like {suggestion[:6].upper()} text; pass --encoding {suggestion} "
+                          "(or convert it to UTF-8)")
+    if not codec.startswith(("utf-16", "utf-32")) and b"\x00" in data:  # the whole file: a C-level scan, cheap even for large corpora
+        raise SeqgenError(f"{path} looks like a binary file, not text (a NUL byte at offset {data.index(0)}); "
+                          "give a plain-text file")
     try:
         text = data.decode(encoding)
-    except LookupError:
-        raise SeqgenError(f"unknown text encoding {encoding!r}; use a Python codec name such as utf-8 or latin-1") from None
+    except LookupError:  # a codec that exists but is no text encoding (rot13, hex, …)
+        raise SeqgenError(f"{encoding!r} is not a text encoding; use one such as utf-8 or latin-1") from None
     except UnicodeDecodeError as error:
+        where = f"byte 0x{data[error.start]:02x} at offset {error.start}" if error.start < len(data) else "at its end"
         raise SeqgenError(
-            f"{path} is not valid {encoding} (byte 0x{data[error.start]:02x} at offset {error.start}); "
+            f"{path} is not valid {encoding} ({where}); "
             "pass its encoding, e.g. --encoding latin-1, or convert the file to UTF-8"
         ) from None
-    return text.replace("\r\n", "\n").lstrip("\ufeff")
+    except (UnicodeError, ValueError) as error:  # codecs such as idna or punycode fail in their own ways
+        raise SeqgenError(f"{path} could not be decoded as {encoding} ({error}); pass its encoding or convert it to UTF-8") from None
+    text = text.replace("\r\n", "\n").lstrip("\ufeff")
+    if "\x00" in text:  # a NUL character decoded from UTF-16 / UTF-32 (or an unusual codec)
+        raise SeqgenError(f"{path} looks like a binary file, not {encoding} text (it holds NUL characters); "
+                          "give a plain-text file")
+    if not text.strip():
+        raise SeqgenError(f"{path} is empty; give a file with text in it")
+    return text
 
 
 def load_corpus(spec: str, encoding: str = "utf-8") -> tuple[str, str]:

@@ -65,11 +65,19 @@ def _unique_dates(rng: random.Random, n: int, exclude: set) -> list[Pair]:
     return pairs
 
 
+# The dates task renders about 36,500 days in some twenty forms and three cases: unique source strings run out
+# past a few million, and drawing them gets slow long before, so --train-pairs is capped well below.
+DATES_MAX_TRAIN = 1_000_000
+
+
 def dates_splits(train_size: int, seed: int) -> dict[str, list[Pair]]:
     """Generated date pairs; validation and training never repeat a source string of the test set.
 
     The test set depends on nothing but a fixed seed; training and validation follow `seed`.
     """
+    if train_size > DATES_MAX_TRAIN:
+        raise SeqgenError(f"--train-pairs {train_size:,} is more than the dates task can generate without repeats in "
+                          f"reasonable time; use at most {DATES_MAX_TRAIN:,}")
     test = _unique_dates(random.Random(DATES_TEST_SEED), DATES_TEST_SIZE, set())
     rng = random.Random(seed)
     val = _unique_dates(rng, DATES_VAL_SIZE, {s for s, _ in test})
@@ -106,7 +114,12 @@ def read_pairs(path: str | Path, source_column: Optional[int] = None, target_col
     path = Path(path).expanduser()
     if not path.is_file():
         raise SeqgenError(f"no pairs file {path}; give a TSV file with source<TAB>target per line, or --corpus dates")
-    lines = read_text_file(path, encoding).split("\n")
+    text = read_text_file(path, encoding)
+    if "\x00" in text:  # read_text_file looks for NUL bytes in the first 8 KB only
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise SeqgenError(f"{path} holds a NUL character (line {line}), so it is binary data, not a text file of pairs; "
+                          "give a UTF-8 TSV file (or pass its --encoding)")
+    lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     rows = [line.split("\t") for line in lines]

@@ -44,8 +44,8 @@ def _read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as error:
         raise SeqgenError(f"cannot read {path}: {error.strerror or error}") from None
-    if b"\x00" in data[:8192]:
-        raise SeqgenError(f"{path} looks like a binary file; give a text file (CSV or UCR format)")
+    if b"\x00" in data:  # anywhere in the file: a NUL is never part of a CSV or UCR text file
+        raise SeqgenError(f"{path} looks like a binary file (it holds a NUL byte); give a text file (CSV or UCR format)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -64,7 +64,13 @@ def read_series_csv(path: str | Path, column: Optional[str] = None, name: Option
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
+    except csv.Error as error:  # a stray quote or carriage return, a field over the csv module's size limit
+        raise SeqgenError(f"{path} is not a readable CSV file ({error}); give comma-, semicolon- or tab-separated "
+                          "values with a header row") from None
+    if not rows:
+        raise SeqgenError(f"{path} holds no values, only separators or blank lines; give a CSV file of numbers")
     first = [cell.strip() for cell in rows[0]]
     header = any(_number(cell) is None for cell in first[-1:]) or (column is not None)
     if header:
@@ -138,15 +144,28 @@ def read_labeled_sequences(path: str | Path, label_column: Optional[str] = None,
     """(labels, sequences) from a UCR file (label first, then values, whitespace- or comma-separated),
     or a CSV file with a header and a label column. Trailing NaN or empty cells mark shorter sequences.
     With labeled=False every cell is a value and the labels come back empty."""
+    labels, sequences, _ = read_labeled_file(path, label_column, labeled)
+    return labels, sequences
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labeled: bool = True) -> tuple[list, list, dict]:
+    """read_labeled_sequences, plus the file's layout (see `describe_layout`) for checking later files against it."""
     path = Path(path)
     text = _read_text(path)
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not lines:
+        raise SeqgenError(f"{path} has no sequences in it")
     split = re.compile(r"\s*[,;\t]\s*|\s+")
     rows = [(number, split.split(line.strip())) for number, line in lines]
     header_cells = rows[0][1]
     label_index = 0
+    names, wanted = None, None
     if not labeled:
         if any(_number(cell) is None and cell.lower() not in _MISSING for cell in header_cells):
+            names = header_cells
             rows = rows[1:]
         label_index = None
     elif any(_number(cell) is None and cell.lower() not in _MISSING for cell in header_cells[1:]):
@@ -165,7 +184,7 @@ def read_labeled_sequences(path: str | Path, label_column: Optional[str] = None,
     for number, cells in rows:
         label = ""
         if label_index is not None:
-            label = cells[label_index].strip()
+            label = cells[label_index].strip() if label_index < len(cells) else ""
             if label.lower() in _MISSING:
                 raise SeqgenError(f"{path} line {number} has no label")
             cells = cells[:label_index] + cells[label_index + 1:]
@@ -178,12 +197,72 @@ def read_labeled_sequences(path: str | Path, label_column: Optional[str] = None,
                 what = "a missing value" if cell.strip().lower() in _MISSING else f"{cell[:30]!r}, which is not a number"
                 raise SeqgenError(f"{path} line {number}, value {position} is {what}; "
                                   "only trailing missing values (a shorter sequence) are allowed")
+            if abs(value) > _FLOAT32_MAX:
+                raise SeqgenError(f"{path} line {number}, value {position} is {cell[:30]}, beyond the range of "
+                                  f"32-bit floats (±{_FLOAT32_MAX:.3g}); rescale the data")
             values.append(value)
         if not values:
-            raise SeqgenError(f"{path} line {number} has a label but no values")
+            raise SeqgenError(f"{path} line {number} has {'a label but ' if label_index is not None else ''}no values")
         labels.append(_label(label) if label else "")
         sequences.append(np.asarray(values, dtype=np.float32))
-    return labels, sequences
+    lengths = [len(s) for s in sequences]
+    layout = {"format": "csv" if names is not None else "ucr", "columns": list(names) if names is not None else None,
+              "label_column": wanted if names is not None else (0 if label_index is not None else None),
+              "min_length": min(lengths), "max_length": max(lengths),
+              "cells_per_row": max(len(cells) for _, cells in rows)}
+    return labels, sequences, layout
+
+
+# A sequence may be shorter or longer than the training sequences by this factor at most: the networks read any
+# length, but one far outside the lengths they learned from is another kind of data (or another file layout).
+LENGTH_TOLERANCE = 2
+
+
+def _values(n: int) -> str:
+    return f"{n} value{'s' if n != 1 else ''}"
+
+
+def _describe_format(layout: dict) -> str:
+    if layout["format"] == "csv":
+        return f"a CSV file with a header ({', '.join(repr(c) for c in layout['columns'][:6])}{', …' if len(layout['columns']) > 6 else ''})"
+    return "a UCR file (no header, the label first on each line)"
+
+
+def check_layout(path: str | Path, layout: dict, trained: Optional[dict], labeled: bool = True, lengths: bool = True) -> None:
+    """Refuse a file laid out unlike the training file (`trained`, from the checkpoint; None for old checkpoints):
+    another format or header, or sequences far shorter or longer than the model was trained on."""
+    if not trained:
+        return
+    if labeled and layout["format"] != trained["format"]:
+        raise SeqgenError(f"{path} is {_describe_format(layout)}, but the model was trained on {_describe_format(trained)}; "
+                          "give a file laid out as the training file")
+    if labeled and layout["format"] == "csv":
+        if layout["label_column"] != trained["label_column"]:
+            raise SeqgenError(f"{path} has its labels in column {layout['label_column']!r}, the model was trained with "
+                              f"labels in column {trained['label_column']!r}")
+        if layout["columns"] != trained["columns"]:
+            ours, theirs = set(layout["columns"]), set(trained["columns"])
+            missing, extra = sorted(theirs - ours), sorted(ours - theirs)
+            what = "; ".join(part for part in (
+                f"lacks column(s) {', '.join(map(repr, missing[:5]))}" if missing else "",
+                f"has column(s) {', '.join(map(repr, extra[:5]))} the training file had not" if extra else "") if part)
+            raise SeqgenError(f"{path} {what or 'has the columns of the training file in another order'}; "
+                              "give a file with the training file's header")
+    if not lengths:
+        return
+    low = max(1, trained["min_length"] // LENGTH_TOLERANCE)
+    high = trained["max_length"] * LENGTH_TOLERANCE
+    if layout["min_length"] < low or layout["max_length"] > high:
+        if layout["min_length"] == layout["max_length"]:
+            have = f"has {_values(layout['min_length'])} per row"
+        else:
+            have = f"has rows of {layout['min_length']} to {_values(layout['max_length'])}"
+        if trained["min_length"] == trained["max_length"]:
+            want = f"sequences of {_values(trained['max_length'])}"
+        else:
+            want = f"sequences of {trained['min_length']} to {_values(trained['max_length'])}"
+        raise SeqgenError(f"{path} {have}, the model was trained on {want} (accepted: {low} to {high}); "
+                          "give a file laid out as the training file" + ("" if labeled else ", one sequence per line"))
 
 
 def check_known_labels(labels: list, classes: list, path: str | Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import sys
@@ -50,6 +51,83 @@ def _cache_file(path: Path, tokenizer: MusicTokenizer) -> Path:
     return cache_dir() / "music" / f"{digest}-{tokenizer.settings_key()}.json"
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _is_int(value, low: int, high: int | None = None) -> bool:
+    return type(value) is int and value >= low and (high is None or value < high)
+
+
+_MAX_BARS = 1_000_000  # far beyond any real piece; a larger bar number is a damaged entry (and would encode for ever)
+
+
+def _piece_problem(piece, tokenizer: MusicTokenizer) -> str | None:
+    """Why a piece read from the cache is not one parse_file could have made, or None."""
+    if not isinstance(piece, dict) or not isinstance(piece.get("name"), str):
+        return "a piece is not a mapping with a name"
+    notes = piece.get("notes")
+    if not isinstance(notes, list) or not notes:
+        return "a piece has no list of notes"
+    steps = tokenizer.max_bar * tokenizer.grid
+    for item in notes:
+        if not (isinstance(item, list) and len(item) == 5 and _is_int(item[0], 0, _MAX_BARS) and _is_int(item[1], 0, steps)
+                and _is_int(item[2], 0) and _is_int(item[3], 0, 128) and _is_int(item[4], 1)):
+            return f"a note is not [bar, position, part, pitch, duration] in range: {json.dumps(item)[:40]}"
+    signatures = piece.get("time_signatures", [])
+    if not isinstance(signatures, list) or not all(
+            isinstance(s, list) and len(s) == 3 and _is_int(s[0], 0, _MAX_BARS) and _is_int(s[1], 1) and _is_int(s[2], 1)
+            for s in signatures):
+        return "a time signature is not [bar, numerator, denominator]"
+    if piece.get("key_sharps") is not None and type(piece["key_sharps"]) is not int:
+        return "a key signature is not a whole number of sharps"
+    tempo = piece.get("tempo")
+    if tempo is not None and not (type(tempo) in (int, float) and math.isfinite(tempo) and tempo > 0):
+        return "a tempo is not a positive number"
+    return None
+
+
+def _read_entry(cached: Path, tokenizer: MusicTokenizer) -> tuple[tuple[list, str | None] | None, str | None]:
+    """((pieces, skipped), None) from a sound cache entry; (None, None) when there is none;
+    (None, why) when it is damaged (bad JSON, a wrong structure or type), so the file is parsed again."""
+    try:
+        raw = cached.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None, None
+    except OSError as error:
+        return None, f"unreadable: {error.strerror or error}"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, "not valid JSON"
+    if not isinstance(data, dict) or not isinstance(data.get("pieces"), list):
+        return None, "no list of pieces"
+    skipped = data.get("skipped")
+    if not (skipped is None or isinstance(skipped, str)) or (not data["pieces"] and not skipped):
+        return None, "no reason given for a file without pieces"
+    for piece in data["pieces"]:
+        problem = _piece_problem(piece, tokenizer)
+        if problem:
+            return None, problem
+    return (data["pieces"], skipped), None
+
+
+def _write_entry(cached: Path, entry: dict) -> str | None:
+    """Write one cache entry atomically (JSON, never pickle); the reason it failed, or None."""
+    tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")  # two runs never share a temporary
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(entry, allow_nan=False), encoding="utf-8")
+        os.replace(tmp, cached)
+    except (OSError, ValueError) as error:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return None
+
+
 def _parse_job(args):
     path, grid, max_bar = args
     return parse_file(path, grid, max_bar)
@@ -62,18 +140,24 @@ def load_pieces(spec: str, tokenizer: MusicTokenizer, progress: bool = True) -> 
     """
     name, files = music_files(spec)
     results: dict[Path, tuple[list, str | None]] = {}
-    todo = []
+    todo, damaged = [], []
     for path in files:
         try:
             cached = _cache_file(path, tokenizer)
         except OSError as error:
             results[path] = ([], f"could not be read: {error.strerror}")
             continue
-        if cached.exists():
-            data = json.loads(cached.read_text())
-            results[path] = (data["pieces"], data["skipped"])
+        entry, why = _read_entry(cached, tokenizer)
+        if entry is not None:
+            results[path] = entry
         else:
+            if why:
+                damaged.append(f"{path.name}: {why}")
             todo.append((path, cached))
+    if damaged:
+        shown = "; ".join(damaged[:3]) + (f"; and {len(damaged) - 3} more" if len(damaged) > 3 else "")
+        _warn(f"discarded {len(damaged)} damaged music cache entr{'y' if len(damaged) == 1 else 'ies'} "
+              f"under {cache_dir() / 'music'} ({shown}); parsing the file(s) again")
     if todo:
         jobs = [(str(path), tokenizer.grid, tokenizer.max_bar) for path, _ in todo]
         bar = tqdm(total=len(jobs), desc=f"parsing {name}", unit="file", file=sys.stderr, disable=not progress)
@@ -91,12 +175,14 @@ def load_pieces(spec: str, tokenizer: MusicTokenizer, progress: bool = True) -> 
                 outputs.append(_parse_job(job))
                 bar.update()
         bar.close()
+        unwritten = None
         for (path, cached), (pieces, skipped) in zip(todo, outputs):
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"file": str(path), "pieces": pieces, "skipped": skipped}))
-            os.replace(tmp, cached)
             results[path] = (pieces, skipped)
+            if unwritten is None:
+                unwritten = _write_entry(cached, {"file": str(path), "pieces": pieces, "skipped": skipped})
+        if unwritten:
+            _warn(f"could not write the music cache under {cache_dir() / 'music'} ({unwritten}); "
+                  "the files will be parsed again next time (set SEQGEN_CACHE to a writable folder)")
     pieces, skipped = [], []
     for path in files:
         found, reason = results[path]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 from pathlib import Path
 
 MUSIC_SUFFIXES = (".mid", ".midi", ".mxl", ".musicxml", ".xml", ".abc", ".krn")
@@ -55,10 +56,12 @@ def score_to_piece(score, name: str, grid: int, max_bar: int) -> tuple[dict | No
             bar = max(0, bisect.bisect_right(offsets, offset + 1e-6) - 1)
             shift = pickup if bar == 0 else 0.0
             pos = int(round((offset - offsets[bar] + shift) * grid))
-            if pos >= max_bar * grid:
+            if not 0 <= pos < max_bar * grid:
                 continue
             dur = max(1, int(round(length * grid)))
             for pitch in element.pitches:
+                if not 0 <= int(pitch.midi) <= 127:  # beyond MIDI: no token, and no file could hold it
+                    continue
                 notes.append([bar, pos, part_index, int(pitch.midi), dur])
                 found = True
         part_index += found
@@ -73,20 +76,35 @@ def score_to_piece(score, name: str, grid: int, max_bar: int) -> tuple[dict | No
         "notes": sorted(notes),
         "time_signatures": changes,
         "key_sharps": None if signature is None else int(signature.sharps),
-        "tempo": float(bpm) if bpm else None,
+        "tempo": float(bpm) if bpm and math.isfinite(float(bpm)) and float(bpm) > 0 else None,
     }, None
+
+
+def parse_score(path) -> "object":
+    """A music21 stream parsed from the file itself, never from (or into) music21's pickle cache.
+
+    music21's defaults write a pickle per parsed file under a predictable name in its scratch folder
+    (the system temp dir) and load it with pickle when it is newer than the source, so a pickle
+    planted there would run code. `forceSource` stops the read, `storePickle` the write; `parseFile`
+    (not `parse`) also never reads a path's text as data or a URL.
+    """
+    from music21 import converter
+
+    return converter.parseFile(str(path), forceSource=True, storePickle=False)
 
 
 def parse_file(path: str, grid: int, max_bar: int) -> tuple[list[dict], str | None]:
     """All pieces of one file (an ABC file may hold many tunes), or the reason it has none."""
     import warnings
 
-    from music21 import converter, stream
+    from music21 import stream
 
+    if Path(path).suffix.lower() not in MUSIC_SUFFIXES:  # music21 would also guess at text, pickles, folders
+        return [], f"not a music file seqgen reads ({', '.join(MUSIC_SUFFIXES)})"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = converter.parse(path)
+            parsed = parse_score(path)
     except Exception as error:  # music21 raises many kinds on broken files
         first = (str(error).splitlines() or [type(error).__name__])[0][:120]
         return [], f"could not be parsed: {first or type(error).__name__}"

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from seqgen.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from seqgen.config import ClassifyConfig, to_dict
-from seqgen.data.series import check_known_labels, read_labeled_sequences
+from seqgen.data.series import check_known_labels, check_layout, read_labeled_file
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
@@ -83,14 +83,17 @@ def _train(config: ClassifyConfig, progress: bool) -> ClassifyRun:
     if not config.corpus:
         raise SeqgenError("--task classify needs --corpus TRAIN_FILE: labelled sequences, UCR format (label first) "
                           "or CSV with a label column")
-    labels, sequences = read_labeled_sequences(config.corpus, config.label_column)
+    labels, sequences, layout = read_labeled_file(config.corpus, config.label_column)
     classes = _sorted_classes(labels)
     if len(classes) < 2:
         raise SeqgenError(f"{config.corpus} has only one class ({classes[0]!r}); classification needs two or more")
     test = None
     if config.test:
-        test = read_labeled_sequences(config.test, config.label_column)
-        check_known_labels(test[0], classes, config.test)
+        test_labels, test_sequences, test_layout = read_labeled_file(config.test, config.label_column)
+        check_layout(config.test, test_layout, layout, lengths=False)
+        check_known_labels(test_labels, classes, config.test)
+        check_layout(config.test, test_layout, layout)
+        test = (test_labels, test_sequences)
     device = resolve_device(config.device)
     rng = np.random.default_rng(config.seed)
     everything = np.concatenate(sequences)
@@ -119,7 +122,7 @@ def _train(config: ClassifyConfig, progress: bool) -> ClassifyRun:
 
     def payload(states: list, report: Optional[dict]) -> dict:
         return {"task": TASK, "train_config": to_dict(config), "model_config": model_config, "classes": classes,
-                "scaling": scaling, "members": states, "best_val_loss": best_val_loss, "test_report": report,
+                "scaling": scaling, "layout": layout, "members": states, "best_val_loss": best_val_loss, "test_report": report,
                 "training": [{k: v for k, v in m.items() if not k.endswith("state")} for m in members]}
 
     models = [_rebuild(model_config, m["best_state"], device) for m in members]
@@ -202,6 +205,22 @@ def load_classifier(path, device="cpu") -> tuple[list, dict]:
     except (KeyError, TypeError, RuntimeError) as error:
         raise SeqgenError(f"{resolve_checkpoint(path)} is damaged: {type(error).__name__} while rebuilding the model") from None
     return models, payload
+
+
+def read_like_training(path, payload: dict, labeled: bool = True) -> tuple[list, list]:
+    """(labels, sequences) of a file to classify or score, refused in one line when it is laid out unlike the
+    training file (checkpoints written before the layout was stored are not checked)."""
+    trained = payload.get("layout")
+    label_column = payload["train_config"].get("label_column")
+    if isinstance(trained, dict) and trained.get("format") == "csv" and labeled:
+        label_column = trained.get("label_column") or label_column
+    labels, sequences, layout = read_labeled_file(path, label_column, labeled=labeled)
+    trained = trained if isinstance(trained, dict) and {"format", "min_length", "max_length"} <= set(trained) else None
+    check_layout(path, layout, trained, labeled=labeled, lengths=False)
+    if labeled:
+        check_known_labels(labels, payload["classes"], path)
+    check_layout(path, layout, trained, labeled=labeled)
+    return labels, sequences
 
 
 def predict_proba(models, scaling: dict, sequences: list, device="cpu", batch_size: int = 256) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from seqgen.config import ForecastConfig, from_dict
 from seqgen.errors import SeqgenError
-from seqgen.forecast import fit, future_dates, predict
+from seqgen.forecast import check_forecast, fit, future_dates, max_steps, predict
 from seqgen.plots import save_figure
 
 
@@ -60,7 +60,9 @@ def score_origin(payload: dict, cut: int, steps: int, state: Optional[dict] = No
     history, actual = values[:cut], values[cut:cut + steps]
     if state is None:
         state = fit(history, dataclasses.replace(config, device=device), season)
-    methods = {"lstm": predict(state, history, steps, device)["forecast"],
+    forecast = predict(state, history, steps, device)
+    check_forecast(forecast, history, f"the LSTM forecast from origin {cut}")
+    methods = {"lstm": forecast["forecast"],
                "seasonal naive": seasonal_naive(history, steps, season)}
     baseline = sarima(history, steps, season, config.log_transform)
     if baseline is not None:
@@ -78,11 +80,19 @@ def evaluate_forecaster(payload: dict, holdout: Optional[int] = None, backtest: 
     kept_out = n - payload["train_points"]
     steps = holdout or kept_out or payload["preprocessing"]["horizon"]
     season = payload["preprocessing"]["season"]
+    if steps < 1 or origins < 1:
+        raise SeqgenError(f"--holdout and --origins must be at least 1 (got {steps} and {origins})")
     cuts = [n - steps - k * max(season, 1) for k in range(origins - 1, -1, -1)] if backtest else [n - steps]
     needed = payload["preprocessing"]["window"] + payload["preprocessing"]["horizon"] + 1
     if cuts[0] < needed:
+        most = max(0, n - needed - (len(cuts) - 1) * max(season, 1))
         raise SeqgenError(f"the series has {n} points: too few to hold out {steps} points from {len(cuts)} origin(s) "
-                          f"and still train on {needed}; lower --holdout or --origins")
+                          f"and still train on {needed}; " + (f"lower --holdout (at most {most} with {len(cuts)} origin(s))"
+                                                              if most >= 1 else "lower --origins"))
+    if steps > max_steps(cuts[0]):
+        raise SeqgenError(f"--holdout {steps} is longer than the {cuts[0]} points the first forecast starts from; "
+                          f"the longest forecast scored is as long as its history: use --holdout {max_steps(cuts[0])} "
+                          "or less")
     results = []
     for cut in cuts:
         own = payload if cut == payload["train_points"] else None

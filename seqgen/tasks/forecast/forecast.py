@@ -176,6 +176,32 @@ def predict(state: dict, values: np.ndarray, steps: int, device="cpu") -> dict:
             "upper": _untransform(center + Z_90 * spread, prep["log"])}
 
 
+def max_steps(points: int) -> int:
+    """The longest forecast offered after `points` known points: as many steps as points were learned from.
+    Beyond it the forecast would rest more on the model's own output than on data, and a network continuing
+    from its output for long drifts without bound (a 100,000-step airline forecast reached 1e150)."""
+    return max(1, int(points))
+
+
+# A forecast whose values leave this many times the largest absolute value of the history is refused as absurd.
+ABSURD_FACTOR = 1e3
+
+
+def check_forecast(result: dict, history: np.ndarray, what: str = "the forecast") -> None:
+    """Refuse a forecast (or band) that is not finite or absurdly far from the history, naming the usable horizon."""
+    limit = ABSURD_FACTOR * max(1.0, float(np.max(np.abs(history)))) if len(history) else np.inf
+    bad = np.zeros(len(result["forecast"]), dtype=bool)
+    for key in ("forecast", "lower", "upper"):
+        if key in result:
+            values = np.asarray(result[key], dtype=np.float64)
+            bad |= ~np.isfinite(values) | (np.abs(values) > limit)
+    if bad.any():
+        first = int(np.argmax(bad))
+        fix = f"forecast at most {first} steps" if first else "the model cannot forecast this series; retrain it"
+        raise SeqgenError(f"{what} becomes non-finite or absurd (beyond {limit:.3g}) at step {first + 1}: "
+                          f"the model diverges there; {fix}")
+
+
 @dataclass
 class ForecastRun:
     run_dir: Path
@@ -235,15 +261,16 @@ def load_forecaster(path) -> dict:
 def future_dates(dates: Optional[list], steps: int) -> list:
     """Dates of the forecast steps: monthly YYYY-MM and ISO dates continue; anything else becomes +1, +2, …"""
     if dates:
-        last = dates[-1]
+        last = str(dates[-1])
         try:
-            if len(last) == 7:
+            if len(last) == 7 and last[4] == "-":
                 year, month = int(last[:4]), int(last[5:7])
-                return [f"{year + (month - 1 + k) // 12:04d}-{(month - 1 + k) % 12 + 1:02d}" for k in range(1, steps + 1)]
+                if 1 <= month <= 12 and 0 < year and year + (month - 1 + steps) // 12 <= 9999:
+                    return [f"{year + (month - 1 + k) // 12:04d}-{(month - 1 + k) % 12 + 1:02d}" for k in range(1, steps + 1)]
             stamps = [datetime.date.fromisoformat(d) for d in dates[-2:]]
             gap = stamps[1] - stamps[0]
             if gap.days > 0:
                 return [(stamps[1] + gap * k).isoformat() for k in range(1, steps + 1)]
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, TypeError, OverflowError):  # OverflowError: past the year 9999
             pass
     return [f"+{k}" for k in range(1, steps + 1)]

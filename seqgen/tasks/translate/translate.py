@@ -96,17 +96,37 @@ def _batches(count: int, batch_size: int, lengths: list[int], rng: np.random.Gen
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+DEFAULT_MAX_LENGTH = TranslateConfig.max_length  # for checkpoints written before the cap was stored
+MAX_OUTPUT_LENGTH = 1000  # tokens decoded at most per translation, whatever --max-len says
+# No tokenizer piece here is longer than this many characters, so clipping a text to max_length × this
+# characters before encoding never changes its first max_length tokens but keeps a huge text cheap.
+_CHARS_PER_TOKEN = 64
+
+
+def _clip_chars(text: str, max_length: int) -> str:
+    return text[:max_length * _CHARS_PER_TOKEN + 1]
+
+
 class Translator:
     """A trained model with its vocabularies: translate texts, score pairs, show attention."""
 
-    def __init__(self, model: Seq2Seq, source_vocab: Vocab, target_vocab: Vocab, device):
+    def __init__(self, model: Seq2Seq, source_vocab: Vocab, target_vocab: Vocab, device,
+                 max_length: int = DEFAULT_MAX_LENGTH):
         self.model, self.source_vocab, self.target_vocab, self.device = model, source_vocab, target_vocab, device
+        self.max_length = max_length  # source tokens read at most: longer texts are cut (see `source_length`)
+
+    def source_length(self, text: str) -> int:
+        """Tokens `text` encodes to; more than `max_length` means `translate` reads only its first max_length."""
+        return len(self.source_vocab.encode(_clip_chars(text, self.max_length)))
 
     def translate(self, texts: list[str], beam_size: int = 1, max_len: Optional[int] = None,
                   length_penalty: float = 1.0, batch_size: int = 64) -> list[str]:
-        """Translate texts in batches of similar length; beam_size 1 is greedy decoding."""
+        """Translate texts in batches of similar length; beam_size 1 is greedy decoding. A text longer than
+        `max_length` source tokens is cut to its first max_length tokens, so no input makes decoding hang;
+        max_len is capped at MAX_OUTPUT_LENGTH."""
         self.model.eval()
-        encoded = [self.source_vocab.encode(t) for t in texts]
+        encoded = [self.source_vocab.encode(_clip_chars(t, self.max_length))[:self.max_length] for t in texts]
+        max_len = min(max_len, MAX_OUTPUT_LENGTH) if max_len else None
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
         out: list[Optional[str]] = [None] * len(texts)
         for start in range(0, len(order), batch_size):
@@ -128,7 +148,8 @@ class Translator:
     def attention(self, text: str, translation: str):
         """(source pieces, target pieces, weights (T, S)) of the model reading `translation` for `text`."""
         self.model.eval()
-        source_ids, target_ids = self.source_vocab.encode(text), self.target_vocab.encode(translation)
+        source_ids = self.source_vocab.encode(_clip_chars(text, self.max_length))[:self.max_length]
+        target_ids = self.target_vocab.encode(_clip_chars(translation, MAX_OUTPUT_LENGTH))[:MAX_OUTPUT_LENGTH]
         source, lengths, target_in, _ = make_batch([source_ids], [target_ids], self.device)
         _, weights = self.model(source, lengths, target_in)
         return ([self.source_vocab.piece(i) for i in source_ids + [EOS]],
@@ -145,9 +166,12 @@ def load_translator(path, device: str = "auto") -> tuple[Translator, dict]:
         source_vocab = Vocab(tokenizer_from_state(payload["source_tokenizer"]))
         target_state = payload["target_tokenizer"]
         target_vocab = source_vocab if target_state is None else Vocab(tokenizer_from_state(target_state))
-    except (KeyError, TypeError, RuntimeError) as error:
+        max_length = (payload.get("train_config") or {}).get("max_length", DEFAULT_MAX_LENGTH)
+        if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
+            raise TypeError("max_length")
+    except (KeyError, TypeError, RuntimeError, AttributeError) as error:
         raise SeqgenError(f"{resolve_checkpoint(path)} is damaged: {type(error).__name__} while rebuilding the model") from None
-    return Translator(model.to(device).eval(), source_vocab, target_vocab, device), payload
+    return Translator(model.to(device).eval(), source_vocab, target_vocab, device, max_length), payload
 
 
 def checkpoint_splits(payload: dict) -> dict:
@@ -188,30 +212,61 @@ def train_translation(config: TranslateConfig, should_stop: Optional[Callable[[]
         config.corpus, train_size=config.train_pairs, seed=config.seed, val_fraction=config.val_fraction,
         test_fraction=config.test_fraction, source_column=config.source_column, target_column=config.target_column,
         encoding=config.encoding)
-    if skipped:
-        from seqgen.data.pairs import describe_skipped
-
-        log(f"{config.corpus}: {describe_skipped(skipped)}")
-    train_pairs, val_pairs = splits["train"], splits["val"][:1000]
-    if not val_pairs:
-        log("no validation pairs (--val-fraction 0 or too few pairs): validating on the training pairs")
-        val_pairs = train_pairs[:1000]
-    log(f"{corpus_name}: {len(train_pairs):,} training, {len(splits['val']):,} validation, {len(splits['test']):,} test pairs")
+    cap = config.max_length
+    # Texts far over the cap (in characters) are left out before the tokenizer is fitted: they would only be
+    # dropped after encoding, and a huge one slows sentencepiece's training down for nothing.
+    char_cap = cap * _CHARS_PER_TOKEN
+    huge = {part: [p for p in pairs if max(len(p[0]), len(p[1])) > char_cap] for part, pairs in splits.items()}
+    fit_splits = {part: [p for p in pairs if max(len(p[0]), len(p[1])) <= char_cap] if huge[part] else pairs
+                  for part, pairs in splits.items()}
     # Char vocabularies see every split (as for the language model), so no held-out character is unknown;
     # sentencepiece learns from the training split only and falls back to bytes.
-    fit_on = train_pairs if config.tokenizer != "char" else [p for part in splits.values() for p in part]
+    fit_on = fit_splits["train"] if config.tokenizer != "char" else [p for part in fit_splits.values() for p in part]
+    if not fit_on:
+        raise SeqgenError(f"every training pair is longer than --max-length {cap} tokens; raise --max-length")
     if config.shared_vocab:
         source_vocab = target_vocab = Vocab.fit([t for pair in fit_on for t in pair], config.tokenizer, config.vocab_size)
     else:
         source_vocab = Vocab.fit([s for s, _ in fit_on], config.tokenizer, config.vocab_size)
         target_vocab = Vocab.fit([t for _, t in fit_on], config.tokenizer, config.vocab_size)
-    encode = lambda pairs: [(source_vocab.encode(s), target_vocab.encode(t)) for s, t in pairs]  # noqa: E731
-    train_ids, val_ids = encode(train_pairs), encode(val_pairs)
+    dropped = {"train": len(huge["train"]), "val": 0}
+
+    def encode(pairs, part):
+        """(kept pairs, their ids): a pair with a side over `cap` tokens is left out and counted."""
+        kept_pairs, ids = [], []
+        for s, t in pairs:
+            pair_ids = (source_vocab.encode(_clip_chars(s, cap)), target_vocab.encode(_clip_chars(t, cap)))
+            if max(len(pair_ids[0]), len(pair_ids[1])) > cap:
+                dropped[part] += 1
+            else:
+                kept_pairs.append((s, t))
+                ids.append(pair_ids)
+        return kept_pairs, ids
+
+    train_pairs, train_ids = encode(fit_splits["train"], "train")
+    val_pairs, val_ids = encode(splits["val"][:1000], "val")
+    notes = []
+    if skipped:
+        from seqgen.data.pairs import describe_skipped
+
+        notes.append(describe_skipped(skipped))
+    if dropped["train"] or dropped["val"]:
+        notes.append(f"left out {dropped['train'] + dropped['val']:,} pair(s) longer than --max-length {cap} tokens "
+                     f"({dropped['train']:,} training, {dropped['val']:,} validation)")
+    if not train_pairs:
+        raise SeqgenError(f"every training pair is longer than --max-length {cap} tokens; raise --max-length")
+    if notes:
+        log(f"{config.corpus}: {'; '.join(notes)}")
+    if not val_pairs:
+        why = "all over --max-length" if splits["val"] else "--val-fraction 0 or too few pairs"
+        log(f"no validation pairs ({why}): validating on the training pairs")
+        val_pairs, val_ids = train_pairs[:1000], train_ids[:1000]
+    log(f"{corpus_name}: {len(train_pairs):,} training, {len(splits['val']):,} validation, {len(splits['test']):,} test pairs")
     model_config = Seq2SeqConfig(source_vocab.size, target_vocab.size, config.embedding_dim, config.hidden_size,
                                  config.num_layers, config.dropout)
     model = Seq2Seq(model_config).to(device)
     optimizer = _optimizer(model, config, device)
-    translator = Translator(model, source_vocab, target_vocab, device)
+    translator = Translator(model, source_vocab, target_vocab, device, cap)
     run_dir = _run_dir(config, corpus_name)
     run_dir.mkdir(parents=True, exist_ok=True)
     _point_last_at(run_dir)

@@ -1,0 +1,201 @@
+"""Hardening of music reading: no pickle from music21's scratch folder is ever loaded, and seqgen's
+own JSON cache survives damaged entries and unwritable folders."""
+
+import json
+import os
+import pickle
+import time
+import zipfile
+
+import pytest
+from music21 import converter, environment, meter, note, stream
+
+from seqgen.music import corpus as music_corpus
+from seqgen.music.corpus import load_pieces
+from seqgen.music.events import MusicTokenizer
+from seqgen.music.scores import MUSIC_SUFFIXES, parse_file
+
+ABC = "X:1\nT:tune\nM:4/4\nL:1/4\nK:C\nC D E F|G A B c|\n"
+KERN = "**kern\n*M4/4\n=1\n4c\n4d\n4e\n4f\n=2\n4g\n4a\n4b\n4cc\n==\n*-\n"
+
+
+class Planted:
+    """A pickle that creates a marker file when loaded, as a planted one would run an attacker's code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def _score():
+    part = stream.Part([meter.TimeSignature("4/4")] + [note.Note(p, quarterLength=1) for p in "CDEFGABC"])
+    return stream.Score([part])
+
+
+def write_source(folder, suffix):
+    path = folder / f"tune{suffix}"
+    if suffix in (".mid", ".midi"):
+        _score().write("midi", fp=str(path))
+    elif suffix in (".musicxml", ".xml"):
+        _score().write("musicxml", fp=str(path))
+    elif suffix == ".mxl":
+        xml = folder / "inner.musicxml"
+        _score().write("musicxml", fp=str(xml))
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("META-INF/container.xml",
+                             '<?xml version="1.0"?><container><rootfiles>'
+                             '<rootfile full-path="inner.musicxml"/></rootfiles></container>')
+            archive.write(xml, "inner.musicxml")
+        xml.unlink()
+    elif suffix == ".abc":
+        path.write_text(ABC)
+    elif suffix == ".krn":
+        path.write_text(KERN)
+    return path
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    """music21's scratch folder (where its parse cache lives), moved into the test's own folder."""
+    folder = tmp_path / "m21-scratch"
+    folder.mkdir()
+    monkeypatch.setattr(environment.Environment, "getRootTempDir", lambda self: folder)
+    return folder
+
+
+def plant(path, scratch, marker):
+    """A malicious pickle at exactly the name music21 would load for `path`, newer than the file."""
+    target = converter.PickleFilter(str(path)).getPickleFp(scratch, zipType="gz")
+    import zlib
+
+    target.write_bytes(zlib.compress(pickle.dumps(Planted(marker))))
+    later = time.time() + 100
+    os.utime(target, (later, later))
+    return target
+
+
+def test_the_planted_pickle_is_one_music21_would_load_by_default(tmp_path, scratch):
+    # Guards the test below: with music21's defaults the planted pickle runs (so its name is right).
+    source = write_source(tmp_path, ".mid")
+    marker = tmp_path / "ran"
+    plant(source, scratch, marker)
+    try:
+        converter.parse(str(source))
+    except Exception:
+        pass  # the planted object is no stream; what matters is that it already ran
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("suffix", MUSIC_SUFFIXES)
+def test_parse_file_never_loads_or_writes_music21_pickles(tmp_path, scratch, suffix):
+    source = write_source(tmp_path, suffix)
+    marker = tmp_path / "ran"
+    planted = plant(source, scratch, marker)
+    pieces, reason = parse_file(str(source), 4, 12)
+    assert not marker.exists()
+    assert reason is None and len(pieces) == 1 and len(pieces[0]["notes"]) == 8
+    # and nothing was written to music21's cache either
+    planted.unlink()
+    parse_file(str(source), 4, 12)
+    assert list(scratch.iterdir()) == []
+
+
+def test_parse_file_reads_only_music_suffixes(tmp_path, scratch):
+    # music21 would guess a format for anything (text, a folder of musedata); a primer must be music.
+    text = tmp_path / "notes.txt"
+    text.write_text("C D E F\n")
+    pieces, reason = parse_file(str(text), 4, 12)
+    assert pieces == [] and reason.startswith("not a music file")
+
+
+# -- seqgen's own music cache (JSON) -------------------------------------------------------------
+
+@pytest.fixture
+def one_tune(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "music"
+    folder.mkdir()
+    write_source(folder, ".mid")
+    return folder
+
+
+def cache_entries(tmp_path):
+    return sorted((tmp_path / "cache" / "music").iterdir())
+
+
+GOOD_NOTE = [0, 0, 0, 60, 4]
+DAMAGED = {
+    "bad JSON": b"{\"pieces\": [",
+    "not UTF-8": b"\xff\xfe\x00{",
+    "deeply nested": b"[" * 100_000,
+    "a list, not a mapping": b"[]",
+    "pieces not a list": json.dumps({"pieces": 3, "skipped": None}).encode(),
+    "no reason for no pieces": json.dumps({"pieces": [], "skipped": None}).encode(),
+    "note of four ints": json.dumps({"pieces": [{"name": "x", "notes": [[0, 0, 0, 60]]}], "skipped": None}).encode(),
+    "note with a string": json.dumps({"pieces": [{"name": "x", "notes": [[0, 0, 0, "C4", 4]]}], "skipped": None}).encode(),
+    "note with a float": json.dumps({"pieces": [{"name": "x", "notes": [[0, 0.5, 0, 60, 4]]}], "skipped": None}).encode(),
+    "pitch beyond MIDI": json.dumps({"pieces": [{"name": "x", "notes": [[0, 0, 0, 300, 4]]}], "skipped": None}).encode(),
+    "position beyond the bar": json.dumps({"pieces": [{"name": "x", "notes": [[0, 999, 0, 60, 4]]}], "skipped": None}).encode(),
+    "huge bar number": json.dumps({"pieces": [{"name": "x", "notes": [[10**12, 0, 0, 60, 4]]}], "skipped": None}).encode(),
+    "zero denominator": json.dumps({"pieces": [{"name": "x", "notes": [GOOD_NOTE], "time_signatures": [[0, 3, 0]]}],
+                                    "skipped": None}).encode(),
+    "tempo as text": json.dumps({"pieces": [{"name": "x", "notes": [GOOD_NOTE], "tempo": "fast"}], "skipped": None}).encode(),
+    "NaN tempo": b'{"pieces": [{"name": "x", "notes": [[0, 0, 0, 60, 4]], "tempo": NaN}], "skipped": null}',
+    "key as text": json.dumps({"pieces": [{"name": "x", "notes": [GOOD_NOTE], "key_sharps": "G"}], "skipped": None}).encode(),
+    "piece not a mapping": json.dumps({"pieces": [[GOOD_NOTE]], "skipped": None}).encode(),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED.values(), ids=DAMAGED.keys())
+def test_a_damaged_cache_entry_is_discarded_with_a_warning_and_parsed_again(one_tune, tmp_path, capsys, damage):
+    tokenizer = MusicTokenizer()
+    first = load_pieces(str(one_tune), tokenizer, progress=False)
+    [entry] = cache_entries(tmp_path)
+    sound = entry.read_bytes()
+    entry.write_bytes(damage)
+    capsys.readouterr()
+    again = load_pieces(str(one_tune), tokenizer, progress=False)
+    err = capsys.readouterr().err
+    assert again == first
+    assert len(err.strip().splitlines()) == 1 and err.startswith("warning: discarded 1 damaged music cache entry")
+    assert "Traceback" not in err
+    assert json.loads(entry.read_bytes()) == json.loads(sound)  # rewritten, as JSON
+    assert cache_entries(tmp_path) == [entry]
+    # the pieces encode (what training does next)
+    assert all(tokenizer.encode_piece(piece) for piece in again[1])
+
+
+def test_a_sound_cache_entry_is_used_without_a_word(one_tune, tmp_path, capsys, monkeypatch):
+    first = load_pieces(str(one_tune), MusicTokenizer(), progress=False)
+    capsys.readouterr()
+    monkeypatch.setattr(music_corpus, "parse_file", lambda *args: pytest.fail("parsed again"))
+    assert load_pieces(str(one_tune), MusicTokenizer(), progress=False) == first
+    assert capsys.readouterr().err == ""
+
+
+def test_an_unwritable_cache_is_a_warning_not_a_crash(one_tune, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("SEQGEN_CACHE", str(blocker))
+    name, pieces, skipped = load_pieces(str(one_tune), MusicTokenizer(), progress=False)
+    err = capsys.readouterr().err
+    assert len(pieces) == 1 and len(err.strip().splitlines()) == 1
+    assert err.startswith("warning: could not write the music cache") and "SEQGEN_CACHE" in err
+
+
+def test_a_full_disk_while_caching_is_a_warning_and_leaves_no_temporary(one_tune, tmp_path, monkeypatch, capsys):
+    import errno
+    import pathlib
+
+    def full(self, *args, **kwargs):
+        with open(self, "w") as handle:  # the temporary is created, then the disk fills
+            handle.write("{")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    name, pieces, skipped = load_pieces(str(one_tune), MusicTokenizer(), progress=False)
+    err = capsys.readouterr().err
+    assert len(pieces) == 1 and len(err.strip().splitlines()) == 1 and "No space left on device" in err
+    assert cache_entries(tmp_path) == []  # neither a half-written entry nor a temporary
