@@ -163,5 +163,17 @@ class StepOptions(RunOptions):
         return self.max_steps, self.epochs, self.max_time
 
 
+@dataclass(frozen=True)
+class CorpusOptions(Checked):
+    """How a text corpus is read, tokenised and split (language models and translation)."""
+
+    encoding: str = option("utf-8", "Text encoding of the corpus files, e.g. latin-1.")
+    tokenizer: str = option("char", "Tokens: Unicode characters, or sentencepiece subwords.",
+                            choices=("char", "bpe", "unigram"))
+    vocab_size: int = option(2000, "Vocabulary size for bpe / unigram tokenizers (ignored for char).", min=2)
+    val_fraction: float = option(0.05, "Share of the corpus held out for validation.", min=0.0, max=0.5)
+    test_fraction: float = option(0.05, "Share of the corpus held out for testing.", min=0.0, max=0.5)
+
+
 # Options that may change when a run is resumed: they extend or watch the run, not reshape it.
 RESUMABLE_OVERRIDES = ("max_steps", "epochs", "max_time", "patience", "eval_interval", "log_interval", "device")

@@ -8,7 +8,7 @@ import pytest
 
 from seqgen.data.pairs import dates_splits, read_pairs
 from seqgen.errors import SeqgenError
-from seqgen.translate import load_translator
+from seqgen.tasks.translate import Translator
 
 from conftest import one_line_error, run
 
@@ -62,7 +62,7 @@ def test_every_pair_over_the_cap_is_one_line(tmp_path):
 
 def test_translating_a_huge_text_is_cut_to_the_cap_and_noted(trained):
     run_dir, _, _ = trained
-    translator, _ = load_translator(run_dir, "cpu")
+    translator = Translator.load(run_dir, "cpu")
     assert translator.max_length == 200
     start = time.perf_counter()
     out = translator.translate(["dog " * 250_000], beam_size=3)  # a million characters

@@ -5,11 +5,10 @@ import pytest
 import torch
 
 from seqgen.checkpoint import save_checkpoint
-from seqgen.config import Seq2SeqConfig
 from seqgen.data.pairs import dates_splits, read_pairs, split_pairs
-from seqgen.models.seq2seq import BOS, EOS, Seq2Seq
+from seqgen.models.seq2seq import BOS, EOS, Seq2Seq, Seq2SeqConfig
 from seqgen.decode.search import beam_search, greedy_search
-from seqgen.translate import make_batch
+from seqgen.tasks.translate.data import make_batch
 
 from conftest import one_line_error, run
 

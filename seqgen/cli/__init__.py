@@ -1,6 +1,7 @@
-"""The `seqgen` command line: each command builds a config, calls one library function, reports."""
+"""The `seqgen` command line: each command parses its options, calls the Python API, prints."""
 
-from seqgen.cli import language_model, series, translate  # noqa: F401  (importing registers their commands)
+from seqgen.cli import evaluate, language_model, series, train, translate  # noqa: F401  (importing registers the commands)
 from seqgen.cli.base import cli
 
+train._register()
 main = cli

@@ -1,51 +1,35 @@
-"""Translation: training an encoder-decoder on pairs, `translate`, and scoring translations."""
+"""`seqgen translate`, and what `seqgen train --task translate` and `seqgen evaluate` print for translation."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import sys
 
 import click
 
-from seqgen.cli.base import cli, explicit_options, stop_on_signals
-from seqgen.config import TranslateConfig
-from seqgen.errors import SeqgenError
+from seqgen.cli.base import cli
+from seqgen.cli.evaluate import PRINTERS
 
 
-def train_translation(ctx: click.Context, resume, sample_length, quiet, options) -> None:
-    """--task translate: an encoder-decoder on pairs; shared flags take TranslateConfig's defaults unless typed."""
-    from seqgen.translate import load_translator, train_translation
-
-    if resume is not None:
-        raise click.UsageError("--resume is not supported for --task translate yet; start a new run")
-    given = explicit_options(ctx, options)
-    unused = sorted(set(given) - {f.name for f in dataclasses.fields(TranslateConfig)})
-    if unused:
-        flags = ", ".join("--" + n.replace("_", "-") for n in unused)
-        raise click.UsageError(f"{flags} {'does' if len(unused) == 1 else 'do'} not apply to --task translate")
-    config = TranslateConfig(**given)
-    with stop_on_signals() as stop_requested:
-        result = train_translation(config, should_stop=stop_requested, progress=not quiet,
-                                   log=lambda line: click.echo(line, err=True))
-    last = next(h for h in reversed(result.history) if "val_loss" in h)
-    click.echo(f"Best validation loss {result.best_val_loss:.4f} nats/token after {result.step} steps; "
-               f"validation exact match (greedy) {100 * last['val_exact_match']:.2f}% at the end.", err=True)
+def report_training(result) -> None:
+    last = next((h for h in reversed(result.history) if "val_loss" in h), None)
+    if last is not None:
+        click.echo(f"Best validation loss {result.best_val_loss:.4f} nats/token after {result.step} steps; "
+                   f"validation exact match (greedy) {100 * last['val_exact_match']:.2f}% at the end.", err=True)
     click.echo(f"Checkpoints: {result.best_path}  {result.latest_path}", err=True)
-    if result.stop_reason == "interrupted":
-        ctx.exit(130)
-    if result.stop_reason == "patience":
-        click.echo("Stopped early: the validation loss stopped improving (--patience).", err=True)
-    if sample_length:
-        from seqgen.translate import checkpoint_splits
 
-        translator, payload = load_translator(result.best_path, "cpu")
-        examples = checkpoint_splits(payload)["test"][:5]
-        if not examples:
-            return
-        click.echo(f"Test examples (greedy), from: seqgen translate {result.best_path} TEXT", err=True)
-        for (source, target), output in zip(examples, translator.translate([s for s, _ in examples])):
-            click.echo(f"{source}\t{output}" + ("" if output == target else f"\t(expected {target})"))
+
+def show_examples(result, count: int) -> None:
+    """A few test pairs translated by the best model, after training."""
+    from seqgen.tasks.translate import Translator
+    from seqgen.tasks.translate.data import checkpoint_splits
+
+    translator = Translator.load(result.best_path, "cpu")
+    examples = checkpoint_splits(translator.payload)["test"][:min(count, 5)]
+    if not examples:
+        return
+    click.echo(f"Test examples (greedy), from: seqgen translate {result.best_path} TEXT", err=True)
+    for (source, target), output in zip(examples, translator.translate([s for s, _ in examples])):
+        click.echo(f"{source}\t{output}" + ("" if output == target else f"\t(expected {target})"))
 
 
 @cli.command("translate")
@@ -60,7 +44,7 @@ def train_translation(ctx: click.Context, resume, sample_length, quiet, options)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
 def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plot_attention, device):
     """Translate TEXTS with a translate checkpoint, one line out per text; `-` reads stdin line by line."""
-    from seqgen.translate import load_translator
+    from seqgen.tasks.translate import Translator
 
     if plot_attention is not None and (len(texts) != 1 or texts == ("-",)):
         raise click.UsageError("--plot-attention draws one translation: give exactly one text")
@@ -69,7 +53,7 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
     for text in texts:
         if text != "-":
             _check_text(text, "TEXT")
-    translator, _ = load_translator(checkpoint, device)
+    translator = Translator.load(checkpoint, device)
 
     def run(batch, where="the text"):
         unknown = translator.source_vocab.unknown(batch[0][:translator.max_length * 64])
@@ -93,7 +77,7 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
             click.echo(run([line], f"line {number} of stdin")[0] if line.strip() else "")
             sys.stdout.flush()
     if plot_attention is not None:
-        from seqgen.evaluate_translation import plot_attention as draw
+        from seqgen.tasks.translate.evaluate import plot_attention as draw
 
         path = draw(*translator.attention(texts[0], translation), plot_attention)
         click.echo(f"Attention plot: {path}", err=True)
@@ -146,33 +130,12 @@ def _stdin_lines():
         yield line
 
 
-def evaluate_translation(checkpoint, split, text_file, pairs_file, encoding, beam_size, device, as_json) -> None:
-    from seqgen.evaluate_translation import evaluate_translator
-    from seqgen.translate import checkpoint_splits, load_translator
-
-    if text_file is not None:
-        raise click.UsageError("a translate checkpoint is scored on pairs: use --pairs FILE instead of --text")
-    translator, payload = load_translator(checkpoint, device)
-    if pairs_file is not None:
-        from seqgen.data.pairs import describe_skipped, read_pairs
-
-        config = payload["train_config"]
-        read = read_pairs(pairs_file, config.get("source_column"), config.get("target_column"), encoding)
-        if read.skipped:
-            click.echo(f"{pairs_file}: {describe_skipped(read.skipped)}", err=True)
-        pairs, source = read.pairs, pairs_file
-    else:
-        pairs, source = checkpoint_splits(payload)[split], f"{payload['corpus']['spec']} ({split} split)"
-        if not pairs:
-            raise SeqgenError(f"the {split} split of {payload['corpus']['spec']} is empty "
-                              f"(--{split}-fraction was 0 or the file is small); score a file with --pairs FILE")
-    click.echo(f"Scoring {len(pairs):,} pairs of {source}, greedy and beam {beam_size} …", err=True)
-    result = {"source": source, **evaluate_translator(translator, pairs, (1, beam_size))}
-    if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
-        return
-    click.echo(f"{source}: {len(pairs):,} pairs")
-    for name in ("greedy", f"beam{beam_size}"):
+def print_evaluation(result: dict) -> None:
+    click.echo(f"{result['source']}: {result['pairs']:,} pairs")
+    for name in [k for k in result if k == "greedy" or k.startswith("beam")]:
         r = result[name]
         click.echo(f"{name:<8} exact match {r['exact_match']:6.2f}%   BLEU {r['bleu']:6.2f}   chrF {r['chrf']:6.2f}"
                    f"   ({r['seconds']:.1f} s)")
+
+
+PRINTERS["translate"] = print_evaluation

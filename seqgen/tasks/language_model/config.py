@@ -6,25 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from seqgen.config import Checked, StepOptions, default, option
+from seqgen.config import Checked, CorpusOptions, StepOptions, default, option
 
 
 @dataclass(frozen=True)
-class TrainConfig(StepOptions):
+class TrainConfig(StepOptions, CorpusOptions):
     """How a language model is trained: data, optimisation, budget and output."""
 
     DEFAULT_MINUTES: ClassVar[float] = 3.0
 
     corpus: str = option("lady-susan", "Built-in corpus name (see `seqgen corpora`), a UTF-8 text file, a folder of "
                          ".txt files, or music files / a folder of them.")
-    encoding: str = option("utf-8", "Text encoding of the corpus files, e.g. latin-1.")
-    tokenizer: str = option("char", "Tokens: Unicode characters, or sentencepiece subwords.",
-                            choices=("char", "bpe", "unigram"))
-    vocab_size: int = option(2000, "Vocabulary size for bpe / unigram tokenizers (ignored for char).", min=2)
-    val_fraction: float = option(0.05, "Share of the corpus, taken from its end before the test part, used for "
-                                 "validation.", min=0.0, max=0.5)
-    test_fraction: float = option(0.05, "Share of the corpus, taken from its very end, held out for testing.",
-                                  min=0.0, max=0.5)
+    val_fraction: float = default(0.05, help="Share of the corpus, taken from its end before the test part, used "
+                                             "for validation.")
+    test_fraction: float = default(0.05, help="Share of the corpus, taken from its very end, held out for testing.")
     grid: int = option(4, "Music: time steps per quarter note (4 = sixteenths, 12 also fits triplets).", min=1, max=24)
     transpose: str = option("none", "Music: transpose every piece to C major / A minor by its key signature.",
                             choices=("none", "common"))

@@ -1,13 +1,20 @@
-"""Scoring translations (exact match, BLEU, chrF with sacrebleu) and drawing attention matrices."""
+"""Scoring translations (validation loss; exact match, BLEU, chrF with sacrebleu) and drawing attention matrices."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
+import torch
 
+from seqgen.device import autocast
+from seqgen.errors import SeqgenError
+from seqgen.models.seq2seq import PAD
 from seqgen.plots import save_figure
+from seqgen.tasks.translate.data import make_batch
 
 
 def score_translations(hypotheses: list[str], references: list[str]) -> dict:
@@ -34,6 +41,51 @@ def evaluate_translator(translator, pairs: list[tuple[str, str]], beam_sizes=(1,
                         "examples": [{"source": s, "reference": r, "hypothesis": h}
                                      for s, r, h in list(zip(sources, references, hypotheses))[:8]]}
     return result
+
+
+def evaluate(translator, split: str = "test", pairs_file: Optional[str] = None, encoding: str = "utf-8",
+             beam_size: int = 5) -> dict:
+    """Figures of greedy decoding and of a `beam_size` beam on the run's `split`, or on a pairs file."""
+    from seqgen.data.pairs import describe_skipped, read_pairs
+    from seqgen.tasks.translate.data import checkpoint_splits
+
+    if split not in ("val", "test"):
+        raise SeqgenError(f"--split must be val or test, not {split!r}")
+    if beam_size < 2:
+        raise SeqgenError("--beam-size must be at least 2 (greedy decoding is always scored beside it)")
+    payload = translator.payload
+    if pairs_file is not None:
+        config = payload.get("train_config") or {}
+        read = read_pairs(pairs_file, config.get("source_column"), config.get("target_column"), encoding)
+        if read.skipped:
+            print(f"{pairs_file}: {describe_skipped(read.skipped)}", file=sys.stderr)
+        pairs, source = read.pairs, str(pairs_file)
+    else:
+        pairs, source = checkpoint_splits(payload)[split], f"{payload['corpus']['spec']} ({split} split)"
+        if not pairs:
+            raise SeqgenError(f"the {split} split of {payload['corpus']['spec']} is empty "
+                              f"(--{split}-fraction was 0 or the file is small); score a file with --pairs FILE")
+    print(f"Scoring {len(pairs):,} pairs of {source}, greedy and beam {beam_size} …", file=sys.stderr)
+    return {"source": source, **evaluate_translator(translator, pairs, (1, beam_size))}
+
+
+@torch.no_grad()
+def validation_loss(model, encoded: list, batch_size: int, device,
+                    should_stop: Optional[Callable[[], bool]] = None) -> Optional[float]:
+    """Mean cross-entropy per target token (EOS included), padding left out; None when stopped part-way."""
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(encoded), batch_size):
+        if should_stop is not None and should_stop():
+            return None
+        sources, targets = zip(*encoded[start:start + batch_size])
+        source, lengths, target_in, target_out = make_batch(list(sources), list(targets), device)
+        with autocast(device):
+            logits, _ = model(source, lengths, target_in)
+        total += float(torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), target_out.flatten(),
+                                                         ignore_index=PAD, reduction="sum"))
+        count += int((target_out != PAD).sum())
+    return total / max(1, count)
 
 
 def plot_attention(source_pieces: list[str], target_pieces: list[str], weights: np.ndarray, path: str | Path) -> Path:
