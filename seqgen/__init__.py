@@ -6,7 +6,7 @@
     print(model.generate(prime="LADY SUSAN", length=200, temperature=0.8, seed=1))
 """
 
-__version__ = "0.1.0"
+from seqgen.version import __version__
 
 
 def train(task: str = "language-model", **options):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from seqgen import __version__
+from seqgen.version import __version__
 from seqgen.errors import SeqgenError
 
 FORMAT = "seqgen-checkpoint"

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from seqgen import __version__
+from seqgen.version import __version__
 from seqgen.config import field_type, flag, metadata
 from seqgen.errors import SeqgenError
 

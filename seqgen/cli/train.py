@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import click
@@ -34,9 +35,17 @@ class TrainCommand(click.Command):
     the accepted flags are the task's own."""
 
     def parse_args(self, ctx, args):
-        task = get_task(_task_in(args))
-        self.params = self.common + options_of(*task.CONFIGS) + self.trailing
-        return super().parse_args(ctx, args)
+        name = _task_in(args)
+        self.params = self.common + options_of(*get_task(name).CONFIGS) + self.trailing
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as error:
+            owners = [t for t in TASKS if t != name and error.option_name.lstrip("-").replace("-", "_")
+                      in {f.name for cls in get_task(t).CONFIGS for f in dataclasses.fields(cls)}]
+            if not owners:
+                raise
+            raise click.UsageError(f"{error.option_name} belongs to another task (--task {' or '.join(owners)}), "
+                                   f"not to --task {name}", ctx=ctx) from None
 
 
 @cli.command("train", cls=TrainCommand)

@@ -1,0 +1,37 @@
+"""The shape of the package holds: layers never import upward (import-linter contracts in setup.cfg),
+ruff is clean, every task has the same files, and the registry is the one list of tasks."""
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seqgen.tasks import TASKS, get_task
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_layer_contracts_hold():
+    linter = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    result = subprocess.run([linter], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "BROKEN" not in result.stdout
+
+
+def test_ruff_is_clean():
+    pytest.importorskip("ruff")
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise", "."], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_is_a_folder_with_the_same_files(task):
+    package = get_task(task)
+    folder = Path(package.__file__).parent
+    assert {"config.py", "data.py", "train.py", "evaluate.py"} <= {p.name for p in folder.glob("*.py")}
+    assert package.NAME == task and callable(package.train) and callable(package.load)
+    assert all(dataclasses.is_dataclass(cls) for cls in package.CONFIGS)
