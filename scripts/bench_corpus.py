@@ -27,9 +27,10 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshake
 STAGE = r"""
 import json, resource, sys, time
 start = time.perf_counter()
-from seqgen.config import ModelConfig, TrainConfig
-from seqgen.data.splits import load_splits
-import sentencepiece, torch, seqgen.train  # every library the stage uses, so `base` holds their imports
+from seqgen.models import ModelConfig
+from seqgen.tasks.language_model import TrainConfig
+from seqgen.tasks.language_model.data import load_splits
+import sentencepiece, torch, seqgen.tasks.language_model.train  # every library the stage uses, so `base` holds their imports
 stage, path, kind = sys.argv[1], sys.argv[2], sys.argv[3]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the corpus's own cost is measured above this
 config = TrainConfig(corpus=path, tokenizer=kind, vocab_size=4000, max_steps=1, eval_interval=10**9,
@@ -40,7 +41,7 @@ if stage == "tokenise":
     splits = load_splits(config, progress=False)
     tokens = sum(len(v) for v in splits.ids.values())
 else:
-    from seqgen.train import train
+    from seqgen.tasks.language_model import train
     result = train(ModelConfig(), config, progress=False)
     tokens = None
 seconds = time.perf_counter() - begin

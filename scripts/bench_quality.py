@@ -4,7 +4,7 @@ Both arms train a 2×512 character LSTM on the same split (first 90 % train, las
 validation: ../shared/BENCHMARKS.md §1) for the same number of training minutes (evaluation
 excluded from both). The plain arm is the textbook loop: Embedding → nn.LSTM → Linear, AdamW at
 a constant 2e-3, dropout 0.2, clipping at 1.0, truncated BPTT over 32 streams of 128 characters.
-The seqgen arm is `seqgen.train.train` with its default recipe (every TrainConfig default: batch,
+The seqgen arm is `seqgen.tasks.language_model.train` with its default recipe (every TrainConfig default: batch,
 window, learning rate, warm-up, schedule, dropout) at the same 2×512 size and `max_time` set to the
 budget.
 Each arm's best state is finally scored on the whole validation text with batch size 1, state
@@ -33,10 +33,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqgen.config import ModelConfig, TrainConfig
+from seqgen.models import ModelConfig
+from seqgen.tasks.language_model import TrainConfig
 from seqgen.data.corpora import load_corpus
 from seqgen.data.text import batchify, split_text, window, windows_per_pass
-from seqgen.evaluate import evaluate_loss
+from seqgen.tasks.language_model.evaluate import evaluate_loss
 from seqgen.tokenizers import fit_tokenizer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
@@ -104,8 +105,7 @@ def plain_arm(corpus: str, minutes: float, seed: int, device: str) -> dict:
 
 
 def seqgen_arm(corpus: str, minutes: float, seed: int, device: str) -> dict:
-    from seqgen.checkpoint import load_language_model
-    from seqgen.train import train
+    from seqgen.tasks.language_model import LanguageModel, train
 
     tokenizer, _, val_ids = load_split(corpus)
     with tempfile.TemporaryDirectory() as out:
@@ -116,7 +116,7 @@ def seqgen_arm(corpus: str, minutes: float, seed: int, device: str) -> dict:
         config = TrainConfig(corpus=corpus, val_fraction=0.1, test_fraction=0.0, max_time=minutes, seed=seed,
                              eval_interval=every, output_dir=out, name="bench", device=device)
         result = train(model_config, config, progress=False)
-        model, _, payload = load_language_model(result.best_path)
+        model = LanguageModel.load(result.best_path, "cpu").model
     history = [{"step": h["step"], "minutes": round(h["elapsed"] / 60, 2), "val_loss": h["val_loss"]}
                for h in result.history if h.get("val_loss") is not None]
     return {"steps": result.step, "tokens": result.step * config.batch_size * config.bptt,

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import torch
 
-from seqgen.config import ModelConfig
-from seqgen.models import LSTMLanguageModel
-from seqgen.sample import generate
+from seqgen.decode.sampling import generate
+from seqgen.models import LSTMLanguageModel, ModelConfig
 
 
 def sync(device):

@@ -4,7 +4,7 @@ Embedding → nn.LSTM → Linear → AdamW step of the same shape, timed in the 
     python scripts/bench_train.py --output benchmarks/train.json                  # CPU, 2×512 T128 B64
     python scripts/bench_train.py --device cuda --shapes small,large              # on a GPU (bf16 autocast)
 
-The seqgen figure comes from `seqgen.train.train` itself (data windows, state carrying, the
+The seqgen figure comes from `seqgen.tasks.language_model.train` itself (data windows, state carrying, the
 schedule, clipping, loss logging); the time of its steps is taken from the run's own history,
 between its first and last log points, so start-up and evaluation are left out of both figures.
 """
@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seqgen.config import ModelConfig, TrainConfig
+from seqgen.models import ModelConfig
+from seqgen.tasks.language_model import TrainConfig
 from seqgen.device import autocast
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
@@ -59,7 +60,7 @@ def bare_tokens_per_second(layers, hidden, bptt, batch, steps, device, vocab=65)
 
 
 def seqgen_tokens_per_second(layers, hidden, bptt, batch, steps, device, corpus) -> float:
-    from seqgen.train import train
+    from seqgen.tasks.language_model import train
 
     log = 5
     with tempfile.TemporaryDirectory() as out:

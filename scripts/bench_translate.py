@@ -3,7 +3,7 @@
     python scripts/bench_translate.py --output benchmarks/translate.json
     python scripts/bench_translate.py --part tatoeba --tokenizers bpe --tatoeba-minutes 10
 
-Each part trains with the library's own `train_translation` (what `seqgen train --task translate`
+Each part trains with the library's own `seqgen.tasks.translate.train` (what `seqgen train --task translate`
 runs), then scores the best checkpoint on the held-out split with greedy decoding and beam search.
 Wall-clock seconds include data generation, tokenizer fitting and validation; the training budget
 (--max-time) counts optimizer steps only. On a shared CPU these timings are pessimistic.
@@ -22,19 +22,19 @@ from pathlib import Path
 
 import torch
 
-from seqgen.config import TranslateConfig
-from seqgen.evaluate_translation import evaluate_translator
-from seqgen.translate import checkpoint_splits, load_translator, train_translation
+from seqgen.tasks.translate import TranslateConfig, Translator, train
+from seqgen.tasks.translate.data import checkpoint_splits
+from seqgen.tasks.translate.evaluate import evaluate_translator
 
 TATOEBA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tatoeba-eng-por" / "test.txt"
 
 
 def run_task(name: str, config: TranslateConfig, beam_size: int) -> dict:
     start = time.perf_counter()
-    result = train_translation(config, progress=sys.stderr.isatty(), log=lambda s: print(s, file=sys.stderr))
+    result = train(config, progress=sys.stderr.isatty())
     wall = time.perf_counter() - start
-    translator, payload = load_translator(result.best_path, "cpu")
-    test = checkpoint_splits(payload)["test"]
+    translator = Translator.load(result.best_path, "cpu")
+    test = checkpoint_splits(translator.payload)["test"]
     figures = evaluate_translator(translator, test, (1, beam_size), length_penalty=1.0)
     history = [h for h in result.history if "val_loss" in h]
     print(f"{name}: greedy {figures['greedy']['exact_match']:.2f}% exact, BLEU {figures['greedy']['bleu']:.2f}, "

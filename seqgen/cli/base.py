@@ -40,6 +40,18 @@ class SeqgenGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+class FiniteFloat(click.FloatRange):
+    """A float in a range that is also a real number: nan and inf are refused (FloatRange lets them through)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 def _one_line(message: str) -> str:
     return " ".join(message.split())
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from seqgen.cli.base import cli
+from seqgen.cli.base import FiniteFloat, cli
 from seqgen.cli.evaluate import PRINTERS
 
 
@@ -36,7 +36,7 @@ def show_examples(result, count: int) -> None:
 @click.argument("checkpoint", type=click.Path())
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--beam-size", type=click.IntRange(min=1), default=5, show_default=True, help="Hypotheses kept per step (1: greedy).")
-@click.option("--length-penalty", type=click.FloatRange(min=0.0), default=1.0, show_default=True,
+@click.option("--length-penalty", type=FiniteFloat(min=0.0), default=1.0, show_default=True,
               help="Rank hypotheses by log-probability / length^this (0 favours short outputs).")
 @click.option("--max-len", type=click.IntRange(min=1, max=1000), default=None,
               help="Most tokens per translation [default: 2 × source + 10, at most 512].")

@@ -1,0 +1,94 @@
+"""The Python API the README shows: seqgen.train(task, **options) and seqgen.load(path) with its verbs."""
+
+import dataclasses
+
+import pytest
+import torch
+
+import seqgen
+from seqgen.errors import SeqgenError
+from seqgen.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from seqgen.training import parameter_groups
+
+TINY = dict(embedding_dim=16, hidden_size=32, batch_size=4, bptt=16, eval_interval=10, eval_batch_size=4,
+            device="cpu", progress=False)
+
+
+def test_train_load_generate_evaluate_as_the_readme_shows(corpus_file, tmp_path):
+    run = seqgen.train("language-model", corpus=str(corpus_file), max_steps=20, output_dir=str(tmp_path), name="api",
+                       **TINY)
+    assert run.best_path.exists() and run.latest_path.exists() and run.step == 20
+    model = seqgen.load(run.best_path)
+    text = model.generate(prime="The quick", length=40, temperature=0.8, seed=1)
+    assert text.startswith("The quick") and len(text) == len("The quick") + 40
+    assert model.generate(prime="The quick", length=40, temperature=0.8, seed=1) == text  # a seed fixes the text
+    figures = model.evaluate(split="test")
+    assert {"loss", "perplexity", "bits_per_character"} <= set(figures) and 0 < figures["loss"] < 5
+    assert seqgen.load(run.run_dir).task == "language-model"  # a run folder loads its best.pt
+
+
+def test_a_wrong_option_name_or_value_is_seqgens_own_one_line_error(corpus_file, tmp_path):
+    with pytest.raises(SeqgenError, match="--hiden-size does not apply to --task language-model"):
+        seqgen.train("language-model", hiden_size=3)
+    with pytest.raises(SeqgenError, match="--season does not apply to --task language-model.*--task forecast"):
+        seqgen.train("language-model", season=12)
+    with pytest.raises(SeqgenError, match="--lr must be > 0"):
+        seqgen.train("language-model", corpus=str(corpus_file), lr=0.0)
+    with pytest.raises(SeqgenError, match="--lr must be a finite number"):
+        seqgen.train("language-model", corpus=str(corpus_file), lr=float("nan"))
+    with pytest.raises(SeqgenError, match="unknown task"):
+        seqgen.train("poetry")
+    with pytest.raises(SeqgenError, match="does not exist"):
+        seqgen.load(tmp_path / "missing.pt")
+
+
+def test_the_api_and_the_command_line_print_the_same_line_for_the_same_mistake(corpus_file):
+    from conftest import one_line_error, run
+
+    with pytest.raises(SeqgenError) as raised:
+        seqgen.train("language-model", corpus=str(corpus_file), bptt=0)
+    assert one_line_error(run("train", "--corpus", corpus_file, "--bptt", 0)) == f"Error: {raised.value}"
+
+
+def test_translation_trains_loads_and_translates_through_the_api(tmp_path):
+    run = seqgen.train("translate", train_pairs=200, max_steps=3, eval_interval=3, hidden_size=8, embedding_dim=8,
+                       batch_size=16, output_dir=str(tmp_path), name="dates", device="cpu", progress=False)
+    translator = seqgen.load(run.best_path, "cpu")
+    assert translator.task == "translate"
+    out = translator.translate(["3 May 1979", "4 June 1980"], beam_size=3)
+    assert len(out) == 2 and all(isinstance(t, str) for t in out)
+
+
+def test_weight_decay_spares_every_embedding_bias_and_norm_by_module_type():
+    config = Seq2SeqConfig(source_vocab_size=9, target_vocab_size=11, embedding_dim=4, hidden_size=6, num_layers=1,
+                           dropout=0.0)
+    model = Seq2Seq(config)
+    decay, no_decay = parameter_groups(model, 0.01)
+    names = {id(p): n for n, p in model.named_parameters()}
+    spared = {names[id(p)] for p in no_decay["params"]}
+    decayed = {names[id(p)] for p in decay["params"]}
+    # The seq2seq model's embeddings are encoder.embedding / decoder.embedding: once decayed by a name rule.
+    assert {"encoder.embedding.weight", "decoder.embedding.weight"} <= spared
+    assert all(name.endswith("bias") or "bias_" in name or "embedding" in name for name in spared)
+    assert "encoder.lstm.weight_ih_l0" in decayed and "decoder.output.weight" in decayed
+    assert no_decay["weight_decay"] == 0.0 and decay["weight_decay"] == 0.01
+
+
+def test_resume_through_the_api_continues_exactly(corpus_file, tmp_path):
+    options = dict(corpus=str(corpus_file), max_steps=16, output_dir=str(tmp_path), **TINY)
+    straight = seqgen.train("language-model", name="straight", **options)
+    calls = {"n": 0}
+
+    def stop_at_step_5():
+        calls["n"] += 1
+        return calls["n"] == 5
+
+    stopped = seqgen.train("language-model", name="resumed", should_stop=stop_at_step_5, **options)
+    assert stopped.stop_reason == "interrupted" and stopped.step == 5
+    resumed = seqgen.train("language-model", resume=str(stopped.run_dir), progress=False, should_stop=lambda: False)
+    a = torch.load(straight.latest_path, weights_only=True)["model_state"]
+    b = torch.load(resumed.latest_path, weights_only=True)["model_state"]
+    assert resumed.step == 16 and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(SeqgenError, match="cannot change when resuming"):
+        seqgen.train("language-model", resume=str(stopped.run_dir), hidden_size=64)
+    assert dataclasses.is_dataclass(seqgen.tasks.get_task("language-model").CONFIGS[0])
