@@ -107,3 +107,10 @@ def test_a_nul_after_the_first_8_kb_of_a_pairs_file_is_refused(tmp_path):
 def test_more_dates_pairs_than_can_be_generated_are_refused():
     with pytest.raises(SeqgenError, match="at most 1,000,000"):
         dates_splits(10**8, 0)
+
+
+def test_impossible_beam_sizes_and_length_penalties_are_refused(trained):
+    run_dir, _, _ = trained
+    assert "--beam-size" in one_line_error(run("translate", run_dir, "cat", "--beam-size", 10**6))
+    for value in ("nan", "inf", "1e9"):
+        assert "--length-penalty" in one_line_error(run("translate", run_dir, "cat", "--length-penalty", value))

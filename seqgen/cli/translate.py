@@ -32,11 +32,15 @@ def show_examples(result, count: int) -> None:
         click.echo(f"{source}\t{output}" + ("" if output == target else f"\t(expected {target})"))
 
 
+MAX_BEAM = 64  # a wider beam costs memory and time in proportion and no longer changes the best translation
+
+
 @cli.command("translate")
 @click.argument("checkpoint", type=click.Path())
 @click.argument("texts", nargs=-1, required=True)
-@click.option("--beam-size", type=click.IntRange(min=1), default=5, show_default=True, help="Hypotheses kept per step (1: greedy).")
-@click.option("--length-penalty", type=FiniteFloat(min=0.0), default=1.0, show_default=True,
+@click.option("--beam-size", type=click.IntRange(min=1, max=MAX_BEAM), default=5, show_default=True,
+              help=f"Hypotheses kept per step (1: greedy; at most {MAX_BEAM}).")
+@click.option("--length-penalty", type=FiniteFloat(min=0.0, max=10.0), default=1.0, show_default=True,
               help="Rank hypotheses by log-probability / length^this (0 favours short outputs).")
 @click.option("--max-len", type=click.IntRange(min=1, max=1000), default=None,
               help="Most tokens per translation [default: 2 × source + 10, at most 512].")

@@ -16,6 +16,7 @@ ENCODING_VERSION = 1
 TIME_SIGNATURES = [(n, d) for d in (2, 4, 8) for n in range(1, 13)]
 TEMPO_BINS = list(range(40, 216, 8))  # beats per minute, nearest bin
 MAX_PARTS = 8
+_STATE_LIMITS = (96, 128, 64)  # grid, max_duration, max_bar: beyond these a saved state is damaged, not a choice
 
 
 def bar_steps(numerator: int, denominator: int, grid: int) -> int:
@@ -74,7 +75,21 @@ class MusicTokenizer:
 
     @classmethod
     def from_state(cls, state: dict) -> "MusicTokenizer":
-        return cls(state["grid"], state["max_duration"], state["max_bar"])
+        """The tokenizer a checkpoint holds; settings out of range or of the wrong type raise SeqgenError."""
+        from seqgen.errors import SeqgenError
+
+        if not isinstance(state, dict):
+            raise SeqgenError("the checkpoint's music tokenizer is damaged (not a mapping); use another checkpoint or train again")
+        version = state.get("version", ENCODING_VERSION)
+        if type(version) is int and version > ENCODING_VERSION:
+            raise SeqgenError(f"the checkpoint's music encoding is version {version}, newer than this seqgen reads "
+                              f"({ENCODING_VERSION}); upgrade seqgen")
+        settings = [state.get(name) for name in ("grid", "max_duration", "max_bar")]
+        if type(version) is not int or version < 1 or not all(
+                type(value) is int and 1 <= value <= limit for value, limit in zip(settings, _STATE_LIMITS)):
+            raise SeqgenError("the checkpoint's music tokenizer is damaged (its version, grid, max_duration or max_bar "
+                              "is missing or out of range); use another checkpoint or train again")
+        return cls(*settings)
 
     def settings_key(self) -> str:
         return f"v{ENCODING_VERSION}-g{self.grid}-d{self.max_duration}-b{self.max_bar}"

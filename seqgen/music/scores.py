@@ -125,15 +125,15 @@ def parse_file(path: str, grid: int, max_bar: int) -> tuple[list[dict], str | No
 
 def piece_to_score(piece: dict, grid: int):
     """A music21 Score with one part per part index; notes sharing part, onset and length form chords."""
-    from music21 import chord, duration, instrument, key, meter, note, stream, tempo
+    from music21 import chord, duration, instrument, key, meter, note, pitch, stream, tempo
 
     from seqgen.music.events import note_times
 
     score = stream.Score()
     times = note_times(piece, grid)
     groups: dict[tuple, list[int]] = {}
-    for offset, length, part, pitch in times:
-        groups.setdefault((part, offset, length), []).append(pitch)
+    for offset, length, part, number in times:
+        groups.setdefault((part, offset, length), []).append(number)
     signatures = {b: (n, d) for b, n, d in piece.get("time_signatures", [])} or {0: (4, 4)}
     bar_offsets, start, length_q = {}, 0.0, 4.0
     for bar in range(max([n[0] for n in piece["notes"]] + [0]) + 1):
@@ -154,7 +154,9 @@ def piece_to_score(piece: dict, grid: int):
         for (group_part, offset, length), pitches in sorted(groups.items()):
             if group_part != part_index:
                 continue
-            element = note.Note(pitches[0]) if len(pitches) == 1 else chord.Chord(sorted(set(pitches)))
+            # Pitch(midi=…): a bare int under 12 is read by music21 as a pitch class in octave 4 (0 → C4, 60)
+            notes = [pitch.Pitch(midi=p) for p in sorted(set(pitches))]
+            element = note.Note(notes[0]) if len(notes) == 1 else chord.Chord(notes)
             element.duration = duration.Duration(length)
             part.insert(offset, element)
         score.insert(0, part)

@@ -18,7 +18,13 @@ def fit_tokenizer(kind: str, text: str, vocab_size: int):
 
 
 def tokenizer_from_state(state: dict):
+    """The tokenizer a checkpoint holds; a state of any other shape raises SeqgenError."""
+    if not isinstance(state, dict):
+        raise SeqgenError("the checkpoint's tokenizer is damaged (its state is not a mapping); "
+                          "use another checkpoint or train again")
     kind = state.get("kind")
+    if not isinstance(kind, str):
+        raise SeqgenError("the checkpoint's tokenizer is damaged (it names no kind); use another checkpoint or train again")
     if kind == "char":
         return CharTokenizer.from_state(state)
     if kind in ("bpe", "unigram"):
@@ -27,4 +33,5 @@ def tokenizer_from_state(state: dict):
         from seqgen.music.events import MusicTokenizer
 
         return MusicTokenizer.from_state(state)
-    raise SeqgenError(f"the checkpoint's tokenizer kind {kind!r} is unknown to this seqgen")
+    raise SeqgenError(f"the checkpoint's tokenizer kind {kind[:40]!r} is unknown to this seqgen; "
+                      f"it reads {', '.join(KINDS)} and music")

@@ -29,7 +29,8 @@ class CharTokenizer:
         points = np.array([ord(c) for c in chars], dtype=np.int64)
         self._lookup = np.full(int(points.max()) + 1 if len(points) else 1, -1, dtype=np.int32)
         self._lookup[points] = np.arange(len(points), dtype=np.int32)
-        self._table = np.array(list(chars)) if chars else np.array([], dtype="<U1")
+        # Code points, not a numpy string array: numpy drops trailing NULs, so "\x00" would decode to "".
+        self._table = points.astype("<u4")
 
     @classmethod
     def fit(cls, text: str) -> "CharTokenizer":
@@ -68,7 +69,7 @@ class CharTokenizer:
         return out
 
     def decode(self, ids) -> str:
-        return "".join(self._table[np.asarray(ids, dtype=np.int64)].tolist())
+        return self._table[np.asarray(ids, dtype=np.int64)].tobytes().decode("utf-32-le", "surrogatepass")
 
     def newline_id(self) -> int | None:
         return self.chars.index("\n") if "\n" in self.chars else None
@@ -78,4 +79,8 @@ class CharTokenizer:
 
     @classmethod
     def from_state(cls, state: dict) -> "CharTokenizer":
-        return cls(state["chars"])
+        chars = state.get("chars") if isinstance(state, dict) else None
+        if not isinstance(chars, str) or len(set(chars)) != len(chars):
+            raise SeqgenError("the checkpoint's character tokenizer is damaged (its table is not a string of distinct "
+                              "characters); use another checkpoint or train again")
+        return cls(chars)

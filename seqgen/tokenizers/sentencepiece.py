@@ -120,4 +120,22 @@ class SentencePieceTokenizer:
 
     @classmethod
     def from_state(cls, state: dict) -> "SentencePieceTokenizer":
-        return cls(state["kind"], state["model"])
+        """The tokenizer a checkpoint holds; a model that is not one fit() makes raises SeqgenError."""
+        import sentencepiece as spm
+
+        kind = state.get("kind") if isinstance(state, dict) else None
+        model = state.get("model") if isinstance(state, dict) else None
+        damaged = "the checkpoint's sentencepiece tokenizer is damaged ({}); use another checkpoint or train again"
+        if kind not in ("bpe", "unigram") or not isinstance(model, (bytes, bytearray)) or not model:
+            raise SeqgenError(damaged.format("no bpe or unigram model in it"))
+        processor = spm.SentencePieceProcessor()
+        try:
+            processor.LoadFromSerializedProto(bytes(model))
+        except (RuntimeError, TypeError, ValueError, OSError):
+            raise SeqgenError(damaged.format("its model cannot be read")) from None
+        # fit() always makes a newline piece and the 256 byte pieces that let any text round-trip.
+        unknown = processor.unk_id()
+        if processor.get_piece_size() == 0 or processor.piece_to_id(NEWLINE) == unknown or any(
+                processor.piece_to_id(f"<0x{byte:02X}>") == unknown for byte in range(256)):
+            raise SeqgenError(damaged.format("its model lacks the newline and byte pieces seqgen trains"))
+        return cls(kind, bytes(model))
