@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqgen.models import ModelConfig
-from seqgen.tasks.language_model import TrainConfig
 from seqgen.data.corpora import load_corpus
 from seqgen.data.text import batchify, split_text, window, windows_per_pass
+from seqgen.models import ModelConfig
+from seqgen.tasks.language_model import TrainConfig
 from seqgen.tasks.language_model.evaluate import evaluate_loss
 from seqgen.tokenizers import fit_tokenizer
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from seqgen.device import autocast
 from seqgen.models import ModelConfig
 from seqgen.tasks.language_model import TrainConfig
-from seqgen.device import autocast
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 SHAPES = {"small": (2, 512, 128, 64), "large": (3, 1024, 128, 256)}  # layers, hidden, bptt, batch

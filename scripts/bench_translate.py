@@ -42,7 +42,7 @@ def run_task(name: str, config: TranslateConfig, beam_size: int) -> dict:
           f"exact, BLEU {figures[f'beam{beam_size}']['bleu']:.2f}, chrF {figures[f'beam{beam_size}']['chrf']:.2f}; "
           f"{result.step} steps, {wall:.0f} s wall", file=sys.stderr)
     return {
-        "config": {k: v for k, v in vars(config).items()},
+        "config": dict(vars(config)),
         "steps": result.step,
         "train_seconds": history[-1]["elapsed"] if history else None,
         "wall_seconds": round(wall, 1),

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from seqgen.version import __version__
 from seqgen.errors import SeqgenError
+from seqgen.version import __version__
 
 FORMAT = "seqgen-checkpoint"
 VERSION = 1

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from seqgen.checkpoint import save_checkpoint
-from seqgen.config import StepOptions, to_dict
+from seqgen.config import StepOptions
 from seqgen.device import autocast
 from seqgen.errors import SeqgenError
 from seqgen.runs import RunFolder

@@ -10,8 +10,8 @@ from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from seqgen.training import parameter_groups
 
-TINY = dict(embedding_dim=16, hidden_size=32, batch_size=4, bptt=16, eval_interval=10, eval_batch_size=4,
-            device="cpu", progress=False)
+TINY = {"embedding_dim": 16, "hidden_size": 32, "batch_size": 4, "bptt": 16, "eval_interval": 10, "eval_batch_size": 4,
+        "device": "cpu", "progress": False}
 
 
 def test_train_load_generate_evaluate_as_the_readme_shows(corpus_file, tmp_path):

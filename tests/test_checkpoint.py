@@ -3,10 +3,9 @@ import torch
 
 from seqgen.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
 from seqgen.config import to_dict
-from seqgen.models import ModelConfig
-from seqgen.tasks.language_model import LanguageModel
 from seqgen.errors import SeqgenError
-from seqgen.models import LSTMLanguageModel
+from seqgen.models import LSTMLanguageModel, ModelConfig
+from seqgen.tasks.language_model import LanguageModel
 from seqgen.tokenizers.char import CharTokenizer
 
 

@@ -5,12 +5,11 @@ import os
 import time
 
 import pytest
+from conftest import one_line_error, run
 
 from seqgen.data.pairs import dates_splits, read_pairs
 from seqgen.errors import SeqgenError
 from seqgen.tasks.translate import Translator
-
-from conftest import one_line_error, run
 
 WORDS = [("cat", "gato"), ("dog", "cão"), ("house", "casa"), ("water", "água"), ("blue", "azul"), ("milk", "leite")]
 TINY = ["--embedding-dim", 8, "--hidden-size", 16, "--batch-size", 8, "--dropout", 0, "--warmup-steps", 1,

@@ -1,7 +1,6 @@
 import torch
 
-from seqgen.models import ModelConfig
-from seqgen.models import LSTMLanguageModel
+from seqgen.models import LSTMLanguageModel, ModelConfig
 
 
 def test_shapes_and_carried_state():

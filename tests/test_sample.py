@@ -1,8 +1,7 @@
 import torch
 
-from seqgen.models import ModelConfig
-from seqgen.models import LSTMLanguageModel
 from seqgen.decode.sampling import filter_logits, generate, sample_next
+from seqgen.models import LSTMLanguageModel, ModelConfig
 
 
 def model():

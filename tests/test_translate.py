@@ -3,14 +3,13 @@ import math
 
 import pytest
 import torch
+from conftest import one_line_error, run
 
 from seqgen.checkpoint import save_checkpoint
 from seqgen.data.pairs import dates_splits, read_pairs, split_pairs
-from seqgen.models.seq2seq import BOS, EOS, Seq2Seq, Seq2SeqConfig
 from seqgen.decode.search import beam_search, greedy_search
+from seqgen.models.seq2seq import BOS, EOS, Seq2Seq, Seq2SeqConfig
 from seqgen.tasks.translate.data import make_batch
-
-from conftest import one_line_error, run
 
 # A tiny "dictionary" the model must learn by heart; the targets share letters with the sources.
 WORDS = [("cat", "gato"), ("dog", "cão"), ("house", "casa"), ("water", "água"), ("blue", "azul"), ("milk", "leite")]

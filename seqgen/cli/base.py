@@ -8,9 +8,9 @@ import sys
 
 import click
 
-from seqgen.version import __version__
 from seqgen.config import field_type, flag, metadata
 from seqgen.errors import SeqgenError
+from seqgen.version import __version__
 
 
 class SeqgenGroup(click.Group):

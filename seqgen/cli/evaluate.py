@@ -30,7 +30,7 @@ APPLIES_TO = {
               help="Music: pieces generated to compare their statistics with the corpus's.")
 @click.option("--pairs", "pairs_file", type=click.Path(dir_okay=False), default=None,
               help="Translate: score this TSV of source<TAB>target pairs instead of --split.")
-@click.option("--beam-size", type=click.IntRange(min=2), default=5, show_default=True,
+@click.option("--beam-size", type=click.IntRange(min=2, max=64), default=5, show_default=True,
               help="Translate: the beam scored beside greedy decoding.")
 @click.option("--holdout", type=click.IntRange(min=1), default=None,
               help="Forecast: score the forecast of the last N points [default: those the run kept out, else its "

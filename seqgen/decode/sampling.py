@@ -133,7 +133,7 @@ class StaticSampler:
 
                 torch.cuda.set_stream(caller)  # a failed capture can leave its stream current
                 torch.cuda.synchronize()  # raises again if the error left the device unusable
-                warnings.warn(f"CUDA graph capture failed ({error}); sampling step by step instead")
+                warnings.warn(f"CUDA graph capture failed ({error}); sampling step by step instead", stacklevel=2)
                 graph = None
             for buffer, value in zip(buffers, saved):  # the warm-up steps must not advance the text
                 buffer.copy_(value)

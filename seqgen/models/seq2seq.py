@@ -18,7 +18,6 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqgen.config import Checked
 
 
-
 @dataclass(frozen=True)
 class Seq2SeqConfig(Checked):
     """Everything that rebuilds the encoder-decoder; stored in the checkpoint (the defaults live in the
