@@ -13,9 +13,10 @@ from seqgen.tasks.language_model.config import SampleConfig
 
 @cli.command("sample")
 @click.argument("checkpoint", type=click.Path())
-@click.option("--prime-file", type=click.Path(dir_okay=False), default=None, help="Read the prime text from this UTF-8 file.")
+@click.option("--prime-file", type=click.Path(dir_okay=False), default=None, help="Read the prime text from this file.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of --prime-file, e.g. latin-1.")
 @click.pass_context
-def sample_command(ctx, checkpoint, prime_file, **options):
+def sample_command(ctx, checkpoint, prime_file, encoding, **options):
     """Generate text, or music files, from a language-model checkpoint."""
     import secrets
 
@@ -28,7 +29,7 @@ def sample_command(ctx, checkpoint, prime_file, **options):
 
         from seqgen.data.corpora import read_text_file
 
-        options["prime"] = read_text_file(Path(prime_file))
+        options["prime"] = read_text_file(Path(prime_file), encoding)
     config = SampleConfig(**options)
     model = LanguageModel.load(checkpoint, config.device)
     if config.seed is None:
@@ -58,7 +59,7 @@ def sample_command(ctx, checkpoint, prime_file, **options):
         click.echo(text)
 
 
-sample_command.params[1:1] = options_of(SampleConfig)
+sample_command.params[1:1] = options_of(SampleConfig)  # after CHECKPOINT, before --prime-file
 
 
 @cli.command("corpora")
