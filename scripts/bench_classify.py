@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqgen.classify import train_classifier
-from seqgen.config import ClassifyConfig
+from seqgen.tasks.classify import ClassifyConfig
+from seqgen.tasks.classify import train as train_classifier
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ecg200"
 

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqgen.config import ForecastConfig
 from seqgen.data.series import load_series, read_series_csv
-from seqgen.evaluate_forecast import metrics, sarima, seasonal_naive
-from seqgen.forecast import fit, predict
+from seqgen.tasks.forecast.config import ForecastConfig
+from seqgen.tasks.forecast.evaluate import metrics, sarima, seasonal_naive
+from seqgen.tasks.forecast.forecast import predict
+from seqgen.tasks.forecast.train import fit
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "airline-passengers.csv"
 

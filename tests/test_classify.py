@@ -4,12 +4,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import one_line_error, run
 
-from seqgen.classify import classification_report, pad, predict_proba
 from seqgen.data.series import read_labeled_sequences
 from seqgen.models.classify import LSTMClassifier
-
-from conftest import one_line_error, run
+from seqgen.tasks.classify.classify import predict_proba
+from seqgen.tasks.classify.data import pad
+from seqgen.tasks.classify.evaluate import classification_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FAST = ["--epochs", 12, "--ensemble", 2, "--hidden-size", 16, "--conv-channels", 8, "--batch-size", 8, "--device", "cpu", "--quiet"]

@@ -4,14 +4,15 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import one_line_error, run
 
 from seqgen.checkpoint import load_checkpoint
-from seqgen.config import ForecastConfig
 from seqgen.data.series import load_series
-from seqgen.evaluate_forecast import metrics, sarima, seasonal_naive
-from seqgen.forecast import fit, future_dates, predict
-
-from conftest import one_line_error, run
+from seqgen.tasks.forecast.config import ForecastConfig
+from seqgen.tasks.forecast.data import future_dates
+from seqgen.tasks.forecast.evaluate import metrics, sarima, seasonal_naive
+from seqgen.tasks.forecast.forecast import predict
+from seqgen.tasks.forecast.train import fit
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FAST = ["--epochs", 40, "--ensemble", 2, "--hidden-size", 16, "--window", 24, "--device", "cpu", "--quiet"]

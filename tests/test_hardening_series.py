@@ -5,12 +5,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import one_line_error, run
 
 from seqgen.checkpoint import load_checkpoint, save_checkpoint
 from seqgen.errors import SeqgenError
-from seqgen.forecast import check_forecast, future_dates
-
-from conftest import one_line_error, run
+from seqgen.tasks.forecast.data import future_dates
+from seqgen.tasks.forecast.forecast import check_forecast
 
 AIRLINE = "/work/shared/data/airline-passengers.csv"
 FORECAST = ["--epochs", 5, "--ensemble", 1, "--hidden-size", 8, "--window", 12, "--horizon", 6, "--device", "cpu", "--quiet"]

@@ -1,19 +1,19 @@
 """Scoring forecasts: hold out the last points (or several origins, --backtest), forecast them in one go,
-and compare RMSE, MAE, MAPE and MASE with seasonal naive and SARIMA; the forecast plot with its zoom."""
+and compare RMSE, MAE, MAPE and MASE with seasonal naive and SARIMA."""
 
 from __future__ import annotations
 
 import dataclasses
 import warnings
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from seqgen.config import ForecastConfig, from_dict
+from seqgen.config import from_dict
 from seqgen.errors import SeqgenError
-from seqgen.forecast import check_forecast, fit, future_dates, max_steps, predict
-from seqgen.plots import save_figure
+from seqgen.tasks.forecast.config import ForecastConfig
+from seqgen.tasks.forecast.forecast import check_forecast, max_steps, predict
+from seqgen.tasks.forecast.train import fit
 
 
 def metrics(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, season: int) -> dict:
@@ -119,37 +119,3 @@ def format_table(result: dict) -> str:
                  f"{s['mase']:>8.3f}" if s["mase"] is not None else f"{'-':>8}"]
         lines.append(f"{name:<16}" + "".join(cells))
     return "\n".join(lines)
-
-
-def plot_forecast(payload: dict, history: np.ndarray, result: dict, path: str | Path,
-                  actual: Optional[np.ndarray] = None) -> Path:
-    """History, forecast and its 90 % band, and below it a zoom on the last seasons and the forecast."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    dates = payload["series"]["dates"]
-    n, steps = len(history), len(result["forecast"])
-    labels = (list(dates[:n]) if dates else [str(i + 1) for i in range(n)]) + future_dates(dates[:n] if dates else None, steps)
-    past, ahead = np.arange(n), np.arange(n, n + steps)
-    name, season = payload["series"]["name"], payload["preprocessing"]["season"]
-    fig, (top, zoom) = plt.subplots(2, 1, figsize=(9, 6.5), dpi=100, gridspec_kw={"height_ratios": [3, 2]})
-    start = max(0, n - 2 * max(season, 6))
-    for ax, first in ((top, 0), (zoom, start)):
-        ax.plot(past[first:], history[first:], color="tab:blue", lw=1.4, label="history")
-        if actual is not None:
-            ax.plot(ahead[:len(actual)], actual, color="black", lw=1.2, ls="--", label="actual")
-        ax.fill_between(ahead, result["lower"], result["upper"], color="tab:orange", alpha=0.25, label="90 % band")
-        ax.plot(np.r_[n - 1, ahead], np.r_[history[-1], result["forecast"]], color="tab:orange", lw=1.8,
-                marker="o" if ax is zoom else None, ms=3, label="forecast")
-        ticks = np.unique(np.linspace(first, n + steps - 1, 8 if ax is top else min(8, n + steps - first)).astype(int))
-        ax.set_xticks(ticks, [labels[t] for t in ticks], fontsize=8)
-        ax.grid(alpha=0.3)
-    top.axvspan(start, n + steps - 1, color="grey", alpha=0.08)
-    top.set_title(f"{name}: {steps}-step forecast ({len(payload['members'])}-network LSTM ensemble)")
-    top.legend(loc="upper left", fontsize=8)
-    zoom.set_title("zoom on the forecast", fontsize=9)
-    fig.tight_layout()
-    return save_figure(fig, path)

@@ -1,0 +1,112 @@
+"""The classifier's data: the labelled training (and test) file read and checked against each other,
+the classes in order, the scaling, padding to batches, the stratified validation folds, and files to
+classify read as the training file was."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from seqgen.data.series import check_known_labels, check_layout, read_labeled_file
+from seqgen.errors import SeqgenError
+from seqgen.tasks.classify.config import ClassifyConfig
+
+
+def sorted_classes(labels: list) -> list:
+    """Numeric labels in numeric order (-1 before 1, 2 before 10), others alphabetically."""
+    def key(label):
+        try:
+            return (0, float(label), label)
+        except ValueError:
+            return (1, 0.0, label)
+    return sorted(set(labels), key=key)
+
+
+def pad(sequences: list, scaling: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scaled sequences padded with zeros to the longest: values (N, T) and lengths (N,)."""
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    values = torch.zeros(len(sequences), int(lengths.max()))
+    for row, sequence in enumerate(sequences):
+        values[row, :len(sequence)] = torch.from_numpy((sequence - scaling["mean"]) / scaling["std"])
+    return values, lengths
+
+
+def folds(targets: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """A stratified fold number for every example: each class is dealt round the folds in random order."""
+    assigned = np.zeros(len(targets), dtype=np.int64)
+    for c in np.unique(targets):
+        members = rng.permutation(np.flatnonzero(targets == c))
+        assigned[members] = np.arange(len(members)) % count
+    return assigned
+
+
+def fold_count(val_fraction: float) -> int:
+    """Folds the training file is dealt into; network m holds out fold m % count (1: no validation)."""
+    return max(2, round(1 / val_fraction)) if val_fraction > 0 else 1
+
+
+@dataclass
+class TrainingData:
+    labels: list
+    sequences: list
+    layout: dict  # the training file's layout (format, header, label column, lengths), for checking later files
+    classes: list
+    scaling: dict  # mean and standard deviation of every training value
+    fingerprint: str  # changes when the training file's labels or values change
+    test: Optional[tuple] = None  # (labels, sequences) of --test
+
+    def tensors(self, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Padded values (N, T), lengths (N,) and class indices (N,) on `device`."""
+        values, lengths = pad(self.sequences, self.scaling)
+        targets = torch.tensor([self.classes.index(label) for label in self.labels])
+        return values.to(device), lengths.to(device), targets.to(device)
+
+
+def read_training_data(config: ClassifyConfig) -> TrainingData:
+    """--corpus and --test, read and checked in one line each: two classes at least, a test file laid out as
+    the training file with no label the training file lacks."""
+    if not config.corpus:
+        raise SeqgenError("--task classify needs --corpus TRAIN_FILE: labelled sequences, UCR format (label first) "
+                          "or CSV with a label column")
+    labels, sequences, layout = read_labeled_file(config.corpus, config.label_column)
+    classes = sorted_classes(labels)
+    if len(classes) < 2:
+        raise SeqgenError(f"{config.corpus} has only one class ({classes[0]!r}); classification needs two or more")
+    test = None
+    if config.test:
+        test_labels, test_sequences, test_layout = read_labeled_file(config.test, config.label_column)
+        check_layout(config.test, test_layout, layout, lengths=False)
+        check_known_labels(test_labels, classes, config.test)
+        check_layout(config.test, test_layout, layout)
+        test = (test_labels, test_sequences)
+    everything = np.concatenate(sequences)
+    scaling = {"mean": float(everything.mean()), "std": float(everything.std()) or 1.0}
+    digest = hashlib.sha256(repr(labels).encode())
+    for sequence in sequences:
+        digest.update(np.ascontiguousarray(sequence, dtype=np.float32).tobytes() + b"|")
+    return TrainingData(labels, sequences, layout, classes, scaling, digest.hexdigest()[:16], test)
+
+
+def read_like_training(path, payload: dict, labeled: bool = True) -> tuple[list, list]:
+    """(labels, sequences) of a file to classify or score, refused in one line when it is laid out unlike the
+    training file (checkpoints written before the layout was stored are not checked)."""
+    trained = payload.get("layout")
+    label_column = payload["train_config"].get("label_column")
+    if isinstance(trained, dict) and trained.get("format") == "csv" and labeled:
+        label_column = trained.get("label_column") or label_column
+    labels, sequences, layout = read_labeled_file(path, label_column, labeled=labeled)
+    trained = trained if isinstance(trained, dict) and {"format", "min_length", "max_length"} <= set(trained) else None
+    check_layout(path, layout, trained, labeled=labeled, lengths=False)
+    if labeled:
+        check_known_labels(labels, payload["classes"], path)
+    check_layout(path, layout, trained, labeled=labeled)
+    return labels, sequences
+
+
+def default_run_stem(config: ClassifyConfig) -> str:
+    return f"{Path(config.corpus).stem}-classify"

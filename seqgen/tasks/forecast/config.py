@@ -1,0 +1,41 @@
+"""The forecasting task's options: the series, its preprocessing, the ensemble and its training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from seqgen.config import NetworkOptions, RunOptions, default, option
+
+
+@dataclass(frozen=True)
+class ForecastConfig(RunOptions, NetworkOptions):
+    """How a forecaster is built and trained; stored in its checkpoint."""
+
+    corpus: str = option("airline", "The series: the built-in `airline` passengers, or a CSV file (dates in the "
+                         "first column, values in --column, else the last).")
+    column: Optional[str] = option(None, "CSV column holding the values [default: the last column].")
+    season: Optional[int] = option(None, "Season length in steps, e.g. 12 for monthly data (1: none) [default: 12 "
+                                   "for airline, else 1].", min=1)
+    horizon: int = option(12, "Steps the network writes at once (longer forecasts continue from its own output).",
+                          min=1)
+    window: int = option(36, "Past steps the network reads for each forecast.", min=2)
+    log_transform: bool = option(True, "Model the logarithm of the series (positive series whose swings grow with the "
+                                 "level).")
+    seasonal_diff: bool = option(True, "Learn the change from the same step a season earlier, not from the last "
+                                 "value.")
+    holdout: int = option(0, "Keep the last N points out of training, so `seqgen evaluate` can score their forecast.",
+                          min=0)
+    ensemble: int = option(5, "Networks trained with successive seeds; the forecast is their mean and their spread "
+                           "its band.", min=1)
+    hidden_size: int = default(32)
+    num_layers: int = default(1)
+    dropout: float = default(0.0)
+    batch_size: int = default(256, help="Training windows per optimizer step.")
+    lr: float = default(1e-2, help="Learning rate of AdamW (constant).")
+    weight_decay: float = default(1e-4)
+    epochs: float = default(200.0, help="Passes over the training windows, for each network of the ensemble.")
+    seed: int = default(0, help="Random seed; network m of the ensemble uses seed + m for its initialisation and "
+                                "data order.")
+    device: str = default("cpu", help="Where to train: the CPU (these networks are small), cuda when available "
+                                      "(auto), or forced.")

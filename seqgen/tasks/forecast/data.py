@@ -1,0 +1,120 @@
+"""The forecaster's data: the series read and checked, the preprocessing fitted on its training part,
+the windows the networks learn from, and the dates the forecast steps fall on.
+
+    values ──log──▶ z ──(z − reference) / scale──▶ targets the network learns
+    reference of step h: z one season before that step (seasonal_diff), else the last z seen.
+
+The network thus learns a correction to the seasonal-naive (or naive) forecast, in units of the
+typical one-season (or one-step) change of the training part.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Optional
+
+import numpy as np
+import torch
+
+from seqgen.data.series import Series, check_series, load_series
+from seqgen.errors import SeqgenError
+from seqgen.tasks.forecast.config import ForecastConfig
+
+
+def read_training_series(config: ForecastConfig) -> tuple[Series, ForecastConfig, int]:
+    """The series of --corpus, the config with its season resolved, and the number of points trained on
+    (all but the last --holdout); every problem is one line naming the option to change."""
+    series, natural = load_series(config.corpus, config.column)
+    season = config.season if config.season is not None else (natural or 1)
+    config = dataclasses.replace(config, season=season)
+    n_train = len(series.values) - config.holdout
+    if n_train <= 0:
+        raise SeqgenError(f"--holdout {config.holdout} leaves nothing to train on: the series has "
+                          f"{len(series.values)} points")
+    check_series(dataclasses.replace(series, values=series.values[:n_train]), season, config.horizon, config.window,
+                 config.log_transform)
+    if config.log_transform and np.any(series.values <= 0):
+        check_series(series, season, config.horizon, config.window, True)
+    return series, config, n_train
+
+
+def series_payload(series: Series) -> dict:
+    """The whole series as plain data, for the checkpoint (a forecast continues it, evaluate re-cuts it)."""
+    return {"name": series.name, "column": series.column, "values": [float(v) for v in series.values],
+            "dates": series.dates}
+
+
+def transform(values: np.ndarray, log: bool) -> np.ndarray:
+    return np.log(values) if log else values.astype(np.float64)
+
+
+def untransform(z: np.ndarray, log: bool) -> np.ndarray:
+    return np.exp(z) if log else z
+
+
+def lag(prep: dict) -> int:
+    return prep["season"] if prep["seasonal_diff"] and prep["season"] > 1 else 1
+
+
+def reference(z: np.ndarray, t: int, steps: int, lag: int) -> np.ndarray:
+    """For a forecast made after z[:t]: z one lag before each of the next `steps` steps (seen part only)."""
+    h = np.arange(steps)
+    return z[t - lag + (h % lag)]
+
+
+def inputs(z: np.ndarray, t: int, prep: dict) -> np.ndarray:
+    """The window before time t as network input (T, F): level relative to its last value, season position."""
+    window = prep["window"]
+    part = (z[t - window:t] - z[t - 1]) / prep["scale"]
+    columns = [part]
+    if prep["season"] > 1:
+        angle = 2 * np.pi * (np.arange(t - window, t) % prep["season"]) / prep["season"]
+        columns += [np.sin(angle), np.cos(angle)]
+    return np.stack(columns, axis=-1).astype(np.float32)
+
+
+def input_size(season: int) -> int:
+    return 3 if season > 1 else 1
+
+
+def origins(n: int, prep: dict) -> range:
+    return range(max(prep["window"], lag(prep)), n - prep["horizon"] + 1)
+
+
+def training_set(z: np.ndarray, prep: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every window of the training part and the scaled corrections after it: (N, T, F) and (N, H)."""
+    step_lag, horizon = lag(prep), prep["horizon"]
+    starts = origins(len(z), prep)
+    x = np.stack([inputs(z, t, prep) for t in starts])  # (N, T, F)
+    y = np.stack([(z[t:t + horizon] - reference(z, t, horizon, step_lag)) / prep["scale"] for t in starts])  # (N, H)
+    return torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
+
+
+def prepare(values: np.ndarray, config: ForecastConfig, season: int) -> dict:
+    """The preprocessing, fitted on the training values only; stored in the checkpoint."""
+    prep = {"log": config.log_transform, "seasonal_diff": config.seasonal_diff, "season": season,
+            "window": config.window, "horizon": config.horizon, "scale": 1.0}
+    z = transform(values, config.log_transform)
+    changes = z[lag(prep):] - z[:-lag(prep)]
+    prep["scale"] = float(np.std(changes)) or 1.0
+    return prep
+
+
+def future_dates(dates: Optional[list], steps: int) -> list:
+    """Dates of the forecast steps: monthly YYYY-MM and ISO dates continue; anything else becomes +1, +2, …"""
+    if dates:
+        last = str(dates[-1])
+        try:
+            if len(last) == 7 and last[4] == "-":
+                year, month = int(last[:4]), int(last[5:7])
+                if 1 <= month <= 12 and 0 < year and year + (month - 1 + steps) // 12 <= 9999:
+                    return [f"{year + (month - 1 + k) // 12:04d}-{(month - 1 + k) % 12 + 1:02d}"
+                            for k in range(1, steps + 1)]
+            stamps = [datetime.date.fromisoformat(d) for d in dates[-2:]]
+            gap = stamps[1] - stamps[0]
+            if gap.days > 0:
+                return [(stamps[1] + gap * k).isoformat() for k in range(1, steps + 1)]
+        except (ValueError, IndexError, TypeError, OverflowError):  # OverflowError: past the year 9999
+            pass
+    return [f"+{k}" for k in range(1, steps + 1)]
