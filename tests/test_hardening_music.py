@@ -199,3 +199,46 @@ def test_a_full_disk_while_caching_is_a_warning_and_leaves_no_temporary(one_tune
     err = capsys.readouterr().err
     assert len(pieces) == 1 and len(err.strip().splitlines()) == 1 and "No space left on device" in err
     assert cache_entries(tmp_path) == []  # neither a half-written entry nor a temporary
+
+
+# -- writing and decoding ----------------------------------------------------------------------
+
+PIECE = {"name": "p", "notes": [[0, 0, 0, 0, 4], [0, 4, 0, 127, 4], [1, 0, 1, 60, 8]],
+         "time_signatures": [[0, 3, 4], [5, 2, 4]], "key_sharps": None, "tempo": None}
+
+
+def test_write_piece_into_an_unwritable_place_is_one_line(tmp_path):
+    from seqgen.errors import SeqgenError
+    from seqgen.music.scores import write_piece
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SeqgenError, match="cannot write .*writable --output") as caught:
+        write_piece(PIECE, blocker / "out.mid", "midi", 4)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("fmt, suffix", [("midi", ".mid"), ("musicxml", ".musicxml")])
+def test_write_piece_writes_the_whole_file_and_no_temporary(tmp_path, fmt, suffix):
+    from seqgen.music.scores import parse_score, write_piece
+
+    path = write_piece(PIECE, tmp_path / f"out{suffix}", fmt, 4)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    score = parse_score(path)
+    # every pitch survives, the lowest (MIDI 0) too: music21 reads a bare 0 as C4
+    assert sorted({int(p.midi) for n in score.recurse().notes for p in n.pitches}) == [0, 60, 127]
+    # a time signature change after the last note is not put at the start
+    assert [(ts.ratioString, float(ts.getOffsetInHierarchy(score))) for ts in score.parts[0].recurse().getElementsByClass(meter.TimeSignature)] == [("3/4", 0.0)]
+
+
+def test_readable_decode_of_out_of_range_ids_does_not_raise():
+    tokenizer = MusicTokenizer()
+    assert tokenizer.decode([0, -1, tokenizer.vocab_size, 10**15]) == "piece ? ? ? "
+
+
+def test_a_missing_music_corpus_says_so(tmp_path):
+    from seqgen.errors import SeqgenError
+    from seqgen.music.corpus import music_files
+
+    with pytest.raises(SeqgenError, match="no such file or folder"):
+        music_files(str(tmp_path / "nowhere"))

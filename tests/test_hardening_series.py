@@ -139,3 +139,12 @@ def test_a_csv_classifier_refuses_another_header(tmp_path):
     same = tmp_path / "same.csv"
     same.write_text("kind,a,b,c\n" + rows)
     assert run("classify", tmp_path / "c", same).exit_code == 0
+
+
+def test_a_column_asked_of_a_file_without_header_is_named_truthfully(tmp_path):
+    from seqgen.data.series import read_series_csv
+
+    path = tmp_path / "plain.csv"
+    path.write_text("1949-01,112\n1949-02,118\n")
+    with pytest.raises(SeqgenError, match="has no header row .* so no column named 'sales'"):
+        read_series_csv(path, "sales")

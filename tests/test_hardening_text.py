@@ -135,3 +135,29 @@ def test_a_download_far_larger_than_the_corpus_is_refused(served_corpus, tmp_pat
     with pytest.raises(SeqgenError, match="larger than the corpus"):
         load_corpus("remote")
     assert not (tmp_path / "cache" / "remote.txt").exists()
+
+
+def test_a_device_or_pipe_is_refused_not_read_for_ever(tmp_path):
+    import os
+
+    import threading
+    import time
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+
+    def feed():  # so that a reader that does open the pipe gets text and returns, instead of hanging the suite
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                handle = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # no reader yet (or never: the pipe was refused)
+                time.sleep(0.01)
+                continue
+            os.write(handle, b"text from a pipe\n")
+            os.close(handle)
+            return
+
+    threading.Thread(target=feed, daemon=True).start()
+    assert "not a regular file" in one_line_error(fifo)
+    assert "not a regular file" in one_line_error(tmp_path)

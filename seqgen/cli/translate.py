@@ -66,7 +66,7 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
             click.echo(f"note: the model never saw {shown}; read as unknown", err=True)
         length = translator.source_length(batch[0])
         if length > translator.max_length:
-            click.echo(f"note: {where} has {'over ' if len(batch[0]) > translator.max_length * 64 else ''}{length:,} "
+            click.echo(f"note: {where} has {'at least ' if len(batch[0]) > translator.max_length * 64 else ''}{length:,} "
                        f"tokens, more than the {translator.max_length} the model reads (--max-length it was trained "
                        f"with); translating its first {translator.max_length}", err=True)
         return translator.translate(batch, beam_size, max_len, length_penalty)

@@ -201,6 +201,8 @@ def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     except LookupError:
         raise SeqgenError(f"unknown text encoding {encoding!r}; use a Python codec name such as utf-8 or latin-1") from None
     try:
+        if path.exists() and not path.is_file():  # a folder, device or pipe: /dev/zero would be read for ever
+            raise SeqgenError(f"{path} is not a regular file; give a text file")
         data = path.read_bytes()
     except OSError as error:
         raise SeqgenError(f"cannot read {path}: {error.strerror or error}") from None

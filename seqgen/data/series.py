@@ -81,6 +81,9 @@ def read_series_csv(path: str | Path, column: Optional[str] = None, name: Option
         index = len(names) - 1
     elif column in names:
         index = names.index(column)
+    elif _number(first[-1]) is not None:  # the test that finds a header when no --column is given
+        raise SeqgenError(f"{path} has no header row (its first line ends in a number), so no column named {column!r}; "
+                          "add a header row, or leave out --column to use the last column")
     else:
         raise SeqgenError(f"{path} has no column {column!r}; its columns are: {', '.join(repr(n) for n in names)}")
     if not rows:

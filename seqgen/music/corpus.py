@@ -28,6 +28,8 @@ def music_files(spec: str) -> tuple[str, list[Path]]:
         name = path.stem if path.is_file() else path.name
     if path.is_file():
         return name, [path]
+    if not path.is_dir():
+        raise SeqgenError(f"no music corpus named {spec!r} and no such file or folder; see `seqgen corpora` for the built-in names")
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MUSIC_SUFFIXES
                    and not p.name.startswith("."))
     if not files:
@@ -164,11 +166,17 @@ def load_pieces(spec: str, tokenizer: MusicTokenizer, progress: bool = True) -> 
         workers = min(len(jobs), os.cpu_count() or 1)
         if workers > 1 and len(jobs) >= 8:  # worker start-up (importing music21) costs more than a few files
             context = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-                outputs = []
-                for output in pool.map(_parse_job, jobs, chunksize=1):
-                    outputs.append(output)
-                    bar.update()
+            outputs = []
+            try:
+                with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                    for output in pool.map(_parse_job, jobs, chunksize=1):
+                        outputs.append(output)
+                        bar.update()
+            except concurrent.futures.process.BrokenProcessPool:
+                bar.close()
+                raise SeqgenError(f"a process parsing {name} died (out of memory, or killed) after {len(outputs)} of "
+                                  f"{len(jobs)} files; the files parsed so far are not cached, so run again with more "
+                                  "memory free") from None
         else:
             outputs = []
             for job in jobs:

@@ -166,7 +166,7 @@ class MusicTokenizer:
 
     def decode(self, ids) -> str:
         """Tokens as readable text (for streaming and debugging)."""
-        return " ".join(self.tokens[int(i)] for i in ids) + " "
+        return " ".join(self.tokens[int(i)] if 0 <= int(i) < len(self.tokens) else "?" for i in ids) + " "
 
 
 def note_times(piece: dict, grid: int) -> list[tuple[float, float, int, int]]:

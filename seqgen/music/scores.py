@@ -146,7 +146,8 @@ def piece_to_score(piece: dict, grid: int):
         part.partName = f"Part {part_index + 1}"
         part.insert(0, instrument.Piano())
         for bar, (n, d) in sorted(signatures.items()):
-            part.insert(bar_offsets.get(bar, 0.0), meter.TimeSignature(f"{n}/{d}"))
+            if bar in bar_offsets:  # a change after the last note has no bar to stand in (not at offset 0)
+                part.insert(bar_offsets[bar], meter.TimeSignature(f"{n}/{d}"))
         if piece.get("key_sharps") is not None:
             part.insert(0, key.KeySignature(piece["key_sharps"]))
         if piece.get("tempo") and part_index == min(g[0] for g in groups):
@@ -164,14 +165,32 @@ def piece_to_score(piece: dict, grid: int):
 
 
 def write_piece(piece: dict, path: Path, fmt: str, grid: int) -> Path:
+    """Write the piece as MIDI or MusicXML; written whole or not at all (through a temporary beside it)."""
+    import os
+
     from seqgen.errors import SeqgenError
 
     if fmt not in WRITERS:
         raise SeqgenError(f"music21 cannot write {fmt!r} files; use --format midi or musicxml")
     score = piece_to_score(piece, grid)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
     try:
-        score.write(WRITERS[fmt][0], fp=str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = score.write(WRITERS[fmt][0], fp=str(tmp))
+        os.replace(written or tmp, path)
+    except OSError as error:
+        _remove_quietly(tmp)
+        raise SeqgenError(f"cannot write {path}: {error.strerror or error}; choose a writable --output") from None
     except Exception as error:
-        raise SeqgenError(f"music21 could not write {path}: {type(error).__name__}: {error}") from None
+        _remove_quietly(tmp)
+        first = (str(error).splitlines() or [""])[0][:200]
+        raise SeqgenError(f"music21 could not write {path}: {type(error).__name__}: {first}") from None
     return path
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
