@@ -6,8 +6,6 @@ import time
 
 import pytest
 import torch
-
-
 from conftest import one_line_error, run
 
 TINY = ["--embedding-dim", "16", "--hidden-size", "32", "--batch-size", "4", "--bptt", "16", "--eval-interval", "10",

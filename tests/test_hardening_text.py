@@ -139,7 +139,6 @@ def test_a_download_far_larger_than_the_corpus_is_refused(served_corpus, tmp_pat
 
 def test_a_device_or_pipe_is_refused_not_read_for_ever(tmp_path):
     import os
-
     import threading
     import time
 

@@ -18,7 +18,7 @@ def test_any_token_sequence_decodes(ids):
     pieces = TOKENIZER.decode_pieces(ids)
     for piece in pieces:
         assert piece["notes"]
-        for bar, pos, part, pitch, dur in piece["notes"]:
+        for bar, pos, _part, pitch, dur in piece["notes"]:
             assert bar >= 0 and 0 <= pos < TOKENIZER.max_bar * TOKENIZER.grid and 0 <= pitch <= 127 and dur >= 1
         # and a decoded piece encodes again, to the same notes
         assert sorted(TOKENIZER.decode_piece(TOKENIZER.encode_piece(piece))["notes"]) == sorted(piece["notes"])

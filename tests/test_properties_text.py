@@ -4,10 +4,10 @@ load or raise seqgen's own error."""
 
 import numpy as np
 import pytest
+from conftest import make_text
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import make_text
 from seqgen.errors import SeqgenError
 from seqgen.tokenizers import tokenizer_from_state
 from seqgen.tokenizers.char import CharTokenizer, UnknownCharacterError

@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
+from conftest import make_text
 
 from seqgen.errors import SeqgenError
 from seqgen.tokenizers import fit_tokenizer, tokenizer_from_state
 from seqgen.tokenizers.char import CharTokenizer
-
-from conftest import make_text
 
 ACCENTED = "Não há coração que não sinta.\nÇa coûte très cher, où êtes-vous ?\n日本語 ✓ 🎵\n"
 

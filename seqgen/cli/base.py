@@ -69,17 +69,23 @@ def options_of(*classes) -> list[click.Option]:
             seen.add(field.name)
             kind = field_type(cls, field.name)
             help_text = meta.get("help", "")
-            if "min" in meta or "max" in meta:
-                low = "" if meta.get("min") is None else f"{'>' if meta.get('min_open') else '>='}{meta['min']:g}"
-                high = "" if meta.get("max") is None else f"<={meta['max']:g}"
-                help_text += f" ({', '.join(x for x in (low, high) if x)})"
+            metavar = {int: "INTEGER", float: "FLOAT", str: "TEXT"}.get(kind, None)
+            if "min" in meta or "max" in meta:  # the range in the metavar, e.g. FLOAT>0 or FLOAT 0..0.9
+                low, high = meta.get("min"), meta.get("max")
+                if high is None:
+                    metavar += f"{'>' if meta.get('min_open') else '>='}{low:g}"
+                elif low is None:
+                    metavar += f"<={high:g}"
+                else:
+                    metavar += f" {low:g}..{high:g}"
             shown = field.default is not None and field.default != ""
             if kind is bool:
                 name = flag(field.name)
                 options.append(click.Option([f"{name}/--no-{name[2:]}", field.name], default=field.default,
                                             show_default=True, help=help_text))
                 continue
-            metavar = "[" + "|".join(meta["choices"]) + "]" if "choices" in meta else None
+            if "choices" in meta:
+                metavar = "[" + "|".join(meta["choices"]) + "]"
             options.append(click.Option([flag(field.name), field.name], type=kind, default=field.default,
                                         show_default=shown, help=help_text, metavar=metavar))
     return options

@@ -32,6 +32,8 @@ def sample_command(ctx, checkpoint, prime_file, encoding, **options):
         options["prime"] = read_text_file(Path(prime_file), encoding)
     config = SampleConfig(**options)
     model = LanguageModel.load(checkpoint, config.device)
+    if config.prime and not model.is_music:
+        model.encode(config.prime)  # an unknown character is one line, before anything is printed
     if config.seed is None:
         config = dataclasses.replace(config, seed=secrets.randbelow(2**31))
         click.echo(f"(seed {config.seed})", err=True)

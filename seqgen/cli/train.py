@@ -64,7 +64,8 @@ def train_command(ctx: click.Context, task, resume, sample_length, quiet, **opti
         result = seqgen.api.train(task, progress=not quiet, **given)
     REPORTS.get(task, _report)(result)
     if getattr(result, "stop_reason", None) == "interrupted":
-        click.echo(f"Interrupted; continue with: seqgen train --task {task} --resume {result.latest_path}", err=True)
+        how = "" if task == "language-model" else f" --task {task}"
+        click.echo(f"Interrupted; continue with: seqgen train{how} --resume {result.latest_path}", err=True)
         ctx.exit(130)
     if getattr(result, "stop_reason", None) == "patience":
         click.echo("Stopped early: the validation loss stopped improving (--patience).", err=True)
@@ -110,8 +111,11 @@ def _sample_language_model(result, length: int) -> None:
     click.echo(f"Sample (temperature 0.8), from: seqgen sample {result.best_path}", err=True)
     if model.is_music:
         # A music model writes its sample beside the checkpoints instead of printing it.
-        for path in model.write(length=length, seed=0, output=str(result.run_dir / "sample.mid"), plot=True):
+        written = model.write(length=length, seed=0, output=str(result.run_dir / "sample.mid"), plot=True)
+        for path in written:
             click.echo(str(path))
+        if not written:
+            click.echo("The sample has no notes (the model ended it at once); nothing written. Train longer.", err=True)
         return
     for piece in model.stream(length=length, seed=0):
         click.echo(piece, nl=False)

@@ -270,7 +270,7 @@ def describe_corpora() -> list[dict]:
         rows.append({"name": corpus.name, "kind": corpus.kind, "size": size, "description": corpus.description, "source": where})
     from seqgen.data.series import BUILTIN_SERIES
 
-    for name, (filename, column, description, season) in BUILTIN_SERIES.items():
+    for name, (filename, _column, description, _season) in BUILTIN_SERIES.items():
         path = Path(__file__).parent / filename
         points = max(0, len(path.read_text().strip().splitlines()) - 1) if path.exists() else 0
         rows.append({"name": name, "kind": "series", "size": f"{points} points", "description": f"{description}; for --task forecast",

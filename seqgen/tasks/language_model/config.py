@@ -15,8 +15,8 @@ class TrainConfig(StepOptions, CorpusOptions):
 
     DEFAULT_MINUTES: ClassVar[float] = 3.0
 
-    corpus: str = option("lady-susan", "Built-in corpus name (see `seqgen corpora`), a UTF-8 text file, a folder of "
-                         ".txt files, or music files / a folder of them.")
+    corpus: str = option("lady-susan", "Built-in corpus (see `seqgen corpora`), a text file, a folder of .txt "
+                         "files, or music files.")
     val_fraction: float = default(0.05, help="Share of the corpus, taken from its end before the test part, used "
                                              "for validation.")
     test_fraction: float = default(0.05, help="Share of the corpus, taken from its very end, held out for testing.")

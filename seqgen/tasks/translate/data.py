@@ -160,12 +160,14 @@ def prepare_pairs(config: TranslateConfig, vocabs: Optional[tuple] = None) -> Pa
 
     train_pairs, train_ids = encode(fit_splits["train"], "train")
     val_pairs, val_ids = encode(splits["val"][:1000], "val")
-    notes = []
+    notes, lost = [], []
     if skipped:
-        notes.append(f"{config.corpus}: {describe_skipped(skipped)}")
+        lost.append(describe_skipped(skipped))
     if dropped["train"] or dropped["val"]:
-        notes.append(f"{config.corpus}: left out {dropped['train'] + dropped['val']:,} pair(s) longer than "
-                     f"--max-length {cap} tokens ({dropped['train']:,} training, {dropped['val']:,} validation)")
+        lost.append(f"left out {dropped['train'] + dropped['val']:,} pair(s) longer than --max-length {cap} tokens "
+                    f"({dropped['train']:,} training, {dropped['val']:,} validation)")
+    if lost:  # one line for everything not learned from
+        notes.append(f"{config.corpus}: {'; '.join(lost)}")
     if not train_pairs:
         raise SeqgenError(f"every training pair is longer than --max-length {cap} tokens; raise --max-length")
     if not val_pairs:
