@@ -75,8 +75,8 @@ def load_checkpoint(path: str | Path, task: str | None = None) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise SeqgenError(f"{path} is not a seqgen checkpoint (it is a PyTorch file of another kind)")
     version = payload.get("version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise SeqgenError(f"{path} is damaged: its format version is {version!r}, not a whole number")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise SeqgenError(f"{path} is damaged: its format version is {version!r}, not a version seqgen wrote")
     if version > VERSION:
         raise SeqgenError(
             f"{path} was written by a newer seqgen (checkpoint format {version}, this one reads up to {VERSION}); "
@@ -100,6 +100,15 @@ def rebuilding(path: str | Path):
         detail = f"missing {error}" if isinstance(error, KeyError) else (str(error).splitlines() or [""])[0][:120]
         raise SeqgenError(f"{path} is damaged ({type(error).__name__}: {detail}); train a new one or use another "
                           "checkpoint") from None
+
+
+def check_weights(state: dict, what: str = "its weights") -> None:
+    """Refuse weights that are not numbers: a model with NaN or infinite weights only ever produces garbage."""
+    for name, tensor in state.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise SeqgenError(f"{what} hold {type(tensor).__name__} at {name!r}, not a tensor")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise SeqgenError(f"{what} hold NaN or infinite values (in {name!r})")
 
 
 def require(payload: dict, **types) -> None:

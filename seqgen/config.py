@@ -118,8 +118,8 @@ def build(cls, values: dict):
 class NetworkOptions(Checked):
     """The size of the LSTM, for every task."""
 
-    hidden_size: int = option(256, "Units in each LSTM layer.", min=1)
-    num_layers: int = option(2, "Number of stacked LSTM layers.", min=1)
+    hidden_size: int = option(256, "Units in each LSTM layer.", min=1, max=65536)
+    num_layers: int = option(2, "Number of stacked LSTM layers.", min=1, max=64)
     dropout: float = option(0.1, "Dropout on the LSTM's inputs, between layers and before the output layer.", min=0.0, max=0.9)
 
 
@@ -131,7 +131,7 @@ class RunOptions(Checked):
     lr: float = option(4e-3, "Peak learning rate of AdamW.", min=0.0, min_open=True)
     weight_decay: float = option(0.01, "AdamW weight decay on weight matrices (not on biases, embeddings or norms).", min=0.0)
     epochs: Optional[float] = option(None, "Stop after this many passes over the training data.", min=0.0, min_open=True)
-    seed: int = option(1337, "Random seed for initialisation, dropout and data order.", min=0)
+    seed: int = option(1337, "Random seed for initialisation, dropout and data order.", min=0, max=2**63 - 1)
     device: str = option("auto", "Where to train: cuda when available (auto), or forced.", choices=("auto", "cpu", "cuda"))
     output_dir: str = option("checkpoints", "Folder that receives the run folder.")
     name: Optional[str] = option(None, "Run folder name, inside --output-dir [default: corpus name and time].")

@@ -25,9 +25,12 @@ except ImportError:  # Windows: no advisory locks; runs are not protected agains
 
 def check_name(name: str) -> str:
     """A run name is one folder inside --output-dir: no separators, no '..', nothing hidden."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
-        raise SeqgenError(f"--name {name!r} must be a plain folder name (no '/', '\\' or leading '.'); "
-                          "use --output-dir to choose where runs go")
+    if (not name.strip() or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name
+            or name != name.strip()):
+        raise SeqgenError(f"--name {name!r} must be a plain folder name (no '/', '\\', leading '.' or spaces at "
+                          "either end); use --output-dir to choose where runs go")
+    if name == "last":
+        raise SeqgenError("--name last is taken: `last` always points at the newest run; choose another name")
     return name
 
 

@@ -15,7 +15,7 @@ from typing import Callable, Optional, Protocol
 import torch
 from torch import nn
 
-from seqgen.checkpoint import save_checkpoint
+from seqgen.checkpoint import check_weights, load_checkpoint, resolve_checkpoint, save_checkpoint
 from seqgen.config import StepOptions
 from seqgen.device import autocast
 from seqgen.errors import SeqgenError
@@ -81,29 +81,61 @@ def progress_bar(total: float, enabled: bool, **options):
     return tqdm(total=total, disable=not enabled, file=sys.stderr, dynamic_ncols=True, **options)
 
 
-@contextlib.contextmanager
-def stop_on_signals():
-    """Turn the first Ctrl-C or SIGTERM into a polite request (the loop saves latest.pt and returns
-    within a step); a second one interrupts at once. Yields the function the loop polls."""
-    requested = False
+class StopRequest:
+    """What a training loop polls: true once Ctrl-C or SIGTERM asked it to stop. Until the loop has
+    started (`arm`), there is nothing to save, so a signal interrupts at once."""
 
-    def request(signum, frame):
-        nonlocal requested
-        if requested:
+    def __init__(self):
+        self.requested = False
+        self.armed = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def signal(self, signum, frame) -> None:
+        if self.requested or not self.armed:
             raise KeyboardInterrupt
-        requested = True
+        self.requested = True
         print("\nStopping: saving latest.pt (press Ctrl-C again to abort at once).", file=sys.stderr, flush=True)
 
+
+def arm(should_stop) -> None:
+    """Tell a StopRequest the loop runs: from now on a signal asks it to save and stop."""
+    if isinstance(should_stop, StopRequest):
+        should_stop.armed = True
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Turn the first Ctrl-C or SIGTERM during training into a polite request (the loop saves
+    latest.pt and returns within a step); a second one, or one before training starts (reading the
+    corpus, building the model), interrupts at once. Yields the StopRequest the loop polls."""
+    request = StopRequest()
     try:
-        previous = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, request.signal) for s in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread (e.g. a notebook worker): no handlers, nothing to restore
-        yield lambda: requested
+        yield request
         return
     try:
-        yield lambda: requested
+        yield request
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def resume_point(path, task: str) -> tuple:
+    """(file, payload) of the checkpoint a run resumes from: a latest.pt or its run folder. A file that is
+    an older state of its run than the latest.pt beside it (e.g. best.pt) is refused: resuming it would
+    overwrite the newer state."""
+    path = resolve_checkpoint(path, "latest.pt")
+    payload = load_checkpoint(path, task=task)
+    beside = path.parent / "latest.pt"
+    if path.name != "latest.pt" and beside.exists():
+        newer = load_checkpoint(beside, task=task).get("step", 0)
+        if isinstance(newer, int) and newer > payload.get("step", 0):
+            raise SeqgenError(f"{path} is an older state (step {payload.get('step')}) of the run whose latest.pt is at "
+                              f"step {newer}; resume from {beside} (resuming the older one would overwrite it)")
+    return path, payload
 
 
 @dataclass
@@ -139,6 +171,7 @@ class TrainState:
     def from_payload(cls, payload: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
                      device: torch.device) -> "TrainState":
         """Restore weights, optimizer and random state from a checkpoint; return the loop's state."""
+        check_weights(payload["model_state"])
         model.load_state_dict(payload["model_state"])
         optimizer.load_state_dict(payload["optimizer_state"])
         set_rng_state(payload["rng_state"], device)
@@ -258,6 +291,10 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
         save(improved or val_loss is None)
         return True
 
+    if state.step > 0 and fraction_done() >= 1.0:
+        raise SeqgenError(f"this run already spent its budget (step {state.step}); to train on, extend it with "
+                          "--max-steps, --epochs or --max-time")
+    arm(should_stop)
     # One bar over the whole budget (steps, epochs or minutes alike), so its ETA is meaningful.
     bar = progress_bar(100, progress)
     bar.update(100 * min(1.0, fraction_done()))

@@ -7,9 +7,9 @@ import json
 
 import pytest
 import torch
+from conftest import run
 
 import seqgen
-from conftest import run
 from seqgen.tasks import TASKS, get_task
 from seqgen.tasks.language_model import train
 from seqgen.training import learning_rate

@@ -34,6 +34,16 @@ class SeqgenGroup(click.Group):
         except (click.Abort, KeyboardInterrupt):
             click.echo("Aborted.", err=True)
             sys.exit(130)
+        except MemoryError:
+            click.echo("Error: out of memory; use a smaller model (--hidden-size, --num-layers, --embedding-dim) "
+                       "or a smaller --batch-size", err=True)
+            sys.exit(1)
+        except RuntimeError as error:  # torch reports an allocation it cannot make as a RuntimeError
+            if not _out_of_memory(error):
+                raise
+            click.echo(f"Error: out of memory ({_one_line(str(error).splitlines()[0])[:160]}); use a smaller model "
+                       "(--hidden-size, --num-layers, --embedding-dim) or a smaller --batch-size", err=True)
+            sys.exit(1)
         except BrokenPipeError:  # `seqgen sample … | head`: the reader left; nothing is wrong
             sys.stderr.close()
             sys.exit(0)
@@ -50,6 +60,11 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+
+def _out_of_memory(error: Exception) -> bool:
+    text = str(error)
+    return type(error).__name__ == "OutOfMemoryError" or "can't allocate memory" in text or "out of memory" in text
 
 
 def _one_line(message: str) -> str:
@@ -112,10 +127,42 @@ def read_config_file(path: str) -> dict:
         raise SeqgenError(f"--config {path} is not valid TOML: {error}") from None
     flat = {}
     for key, value in values.items():
-        items = value.items() if isinstance(value, dict) else [(key, value)]
-        for name, item in items:
-            flat[name.replace("-", "_")] = item
+        if isinstance(value, dict) and key not in SECTIONS:
+            raise SeqgenError(f"--config {path} has a section [{key}]; use [{'], ['.join(SECTIONS)}] or none")
+        for name, item in (value.items() if isinstance(value, dict) else [(key, value)]):
+            option = name.replace("-", "_")
+            if option in flat:
+                raise SeqgenError(f"--config {path} sets {name} twice; keep one")
+            if isinstance(item, (dict, list)) or not isinstance(item, (str, int, float, bool)):
+                raise SeqgenError(f"--config {path}: {name} must be a single number, text or true/false, "
+                                  f"not {type(item).__name__} {item!r}"[:200])
+            flat[option] = item
     return flat
+
+
+# The sections a --config file may use; they are only for the reader's eyes.
+SECTIONS = ("model", "train")
+
+
+def _check_config_value(path: str, param: click.Parameter, value):
+    """A --config value must have its option's type as written: TOML says what it is, so 2.5 for a
+    whole number or 1 for true/false is a mistake, not something to round."""
+    kind = param.type
+    if getattr(param, "is_flag", False) or isinstance(kind, click.types.BoolParamType):
+        ok = isinstance(value, bool)
+    elif isinstance(kind, click.types.IntParamType):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(kind, click.types.FloatParamType):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        wanted = {click.types.IntParamType: "a whole number", click.types.FloatParamType: "a number",
+                  click.types.BoolParamType: "true or false"}
+        what = next((w for t, w in wanted.items() if isinstance(kind, t)), "text")
+        if getattr(param, "is_flag", False):
+            what = "true or false"
+        raise SeqgenError(f"--config {path}: {param.name} must be {what}, not {value!r}")
 
 
 def load_config_file(ctx: click.Context, param, path):
@@ -123,10 +170,12 @@ def load_config_file(ctx: click.Context, param, path):
     if path is None:
         return
     flat = read_config_file(path)
-    known = {p.name for p in ctx.command.params}
-    unknown = sorted(set(flat) - known)
+    params = {p.name: p for p in ctx.command.params if p.expose_value}
+    unknown = sorted(set(flat) - set(params))
     if unknown:
         raise click.BadParameter(f"{path} sets unknown option(s): {', '.join(unknown)}", ctx=ctx, param=param)
+    for name, value in flat.items():
+        _check_config_value(path, params[name], value)
     ctx.default_map = {**(ctx.default_map or {}), **flat}
 
 

@@ -16,7 +16,7 @@ class ModelConfig(NetworkOptions):
     """Everything that rebuilds the language model; stored in the checkpoint."""
 
     vocab_size: int = option(0, "Set from the tokenizer.", cli=False, min=0)
-    embedding_dim: int = option(64, "Size of the token embedding.", min=1)
+    embedding_dim: int = option(64, "Size of the token embedding.", min=1, max=65536)
     hidden_size: int = default(256)
     num_layers: int = default(2)
     dropout: float = default(0.1)

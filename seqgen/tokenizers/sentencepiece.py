@@ -81,6 +81,12 @@ class SentencePieceTokenizer:
                     f"--vocab-size {vocab_size} is too small: the corpus's characters and the 256 byte pieces need "
                     f"at least {too_small.group(1)}"
                 ) from None
+            if "sentences_.empty()" in message:
+                raise SeqgenError("sentencepiece found no line it could learn from: it skips lines over 65,536 "
+                                  "characters; break the text into lines, or use --tokenizer char") from None
+            if "eos_id" in message or "bos_id" in message or "unk_id" in message:
+                raise SeqgenError(f"--vocab-size {vocab_size} is too small for a {kind} model: it needs room for its "
+                                  "special pieces, the newline and the 256 byte pieces; use 300 or more") from None
             raise SeqgenError(f"sentencepiece could not train a {kind} model: {message}") from None
         return cls(kind, model.getvalue())
 

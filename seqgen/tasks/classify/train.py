@@ -26,7 +26,7 @@ from seqgen.tasks.classify.classify import predict_proba, rebuild
 from seqgen.tasks.classify.config import ClassifyConfig
 from seqgen.tasks.classify.data import TrainingData, default_run_stem, fold_count, folds, read_training_data
 from seqgen.tasks.classify.evaluate import classification_report, plot_confusion
-from seqgen.training import check_finite, parameter_groups, progress_bar, rng_state, set_rng_state
+from seqgen.training import arm, check_finite, parameter_groups, progress_bar, rng_state, set_rng_state
 
 NAME = "classify"
 # Resuming continues the run exactly as it was set up; only where it runs may change.
@@ -314,6 +314,7 @@ def _train(ensemble: Ensemble, state: EnsembleState, run: RunFolder, should_stop
     bar = progress_bar(config.ensemble * ensemble.epochs, progress, desc="classifier", bar_format=BAR,
                        initial=state.member * ensemble.epochs + (state.network or {}).get("epoch", 0))
     try:
+        arm(should_stop)  # from here a Ctrl-C saves latest.pt; before, there was nothing to save
         finished = ensemble.run(state, save, should_stop, bar)
     finally:
         bar.close()

@@ -29,7 +29,7 @@ from seqgen.tasks.forecast.data import (
     training_set,
     transform,
 )
-from seqgen.training import check_finite, parameter_groups, progress_bar, rng_state, set_rng_state
+from seqgen.training import arm, check_finite, parameter_groups, progress_bar, rng_state, set_rng_state
 
 NAME = "forecast"
 # Resuming continues the run exactly as it was set up; only where it runs may change.
@@ -289,6 +289,7 @@ def _train(ensemble: Ensemble, state: EnsembleState, config: ForecastConfig, ser
     bar = progress_bar(total, progress, desc="forecast ensemble", initial=state.member * ensemble.epochs + state.epoch,
                        bar_format=BAR)
     try:
+        arm(should_stop)  # from here a Ctrl-C saves latest.pt; before, there was nothing to save
         finished = ensemble.run(state, save, should_stop, bar)
     finally:
         bar.close()

@@ -45,7 +45,7 @@ class SampleConfig(Checked):
     num_samples: int = option(1, "Samples to generate, as one batch.", min=1, max=100_000)
     prime: str = option("", "Text the samples continue.")
     seed: Optional[int] = option(None, "Random seed; the same seed gives the same text [default: random, printed].",
-                                 min=0)
+                                 min=0, max=2**63 - 1)
     device: str = option("auto", "Where to run: cuda when available (auto), or forced.", choices=("auto", "cpu", "cuda"))
     output: Optional[str] = option(None, "Write the samples to this file (x-1.txt, x-2.txt, … with several); music "
                                    "needs it.")

@@ -10,7 +10,7 @@ from typing import Iterator, Optional
 
 import torch
 
-from seqgen.checkpoint import load_checkpoint, rebuilding, resolve_checkpoint
+from seqgen.checkpoint import check_weights, load_checkpoint, rebuilding, resolve_checkpoint
 from seqgen.config import build, from_dict
 from seqgen.decode.sampling import generate, stream_text
 from seqgen.device import resolve_device
@@ -45,6 +45,7 @@ class LanguageModel:
             if tokenizer.vocab_size != config.vocab_size:
                 raise SeqgenError(f"its tokenizer has {tokenizer.vocab_size} tokens but its model {config.vocab_size}")
             model = LSTMLanguageModel(config)
+            check_weights(payload["model_state"])
             model.load_state_dict(payload["model_state"])
         return cls(model.to(device).eval(), tokenizer, payload, device, path)
 

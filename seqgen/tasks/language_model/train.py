@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 import torch
 
-from seqgen.checkpoint import load_checkpoint, rebuilding, resolve_checkpoint
+from seqgen.checkpoint import rebuilding
 from seqgen.config import RESUMABLE_OVERRIDES, from_dict, to_dict
 from seqgen.data.text import check_size
 from seqgen.device import resolve_device
@@ -20,7 +20,7 @@ from seqgen.runs import RunFolder
 from seqgen.tasks.language_model.config import TrainConfig
 from seqgen.tasks.language_model.data import Splits, TextStreams, load_splits
 from seqgen.tasks.language_model.evaluate import evaluate_loss
-from seqgen.training import FitResult, TrainState, fit, make_optimizer
+from seqgen.training import FitResult, TrainState, fit, make_optimizer, resume_point
 
 NAME = "language-model"
 
@@ -105,8 +105,7 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
     """
     checkpoint = None
     if resume is not None:
-        resume = resolve_checkpoint(resume, "latest.pt")
-        checkpoint = load_checkpoint(resume, task=NAME)
+        resume, checkpoint = resume_point(resume, NAME)
         fixed = sorted(set(overrides or {}) - set(RESUMABLE_OVERRIDES))
         if fixed:
             raise SeqgenError(f"{', '.join('--' + n.replace('_', '-') for n in fixed)} cannot change when resuming; "

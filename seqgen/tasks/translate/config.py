@@ -26,7 +26,7 @@ class TranslateConfig(StepOptions, CorpusOptions, NetworkOptions):
     vocab_size: int = default(1000)
     val_fraction: float = default(0.05, help="Share of the pairs held out for validation (by source sentence).")
     test_fraction: float = default(0.1, help="Share of the pairs held out for testing (by source sentence).")
-    embedding_dim: int = option(64, "Size of the token embeddings.", min=1)
+    embedding_dim: int = option(64, "Size of the token embeddings.", min=1, max=65536)
     hidden_size: int = default(128)
     num_layers: int = default(1)
     dropout: float = default(0.1)

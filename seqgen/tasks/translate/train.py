@@ -10,7 +10,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import load_checkpoint, rebuilding, resolve_checkpoint
+from seqgen.checkpoint import rebuilding
 from seqgen.config import RESUMABLE_OVERRIDES, from_dict, to_dict
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
@@ -21,7 +21,7 @@ from seqgen.tasks.translate.data import PairData, Vocab, batches, fingerprint, l
 from seqgen.tasks.translate.evaluate import validation_loss
 from seqgen.tasks.translate.translate import Translator
 from seqgen.tokenizers import tokenizer_from_state
-from seqgen.training import FitResult, TrainState, fit, make_optimizer
+from seqgen.training import FitResult, TrainState, fit, make_optimizer, resume_point
 
 NAME = "translate"
 
@@ -103,8 +103,7 @@ def train(config: TranslateConfig, resume: Optional[str] = None, overrides: Opti
     `resume` (a latest.pt or its run folder) continue that run exactly."""
     checkpoint, vocabs = None, None
     if resume is not None:
-        resume = resolve_checkpoint(resume, "latest.pt")
-        checkpoint = load_checkpoint(resume, task=NAME)
+        resume, checkpoint = resume_point(resume, NAME)
         fixed = sorted(set(overrides or {}) - set(RESUMABLE_OVERRIDES))
         if fixed:
             raise SeqgenError(f"{', '.join('--' + n.replace('_', '-') for n in fixed)} cannot change when resuming; "

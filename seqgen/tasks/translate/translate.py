@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from seqgen.checkpoint import load_checkpoint, rebuilding, resolve_checkpoint
+from seqgen.checkpoint import check_weights, load_checkpoint, rebuilding, resolve_checkpoint
 from seqgen.config import from_dict
 from seqgen.decode.search import beam_search, greedy_search
 from seqgen.device import autocast, resolve_device
@@ -42,6 +42,7 @@ class Translator:
             config = from_dict(TranslateConfig, payload.get("train_config") or {})
             model_config = from_dict(Seq2SeqConfig, payload["model_config"])
             model = Seq2Seq(model_config)
+            check_weights(payload["model_state"])
             model.load_state_dict(payload["model_state"])
             source_vocab = Vocab(tokenizer_from_state(payload["source_tokenizer"]))
             target_state = payload["target_tokenizer"]
