@@ -135,6 +135,24 @@ class RunFolder:
         return plot_history(history, self.path / name, x_label)
 
 
+class RunPaths:
+    """For a run's result: where its folder and checkpoints are (the class sets `run`, a RunFolder)."""
+
+    run: RunFolder
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.path
+
+    @property
+    def best_path(self) -> Path:
+        return self.run.best
+
+    @property
+    def latest_path(self) -> Path:
+        return self.run.latest
+
+
 def plot_history(history: list, path: Path, x_label: str = "step") -> Path:
     """The loss curves: training loss per log interval, validation per evaluation."""
     import matplotlib

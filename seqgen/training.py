@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from seqgen.checkpoint import check_weights, load_checkpoint, resolve_checkpoint, save_checkpoint
-from seqgen.config import StepOptions
+from seqgen.config import RESUMABLE_OVERRIDES, StepOptions, flag
 from seqgen.device import autocast
 from seqgen.errors import SeqgenError
-from seqgen.runs import RunFolder
+from seqgen.runs import RunFolder, RunPaths
 
 # Parameters of these modules are never decayed: decay would pull embeddings and norm scales to zero.
 NO_DECAY_MODULES = (nn.Embedding, nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)
@@ -81,6 +81,18 @@ def progress_bar(total: float, enabled: bool, **options):
     return tqdm(total=total, disable=not enabled, file=sys.stderr, dynamic_ncols=True, **options)
 
 
+@contextlib.contextmanager
+def small_network_threads(device: torch.device):
+    """One CPU thread: networks this small lose more to thread hand-offs than they gain."""
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class StopRequest:
     """What a training loop polls: true once Ctrl-C or SIGTERM asked it to stop. Until the loop has
     started (`arm`), there is nothing to save, so a signal interrupts at once."""
@@ -123,10 +135,14 @@ def stop_on_signals():
             signal.signal(s, handler)
 
 
-def resume_point(path, task: str) -> tuple:
-    """(file, payload) of the checkpoint a run resumes from: a latest.pt or its run folder. A file that is
-    an older state of its run than the latest.pt beside it (e.g. best.pt) is refused: resuming it would
-    overwrite the newer state."""
+def resume_point(path, task: str, overrides: Optional[dict] = None, allowed=RESUMABLE_OVERRIDES) -> tuple:
+    """(file, payload) of the checkpoint a run resumes from: a latest.pt or its run folder. Options other
+    than `allowed` cannot change. A file that is an older state of its run than the latest.pt beside it
+    (e.g. best.pt) is refused: resuming it would overwrite the newer state."""
+    fixed = sorted(set(overrides or {}) - set(allowed))
+    if fixed:
+        raise SeqgenError(f"{', '.join(flag(n) for n in fixed)} cannot change when resuming a {task} run; only "
+                          f"{', '.join(flag(n) for n in allowed)} can")
     path = resolve_checkpoint(path, "latest.pt")
     payload = load_checkpoint(path, task=task)
     beside = path.parent / "latest.pt"
@@ -218,24 +234,12 @@ class StepTask(Protocol):
 
 
 @dataclass
-class FitResult:
+class FitResult(RunPaths):
     run: RunFolder
     step: int
     best_val_loss: float
     stop_reason: str  # "budget", "patience" or "interrupted"
     history: list
-
-    @property
-    def run_dir(self):
-        return self.run.path
-
-    @property
-    def best_path(self):
-        return self.run.best
-
-    @property
-    def latest_path(self):
-        return self.run.latest
 
 
 def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, device: torch.device,

@@ -6,7 +6,6 @@ stopped, so `--resume` continues it exactly."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -16,17 +15,26 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import load_checkpoint, rebuilding, require, resolve_checkpoint, save_checkpoint
-from seqgen.config import flag, from_dict, to_dict
+from seqgen.checkpoint import rebuilding, require, save_checkpoint
+from seqgen.config import from_dict, to_dict
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
-from seqgen.runs import RunFolder
+from seqgen.runs import RunFolder, RunPaths
 from seqgen.tasks.classify.classify import predict_proba, rebuild
 from seqgen.tasks.classify.config import ClassifyConfig
 from seqgen.tasks.classify.data import TrainingData, default_run_stem, fold_count, folds, read_training_data
 from seqgen.tasks.classify.evaluate import classification_report, plot_confusion
-from seqgen.training import arm, check_finite, parameter_groups, progress_bar, rng_state, set_rng_state
+from seqgen.training import (
+    arm,
+    check_finite,
+    parameter_groups,
+    progress_bar,
+    resume_point,
+    rng_state,
+    set_rng_state,
+    small_network_threads,
+)
 
 NAME = "classify"
 # Resuming continues the run exactly as it was set up; only where it runs may change.
@@ -40,18 +48,6 @@ BAR = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} epochs [{elapsed}<{
 def member_optimizer(model: torch.nn.Module, config: ClassifyConfig) -> torch.optim.AdamW:
     """AdamW with decay on weight matrices only (seqgen.training.parameter_groups)."""
     return torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.lr, betas=BETAS)
-
-
-@contextlib.contextmanager
-def small_network_threads(device: torch.device):
-    """One CPU thread: networks this small lose more to thread hand-offs than they gain."""
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass
@@ -221,7 +217,7 @@ def _cpu(model: torch.nn.Module) -> dict:
 
 
 @dataclass
-class ClassifyResult:
+class ClassifyResult(RunPaths):
     run: RunFolder
     ensemble: int
     members_done: int
@@ -232,26 +228,9 @@ class ClassifyResult:
     test: Optional[str]
     stop_reason: str  # "budget", "patience" (some network stopped early) or "interrupted"
 
-    @property
-    def run_dir(self):
-        return self.run.path
-
-    @property
-    def best_path(self):
-        return self.run.best
-
-    @property
-    def latest_path(self):
-        return self.run.latest
-
 
 def _resumed(resume, overrides: Optional[dict]) -> tuple:
-    fixed = sorted(set(overrides or {}) - set(RESUMABLE))
-    if fixed:
-        raise SeqgenError(f"{', '.join(flag(n) for n in fixed)} cannot change when resuming a classify run; only "
-                          f"{', '.join(flag(n) for n in RESUMABLE)} can")
-    resume = resolve_checkpoint(resume, "latest.pt")
-    checkpoint = load_checkpoint(resume, task=NAME)
+    resume, checkpoint = resume_point(resume, NAME, overrides, RESUMABLE)
     if "train_state" not in checkpoint:
         raise SeqgenError(f"{resume} holds no training state to resume (best.pt files and checkpoints of earlier "
                           "seqgen versions have none); give a run's latest.pt or its folder, or start a new run")

@@ -5,7 +5,6 @@ so `--resume` continues it exactly."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -13,13 +12,13 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import load_checkpoint, rebuilding, require, resolve_checkpoint, save_checkpoint
-from seqgen.config import flag, from_dict, to_dict
+from seqgen.checkpoint import rebuilding, require, save_checkpoint
+from seqgen.config import from_dict, to_dict
 from seqgen.data.series import Series, check_series
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.forecast import LSTMForecaster
-from seqgen.runs import RunFolder
+from seqgen.runs import RunFolder, RunPaths
 from seqgen.tasks.forecast.config import ForecastConfig
 from seqgen.tasks.forecast.data import (
     input_size,
@@ -29,7 +28,16 @@ from seqgen.tasks.forecast.data import (
     training_set,
     transform,
 )
-from seqgen.training import arm, check_finite, parameter_groups, progress_bar, rng_state, set_rng_state
+from seqgen.training import (
+    arm,
+    check_finite,
+    parameter_groups,
+    progress_bar,
+    resume_point,
+    rng_state,
+    set_rng_state,
+    small_network_threads,
+)
 
 NAME = "forecast"
 # Resuming continues the run exactly as it was set up; only where it runs may change.
@@ -43,18 +51,6 @@ BAR = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} epochs [{elapsed}<{
 def member_optimizer(model: torch.nn.Module, config: ForecastConfig) -> torch.optim.AdamW:
     """AdamW with decay on weight matrices only (seqgen.training.parameter_groups)."""
     return torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.lr, betas=BETAS)
-
-
-@contextlib.contextmanager
-def small_network_threads(device: torch.device):
-    """One CPU thread: networks this small lose more to thread hand-offs than they gain."""
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass
@@ -204,7 +200,7 @@ def fit(values: np.ndarray, config: ForecastConfig, season: int, progress: bool 
 
 
 @dataclass
-class ForecastResult:
+class ForecastResult(RunPaths):
     run: RunFolder
     train_points: int
     ensemble: int
@@ -214,27 +210,10 @@ class ForecastResult:
     history: list
     train_loss: Optional[float]  # the last epoch's, averaged over the networks; None when interrupted
 
-    @property
-    def run_dir(self):
-        return self.run.path
-
-    @property
-    def best_path(self):
-        return self.run.best
-
-    @property
-    def latest_path(self):
-        return self.run.latest
-
 
 def _resumed(resume, overrides: Optional[dict]) -> tuple:
     """The checkpoint to continue, its config (with --device changed if asked) and series."""
-    fixed = sorted(set(overrides or {}) - set(RESUMABLE))
-    if fixed:
-        raise SeqgenError(f"{', '.join(flag(n) for n in fixed)} cannot change when resuming a forecast run; only "
-                          f"{', '.join(flag(n) for n in RESUMABLE)} can")
-    resume = resolve_checkpoint(resume, "latest.pt")
-    checkpoint = load_checkpoint(resume, task=NAME)
+    resume, checkpoint = resume_point(resume, NAME, overrides, RESUMABLE)
     if "train_state" not in checkpoint:
         raise SeqgenError(f"{resume} holds no training state to resume (best.pt files and checkpoints of earlier "
                           "seqgen versions have none); give a run's latest.pt or its folder, or start a new run")

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 import torch
 
 from seqgen.checkpoint import rebuilding
-from seqgen.config import RESUMABLE_OVERRIDES, from_dict, to_dict
+from seqgen.config import from_dict, to_dict
 from seqgen.data.text import check_size
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
@@ -105,11 +105,7 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
     """
     checkpoint = None
     if resume is not None:
-        resume, checkpoint = resume_point(resume, NAME)
-        fixed = sorted(set(overrides or {}) - set(RESUMABLE_OVERRIDES))
-        if fixed:
-            raise SeqgenError(f"{', '.join('--' + n.replace('_', '-') for n in fixed)} cannot change when resuming; "
-                              f"only {', '.join('--' + n.replace('_', '-') for n in RESUMABLE_OVERRIDES)} can")
+        resume, checkpoint = resume_point(resume, NAME, overrides)
         with rebuilding(resume):
             model_config = from_dict(ModelConfig, checkpoint["model_config"])
             config = dataclasses.replace(from_dict(TrainConfig, checkpoint["train_config"]), **(overrides or {}))

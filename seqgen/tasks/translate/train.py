@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from seqgen.checkpoint import rebuilding
-from seqgen.config import RESUMABLE_OVERRIDES, from_dict, to_dict
+from seqgen.config import from_dict, to_dict
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import PAD, Seq2Seq, Seq2SeqConfig
@@ -103,11 +103,7 @@ def train(config: TranslateConfig, resume: Optional[str] = None, overrides: Opti
     `resume` (a latest.pt or its run folder) continue that run exactly."""
     checkpoint, vocabs = None, None
     if resume is not None:
-        resume, checkpoint = resume_point(resume, NAME)
-        fixed = sorted(set(overrides or {}) - set(RESUMABLE_OVERRIDES))
-        if fixed:
-            raise SeqgenError(f"{', '.join('--' + n.replace('_', '-') for n in fixed)} cannot change when resuming; "
-                              f"only {', '.join('--' + n.replace('_', '-') for n in RESUMABLE_OVERRIDES)} can")
+        resume, checkpoint = resume_point(resume, NAME, overrides)
         if "data_position" not in checkpoint:
             raise SeqgenError(f"{resume} was written by a seqgen whose translation runs could not resume; "
                               "start a new run")
