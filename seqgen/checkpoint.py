@@ -66,7 +66,9 @@ def load_checkpoint(path: str | Path, task: str | None = None) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        if "weights_only" in str(error) or "Unsupported global" in str(error):
+        # Every error of torch's weights-only unpickler mentions weights_only; only a GLOBAL (a class or function
+        # to import and call) means objects other than plain data. Anything else is bytes that are no pickle.
+        if "GLOBAL" in str(error):
             raise SeqgenError(f"{path} is not a seqgen checkpoint (it holds objects other than plain data, "
                               "which seqgen never loads)") from None
         raise SeqgenError(f"{path} is not a readable seqgen checkpoint (not a PyTorch file, or damaged)") from None
