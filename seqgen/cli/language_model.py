@@ -34,13 +34,22 @@ def sample_command(ctx, checkpoint, prime_file, encoding, **options):
     model = LanguageModel.load(checkpoint, config.device)
     if config.prime and not model.is_music:
         model.encode(config.prime)  # an unknown character is one line, before anything is printed
+    seed_note = None
     if config.seed is None:
         config = dataclasses.replace(config, seed=secrets.randbelow(2**31))
-        click.echo(f"(seed {config.seed})", err=True)
+        seed_note = f"(seed {config.seed})"
+
+    def note_seed():
+        """The drawn seed, on stderr once the options and the output have passed their checks: a mistake stays
+        one line."""
+        if seed_note is not None:
+            click.echo(seed_note, err=True)
+
     if model.is_music:
         if not config.output:
             raise SeqgenError("a music model writes files: pass --output, e.g. --output samples/piece.mid")
         written = model.write(**dataclasses.asdict(config))
+        note_seed()
         for path in written:
             click.echo(str(path))
         pieces = sum(1 for p in written if p.suffix != ".png")
@@ -48,18 +57,25 @@ def sample_command(ctx, checkpoint, prime_file, encoding, **options):
             click.echo(f"{config.num_samples - pieces} sample(s) had no notes; nothing written for them", err=True)
         return
     if config.output:
-        for path in model.write(**dataclasses.asdict(config)):
+        written = model.write(**dataclasses.asdict(config))
+        note_seed()
+        for path in written:
             click.echo(f"wrote {path}", err=True)
         return
     if config.num_samples == 1:
-        for piece in model.stream(**dataclasses.asdict(config)):
+        pieces = model.stream(**dataclasses.asdict(config))
+        first = next(pieces)  # the options are checked here, before anything is printed
+        note_seed()
+        click.echo(first, nl=False)
+        for piece in pieces:
             click.echo(piece, nl=False)
         click.echo()
         return
-    for index, text in enumerate(model.generate(**dataclasses.asdict(config)), 1):
+    texts = model.generate(**dataclasses.asdict(config))
+    note_seed()
+    for index, text in enumerate(texts, 1):
         click.echo(f"--- sample {index} ---", err=True)
         click.echo(text)
-
 
 sample_command.params[1:1] = options_of(SampleConfig)  # after CHECKPOINT, before --prime-file
 
