@@ -243,8 +243,10 @@ class FitResult(RunPaths):
 
 
 def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, device: torch.device,
-        should_stop: Optional[Callable[[], bool]] = None, progress: bool = True) -> FitResult:
-    """Train until the budget is spent, patience runs out or `should_stop()` says so.
+        should_stop: Optional[Callable[[], bool]] = None, progress: bool = True, notes: tuple = ()) -> FitResult:
+    """Train until the budget is spent, patience runs out or `should_stop()` says so. `notes` (about the data:
+    skipped files, left-out pairs) are printed on stderr once every check has passed and training starts, so
+    that a mistake found before is one line.
 
     Every --eval-interval steps the validation split is scored and latest.pt (the full state) and,
     when it improved, best.pt are written. An interruption writes latest.pt first and returns
@@ -298,6 +300,8 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
     if state.step > 0 and fraction_done() >= 1.0:
         raise SeqgenError(f"this run already spent its budget (step {state.step}); to train on, extend it with "
                           "--max-steps, --epochs or --max-time")
+    for note in notes:
+        print(note, file=sys.stderr)
     arm(should_stop)
     # One bar over the whole budget (steps, epochs or minutes alike), so its ETA is meaningful.
     bar = progress_bar(100, progress)

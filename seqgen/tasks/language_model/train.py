@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from typing import Callable, Optional
 
 import torch
@@ -115,10 +114,6 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
     splits = load_splits(config, checkpoint["tokenizer"] if checkpoint is not None else None, progress)
     if checkpoint is not None and checkpoint["corpus"]["fingerprint"] != splits.fingerprint:
         raise SeqgenError(f"the corpus {config.corpus!r} changed since the checkpoint was written; it cannot be resumed")
-    if splits.skipped:
-        shown = "; ".join(f"{name} ({reason})" for name, reason in splits.skipped[:20])
-        more = f"; and {len(splits.skipped) - 20} more" if len(splits.skipped) > 20 else ""
-        print(f"Skipped {len(splits.skipped)} file(s): {shown}{more}", file=sys.stderr)
     check_size("train", splits.ids["train"], config.batch_size)
     if len(splits.ids["val"]):
         check_size("val", splits.ids["val"], 1, "--eval-batch-size")
@@ -135,6 +130,11 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
                 state = TrainState.from_payload(checkpoint, model, task.optimizer, device)
                 hidden = state.position.get("hidden")
                 task.hidden = None if hidden is None else tuple(t.to(device) for t in hidden)
-        return fit(task, config, run, state, device, should_stop, progress)
+        notes = ()
+        if splits.skipped:
+            shown = "; ".join(f"{name} ({reason})" for name, reason in splits.skipped[:20])
+            more = f"; and {len(splits.skipped) - 20} more" if len(splits.skipped) > 20 else ""
+            notes = (f"Skipped {len(splits.skipped)} file(s): {shown}{more}",)
+        return fit(task, config, run, state, device, should_stop, progress, notes)
     finally:
         run.close()

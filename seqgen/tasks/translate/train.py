@@ -17,7 +17,7 @@ from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import PAD, Seq2Seq, Seq2SeqConfig
 from seqgen.runs import RunFolder
 from seqgen.tasks.translate.config import TranslateConfig
-from seqgen.tasks.translate.data import PairData, Vocab, batches, fingerprint, log, make_batch, prepare_pairs
+from seqgen.tasks.translate.data import PairData, Vocab, batches, fingerprint, make_batch, prepare_pairs
 from seqgen.tasks.translate.evaluate import validation_loss
 from seqgen.tasks.translate.translate import Translator
 from seqgen.tokenizers import tokenizer_from_state
@@ -109,6 +109,7 @@ def train(config: TranslateConfig, resume: Optional[str] = None, overrides: Opti
                               "start a new run")
         with rebuilding(resume):
             config = dataclasses.replace(from_dict(TranslateConfig, checkpoint["train_config"]), **(overrides or {}))
+            from_dict(Seq2SeqConfig, checkpoint["model_config"])  # rebuilt from the data below, but must be sound
             source_vocab = Vocab(tokenizer_from_state(checkpoint["source_tokenizer"]))
             target_state = checkpoint["target_tokenizer"]
             vocabs = source_vocab, source_vocab if target_state is None else Vocab(tokenizer_from_state(target_state))
@@ -116,7 +117,6 @@ def train(config: TranslateConfig, resume: Optional[str] = None, overrides: Opti
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     data = prepare_pairs(config, vocabs)
-    log(data.notes)
     if checkpoint is not None and checkpoint["corpus"].get("train_fingerprint") != fingerprint(data.train_pairs):
         raise SeqgenError(f"the corpus {config.corpus!r} changed since the checkpoint was written; it cannot be resumed")
     model_config = Seq2SeqConfig(data.source_vocab.size, data.target_vocab.size, config.embedding_dim,
@@ -130,6 +130,6 @@ def train(config: TranslateConfig, resume: Optional[str] = None, overrides: Opti
         if checkpoint is not None:
             with rebuilding(resume):
                 state = TrainState.from_payload(checkpoint, model, task.optimizer, device)
-        return fit(task, config, run, state, device, should_stop, progress)
+        return fit(task, config, run, state, device, should_stop, progress, tuple(data.notes))
     finally:
         run.close()
