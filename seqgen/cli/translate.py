@@ -75,7 +75,8 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
     for text in texts:
         if text != "-":
             translation = run([text])[0]
-            click.echo(translation)
+            if plot_attention is None:  # else printed once the plot is drawn, so a plot that fails is one line
+                click.echo(translation)
             continue
         for number, line in enumerate(_stdin_lines(), start=1):
             click.echo(run([line], f"line {number} of stdin")[0] if line.strip() else "")
@@ -84,6 +85,7 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
         from seqgen.tasks.translate.evaluate import plot_attention as draw
 
         path = draw(*translator.attention(texts[0], translation), plot_attention)
+        click.echo(translation)
         click.echo(f"Attention plot: {path}", err=True)
 
 
