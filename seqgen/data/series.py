@@ -154,6 +154,14 @@ def read_labeled_sequences(path: str | Path, label_column: Optional[str] = None,
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def _is_header(cells: list) -> bool:
+    """A first row of names, not of values: more of its cells are words than numbers. A row of numbers with a typo
+    in one cell is data, and its bad cell is reported, instead of being dropped as a header."""
+    words = sum(1 for cell in cells if _number(cell) is None and cell.lower() not in _MISSING)
+    numbers = sum(1 for cell in cells if _number(cell) is not None)
+    return words > 0 and words >= numbers
+
+
 def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labeled: bool = True) -> tuple[list, list, dict]:
     """read_labeled_sequences, plus the file's layout (see `describe_layout`) for checking later files against it."""
     path = Path(path)
@@ -167,11 +175,11 @@ def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labe
     label_index = 0
     names, wanted = None, None
     if not labeled:
-        if any(_number(cell) is None and cell.lower() not in _MISSING for cell in header_cells):
+        if _is_header(header_cells):
             names = header_cells
             rows = rows[1:]
         label_index = None
-    elif any(_number(cell) is None and cell.lower() not in _MISSING for cell in header_cells[1:]):
+    elif _is_header(header_cells[1:]):
         names = header_cells
         wanted = label_column or ("label" if "label" in names else names[0])
         if wanted not in names:
