@@ -133,6 +133,9 @@ class RunOptions(Checked):
     epochs: Optional[float] = option(None, "Stop after this many passes over the training data.", min=0.0, min_open=True)
     seed: int = option(1337, "Random seed for initialisation, dropout and data order.", min=0, max=2**63 - 1)
     device: str = option("auto", "Where to train: cuda when available (auto), or forced.", choices=("auto", "cpu", "cuda"))
+    precision: str = option("auto", "Arithmetic of the forward and backward pass: bf16 autocast (weights, optimizer "
+                            "and loss stay fp32) or fp32; auto is bf16 on CUDA and on CPUs with native bf16.",
+                            choices=("auto", "fp32", "bf16"))
     output_dir: str = option("checkpoints", "Folder that receives the run folder.")
     name: Optional[str] = option(None, "Run folder name, inside --output-dir [default: corpus name and time].")
 
@@ -176,4 +179,5 @@ class CorpusOptions(Checked):
 
 
 # Options that may change when a run is resumed: they extend or watch the run, not reshape it.
-RESUMABLE_OVERRIDES = ("max_steps", "epochs", "max_time", "patience", "eval_interval", "log_interval", "device")
+RESUMABLE_OVERRIDES = ("max_steps", "epochs", "max_time", "patience", "eval_interval", "log_interval", "device",
+                       "precision")

@@ -17,7 +17,7 @@ from torch import nn
 
 from seqgen.checkpoint import check_weights, load_checkpoint, resolve_checkpoint, save_checkpoint
 from seqgen.config import RESUMABLE_OVERRIDES, StepOptions, flag
-from seqgen.device import autocast
+from seqgen.device import autocast, resolve_precision
 from seqgen.errors import SeqgenError
 from seqgen.runs import RunFolder, RunPaths
 
@@ -91,6 +91,12 @@ def small_network_threads(device: torch.device):
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def small_network_precision(name: str, device: torch.device) -> str:
+    """The precision of the small ensembles (forecast, classify): 'auto' is fp32, since networks this size
+    are bound by per-call overhead, not arithmetic, and gain nothing from bf16; a forced 'bf16' applies."""
+    return "fp32" if name == "auto" else resolve_precision(name, device)
 
 
 class StopRequest:
@@ -254,6 +260,7 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
     """
     should_stop = should_stop or (lambda: False)
     model, optimizer = task.model, task.optimizer
+    precision = resolve_precision(config.precision, device)
     max_steps, epochs, max_time = config.budget()
     hint = f"lower --lr (now {config.lr:g}) or --grad-clip; the last good checkpoint is {run.latest}"
 
@@ -274,7 +281,7 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
         if improved:
             save_checkpoint(data, run.best)
         best = None if math.isinf(state.best_val_loss) else state.best_val_loss
-        run.write_json("run.json", {**task.summary(), "device": str(device),
+        run.write_json("run.json", {**task.summary(), "device": str(device), "precision": precision,
                                     "parameters": sum(p.numel() for p in model.parameters()),
                                     "step": state.step, "elapsed_seconds": round(state.elapsed, 2),
                                     "best_val_loss": best, "history": state.history})
@@ -318,7 +325,7 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
         lr = learning_rate(config, state.step, fraction_done())
         for group in optimizer.param_groups:
             group["lr"] = lr
-        with autocast(device):
+        with autocast(device, precision):
             loss = task.loss(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

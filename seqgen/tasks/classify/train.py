@@ -17,7 +17,7 @@ import torch
 
 from seqgen.checkpoint import rebuilding, require, save_checkpoint
 from seqgen.config import from_dict, to_dict
-from seqgen.device import resolve_device
+from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
 from seqgen.runs import RunFolder, RunPaths
@@ -33,12 +33,13 @@ from seqgen.training import (
     resume_point,
     rng_state,
     set_rng_state,
+    small_network_precision,
     small_network_threads,
 )
 
 NAME = "classify"
 # Resuming continues the run exactly as it was set up; only where it runs may change.
-RESUMABLE = ("device",)
+RESUMABLE = ("device", "precision")
 # Adam's betas of the classifier since its first release. make_optimizer's (0.9, 0.99) lowered the ECG200 benchmark
 # (median accuracy 0.880 -> 0.870) where these keep it (0.880 before and after the parameter groups).
 BETAS = (0.9, 0.999)
@@ -86,6 +87,7 @@ class Ensemble:
 
     def __init__(self, data: TrainingData, config: ClassifyConfig, device: torch.device):
         self.data, self.config, self.device = data, config, device
+        self.precision = small_network_precision(config.precision, device)
         rng = np.random.default_rng(config.seed)
         self.values, self.lengths, self.targets = data.tensors(device)
         self.model_config = {"num_classes": len(data.classes), "hidden_size": config.hidden_size,
@@ -163,8 +165,9 @@ class Ensemble:
                 for batch in torch.from_numpy(order.permutation(train_rows)).split(config.batch_size):
                     if len(batch) < 2 and len(train_rows) > 1:
                         continue  # batch norm cannot learn from a single example
-                    loss = torch.nn.functional.cross_entropy(model(values[batch], lengths[batch]), targets[batch],
-                                                             weight=weights)
+                    with autocast(self.device, self.precision):
+                        loss = torch.nn.functional.cross_entropy(model(values[batch], lengths[batch]),
+                                                                 targets[batch], weight=weights)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

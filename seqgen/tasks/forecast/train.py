@@ -15,7 +15,7 @@ import torch
 from seqgen.checkpoint import rebuilding, require, save_checkpoint
 from seqgen.config import from_dict, to_dict
 from seqgen.data.series import Series, check_series
-from seqgen.device import resolve_device
+from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.forecast import LSTMForecaster
 from seqgen.runs import RunFolder, RunPaths
@@ -36,12 +36,13 @@ from seqgen.training import (
     resume_point,
     rng_state,
     set_rng_state,
+    small_network_precision,
     small_network_threads,
 )
 
 NAME = "forecast"
 # Resuming continues the run exactly as it was set up; only where it runs may change.
-RESUMABLE = ("device",)
+RESUMABLE = ("device", "precision")
 # Adam's betas of the forecaster since its first release. make_optimizer's (0.9, 0.99) moved the airline benchmark
 # (median RMSE 16.52 -> 17.03) where these keep it (16.83 before the groups, 16.52 with them; seeds spread 16.3-19.6).
 BETAS = (0.9, 0.999)
@@ -94,6 +95,7 @@ class Ensemble:
         check_series(Series("series", values, None, "value"), season, config.horizon, config.window,
                      config.log_transform)
         self.config, self.device = config, device
+        self.precision = small_network_precision(config.precision, device)
         self.prep = prepare(values, config, season)
         inputs, targets = training_set(transform(values, config.log_transform), self.prep)
         self.inputs, self.targets = inputs.to(device), targets.to(device)
@@ -139,7 +141,8 @@ class Ensemble:
                 model.train()
                 total = 0.0
                 for batch in torch.randperm(len(inputs), generator=order).split(config.batch_size):
-                    loss = torch.nn.functional.mse_loss(model(inputs[batch]), targets[batch])
+                    with autocast(self.device, self.precision):
+                        loss = torch.nn.functional.mse_loss(model(inputs[batch]), targets[batch])
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
