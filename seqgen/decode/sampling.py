@@ -34,35 +34,108 @@ def sample_next(logits: torch.Tensor, temperature: float, top_k: Optional[int] =
     return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)
 
 
+SAMPLE_PRECISIONS = ("auto", "fp32", "int8")
+# Above this many samples at once nn.LSTM's own kernel beats the fused step on the CPU.
+FUSED_MAX_BATCH = 32
+
+
+def int8_available() -> bool:
+    """PyTorch's dynamically quantized linear kernels (fbgemm / x86 / onednn / qnnpack) are built in."""
+    try:
+        return bool(torch.backends.quantized.supported_engines) and hasattr(torch.ops.quantized, "linear_dynamic")
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_sample_precision(name: str, device: torch.device, batch: int) -> str:
+    """'auto' → int8 weights for the fused CPU step (batch ≤ 32) where the kernels exist, else fp32."""
+    if name not in SAMPLE_PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(SAMPLE_PRECISIONS)}, not {name!r}")
+    if name == "int8" and (device.type != "cpu" or not int8_available()):
+        return "fp32"
+    if name == "auto":
+        return "int8" if device.type == "cpu" and batch <= FUSED_MAX_BATCH and int8_available() else "fp32"
+    return name
+
+
+def _int8_linear(weight: torch.Tensor, bias):
+    """A linear layer with int8 weights, one scale per output row (per channel), through PyTorch's dynamic
+    quantization: each call quantizes its input on the fly and accumulates in int32."""
+    import warnings
+
+    import torch.ao.nn.quantized.dynamic as quantized
+    from torch.ao.quantization import per_channel_dynamic_qconfig
+
+    linear = torch.nn.Linear(weight.size(1), weight.size(0), bias=bias is not None)
+    with torch.no_grad():
+        linear.weight.copy_(weight.float())
+        if bias is not None:
+            linear.bias.copy_(bias.float())
+    linear.qconfig = per_channel_dynamic_qconfig
+    with warnings.catch_warnings():  # torch notes that quantized tensors will move to torchao; the kernels remain
+        warnings.simplefilter("ignore")
+        return quantized.Linear.from_float(linear)
+
+
 class LSTMStepper:
     """One token at a time, without nn.LSTM's per-call overhead (large on the CPU at batch 1).
 
     Each layer's input and recurrent matrices are fused into one, so a step costs one matrix
     product and a few pointwise operations per layer; the results match the model's forward.
+    With int8=True those products (and the output layer's) use int8 weights with a scale per
+    output channel: a quarter of the memory each token reads, which is what a batch-1 step waits on.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, int8: bool = False):
         lstm = model.lstm
-        self.weights, self.biases = [], []
+        self.int8 = int8
+        self.num_layers, self.hidden_size = lstm.num_layers, lstm.hidden_size
+        self.weights, self.biases, self.layers = [], [], []
         for layer in range(lstm.num_layers):
             w_ih, w_hh = getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"weight_hh_l{layer}")
-            self.weights.append(torch.cat([w_ih, w_hh], dim=1).t().contiguous())  # (I + H, 4H)
-            self.biases.append(getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}"))
+            fused = torch.cat([w_ih, w_hh], dim=1)  # (4H, I + H)
+            bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
+            if int8:
+                self.layers.append(_int8_linear(fused, bias))
+            else:
+                self.weights.append(fused.t().contiguous())  # (I + H, 4H)
+                self.biases.append(bias)
         self.embedding = model.embedding.weight
         self.projection = model.projection
         self.decoder = model.decoder
+        if int8:
+            if self.projection is not None:
+                self.projection = _int8_linear(self.projection.weight, self.projection.bias)
+            self.decoder = _int8_linear(self.decoder.weight, self.decoder.bias)
+
+    def _gates(self, layer: int, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        inputs = torch.cat([x, h], dim=1)  # (N, I + H)
+        if self.int8:
+            return self.layers[layer](inputs)
+        return torch.addmm(self.biases[layer], inputs, self.weights[layer])  # (N, 4H)
 
     def __call__(self, token: torch.Tensor, h: list, c: list) -> torch.Tensor:
         """token (N,) → logits (N, V); h and c, lists of (N, H) per layer, are updated in place."""
         x = self.embedding[token]  # (N, E)
-        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            gates = torch.addmm(bias, torch.cat([x, h[layer]], dim=1), weight)  # (N, 4H)
-            i, f, g, o = gates.chunk(4, dim=1)
+        for layer in range(len(h)):
+            i, f, g, o = self._gates(layer, x, h[layer]).chunk(4, dim=1)
             c[layer] = torch.sigmoid(f) * c[layer] + torch.sigmoid(i) * torch.tanh(g)
             h[layer] = x = torch.sigmoid(o) * torch.tanh(c[layer])
         if self.projection is not None:
             x = self.projection(x)
         return self.decoder(x)
+
+    def score(self, ids: torch.Tensor) -> float:
+        """Mean cross-entropy (nats per token) of the 1-D token sequence `ids`, read one token at a time
+        through this step: how the quality of a sampling path is measured."""
+        h = [torch.zeros(1, self.hidden_size, device=ids.device) for _ in range(self.num_layers)]
+        c = [t.clone() for t in h]
+        total = torch.zeros((), dtype=torch.float64)
+        with torch.inference_mode():
+            for position in range(len(ids) - 1):
+                logits = self(ids[position:position + 1], h, c).float()  # (1, V)
+                total += torch.nn.functional.cross_entropy(logits, ids[position + 1:position + 2]).double()
+        return float(total) / max(1, len(ids) - 1)
 
 
 def pick_with_noise(logits: torch.Tensor, noise: torch.Tensor, temperature: float, top_k: Optional[int] = None,
@@ -153,11 +226,13 @@ class StaticSampler:
 
 @torch.inference_mode()
 def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, top_k: Optional[int] = None,
-             top_p: Optional[float] = None, generator: Optional[torch.Generator] = None) -> Iterator[torch.Tensor]:
+             top_p: Optional[float] = None, generator: Optional[torch.Generator] = None,
+             precision: str = "fp32") -> Iterator[torch.Tensor]:
     """Yield `length` tokens (N,) continuing `prime` (N, P), one step at a time.
 
     The primer runs through the LSTM once; after that each step feeds only the newest token and
-    the carried (h, c) state, so the cost per token does not grow with the text.
+    the carried (h, c) state, so the cost per token does not grow with the text. `precision`
+    chooses the step's weights on the CPU (see resolve_sample_precision): fp32, or int8.
     """
     model.eval()
     logits, (h, c) = model(prime)  # (N, P, V)
@@ -169,7 +244,7 @@ def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, 
             yield sampler().clone()
         return
     # The fused step wins on the CPU at small batches; at large ones nn.LSTM's kernel is faster.
-    if prime.size(0) > 32:
+    if prime.size(0) > FUSED_MAX_BATCH:
         state = (h, c)
         for _ in range(length):
             token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
@@ -177,7 +252,7 @@ def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, 
             logits, state = model(token[:, None], state)
             logits = logits[:, -1]
         return
-    step = LSTMStepper(model)
+    step = LSTMStepper(model, int8=resolve_sample_precision(precision, prime.device, prime.size(0)) == "int8")
     h, c = list(h.unbind(0)), list(c.unbind(0))  # per layer (N, H)
     for _ in range(length):
         token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)

@@ -83,7 +83,8 @@ class LanguageModel:
         prime = torch.as_tensor(prime_ids, dtype=torch.long, device=self.device).repeat(config.num_samples, 1)  # (N, P)
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        return generate(self.model, prime, config.length, config.temperature, config.top_k, config.top_p, generator)
+        return generate(self.model, prime, config.length, config.temperature, config.top_k, config.top_p, generator,
+                        config.precision)
 
     def stream(self, **options) -> Iterator[str]:
         """One text sample, piece by piece as it is generated (the prime first)."""
@@ -112,7 +113,8 @@ class LanguageModel:
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         length = max(config.length, 300 * config.bars) if config.bars else config.length
         return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.bars,
-                               config.temperature, config.top_k, config.top_p, seed, self.device, config.keep_primer)
+                               config.temperature, config.top_k, config.top_p, seed, self.device, config.keep_primer,
+                               config.precision)
 
     def write(self, **options) -> list[Path]:
         """Generate and write every sample to `output` (x.txt / x.mid, or x-1, x-2, … with several);
@@ -176,7 +178,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, bars: Optional[int],
                     temperature: float, top_k: Optional[int], top_p: Optional[float], seed: int, device,
-                    keep_primer: bool = True) -> list[dict]:
+                    keep_primer: bool = True, precision: str = "fp32") -> list[dict]:
     """`num_samples` pieces continuing `primer`, generated as one batch.
 
     A sample stops at its `end` token, at a new `piece` token, after `bars` new bars, or after
@@ -190,7 +192,7 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
     rows: list[list[int]] = [[] for _ in range(num_samples)]
     done = [False] * num_samples
     new_bars = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator):
+    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision):
         for index, value in enumerate(token.tolist()):
             if done[index]:
                 continue

@@ -1,0 +1,96 @@
+"""Precision: bf16 training where the CPU computes bf16 natively (fp32 elsewhere), fp32 master weights,
+and int8 sampling that keeps quality (validation loss within 0.5 % of fp32) and reproducibility."""
+
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+
+import seqgen.device
+from seqgen.decode.sampling import LSTMStepper, generate, int8_available, resolve_sample_precision
+from seqgen.device import resolve_precision
+from seqgen.tasks.language_model import LanguageModel, train
+from seqgen.tasks.language_model.data import load_splits
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(seqgen.device, "cpu_has_native_bf16", lambda: True)
+    assert resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(seqgen.device, "cpu_has_native_bf16", lambda: False)
+    assert resolve_precision("auto", cpu) == "fp32"  # emulated bf16 would be slower, so auto keeps fp32
+    assert resolve_precision("bf16", cpu) == "bf16" and resolve_precision("fp32", cpu) == "fp32"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_training_records_its_precision_and_keeps_fp32_master_weights(tiny_model, tiny_train, monkeypatch, native):
+    monkeypatch.setattr(seqgen.device, "cpu_has_native_bf16", lambda: native)
+    result = train(tiny_model, dataclasses.replace(tiny_train, max_steps=12, grad_clip=0.5), progress=False)
+    assert json.loads((result.run_dir / "run.json").read_text())["precision"] == ("bf16" if native else "fp32")
+    payload = torch.load(result.latest_path, weights_only=True)
+    assert all(t.dtype == torch.float32 for t in payload["model_state"].values())
+    moments = [s["exp_avg"] for s in payload["optimizer_state"]["state"].values()]
+    assert moments and all(m.dtype == torch.float32 for m in moments)
+    assert all(torch.isfinite(torch.tensor(h["train_loss"])) for h in result.history if "train_loss" in h)
+
+
+def test_bf16_training_learns_as_well_as_fp32(tiny_model, tiny_train):
+    config = dataclasses.replace(tiny_train, max_steps=60, eval_interval=60, lr=1e-2)
+    fp32 = train(tiny_model, dataclasses.replace(config, precision="fp32", name="fp32"), progress=False)
+    bf16 = train(tiny_model, dataclasses.replace(config, precision="bf16", name="bf16"), progress=False)
+    vocab = LanguageModel.load(bf16.best_path, "cpu").tokenizer.vocab_size
+    assert bf16.best_val_loss < math.log(vocab) - 0.3  # it learned more than the letters' frequencies
+    assert abs(bf16.best_val_loss - fp32.best_val_loss) < 0.05 * fp32.best_val_loss
+
+
+@pytest.fixture(scope="module")
+def trained_lm(tmp_path_factory):
+    from conftest import make_text
+    from seqgen.models import ModelConfig
+    from seqgen.tasks.language_model import TrainConfig
+
+    folder = tmp_path_factory.mktemp("int8")
+    (folder / "corpus.txt").write_text(make_text(4000), encoding="utf-8")
+    config = TrainConfig(corpus=str(folder / "corpus.txt"), batch_size=8, bptt=32, max_steps=150, eval_interval=150,
+                         lr=1e-2, output_dir=str(folder), name="lm", device="cpu")
+    result = train(ModelConfig(embedding_dim=32, hidden_size=128, num_layers=2, dropout=0.0), config, progress=False)
+    model = LanguageModel.load(result.best_path, "cpu")
+    val = torch.from_numpy(load_splits(model.train_config, model.payload["tokenizer"]).ids["val"][:1500]).long()
+    return model, val
+
+
+@pytest.mark.skipif(not int8_available(), reason="this PyTorch has no quantized kernels")
+def test_int8_sampling_keeps_the_validation_loss_within_half_a_percent(trained_lm):
+    model, val = trained_lm
+    fp32 = LSTMStepper(model.model).score(val)
+    int8 = LSTMStepper(model.model, int8=True).score(val)
+    assert fp32 < 2.0  # a model that learned something, so the comparison means something
+    assert abs(int8 - fp32) <= 0.005 * fp32, (int8, fp32)
+
+
+@pytest.mark.skipif(not int8_available(), reason="this PyTorch has no quantized kernels")
+def test_the_same_seed_gives_the_same_text_on_the_int8_path(trained_lm):
+    model, _ = trained_lm
+    first = model.generate(prime="The quick", length=80, seed=5, precision="int8")
+    assert model.generate(prime="The quick", length=80, seed=5, precision="int8") == first
+    assert first.startswith("The quick") and len(first) == len("The quick") + 80
+
+
+def test_auto_sampling_precision_is_int8_only_for_small_cpu_batches():
+    cpu = torch.device("cpu")
+    expected = "int8" if int8_available() else "fp32"
+    assert resolve_sample_precision("auto", cpu, 1) == expected
+    assert resolve_sample_precision("auto", cpu, 512) == "fp32"  # nn.LSTM's kernel serves large batches
+    assert resolve_sample_precision("fp32", cpu, 1) == "fp32"
+
+
+def test_the_fused_fp32_step_scores_as_the_model_does(trained_lm):
+    model, val = trained_lm
+    with torch.inference_mode():
+        logits, _ = model.model(val[None, :-1])
+        expected = float(torch.nn.functional.cross_entropy(logits[0].float(), val[1:]))
+    assert LSTMStepper(model.model).score(val) == pytest.approx(expected, rel=1e-4)
+    tokens = list(generate(model.model, val[None, :5], 10, temperature=0, precision="int8"))
+    assert len(tokens) == 10
