@@ -48,6 +48,7 @@ def test_bf16_training_learns_as_well_as_fp32(tiny_model, tiny_train):
 @pytest.fixture(scope="module")
 def trained_lm(tmp_path_factory):
     from conftest import make_text
+
     from seqgen.models import ModelConfig
     from seqgen.tasks.language_model import TrainConfig
 
