@@ -5,12 +5,14 @@ validation: ../shared/BENCHMARKS.md §1) for the same number of training minutes
 excluded from both). The plain arm is the textbook loop: Embedding → nn.LSTM → Linear, AdamW at
 a constant 2e-3, dropout 0.2, clipping at 1.0, truncated BPTT over 32 streams of 128 characters.
 The seqgen arm is `seqgen.tasks.language_model.train` with its default recipe (every TrainConfig default: batch,
-window, learning rate, warm-up, schedule, dropout) at the same 2×512 size and `max_time` set to the
-budget.
+window, learning rate, warm-up, schedule, dropout, and --precision auto: bf16 on CPUs with native bf16)
+at the same 2×512 size and `max_time` set to the budget; the seqgen_fp32 arm is the same with
+--precision fp32, so the gain of bf16 is measured in the same run.
 Each arm's best state is finally scored on the whole validation text with batch size 1, state
 carried through it. Writes JSON.
 
     python scripts/bench_quality.py --minutes 15 --parallel --clock cpu --output benchmarks/quality-15.json
+    python scripts/bench_quality.py --minutes 15 --parallel --clock cpu --arms plain,seqgen   # two arms only
     python scripts/bench_quality.py --minutes 5 --device cuda --output benchmarks/quality-gpu-5.json
 """
 
@@ -35,6 +37,7 @@ from torch import nn
 
 from seqgen.data.corpora import load_corpus
 from seqgen.data.text import batchify, split_text, window, windows_per_pass
+from seqgen.device import resolve_precision
 from seqgen.models import ModelConfig
 from seqgen.tasks.language_model import TrainConfig
 from seqgen.tasks.language_model.evaluate import evaluate_loss
@@ -104,7 +107,7 @@ def plain_arm(corpus: str, minutes: float, seed: int, device: str) -> dict:
             "best_val_loss": evaluate_loss(model, val_ids, 1, 128, device)}
 
 
-def seqgen_arm(corpus: str, minutes: float, seed: int, device: str) -> dict:
+def seqgen_arm(corpus: str, minutes: float, seed: int, device: str, precision: str = "auto") -> dict:
     from seqgen.tasks.language_model import LanguageModel, train
 
     tokenizer, _, val_ids = load_split(corpus)
@@ -114,12 +117,13 @@ def seqgen_arm(corpus: str, minutes: float, seed: int, device: str) -> dict:
         defaults = TrainConfig()
         every = max(1, EVAL_EVERY * 32 * 128 // (defaults.batch_size * defaults.bptt))  # same tokens between evaluations
         config = TrainConfig(corpus=corpus, val_fraction=0.1, test_fraction=0.0, max_time=minutes, seed=seed,
-                             eval_interval=every, output_dir=out, name="bench", device=device)
+                             eval_interval=every, output_dir=out, name="bench", device=device, precision=precision)
         result = train(model_config, config, progress=False)
         model = LanguageModel.load(result.best_path, "cpu").model
     history = [{"step": h["step"], "minutes": round(h["elapsed"] / 60, 2), "val_loss": h["val_loss"]}
                for h in result.history if h.get("val_loss") is not None]
-    return {"steps": result.step, "tokens": result.step * config.batch_size * config.bptt,
+    used = resolve_precision(precision, torch.device(device))
+    return {"steps": result.step, "tokens": result.step * config.batch_size * config.bptt, "precision": used,
             "best_val_loss_16_streams": result.best_val_loss, "history": history,
             "recipe": {**dataclasses.asdict(model_config), **dataclasses.asdict(config)},
             "best_val_loss": evaluate_loss(model.to(device), val_ids, 1, config.bptt, device)}
@@ -134,7 +138,10 @@ def run_arm(args):
         time.perf_counter = time.process_time
     started = time.perf_counter()
     try:
-        result = (plain_arm if name == "plain" else seqgen_arm)(corpus, minutes, seed, device)
+        if name == "plain":
+            result = plain_arm(corpus, minutes, seed, device)
+        else:
+            result = seqgen_arm(corpus, minutes, seed, device, "fp32" if name == "seqgen_fp32" else "auto")
     except Exception:  # one arm's failure must not lose the other's figures
         import traceback
 
@@ -155,8 +162,13 @@ def main() -> None:
                         help="budget by wall-clock time, or by the CPU time each arm's process received "
                              "(with --parallel on a 2-core machine: one thread per arm; fair on a busy machine)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--arms", default="plain,seqgen_fp32,seqgen",
+                        help="comma-separated: plain (the textbook loop), seqgen_fp32, seqgen (its defaults)")
     parser.add_argument("--output", default="benchmarks/quality.json")
     args = parser.parse_args()
+    names = args.arms.split(",")
+    if not set(names) <= {"plain", "seqgen_fp32", "seqgen"}:
+        parser.error(f"--arms takes plain, seqgen_fp32 and seqgen, not {args.arms!r}")
     if args.clock == "cpu" and not args.parallel:
         parser.error("--clock cpu goes with --parallel (one thread per arm, so CPU time is compute time)")
     if args.device == "cuda" and (args.parallel or not torch.cuda.is_available()):
@@ -168,9 +180,9 @@ def main() -> None:
     threads = max(1, cores // 2) if args.parallel else cores
     if args.clock == "cpu":
         threads = 1
-    jobs = [(name, args.corpus, args.minutes, args.seed, threads, args.clock, args.device) for name in ("plain", "seqgen")]
+    jobs = [(name, args.corpus, args.minutes, args.seed, threads, args.clock, args.device) for name in names]
     if args.parallel:
-        with multiprocessing.get_context("spawn").Pool(2) as pool:
+        with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
             arms = dict(pool.map(run_arm, jobs))
     else:
         arms = dict(run_arm(job) for job in jobs)
@@ -184,8 +196,9 @@ def main() -> None:
         "minutes": args.minutes,
         "arms": arms,
     }
-    if all("best_val_loss" in arm for arm in arms.values()):
-        report["seqgen_minus_plain_nats"] = arms["seqgen"]["best_val_loss"] - arms["plain"]["best_val_loss"]
+    for other in ("plain", "seqgen_fp32"):
+        if all("best_val_loss" in arms.get(name, {}) for name in ("seqgen", other)):
+            report[f"seqgen_minus_{other}_nats"] = arms["seqgen"]["best_val_loss"] - arms[other]["best_val_loss"]
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
     for name, arm in arms.items():

@@ -1,8 +1,10 @@
 """Training throughput: tokens/s of a real seqgen training run against a bare
-Embedding → nn.LSTM → Linear → AdamW step of the same shape, timed in the same process.
+Embedding → nn.LSTM → Linear → AdamW step of the same shape, timed in the same process, in four
+arms: the bare step in fp32 and under bf16 autocast, seqgen with --precision fp32 and with its
+default --precision auto (bf16 where the device computes it natively).
 
     python scripts/bench_train.py --output benchmarks/train.json                  # CPU, 2×512 T128 B64
-    python scripts/bench_train.py --device cuda --shapes small,large              # on a GPU (bf16 autocast)
+    python scripts/bench_train.py --device cuda --shapes small,large              # on a GPU
 
 The seqgen figure comes from `seqgen.tasks.language_model.train` itself (data windows, state carrying, the
 schedule, clipping, loss logging); the time of its steps is taken from the run's own history,
@@ -23,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seqgen.device import autocast
+from seqgen.device import autocast, cpu_has_native_bf16, resolve_precision
 from seqgen.models import ModelConfig
 from seqgen.tasks.language_model import TrainConfig
 
@@ -31,7 +33,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshake
 SHAPES = {"small": (2, 512, 128, 64), "large": (3, 1024, 128, 256)}  # layers, hidden, bptt, batch
 
 
-def bare_tokens_per_second(layers, hidden, bptt, batch, steps, device, vocab=65) -> float:
+def bare_tokens_per_second(layers, hidden, bptt, batch, steps, device, precision, vocab=65) -> float:
     embedding = nn.Embedding(vocab, hidden).to(device)
     lstm = nn.LSTM(hidden, hidden, layers, batch_first=True).to(device)
     head = nn.Linear(hidden, vocab).to(device)
@@ -40,7 +42,7 @@ def bare_tokens_per_second(layers, hidden, bptt, batch, steps, device, vocab=65)
     data = torch.randint(vocab, (batch, bptt + 1), device=device)
 
     def step():
-        with autocast(device):
+        with autocast(device, precision):
             out, _ = lstm(embedding(data[:, :-1]))
             loss = nn.functional.cross_entropy(head(out).float().flatten(0, 1), data[:, 1:].flatten())
         optimizer.zero_grad(set_to_none=True)
@@ -59,14 +61,14 @@ def bare_tokens_per_second(layers, hidden, bptt, batch, steps, device, vocab=65)
     return batch * bptt * steps / (time.perf_counter() - start)
 
 
-def seqgen_tokens_per_second(layers, hidden, bptt, batch, steps, device, corpus) -> float:
+def seqgen_tokens_per_second(layers, hidden, bptt, batch, steps, device, corpus, precision) -> float:
     from seqgen.tasks.language_model import train
 
     log = 5
     with tempfile.TemporaryDirectory() as out:
         config = TrainConfig(corpus=corpus, batch_size=batch, bptt=bptt, max_steps=steps + log, eval_interval=10**9,
                              log_interval=log, val_fraction=0.01, test_fraction=0.0, output_dir=out, name="bench",
-                             device=device.type)
+                             device=device.type, precision=precision)
         model = ModelConfig(embedding_dim=hidden, hidden_size=hidden, num_layers=layers, dropout=0.0)
         result = train(model, config, progress=False)
     points = [(h["step"], h["elapsed"]) for h in result.history if "train_loss" in h]
@@ -85,22 +87,35 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     results = {}
+    auto = resolve_precision("auto", device)
     for name in args.shapes.split(","):
         layers, hidden, bptt, batch = SHAPES[name]
-        bare, ours = [], []
-        for _ in range(args.repeats):  # alternate, so drifting machine load hits both alike
-            bare.append(bare_tokens_per_second(layers, hidden, bptt, batch, args.steps, device))
-            ours.append(seqgen_tokens_per_second(layers, hidden, bptt, batch, args.steps, device, args.corpus))
+        arms = {"bare_fp32": [], "bare_bf16": [], "seqgen_fp32": [], "seqgen_auto": []}
+        for _ in range(args.repeats):  # alternate, so drifting machine load hits every arm alike
+            arms["bare_fp32"].append(bare_tokens_per_second(layers, hidden, bptt, batch, args.steps, device, "fp32"))
+            arms["bare_bf16"].append(bare_tokens_per_second(layers, hidden, bptt, batch, args.steps, device, "bf16"))
+            arms["seqgen_fp32"].append(seqgen_tokens_per_second(layers, hidden, bptt, batch, args.steps, device,
+                                                                args.corpus, "fp32"))
+            arms["seqgen_auto"].append(seqgen_tokens_per_second(layers, hidden, bptt, batch, args.steps, device,
+                                                                args.corpus, "auto"))
+        best = {arm: max(values) for arm, values in arms.items()}
         results[name] = {"shape": {"num_layers": layers, "hidden_size": hidden, "bptt": bptt, "batch_size": batch},
-                         "bare_tokens_per_s": max(bare), "seqgen_tokens_per_s": max(ours), "ratio": max(ours) / max(bare)}
-        print(f"{name}: bare {max(bare):,.0f} tok/s, seqgen {max(ours):,.0f} tok/s, ratio {max(ours) / max(bare):.3f}")
+                         "auto_is": auto, **{f"{arm}_tokens_per_s": value for arm, value in best.items()},
+                         "every_round": arms,
+                         "seqgen_fp32_vs_bare_fp32": best["seqgen_fp32"] / best["bare_fp32"],
+                         "seqgen_auto_vs_bare_fp32": best["seqgen_auto"] / best["bare_fp32"],
+                         "seqgen_auto_vs_bare_bf16": best["seqgen_auto"] / best["bare_bf16"]}
+        print(f"{name}: bare fp32 {best['bare_fp32']:,.0f}, bare bf16 {best['bare_bf16']:,.0f}, seqgen fp32 "
+              f"{best['seqgen_fp32']:,.0f}, seqgen auto ({auto}) {best['seqgen_auto']:,.0f} tok/s; auto ×"
+              f"{best['seqgen_auto'] / best['bare_fp32']:.2f} the bare fp32 step, ×"
+              f"{best['seqgen_auto'] / best['bare_bf16']:.2f} the bare bf16 step")
     report = {
         "benchmark": "training throughput (BENCHMARKS.md §2)",
         "command": "python " + " ".join(sys.argv),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-                    "precision": "bf16 autocast" if device.type == "cuda" else "fp32"},
+                    "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+                    "cpu_native_bf16": cpu_has_native_bf16(), "auto_precision": auto},
         "results": results,
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
