@@ -2,17 +2,19 @@
 continue, non-finite forecasts, dates past the year 9999, and files laid out unlike the training file."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import one_line_error, run
 
+import seqgen
 from seqgen.checkpoint import load_checkpoint, save_checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.tasks.forecast.data import future_dates
 from seqgen.tasks.forecast.forecast import check_forecast
 
-AIRLINE = "/work/shared/data/airline-passengers.csv"
+AIRLINE = str(Path(seqgen.__file__).parent / "data" / "airline.csv")  # the built-in copy: dates, then values
 FORECAST = ["--epochs", 5, "--ensemble", 1, "--hidden-size", 8, "--window", 12, "--horizon", 6, "--device", "cpu", "--quiet"]
 CLASSIFY = ["--epochs", 3, "--ensemble", 1, "--hidden-size", 8, "--conv-channels", 4, "--batch-size", 8, "--device", "cpu",
             "--quiet"]
@@ -90,7 +92,7 @@ def classifier(tmp_path_factory):
 def test_the_airline_csv_is_refused_by_a_classifier_of_ucr_files(classifier):
     run_dir, _ = classifier
     message = one_line_error(run("classify", run_dir, AIRLINE))
-    assert "airline-passengers.csv is a CSV file with a header ('month', 'passengers')" in message
+    assert "airline.csv is a CSV file with a header ('month', 'passengers')" in message
     assert "trained on a UCR file" in message
     message = one_line_error(run("evaluate", run_dir, "--test", AIRLINE))
     assert "airline-passengers.csv is a CSV file" in message
