@@ -95,7 +95,7 @@ def test_the_airline_csv_is_refused_by_a_classifier_of_ucr_files(classifier):
     assert "airline.csv is a CSV file with a header ('month', 'passengers')" in message
     assert "trained on a UCR file" in message
     message = one_line_error(run("evaluate", run_dir, "--test", AIRLINE))
-    assert "airline-passengers.csv is a CSV file" in message
+    assert "airline.csv is a CSV file" in message
 
 
 def test_sequences_far_from_the_training_length_are_refused(classifier, tmp_path):
