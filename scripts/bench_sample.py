@@ -1,5 +1,7 @@
 """Sampling speed: µs per token at batch 1 and tokens/s at a large batch, seqgen's sampler against an
-eager PyTorch step (nn.LSTM + softmax + multinomial) of the same model, timed in the same process.
+eager PyTorch step (nn.LSTM + softmax + multinomial) of the same model, timed in the same process;
+every path of seqgen's side by side (fp32, int8 weights on the CPU) and the int8 path's quality on a
+trained model (validation loss against fp32's on the same checkpoint, with --checkpoint).
 
     python scripts/bench_sample.py --output benchmarks/sample.json            # 2×512 on the CPU
     python scripts/bench_sample.py --device cuda --num-layers 3 --batch 512   # 3×512 on a GPU
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from seqgen.decode.sampling import generate
+from seqgen.decode.sampling import FUSED_MAX_BATCH, generate, resolve_sample_precision
 from seqgen.models import LSTMLanguageModel, ModelConfig
 
 
@@ -42,10 +44,10 @@ def eager_tokens_per_second(model, batch: int, steps: int, device) -> float:
     return batch * steps / (time.perf_counter() - start)
 
 
-def seqgen_tokens_per_second(model, batch: int, steps: int, device) -> float:
+def seqgen_tokens_per_second(model, batch: int, steps: int, device, precision: str = "fp32") -> float:
     prime = torch.zeros(batch, 1, dtype=torch.long, device=device)
     generator = torch.Generator(device=device).manual_seed(0)
-    tokens = generate(model, prime, steps + 1, 1.0, generator=generator)
+    tokens = generate(model, prime, steps + 1, 1.0, generator=generator, precision=precision)
     next(tokens)  # set-up (the primer's forward pass; on CUDA the graph capture) is not per-token cost
     sync(device)
     start = time.perf_counter()
@@ -53,6 +55,20 @@ def seqgen_tokens_per_second(model, batch: int, steps: int, device) -> float:
         pass
     sync(device)
     return batch * steps / (time.perf_counter() - start)
+
+
+def int8_quality(checkpoint: str, tokens: int) -> dict:
+    """Validation loss of a trained model read one token at a time by the fp32 and the int8 step."""
+    from seqgen.decode.sampling import LSTMStepper
+    from seqgen.tasks.language_model import LanguageModel
+    from seqgen.tasks.language_model.data import load_splits
+
+    model = LanguageModel.load(checkpoint, "cpu")
+    ids = torch.from_numpy(load_splits(model.train_config, model.payload["tokenizer"]).ids["val"][:tokens]).long()
+    fp32 = LSTMStepper(model.model).score(ids)
+    int8 = LSTMStepper(model.model, int8=True).score(ids)
+    return {"checkpoint": checkpoint, "tokens": len(ids), "fp32_val_loss": fp32, "int8_val_loss": int8,
+            "int8_relative_change": (int8 - fp32) / fp32}
 
 
 def main() -> None:
@@ -64,6 +80,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3, help="alternating rounds; the best of each is kept")
+    parser.add_argument("--checkpoint", default=None,
+                        help="a trained language model: score its validation split token by token, fp32 and int8")
+    parser.add_argument("--quality-tokens", type=int, default=20000, help="validation tokens scored (--checkpoint)")
     parser.add_argument("--output", default="benchmarks/sample.json")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -74,17 +93,29 @@ def main() -> None:
     results = {}
     for batch in (1, args.batch):
         steps = args.steps if batch == 1 else max(20, args.steps // 10)
-        eager, ours = [], []
-        for _ in range(args.repeats):  # alternate, so drifting machine load hits both alike
-            eager.append(eager_tokens_per_second(model, batch, steps, device))
-            ours.append(seqgen_tokens_per_second(model, batch, steps, device))
+        # int8 is a path of the fused step, which serves up to FUSED_MAX_BATCH samples; larger batches use nn.LSTM
+        fused_int8 = batch <= FUSED_MAX_BATCH and resolve_sample_precision("int8", device, batch) == "int8"
+        paths = ["fp32"] + (["int8"] if fused_int8 else [])
+        auto = resolve_sample_precision("auto", device, batch)
+        rates = {"eager": [], **{path: [] for path in paths}}
+        for _ in range(args.repeats):  # alternate, so drifting machine load hits every path alike
+            rates["eager"].append(eager_tokens_per_second(model, batch, steps, device))
+            for path in paths:
+                rates[path].append(seqgen_tokens_per_second(model, batch, steps, device, path))
+        best = {name: max(values) for name, values in rates.items()}
         results[f"batch_{batch}"] = {
-            "eager_tokens_per_s": max(eager), "seqgen_tokens_per_s": max(ours),
-            "eager_us_per_step": 1e6 * batch / max(eager), "seqgen_us_per_step": 1e6 * batch / max(ours),
-            "speedup": max(ours) / max(eager),
+            "auto_is": auto, "eager_us_per_step": 1e6 * batch / best["eager"],
+            **{f"seqgen_{path}_us_per_step": 1e6 * batch / best[path] for path in paths},
+            **{f"seqgen_{path}_speedup": best[path] / best["eager"] for path in paths},
+            "seqgen_us_per_step": 1e6 * batch / best[auto], "speedup": best[auto] / best["eager"],
+            "every_round_tokens_per_s": rates,
         }
-        print(f"batch {batch}: eager {1e6 * batch / max(eager):8.0f} µs/step, seqgen {1e6 * batch / max(ours):8.0f} µs/step, "
-              f"speed-up ×{max(ours) / max(eager):.2f}")
+        shown = ", ".join(f"seqgen {path} {1e6 * batch / best[path]:8.0f} µs/step (×{best[path] / best['eager']:.2f})"
+                          for path in paths)
+        print(f"batch {batch}: eager {1e6 * batch / best['eager']:8.0f} µs/step, {shown}; auto is {auto}")
+    if args.checkpoint:
+        results["quality"] = int8_quality(args.checkpoint, args.quality_tokens)
+        print(f"quality on {args.checkpoint}: {results['quality']}")
     report = {
         "benchmark": "sampling speed (BENCHMARKS.md §3)",
         "command": "python " + " ".join(sys.argv),
