@@ -95,3 +95,30 @@ def test_the_fused_fp32_step_scores_as_the_model_does(trained_lm):
     assert LSTMStepper(model.model).score(val) == pytest.approx(expected, rel=1e-4)
     tokens = list(generate(model.model, val[None, :5], 10, temperature=0, precision="int8"))
     assert len(tokens) == 10
+
+
+def test_the_fused_translation_step_gives_the_models_log_probabilities_and_int8_stays_close():
+    from seqgen.decode.search import Seq2SeqStepper, _select
+    from seqgen.models.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    torch.manual_seed(0)
+    model = Seq2Seq(Seq2SeqConfig(source_vocab_size=20, target_vocab_size=17, embedding_dim=8, hidden_size=16,
+                                  num_layers=2, dropout=0.0)).eval()
+    source = torch.randint(4, 20, (3, 7))
+    lengths = torch.tensor([7, 5, 3])
+    source[1, 5:] = 0
+    source[2, 3:] = 0
+    tokens = torch.randint(4, 17, (3,))
+    fused, quantized = Seq2SeqStepper(model), Seq2SeqStepper(model, int8=int8_available())
+    with torch.inference_mode():
+        expected_state, state, q_state = model.start(source, lengths), fused.start(source, lengths), None
+        q_state = quantized.start(source, lengths)
+        for _ in range(4):  # several steps, with a beam-style reordering of the rows in between
+            expected, expected_state = model.step(tokens, expected_state)
+            got, state = fused(tokens, state)
+            q_got, q_state = quantized(tokens, q_state)
+            assert torch.allclose(got, expected, atol=1e-5)
+            assert (q_got - expected).abs().max() < 0.05
+            order = torch.tensor([2, 0, 1])
+            expected_state, state, q_state = (_select(s, order) for s in (expected_state, state, q_state))
+            tokens = expected.argmax(-1)[order]

@@ -46,7 +46,10 @@ MAX_BEAM = 64  # a wider beam costs memory and time in proportion and no longer 
               help="Most tokens per translation [default: 2 × source + 10, at most 512].")
 @click.option("--plot-attention", type=click.Path(dir_okay=False), default=None, help="Draw the attention of the translation into this PNG.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
-def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plot_attention, device):
+@click.option("--precision", type=click.Choice(["auto", "fp32", "int8"]), default="auto", show_default=True,
+              help="Decoder weights on the CPU: int8 (per-channel scales) or fp32; auto is int8 for up to 32 "
+                   "hypotheses at once.")
+def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plot_attention, device, precision):
     """Translate TEXTS with a translate checkpoint, one line out per text; `-` reads stdin line by line."""
     from seqgen.tasks.translate import Translator
 
@@ -69,7 +72,7 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
             click.echo(f"note: {where} has {'at least ' if len(batch[0]) > translator.max_length * 64 else ''}{length:,} "
                        f"tokens, more than the {translator.max_length} the model reads (--max-length it was trained "
                        f"with); translating its first {translator.max_length}", err=True)
-        return translator.translate(batch, beam_size, max_len, length_penalty)
+        return translator.translate(batch, beam_size, max_len, length_penalty, precision=precision)
 
     translation = None
     for text in texts:

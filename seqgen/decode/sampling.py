@@ -77,17 +77,14 @@ def _int8_linear(weight: torch.Tensor, bias):
         return quantized.Linear.from_float(linear)
 
 
-class LSTMStepper:
-    """One token at a time, without nn.LSTM's per-call overhead (large on the CPU at batch 1).
+class FusedLSTM:
+    """A stacked, unidirectional nn.LSTM stepped one time step at a time, without nn.LSTM's per-call
+    overhead (large on the CPU at small batches): each layer's input and recurrent matrices are fused
+    into one, so a step is one matrix product and a few pointwise operations per layer, and the results
+    match nn.LSTM's. With int8=True the products use int8 weights with a scale per output channel: a
+    quarter of the memory each step reads, which is what a small-batch step waits on."""
 
-    Each layer's input and recurrent matrices are fused into one, so a step costs one matrix
-    product and a few pointwise operations per layer; the results match the model's forward.
-    With int8=True those products (and the output layer's) use int8 weights with a scale per
-    output channel: a quarter of the memory each token reads, which is what a batch-1 step waits on.
-    """
-
-    def __init__(self, model, int8: bool = False):
-        lstm = model.lstm
+    def __init__(self, lstm: torch.nn.LSTM, int8: bool = False):
         self.int8 = int8
         self.num_layers, self.hidden_size = lstm.num_layers, lstm.hidden_size
         self.weights, self.biases, self.layers = [], [], []
@@ -100,13 +97,6 @@ class LSTMStepper:
             else:
                 self.weights.append(fused.t().contiguous())  # (I + H, 4H)
                 self.biases.append(bias)
-        self.embedding = model.embedding.weight
-        self.projection = model.projection
-        self.decoder = model.decoder
-        if int8:
-            if self.projection is not None:
-                self.projection = _int8_linear(self.projection.weight, self.projection.bias)
-            self.decoder = _int8_linear(self.decoder.weight, self.decoder.bias)
 
     def _gates(self, layer: int, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         inputs = torch.cat([x, h], dim=1)  # (N, I + H)
@@ -114,13 +104,37 @@ class LSTMStepper:
             return self.layers[layer](inputs)
         return torch.addmm(self.biases[layer], inputs, self.weights[layer])  # (N, 4H)
 
-    def __call__(self, token: torch.Tensor, h: list, c: list) -> torch.Tensor:
-        """token (N,) → logits (N, V); h and c, lists of (N, H) per layer, are updated in place."""
-        x = self.embedding[token]  # (N, E)
-        for layer in range(len(h)):
+    def step(self, x: torch.Tensor, h: list, c: list) -> torch.Tensor:
+        """x (N, I) → the top layer's output (N, H); h and c, lists of (N, H) per layer, are updated in place."""
+        for layer in range(self.num_layers):
             i, f, g, o = self._gates(layer, x, h[layer]).chunk(4, dim=1)
             c[layer] = torch.sigmoid(f) * c[layer] + torch.sigmoid(i) * torch.tanh(g)
             h[layer] = x = torch.sigmoid(o) * torch.tanh(c[layer])
+        return x
+
+
+def int8_or_float(linear: Optional[torch.nn.Linear], int8: bool):
+    """The layer itself, or its int8 copy."""
+    if linear is None or not int8:
+        return linear
+    return _int8_linear(linear.weight, linear.bias)
+
+
+class LSTMStepper:
+    """A language model one token at a time: embedding, the FusedLSTM step, the output layer (int8 too
+    with int8=True)."""
+
+    def __init__(self, model, int8: bool = False):
+        self.cell = FusedLSTM(model.lstm, int8)
+        self.int8 = int8
+        self.num_layers, self.hidden_size = self.cell.num_layers, self.cell.hidden_size
+        self.embedding = model.embedding.weight
+        self.projection = int8_or_float(model.projection, int8)
+        self.decoder = int8_or_float(model.decoder, int8)
+
+    def __call__(self, token: torch.Tensor, h: list, c: list) -> torch.Tensor:
+        """token (N,) → logits (N, V); h and c, lists of (N, H) per layer, are updated in place."""
+        x = self.cell.step(self.embedding[token], h, c)  # (N, H)
         if self.projection is not None:
             x = self.projection(x)
         return self.decoder(x)

@@ -75,3 +75,35 @@ def beam_search(step, state, batch_size: int, bos: int, eos: int, max_len: int, 
     best = final.argmax(-1)  # (B,)
     out = history[torch.arange(batch_size, device=device), best].tolist()
     return [row[:row.index(eos)] if eos in row else row for row in out]
+
+
+class Seq2SeqStepper:
+    """The encoder-decoder's decoding step for greedy and beam search, fused: the decoder LSTM as one
+    FusedLSTM step (int8 weights with int8=True), and the attention keys W·memory computed once per
+    input instead of at every step. Gives the log-probabilities of `Seq2Seq.step` (to float tolerance)."""
+
+    def __init__(self, model, int8: bool = False):
+        from seqgen.decode.sampling import FusedLSTM, int8_or_float
+
+        decoder = model.decoder
+        self.model, self.decoder = model, decoder
+        self.cell = FusedLSTM(decoder.lstm, int8)
+        self.combine = int8_or_float(decoder.combine, int8)
+        self.output = int8_or_float(decoder.output, int8)
+
+    def start(self, source: torch.Tensor, lengths: torch.Tensor):
+        """Encode a padded batch → state (memory, keys, mask, h, c), batch first so beams reorder it on dim 0."""
+        memory, mask, h, c = self.model.start(source, lengths)  # h, c: (B, L, H)
+        keys = self.decoder.score(memory)  # (B, S, H): the "general" score's W·s_j, fixed for the whole output
+        return memory, keys, mask, h, c
+
+    def __call__(self, tokens: torch.Tensor, state):
+        """tokens (N,) → log-probabilities (N, V) and the next state."""
+        memory, keys, mask, h, c = state
+        hs, cs = list(h.unbind(1)), list(c.unbind(1))  # per layer (N, H)
+        out = self.cell.step(self.decoder.embedding(tokens), hs, cs)  # (N, H)
+        scores = torch.bmm(keys, out[:, :, None])[:, :, 0].masked_fill(~mask, float("-inf"))  # (N, S)
+        context = torch.bmm(scores.softmax(-1)[:, None, :], memory)[:, 0]  # (N, 2H)
+        attended = torch.tanh(self.combine(torch.cat([context, out], -1)))  # (N, H)
+        log_probs = self.output(attended).float().log_softmax(-1)  # (N, V)
+        return log_probs, (memory, keys, mask, torch.stack(hs, 1), torch.stack(cs, 1))

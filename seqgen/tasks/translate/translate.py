@@ -9,7 +9,8 @@ import torch
 
 from seqgen.checkpoint import check_weights, load_checkpoint, rebuilding, resolve_checkpoint
 from seqgen.config import from_dict
-from seqgen.decode.search import beam_search, greedy_search
+from seqgen.decode.sampling import resolve_sample_precision
+from seqgen.decode.search import Seq2SeqStepper, beam_search, greedy_search
 from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import BOS, EOS, Seq2Seq, Seq2SeqConfig
@@ -56,10 +57,11 @@ class Translator:
         return len(self.source_vocab.encode(clip_chars(text, self.max_length)))
 
     def translate(self, texts, beam_size: int = 1, max_len: Optional[int] = None,
-                  length_penalty: float = 1.0, batch_size: int = 64) -> list[str]:
+                  length_penalty: float = 1.0, batch_size: int = 64, precision: str = "fp32") -> list[str]:
         """Translate texts (a list, or one string) in batches of similar length; beam_size 1 is greedy.
         A text longer than `max_length` source tokens is cut to its first max_length tokens, so no input
-        makes decoding hang; max_len is capped at MAX_OUTPUT_LENGTH."""
+        makes decoding hang; max_len is capped at MAX_OUTPUT_LENGTH. With `precision` int8 (or auto, for
+        up to 32 hypotheses at once on the CPU) the decoder steps with int8 weights."""
         if isinstance(texts, str):
             texts = [texts]
         if beam_size < 1 or (max_len is not None and max_len < 1) or length_penalty < 0:
@@ -69,17 +71,19 @@ class Translator:
         max_len = min(max_len, MAX_OUTPUT_LENGTH) if max_len else None
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
         out: list[Optional[str]] = [None] * len(texts)
+        steppers = {}
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
             source, lengths, _, _ = make_batch([encoded[i] for i in rows], None, self.device)
             limit = max_len or min(512, 2 * int(lengths.max()) + 10)
+            int8 = resolve_sample_precision(precision, self.device, len(rows) * beam_size) == "int8"
+            step = steppers.get(int8) or steppers.setdefault(int8, Seq2SeqStepper(self.model, int8))
             with torch.inference_mode(), autocast(self.device):
-                state = self.model.start(source, lengths)
+                state = step.start(source, lengths)
                 if beam_size == 1:
-                    ids = greedy_search(self.model.step, state, len(rows), BOS, EOS, limit, self.device)
+                    ids = greedy_search(step, state, len(rows), BOS, EOS, limit, self.device)
                 else:
-                    ids = beam_search(self.model.step, state, len(rows), BOS, EOS, limit, beam_size,
-                                      length_penalty, self.device)
+                    ids = beam_search(step, state, len(rows), BOS, EOS, limit, beam_size, length_penalty, self.device)
             for i, row in zip(rows, ids):
                 out[i] = self.target_vocab.decode(row)
         return out
