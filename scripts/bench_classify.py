@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from seqgen.tasks.classify import ClassifyConfig
-from seqgen.tasks.classify import train as train_classifier
+from seqgen.tasks.classify.train import train as train_classifier
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ecg200"
 

@@ -39,7 +39,7 @@ if stage == "tokenise":
     splits = load_splits(config, progress=False)
     tokens = sum(len(v) for v in splits.ids.values())
 else:
-    from seqgen.tasks.language_model import train
+    from seqgen.tasks.language_model.train import train
     result = train(ModelConfig(), config, progress=False)
     tokens = None
 seconds = time.perf_counter() - begin

@@ -108,7 +108,8 @@ def plain_arm(corpus: str, minutes: float, seed: int, device: str) -> dict:
 
 
 def seqgen_arm(corpus: str, minutes: float, seed: int, device: str, precision: str = "auto") -> dict:
-    from seqgen.tasks.language_model import LanguageModel, train
+    from seqgen.tasks.language_model import LanguageModel
+    from seqgen.tasks.language_model.train import train
 
     tokenizer, _, val_ids = load_split(corpus)
     with tempfile.TemporaryDirectory() as out:

@@ -33,7 +33,7 @@ def run_shape(args) -> dict:
     corpus, minutes, batch_size, bptt, seed = args
     torch.set_num_threads(1)
     time.perf_counter = time.process_time  # the training clock is this process's CPU time
-    from seqgen.tasks.language_model import train
+    from seqgen.tasks.language_model.train import train
 
     model_config = ModelConfig(embedding_dim=128, hidden_size=512, num_layers=2)
     with tempfile.TemporaryDirectory() as out:

@@ -62,7 +62,7 @@ def bare_tokens_per_second(layers, hidden, bptt, batch, steps, device, precision
 
 
 def seqgen_tokens_per_second(layers, hidden, bptt, batch, steps, device, corpus, precision) -> float:
-    from seqgen.tasks.language_model import train
+    from seqgen.tasks.language_model.train import train
 
     log = 5
     with tempfile.TemporaryDirectory() as out:

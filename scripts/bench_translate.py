@@ -22,9 +22,10 @@ from pathlib import Path
 
 import torch
 
-from seqgen.tasks.translate import TranslateConfig, Translator, train
+from seqgen.tasks.translate import TranslateConfig, Translator
 from seqgen.tasks.translate.data import checkpoint_splits
 from seqgen.tasks.translate.evaluate import evaluate_translator
+from seqgen.tasks.translate.train import train
 
 TATOEBA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tatoeba-eng-por" / "test.txt"
 

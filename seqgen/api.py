@@ -11,7 +11,7 @@ from typing import Callable, Optional
 from seqgen.checkpoint import load_checkpoint, resolve_checkpoint
 from seqgen.config import build, flag
 from seqgen.errors import SeqgenError
-from seqgen.tasks import TASKS, get_task
+from seqgen.tasks import TASKS, get_task, train_function
 from seqgen.training import stop_on_signals
 
 
@@ -51,11 +51,11 @@ def train(task: str = "language-model", *, resume: Optional[str] = None, progres
         if unknown:
             raise SeqgenError(f"{', '.join(flag(n) for n in unknown)} do(es) not apply to --task {task}")
         with guard as stop:
-            return package.train(*[cls() for cls in package.CONFIGS], resume=resume, overrides=options,
+            return train_function(task)(*[cls() for cls in package.CONFIGS], resume=resume, overrides=options,
                                  should_stop=stop, progress=progress)
     configs = split_options(task, options)
     with guard as stop:
-        return package.train(*configs, should_stop=stop, progress=progress)
+        return train_function(task)(*configs, should_stop=stop, progress=progress)
 
 
 def load(path, device: str = "auto"):

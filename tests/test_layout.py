@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seqgen.tasks import TASKS, get_task
+from seqgen.tasks import TASKS, get_task, train_function
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,5 +33,5 @@ def test_every_task_is_a_folder_with_the_same_files(task):
     package = get_task(task)
     folder = Path(package.__file__).parent
     assert {"config.py", "data.py", "train.py", "evaluate.py"} <= {p.name for p in folder.glob("*.py")}
-    assert package.NAME == task and callable(package.train) and callable(package.load)
+    assert package.NAME == task and callable(train_function(task)) and callable(package.load)
     assert all(dataclasses.is_dataclass(cls) for cls in package.CONFIGS)

@@ -11,8 +11,9 @@ import torch
 import seqgen.device
 from seqgen.decode.sampling import LSTMStepper, generate, int8_available, resolve_sample_precision
 from seqgen.device import resolve_precision
-from seqgen.tasks.language_model import LanguageModel, train
+from seqgen.tasks.language_model import LanguageModel
 from seqgen.tasks.language_model.data import load_splits
+from seqgen.tasks.language_model.train import train
 
 
 def test_auto_precision_is_bf16_only_where_the_cpu_has_it(monkeypatch):

@@ -11,7 +11,7 @@ from conftest import run
 
 import seqgen
 from seqgen.tasks import TASKS, get_task
-from seqgen.tasks.language_model import train
+from seqgen.tasks.language_model.train import train
 from seqgen.training import learning_rate
 
 

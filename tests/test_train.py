@@ -8,7 +8,8 @@ import torch
 from seqgen.checkpoint import load_checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.models import LSTMLanguageModel
-from seqgen.tasks.language_model import LanguageModel, train
+from seqgen.tasks.language_model import LanguageModel
+from seqgen.tasks.language_model.train import train
 
 
 def train_losses(history):

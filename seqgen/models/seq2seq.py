@@ -9,27 +9,11 @@ gets exactly the outputs it gets alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqgen.config import Checked
-
-
-@dataclass(frozen=True)
-class Seq2SeqConfig(Checked):
-    """Everything that rebuilds the encoder-decoder; stored in the checkpoint (the defaults live in the
-    translate task's config)."""
-
-    source_vocab_size: int
-    target_vocab_size: int
-    embedding_dim: int
-    hidden_size: int
-    num_layers: int
-    dropout: float
-
+from seqgen.models.configs import Seq2SeqConfig
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3  # special ids; every tokenizer's own ids start at 4
 

@@ -6,7 +6,7 @@
     <verb>.py    the loaded model object and its verb (generate, translate, forecast, classify)
     evaluate.py  held-out figures
 
-and an `__init__.py` naming NAME, CONFIGS, train and load. A new task is a folder and one line below.
+and an `__init__.py` naming NAME, SUMMARY, CONFIGS and load. A new task is a folder and one line below.
 """
 
 from __future__ import annotations
@@ -25,7 +25,13 @@ TASKS = tuple(_PACKAGES)
 
 
 def get_task(name: str):
-    """The task's package: NAME, SUMMARY, CONFIGS, train(*configs, …) and load(path, device)."""
+    """The task's package: NAME, SUMMARY, CONFIGS and load(path, device)."""
     if name not in _PACKAGES:
         raise SeqgenError(f"unknown task {name!r}; seqgen knows: {', '.join(TASKS)}")
     return importlib.import_module(_PACKAGES[name])
+
+
+def train_function(name: str):
+    """The task's train(*configs, resume=None, overrides=None, should_stop=None, progress=True), from its
+    train.py (a package attribute named `train` would be the submodule once it is imported)."""
+    return importlib.import_module(get_task(name).__name__ + ".train").train

@@ -3,12 +3,30 @@ multi-step LSTM forecasters, forecasts with a 90 % band for any horizon, and the
 seasonal naive and SARIMA."""
 
 from seqgen.tasks.forecast.config import ForecastConfig
-from seqgen.tasks.forecast.forecast import Forecaster
-from seqgen.tasks.forecast.train import ForecastResult, fit, train
 
 NAME = "forecast"
 SUMMARY = "an ensemble of LSTM forecasters of a numeric series"
-CONFIGS = (ForecastConfig,)  # the options of `seqgen train --task forecast`
-load = Forecaster.load
+CONFIGS = (ForecastConfig,)  # the options of `seqgen train --task forecast`, in this order under --help
 
-__all__ = ["CONFIGS", "NAME", "SUMMARY", "ForecastConfig", "ForecastResult", "Forecaster", "fit", "load", "train"]
+# The rest imports torch, so it loads on first use: the command line lists options without it.
+_LAZY = {
+    "Forecaster": "seqgen.tasks.forecast.forecast",
+    "ForecastResult": "seqgen.tasks.forecast.train",
+    "fit": "seqgen.tasks.forecast.train",
+}
+
+
+def __getattr__(attribute: str):
+    if attribute in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[attribute]), attribute)
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
+
+
+
+def load(path, device: str = "auto"):
+    """This task's model object, from a checkpoint alone."""
+    from seqgen.tasks.forecast.forecast import Forecaster
+
+    return Forecaster.load(path, device)

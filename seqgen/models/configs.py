@@ -1,0 +1,42 @@
+"""The dataclasses that rebuild each network, stored in its checkpoint; kept apart from the networks
+themselves so that listing options (`seqgen train --help`) never has to import torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from seqgen.config import Checked, NetworkOptions, default, option
+
+
+@dataclass(frozen=True)
+class ModelConfig(NetworkOptions):
+    """Everything that rebuilds the language model; stored in the checkpoint."""
+
+    vocab_size: int = option(0, "Set from the tokenizer.", cli=False, min=0)
+    embedding_dim: int = option(64, "Size of the token embedding.", min=1, max=65536)
+    hidden_size: int = default(256)
+    num_layers: int = default(2)
+    dropout: float = default(0.1)
+    tie_weights: bool = option(False, "Share the embedding and output weights (a projection is added when sizes differ).")
+    forget_bias: float = option(0.0, "Added to the LSTM forget-gate biases at initialisation (1 is the classic advice; "
+                                "on tiny shakespeare it slowed early training).")
+    weight_drop: float = option(0.0, "DropConnect on the recurrent (hidden-to-hidden) weights, one mask per window "
+                                "(AWD-LSTM).", min=0.0, max=0.9)
+    embedding_dropout: float = option(0.0, "Drop whole token types from the embedding, one mask per window (AWD-LSTM).",
+                                      min=0.0, max=0.9)
+    locked_dropout: bool = option(False, "Use one dropout mask for all time steps of a window on the LSTM's input and "
+                                  "output (variational dropout).")
+
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig(Checked):
+    """Everything that rebuilds the encoder-decoder; stored in the checkpoint (the defaults live in the
+    translate task's config)."""
+
+    source_vocab_size: int
+    target_vocab_size: int
+    embedding_dim: int
+    hidden_size: int
+    num_layers: int
+    dropout: float
