@@ -134,7 +134,8 @@ class RunOptions(Checked):
     seed: int = option(1337, "Random seed for initialisation, dropout and data order.", min=0, max=2**63 - 1)
     device: str = option("auto", "Where to train: cuda when available (auto), or forced.", choices=("auto", "cpu", "cuda"))
     precision: str = option("auto", "Arithmetic of the forward and backward pass: bf16 autocast (weights, optimizer "
-                            "and loss stay fp32) or fp32; auto is bf16 on CUDA and on CPUs with native bf16.",
+                            "and loss stay fp32) or fp32; auto is bf16 on CUDA, and on CPUs with native bf16 for steps "
+                            "of 4096 tokens or more.",
                             choices=("auto", "fp32", "bf16"))
     output_dir: str = option("checkpoints", "Folder that receives the run folder.")
     name: Optional[str] = option(None, "Run folder name, inside --output-dir [default: corpus name and time].")

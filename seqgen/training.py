@@ -260,7 +260,7 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
     """
     should_stop = should_stop or (lambda: False)
     model, optimizer = task.model, task.optimizer
-    precision = resolve_precision(config.precision, device)
+    precision = resolve_precision(config.precision, device, getattr(task, "tokens_per_step", None))
     max_steps, epochs, max_time = config.budget()
     hint = f"lower --lr (now {config.lr:g}) or --grad-clip; the last good checkpoint is {run.latest}"
 

@@ -20,6 +20,9 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it(monkeypatch):
     cpu = torch.device("cpu")
     monkeypatch.setattr(seqgen.device, "cpu_has_native_bf16", lambda: True)
     assert resolve_precision("auto", cpu) == "bf16"
+    assert resolve_precision("auto", cpu, tokens_per_step=64 * 128) == "bf16"
+    # small steps lose more to casting the weights than bf16 products gain (measured), so auto keeps fp32
+    assert resolve_precision("auto", cpu, tokens_per_step=16 * 32) == "fp32"
     monkeypatch.setattr(seqgen.device, "cpu_has_native_bf16", lambda: False)
     assert resolve_precision("auto", cpu) == "fp32"  # emulated bf16 would be slower, so auto keeps fp32
     assert resolve_precision("bf16", cpu) == "bf16" and resolve_precision("fp32", cpu) == "fp32"
@@ -28,6 +31,7 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it(monkeypatch):
 @pytest.mark.parametrize("native", [True, False])
 def test_training_records_its_precision_and_keeps_fp32_master_weights(tiny_model, tiny_train, monkeypatch, native):
     monkeypatch.setattr(seqgen.device, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(seqgen.device, "CPU_BF16_MIN_TOKENS", 1)  # the tiny test steps count as large
     result = train(tiny_model, dataclasses.replace(tiny_train, max_steps=12, grad_clip=0.5), progress=False)
     assert json.loads((result.run_dir / "run.json").read_text())["precision"] == ("bf16" if native else "fp32")
     payload = torch.load(result.latest_path, weights_only=True)

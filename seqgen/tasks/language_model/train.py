@@ -34,6 +34,7 @@ class LanguageModelTraining:
         self.streams = TextStreams(splits.ids["train"], config, device)
         self.val_ids = splits.ids["val"] if len(splits.ids["val"]) else None
         self.hidden = hidden  # the LSTM state carried from one window of each stream to the next
+        self.tokens_per_step = config.batch_size * config.bptt  # decides whether bf16 pays on a CPU
         # Music reports its loss per quarter note too, so encodings with different grids compare.
         quarters = splits.quarters.get("val")
         self.tokens_per_quarter = len(self.val_ids) / quarters if self.val_ids is not None and quarters else None

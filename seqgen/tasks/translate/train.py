@@ -35,6 +35,8 @@ class TranslationTraining:
         self.translator = Translator(model, data.source_vocab, data.target_vocab, device, config.max_length)
         self.source_lengths = [len(s) for s, _ in data.train_ids]
         self.per_epoch = math.ceil(len(data.train_ids) / config.batch_size)
+        # target tokens in a typical step: decides whether bf16 pays on a CPU
+        self.tokens_per_step = config.batch_size * (1 + sum(len(t) for _, t in data.train_ids) // max(1, len(data.train_ids)))
         self._order = (None, None)  # (epoch, its batches)
 
     def _batches(self, epoch: int) -> list:
