@@ -84,12 +84,15 @@ def test_the_same_seed_gives_the_same_text_on_the_int8_path(trained_lm):
     assert first.startswith("The quick") and len(first) == len("The quick") + 80
 
 
-def test_auto_sampling_precision_is_int8_only_for_small_cpu_batches():
+def test_auto_sampling_precision_is_int8_on_the_cpu_where_the_kernels_exist(monkeypatch):
+    import seqgen.decode.sampling as sampling
+
     cpu = torch.device("cpu")
     expected = "int8" if int8_available() else "fp32"
-    assert resolve_sample_precision("auto", cpu, 1) == expected
-    assert resolve_sample_precision("auto", cpu, 512) == "fp32"  # nn.LSTM's kernel serves large batches
+    assert resolve_sample_precision("auto", cpu, 1) == expected and resolve_sample_precision("auto", cpu, 512) == expected
     assert resolve_sample_precision("fp32", cpu, 1) == "fp32"
+    monkeypatch.setattr(sampling, "int8_available", lambda: False)  # a PyTorch without quantized kernels
+    assert resolve_sample_precision("auto", cpu) == "fp32" and resolve_sample_precision("int8", cpu) == "fp32"
 
 
 def test_the_fused_fp32_step_scores_as_the_model_does(trained_lm):

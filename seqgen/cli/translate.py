@@ -47,8 +47,8 @@ MAX_BEAM = 64  # a wider beam costs memory and time in proportion and no longer 
 @click.option("--plot-attention", type=click.Path(dir_okay=False), default=None, help="Draw the attention of the translation into this PNG.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "int8"]), default="auto", show_default=True,
-              help="Decoder weights on the CPU: int8 (per-channel scales) or fp32; auto is int8 for up to 32 "
-                   "hypotheses at once.")
+              help="Decoder weights on the CPU: int8 (per-channel scales) or fp32; auto is int8 where PyTorch "
+                   "has the kernels.")
 def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plot_attention, device, precision):
     """Translate TEXTS with a translate checkpoint, one line out per text; `-` reads stdin line by line."""
     from seqgen.tasks.translate import Translator

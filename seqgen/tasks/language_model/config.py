@@ -48,7 +48,7 @@ class SampleConfig(Checked):
                                  min=0, max=2**63 - 1)
     device: str = option("auto", "Where to run: cuda when available (auto), or forced.", choices=("auto", "cpu", "cuda"))
     precision: str = option("auto", "Weights of the CPU step: int8 (per-channel scales; 4x less to read per token) or "
-                            "fp32; auto is int8 for up to 32 samples where PyTorch has the kernels.",
+                            "fp32; auto is int8 on the CPU where PyTorch has the kernels.",
                             choices=("auto", "fp32", "int8"))
     output: Optional[str] = option(None, "Write the samples to this file (x-1.txt, x-2.txt, … with several); music "
                                    "needs it.")

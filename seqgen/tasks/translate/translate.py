@@ -60,8 +60,8 @@ class Translator:
                   length_penalty: float = 1.0, batch_size: int = 64, precision: str = "fp32") -> list[str]:
         """Translate texts (a list, or one string) in batches of similar length; beam_size 1 is greedy.
         A text longer than `max_length` source tokens is cut to its first max_length tokens, so no input
-        makes decoding hang; max_len is capped at MAX_OUTPUT_LENGTH. With `precision` int8 (or auto, for
-        up to 32 hypotheses at once on the CPU) the decoder steps with int8 weights."""
+        makes decoding hang; max_len is capped at MAX_OUTPUT_LENGTH. With `precision` int8 (or auto, on
+        the CPU) the decoder steps with int8 weights."""
         if isinstance(texts, str):
             texts = [texts]
         if beam_size < 1 or (max_len is not None and max_len < 1) or length_penalty < 0:
