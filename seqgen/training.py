@@ -141,6 +141,19 @@ def stop_on_signals():
             signal.signal(s, handler)
 
 
+def load_finished(path, task: str) -> tuple:
+    """(file, payload) of an ensemble checkpoint that holds a finished run; the latest.pt of a run still in
+    progress is one line saying how to finish it."""
+    path = resolve_checkpoint(path)
+    payload = load_checkpoint(path, task=task)
+    state = payload.get("train_state")
+    if isinstance(state, dict) and state.get("complete") is False:
+        raise SeqgenError(f"{path} is the state of an unfinished run ({state.get('member')} of "
+                          f"{(payload.get('train_config') or {}).get('ensemble')} networks trained); finish it with "
+                          f"`seqgen train --task {task} --resume {path}`")
+    return path, payload
+
+
 def resume_point(path, task: str, overrides: Optional[dict] = None, allowed=RESUMABLE_OVERRIDES) -> tuple:
     """(file, payload) of the checkpoint a run resumes from: a latest.pt or its run folder. Options other
     than `allowed` cannot change. A file that is an older state of its run than the latest.pt beside it

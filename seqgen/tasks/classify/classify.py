@@ -10,13 +10,14 @@ from typing import Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import load_checkpoint, rebuilding, require, resolve_checkpoint
+from seqgen.checkpoint import rebuilding, require
 from seqgen.config import from_dict
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
 from seqgen.tasks.classify.config import ClassifyConfig
 from seqgen.tasks.classify.data import pad, read_like_training
+from seqgen.training import load_finished
 
 NAME = "classify"
 
@@ -73,13 +74,7 @@ class Classifier:
     def load(cls, path, device: str = "auto") -> "Classifier":
         """Rebuild the ensemble from a checkpoint alone; a damaged or unfinished one is one line. The networks
         are small, so `auto` runs them on the CPU (cuda only when asked for)."""
-        path = resolve_checkpoint(path)
-        payload = load_checkpoint(path, task=NAME)
-        state = payload.get("train_state")
-        if isinstance(state, dict) and state.get("complete") is False:
-            raise SeqgenError(f"{path} is the state of an unfinished run ({state.get('member')} of "
-                              f"{payload.get('train_config', {}).get('ensemble')} networks trained); finish it with "
-                              f"`seqgen train --task classify --resume {path}`")
+        path, payload = load_finished(path, NAME)
         device = resolve_device("cpu" if device == "auto" else device) if isinstance(device, str) else device
         with rebuilding(path):
             check_payload(payload)

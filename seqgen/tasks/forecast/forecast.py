@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import load_checkpoint, rebuilding, require, resolve_checkpoint
+from seqgen.checkpoint import rebuilding, require
 from seqgen.config import from_dict
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
@@ -18,6 +18,7 @@ from seqgen.models.forecast import LSTMForecaster
 from seqgen.plots import save_figure
 from seqgen.tasks.forecast.config import ForecastConfig
 from seqgen.tasks.forecast.data import future_dates, input_size, inputs, lag, reference, transform, untransform
+from seqgen.training import load_finished
 
 NAME = "forecast"
 Z_90 = 1.645  # half-width of a 90 % Gaussian band, in standard deviations
@@ -137,13 +138,7 @@ class Forecaster:
     def load(cls, path, device: str = "auto") -> "Forecaster":
         """Read and check a forecast checkpoint; a damaged or unfinished one is one line. The networks are
         tiny, so `auto` runs them on the CPU (cuda only when asked for)."""
-        path = resolve_checkpoint(path)
-        payload = load_checkpoint(path, task=NAME)
-        state = payload.get("train_state")
-        if isinstance(state, dict) and state.get("complete") is False:
-            raise SeqgenError(f"{path} is the state of an unfinished run ({state.get('member')} of "
-                              f"{payload.get('train_config', {}).get('ensemble')} networks trained); finish it with "
-                              f"`seqgen train --task forecast --resume {path}`")
+        path, payload = load_finished(path, NAME)
         device = resolve_device("cpu" if device == "auto" else device) if isinstance(device, str) else device
         with rebuilding(path):
             check_payload(payload)
