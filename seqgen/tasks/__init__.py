@@ -35,3 +35,20 @@ def train_function(name: str):
     """The task's train(*configs, resume=None, overrides=None, should_stop=None, progress=True), from its
     train.py (a package attribute named `train` would be the submodule once it is imported)."""
     return importlib.import_module(get_task(name).__name__ + ".train").train
+
+
+def lazy_parts(package: str, parts: dict, model: str):
+    """(__getattr__, load) for a task package: `parts` maps names to the modules that define them, loaded
+    on first use (they import torch; the command line lists options without it); `model` names the
+    loaded-model class whose .load(path, device) is the task's load."""
+
+    def __getattr__(attribute: str):
+        if attribute in parts:
+            return getattr(importlib.import_module(parts[attribute]), attribute)
+        raise AttributeError(f"module {package!r} has no attribute {attribute!r}")
+
+    def load(path, device: str = "auto"):
+        """This task's model object, from a checkpoint alone."""
+        return __getattr__(model).load(path, device)
+
+    return __getattr__, load
