@@ -1,10 +1,13 @@
-"""Reading a large corpus: time and peak memory to read and tokenise a ~100 MB text file (char and
-bpe), and to get a training run to its first step, each in a fresh process.
+"""A corpus larger than memory: time and peak memory to tokenise a 1 GB text file into its token file
+(char and bpe), and time and peak memory from the start of `train` to its first step once the token
+file exists, each in a fresh process.
 
-    python scripts/bench_corpus.py --size-mb 100 --output benchmarks/corpus.json
+    python scripts/bench_corpus.py --size-mb 1000 --output benchmarks/corpus.json
 
-The corpus is tiny shakespeare repeated to the size asked (written to a temporary folder), so
-the figures are reproducible from the shared data alone.
+The corpus is tiny shakespeare repeated to the size asked (written to a temporary folder), so the figures
+are reproducible from the shared data alone. Peak memory is the process's peak resident set above what
+its imports alone take; the libraries' own start-up (torch's first optimizer, matplotlib) happens before the
+clock starts, since it is the same for any corpus.
 """
 
 from __future__ import annotations
@@ -24,25 +27,32 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshake
 # Each stage runs in its own interpreter, so its peak resident memory is its own.
 STAGE = r"""
 import json, resource, sys, time
-start = time.perf_counter()
 from seqgen.models import ModelConfig
 from seqgen.tasks.language_model import TrainConfig
 from seqgen.tasks.language_model.data import load_splits
 import sentencepiece, torch, seqgen.tasks.language_model.train  # every library the stage uses, so `base` holds their imports
+torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])  # torch loads parts of itself on the first optimizer
+import matplotlib.pyplot  # the loss plot a run draws when it saves
 stage, path, kind = sys.argv[1], sys.argv[2], sys.argv[3]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the corpus's own cost is measured above this
-config = TrainConfig(corpus=path, tokenizer=kind, vocab_size=4000, max_steps=1, eval_interval=10**9,
+config = TrainConfig(corpus=path, tokenizer=kind, vocab_size=4000, max_steps=1000, eval_interval=10**9,
                      val_fraction=0.001, test_fraction=0.0,
                      output_dir=sys.argv[4], name=stage + kind, device="cpu")
 begin = time.perf_counter()
+first_step = []
 if stage == "tokenise":
     splits = load_splits(config, progress=False)
     tokens = sum(len(v) for v in splits.ids.values())
 else:
     from seqgen.tasks.language_model.train import train
-    result = train(ModelConfig(), config, progress=False)
+
+    def at_first_step():  # polled after every step: the first call is the end of the first step
+        first_step.append(time.perf_counter())
+        return True
+
+    result = train(ModelConfig(), config, should_stop=at_first_step, progress=False)
     tokens = None
-seconds = time.perf_counter() - begin
+seconds = (first_step[0] if first_step else time.perf_counter()) - begin
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"seconds": seconds, "peak_rss_mb": peak / 1024, "imports_rss_mb": base / 1024, "tokens": tokens}))
 """
@@ -50,7 +60,7 @@ print(json.dumps({"seconds": seconds, "peak_rss_mb": peak / 1024, "imports_rss_m
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=float, default=100.0)
+    parser.add_argument("--size-mb", type=float, default=1000.0)
     parser.add_argument("--source", default=str(SHARED))
     parser.add_argument("--output", default="benchmarks/corpus.json")
     args = parser.parse_args()
@@ -64,17 +74,24 @@ def main() -> None:
                 f.write(text)
                 written += len(text.encode("utf-8"))
         size_mb = corpus.stat().st_size / 1e6
-        for stage in ("tokenise", "first-step"):
-            for kind in ("char", "bpe"):
+        for kind in ("char", "bpe"):
+            env = {**os.environ, "SEQGEN_CACHE": str(Path(folder) / f"cache-{kind}")}  # a cold cache per tokenizer
+            for stage in ("tokenise", "first-step"):
                 out = subprocess.run([sys.executable, "-c", STAGE, stage, str(corpus), kind, folder],
-                                     capture_output=True, text=True, check=True)
+                                     capture_output=True, text=True, env=env)
+                if out.returncode:
+                    sys.exit(f"{stage}/{kind} failed:\n{out.stderr[-3000:]}")
                 row = json.loads(out.stdout.strip().splitlines()[-1])
-                row["peak_over_file_size"] = (row["peak_rss_mb"] - row["imports_rss_mb"]) / size_mb
+                row["peak_above_imports_mb"] = row["peak_rss_mb"] - row["imports_rss_mb"]
+                if stage == "tokenise":
+                    row["mb_per_second"] = size_mb / row["seconds"]
                 results[f"{stage}/{kind}"] = row
-                print(f"{stage:10s} {kind:4s} {row['seconds']:7.1f} s  peak {row['peak_rss_mb']:7.0f} MB "
-                      f"({row['peak_over_file_size']:.2f}× the file above the {row['imports_rss_mb']:.0f} MB of imports)")
+                rate = f"  {row['mb_per_second']:.1f} MB/s" if stage == "tokenise" else ""
+                print(f"{stage:10s} {kind:4s} {row['seconds']:7.1f} s{rate}  peak {row['peak_above_imports_mb']:7.0f} MB "
+                      f"above the {row['imports_rss_mb']:.0f} MB of imports", flush=True)
     report = {
-        "benchmark": "large corpus: read, tokenise, start training",
+        "benchmark": "corpus larger than memory: tokenise once, then memory-map",
+        "targets": {"first_step_seconds": 5, "char_peak_above_imports_mb": 500, "char_tokenise_mb_per_second": 20},
         "command": "python " + " ".join(sys.argv),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cores": os.cpu_count()},

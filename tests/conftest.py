@@ -1,4 +1,6 @@
+import os
 import random
+import tempfile
 
 import pytest
 import torch
@@ -9,6 +11,9 @@ from seqgen.tasks.language_model import TrainConfig
 
 # Tiny models gain nothing from more threads, and on a busy machine extra threads only wait on each other.
 torch.set_num_threads(1)
+
+# Token files and other cache entries of the tests go to a folder of their own, not the user's cache.
+os.environ.setdefault("SEQGEN_CACHE", tempfile.mkdtemp(prefix="seqgen-test-cache-"))
 
 WORDS = ("the quick brown fox jumps over a lazy dog while my sister reads her letter to "
          "our friend at the manor and nobody can say what she will do next").split()

@@ -192,66 +192,124 @@ def _wide_mismatch(data: bytes, codec: str) -> str | None:
     return None if marked or order == native else suggestion
 
 
-def read_text_file(path: Path, encoding: str = "utf-8") -> str:
-    """Read one text file, refusing empty, binary or wrongly decoded files with a clear message."""
+CHUNK_BYTES = 1 << 24  # bytes read and decoded at a time: a corpus of any size streams in 16 MB pieces
+
+
+def _codec(encoding: str) -> str:
     import codecs
 
     try:
-        codec = codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
     except LookupError:
         raise SeqgenError(f"unknown text encoding {encoding!r}; use a Python codec name such as utf-8 or latin-1") from None
+    if not getattr(info, "_is_text_encoding", True):  # a codec that exists but is no text encoding (rot13, hex, …)
+        raise SeqgenError(f"{encoding!r} is not a text encoding; use one such as utf-8 or latin-1")
+    return info.name
+
+
+def iter_text_file(path: Path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES):
+    """Yield the text of one file a piece at a time (never the whole file in memory), with the checks of
+    `read_text_file`: empty, binary or wrongly decoded files raise SeqgenError, wherever the fault lies.
+    Windows line ends become "\n" and a leading byte-order mark is dropped."""
+    import codecs
+
+    path = Path(path)
+    codec = _codec(encoding)
     try:
         if path.exists() and not path.is_file():  # a folder, device or pipe: /dev/zero would be read for ever
             raise SeqgenError(f"{path} is not a regular file; give a text file")
-        data = path.read_bytes()
+        handle = path.open("rb")
     except OSError as error:
         raise SeqgenError(f"cannot read {path}: {error.strerror or error}") from None
-    if not data.strip():
+    with handle:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        offset, started, seen_text, held = 0, False, False, ""
+        while True:
+            try:
+                data = handle.read(chunk_bytes)
+            except OSError as error:
+                raise SeqgenError(f"cannot read {path}: {error.strerror or error}") from None
+            final = len(data) < chunk_bytes
+            if offset == 0:
+                if final and not data.strip():
+                    raise SeqgenError(f"{path} is empty; give a file with text in it")
+                suggestion = _wide_mismatch(data, codec)
+                if suggestion:
+                    raise SeqgenError(f"{path} looks like {suggestion[:6].upper()} text; pass --encoding {suggestion} "
+                                      "(or convert it to UTF-8)")
+            if not codec.startswith(("utf-16", "utf-32")) and b"\x00" in data:  # a C-level scan, cheap even for large corpora
+                raise SeqgenError(f"{path} looks like a binary file, not text (a NUL byte at offset "
+                                  f"{offset + data.index(0)}); give a plain-text file")
+            pending = decoder.getstate()[0]  # bytes of a character cut by the last piece's end
+            try:
+                text = decoder.decode(data, final=final)
+            except UnicodeDecodeError as error:
+                buffer = pending + data
+                where = (f"byte 0x{buffer[error.start]:02x} at offset {offset - len(pending) + error.start}"
+                         if error.start < len(buffer) else "at its end")
+                raise SeqgenError(f"{path} is not valid {encoding} ({where}); "
+                                  "pass its encoding, e.g. --encoding latin-1, or convert the file to UTF-8") from None
+            except (UnicodeError, ValueError, TypeError) as error:  # codecs such as idna or punycode fail in their own ways
+                raise SeqgenError(f"{path} could not be decoded as {encoding} ({error}); pass its encoding or convert "
+                                  "it to UTF-8") from None
+            offset += len(data)
+            text = held + text
+            held = ""
+            if text.endswith("\r") and not final:  # a "\r\n" may be cut between two pieces
+                text, held = text[:-1], "\r"
+            if "\r" in text:
+                text = text.replace("\r\n", "\n")
+            if not started:
+                text = text.lstrip("\ufeff")
+                started = bool(text)
+            if "\x00" in text:  # a NUL character decoded from UTF-16 / UTF-32 (or an unusual codec)
+                raise SeqgenError(f"{path} looks like a binary file, not {encoding} text (it holds NUL characters); "
+                                  "give a plain-text file")
+            seen_text = seen_text or bool(text.strip())
+            if text:
+                yield text
+            if final:
+                break
+    if not seen_text:
         raise SeqgenError(f"{path} is empty; give a file with text in it")
-    suggestion = _wide_mismatch(data, codec)
-    if suggestion:
-        raise SeqgenError(f"{path} looks like {suggestion[:6].upper()} text; pass --encoding {suggestion} "
-                          "(or convert it to UTF-8)")
-    if not codec.startswith(("utf-16", "utf-32")) and b"\x00" in data:  # the whole file: a C-level scan, cheap even for large corpora
-        raise SeqgenError(f"{path} looks like a binary file, not text (a NUL byte at offset {data.index(0)}); "
-                          "give a plain-text file")
-    try:
-        text = data.decode(encoding)
-    except LookupError:  # a codec that exists but is no text encoding (rot13, hex, …)
-        raise SeqgenError(f"{encoding!r} is not a text encoding; use one such as utf-8 or latin-1") from None
-    except UnicodeDecodeError as error:
-        where = f"byte 0x{data[error.start]:02x} at offset {error.start}" if error.start < len(data) else "at its end"
-        raise SeqgenError(
-            f"{path} is not valid {encoding} ({where}); "
-            "pass its encoding, e.g. --encoding latin-1, or convert the file to UTF-8"
-        ) from None
-    except (UnicodeError, ValueError) as error:  # codecs such as idna or punycode fail in their own ways
-        raise SeqgenError(f"{path} could not be decoded as {encoding} ({error}); pass its encoding or convert it to UTF-8") from None
-    text = text.replace("\r\n", "\n").lstrip("\ufeff")
-    if "\x00" in text:  # a NUL character decoded from UTF-16 / UTF-32 (or an unusual codec)
-        raise SeqgenError(f"{path} looks like a binary file, not {encoding} text (it holds NUL characters); "
-                          "give a plain-text file")
-    if not text.strip():
-        raise SeqgenError(f"{path} is empty; give a file with text in it")
-    return text
 
 
-def load_corpus(spec: str, encoding: str = "utf-8") -> tuple[str, str]:
-    """Return (name, text) for a registry name, a text file, or a folder of .txt files."""
+def read_text_file(path: Path, encoding: str = "utf-8") -> str:
+    """Read one text file, refusing empty, binary or wrongly decoded files with a clear message."""
+    return "".join(iter_text_file(path, encoding))
+
+
+def corpus_files(spec: str, encoding: str = "utf-8") -> tuple[str, list[Path], str]:
+    """(name, files, encoding) of a text corpus: a registry name, a text file, or a folder of .txt files
+    (read in sorted order, joined by a newline)."""
     if spec in REGISTRY:
         corpus = REGISTRY[spec]
-        return corpus.name, read_text_file(corpus_path(corpus), "utf-8")
+        return corpus.name, [corpus_path(corpus)], "utf-8"
     path = Path(spec).expanduser()
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.txt") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
         if not files:
             raise SeqgenError(f"the folder {path} holds no .txt files; put your text in .txt files")
-        return path.name, "\n".join(read_text_file(p, encoding) for p in files)
+        return path.name, files, encoding
     if path.is_file():
-        return path.stem, read_text_file(path, encoding)
+        return path.stem, [path], encoding
     raise SeqgenError(
         f"no corpus named {spec!r} and no such file or folder; see `seqgen corpora` for the built-in names"
     )
+
+
+def iter_corpus(files: list[Path], encoding: str = "utf-8"):
+    """The text of a corpus's files a piece at a time, a newline between files (as `load_corpus` joins them)."""
+    for index, path in enumerate(files):
+        if index:
+            yield "\n"
+        yield from iter_text_file(path, encoding)
+
+
+def load_corpus(spec: str, encoding: str = "utf-8") -> tuple[str, str]:
+    """Return (name, text) for a registry name, a text file, or a folder of .txt files."""
+    name, files, encoding = corpus_files(spec, encoding)
+    return name, "".join(iter_corpus(files, encoding))
 
 
 def describe_corpora() -> list[dict]:

@@ -12,7 +12,7 @@ from seqgen.errors import SeqgenError
 
 NEWLINE = "\n"
 _CHUNK = 1 << 18  # characters encoded per call: small, so the Python lists of one call stay small
-_TRAINING_LINES = 500_000  # enough lines to learn the vocabulary of a large corpus
+TRAINING_LINES = 500_000  # enough lines to learn the vocabulary of a large corpus
 
 
 def _training_lines(text: str, limit: int):
@@ -47,14 +47,19 @@ class SentencePieceTokenizer:
 
     @classmethod
     def fit(cls, text: str, kind: str, vocab_size: int) -> "SentencePieceTokenizer":
-        import sentencepiece as spm
-
         if not text.strip():
             raise SeqgenError("the training text has no non-blank lines to train a sentencepiece model on")
+        return cls.fit_lines(_training_lines(text, TRAINING_LINES), kind, vocab_size)
+
+    @classmethod
+    def fit_lines(cls, lines, kind: str, vocab_size: int) -> "SentencePieceTokenizer":
+        """Train on an iterable of lines (at most about TRAINING_LINES of them are needed)."""
+        import sentencepiece as spm
+
         model = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
-                sentence_iterator=_training_lines(text, _TRAINING_LINES),
+                sentence_iterator=iter(lines),
                 model_writer=model,
                 model_type=kind,
                 vocab_size=vocab_size,

@@ -10,8 +10,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from seqgen.data.corpora import load_corpus
-from seqgen.data.text import batchify, split_text, window, windows_per_pass
+from seqgen.data.text import batchify, window, windows_per_pass
+from seqgen.errors import SeqgenError
 from seqgen.tasks.language_model.config import TrainConfig
 
 
@@ -32,27 +32,94 @@ def load_splits(config: TrainConfig, tokenizer_state: Optional[dict] = None, pro
 
     if is_music_corpus(config.corpus):
         return _music_splits(config, tokenizer_state, progress)
-    return _text_splits(config, tokenizer_state)
+    return _text_splits(config, tokenizer_state, progress)
 
 
-def _text_splits(config: TrainConfig, tokenizer_state: Optional[dict]) -> Splits:
-    from seqgen.tokenizers import fit_tokenizer, tokenizer_from_state
+def _text_splits(config: TrainConfig, tokenizer_state: Optional[dict], progress: bool) -> Splits:
+    """A text corpus through its token file (built in a streaming pass the first time, memory-mapped after)."""
+    from seqgen.data import tokens as token_files
+    from seqgen.data.corpora import corpus_files, iter_corpus
+    from seqgen.tokenizers import tokenizer_from_state
 
-    name, text = load_corpus(config.corpus, config.encoding)
-    fingerprint = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    if tokenizer_state is not None:
-        tokenizer = tokenizer_from_state(tokenizer_state)
-    elif config.tokenizer == "char":
-        tokenizer = fit_tokenizer("char", text, config.vocab_size)  # every character of the corpus, so no split has unknowns
-    parts = split_text(text, config.val_fraction, config.test_fraction)
-    del text  # the parts hold a copy; keep one copy of a large corpus in memory, not two
-    if tokenizer_state is None and config.tokenizer != "char":
-        tokenizer = fit_tokenizer(config.tokenizer, parts["train"], config.vocab_size)
-    ids = {}
-    for split in ("train", "val", "test"):
-        ids[split] = tokenizer.encode(parts[split])
-        parts[split] = len(parts[split])  # the text is no longer needed, only its length
-    return Splits(name, fingerprint, tokenizer, ids, characters=parts)
+    name, files, encoding = corpus_files(config.corpus, config.encoding)
+
+    def chunks():
+        return iter_corpus(files, encoding)
+
+    survey = token_files.cached_survey(files, encoding, chunks)
+    bounds = token_files.split_bounds(survey.characters, config.val_fraction, config.test_fraction)
+    fractions = [config.val_fraction, config.test_fraction]
+    cache = token_files.writable_cache()
+    fit_key = None
+    if tokenizer_state is None:  # a tokenizer fitted to this corpus: look it up by its settings
+        vocab = None if config.tokenizer == "char" else config.vocab_size
+        fit_key = token_files.key_of(corpus=survey.fingerprint, splits=fractions, kind=config.tokenizer, vocab=vocab)
+    with cache.lock(fit_key or token_files.tokenizer_key(tokenizer_state)):
+        key = cache.alias(fit_key) if fit_key else None
+        found = cache.open(key) if key else None
+        if found is None:
+            if tokenizer_state is None:
+                tokenizer = _fit_tokenizer(config, survey, chunks, bounds)
+                tokenizer_state = tokenizer.to_state()
+            else:
+                tokenizer = tokenizer_from_state(tokenizer_state)
+            key = token_files.key_of(corpus=survey.fingerprint, splits=fractions,
+                                     tokenizer=token_files.tokenizer_key(tokenizer_state))
+            found = cache.open(key)
+            if found is None:
+                found = _tokenise(cache, key, tokenizer, survey, chunks, bounds, name, progress)
+            if fit_key:
+                cache.write_alias(fit_key, key)
+    tokenizer = tokenizer_from_state(token_files.tokenizer_from_json(found.header["tokenizer"]))
+    ids = {split: found.split(split) for split in token_files.SPLITS}
+    characters = dict(zip(token_files.SPLITS, (bounds[0], bounds[1] - bounds[0], survey.characters - bounds[1])))
+    return Splits(name, survey.fingerprint, tokenizer, ids, characters=characters)
+
+
+def _fit_tokenizer(config: TrainConfig, survey, chunks, bounds):
+    """A tokenizer for the corpus: every character it holds, or sentencepiece trained on a sample of the
+    training split's lines (read in a streaming pass)."""
+    from seqgen.data.tokens import split_pieces
+    from seqgen.tokenizers.char import CharTokenizer
+    from seqgen.tokenizers.sentencepiece import TRAINING_LINES, SentencePieceTokenizer
+
+    if config.tokenizer == "char":
+        return CharTokenizer(survey.charset)  # every character of the corpus, so no split has unknowns
+    if config.tokenizer not in ("bpe", "unigram"):
+        from seqgen.tokenizers import fit_tokenizer
+
+        return fit_tokenizer(config.tokenizer, "", config.vocab_size)  # one line naming the kinds there are
+    train_lines = survey.lines * bounds[0] / max(1, survey.characters) + 1
+    stride = max(1, int(train_lines) // TRAINING_LINES)
+
+    def sample():
+        index = 0
+        for split, text in split_pieces(chunks(), bounds, whole_lines=True):
+            if split != "train":
+                break
+            for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
+                if index % stride == 0 and line.strip():
+                    yield line
+                index += 1
+
+    lines = list(sample())
+    if not lines:
+        raise SeqgenError("the training text has no non-blank lines to train a sentencepiece model on")
+    return SentencePieceTokenizer.fit_lines(lines, config.tokenizer, config.vocab_size)
+
+
+def _tokenise(cache, key, tokenizer, survey, chunks, bounds, name, progress):
+    from seqgen.data.tokens import split_pieces, token_dtype, tokenizer_to_json
+    from seqgen.training import progress_bar
+
+    header = {"corpus": {"name": name, "fingerprint": survey.fingerprint, "characters": survey.characters},
+              "tokenizer": tokenizer_to_json(tokenizer.to_state())}
+    whole_lines = tokenizer.kind != "char"
+    large = survey.characters >= 20_000_000  # a bar only where tokenising takes a while
+    with progress_bar(survey.characters, progress and large, unit="char", unit_scale=True, desc="tokenising",
+                      bar_format=None) as bar:
+        return cache.build(key, header, split_pieces(chunks(), bounds, whole_lines), tokenizer.encode,
+                           token_dtype(tokenizer.vocab_size), progress=bar.update)
 
 
 def _music_splits(config: TrainConfig, tokenizer_state: Optional[dict], progress: bool) -> Splits:
@@ -75,11 +142,17 @@ def _music_splits(config: TrainConfig, tokenizer_state: Optional[dict], progress
 
 class TextStreams:
     """The training split as `batch_size` streams, walked window by window; a new pass starts the
-    streams at another offset, so window borders move between epochs."""
+    streams at another offset, so window borders move between epochs.
 
-    def __init__(self, ids: np.ndarray, config: TrainConfig, device: torch.device):
-        self.tokens = torch.from_numpy(ids).to(device)  # the compact dtype; windows become int64 one at a time
+    The tokens stay where they are (a memory-mapped token file), and only the window being trained on
+    is read and moved to the device. In a data-parallel run, process `rank` of `world` trains its own
+    contiguous share of the streams, so N processes see exactly the text one process would."""
+
+    def __init__(self, ids: np.ndarray, config: TrainConfig, device: torch.device, rank: int = 0, world: int = 1):
+        self.tokens = torch.from_numpy(ids)  # the compact dtype; windows become int64 one at a time
         self.config = config
+        self.device = device
+        self.rows = slice(rank * config.batch_size // world, (rank + 1) * config.batch_size // world)
         self.epoch = -1
         self.streams = None
         self.per_epoch = 0
@@ -88,15 +161,16 @@ class TextStreams:
         config = self.config
         offset = int(torch.randint(config.bptt, (1,), generator=torch.Generator().manual_seed(config.seed + epoch)))
         offset = min(offset, max(0, self.tokens.numel() - 2 * config.batch_size))
-        self.streams = batchify(self.tokens, config.batch_size, offset)  # (B, L)
+        self.streams = batchify(self.tokens, config.batch_size, offset)[self.rows]  # (B / world, L)
         self.per_epoch = windows_per_pass(self.streams.size(1), config.bptt)
         self.epoch = epoch
 
     def window(self, epoch: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and targets (B, T) of window `index` of pass `epoch`."""
+        """Inputs and targets (B / world, T) of window `index` of pass `epoch`, on the device."""
         if epoch != self.epoch:
             self.layout(epoch)
-        return window(self.streams, index, self.config.bptt)
+        inputs, targets = window(self.streams, index, self.config.bptt)
+        return inputs.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
 
     def windows_in(self, epoch: int) -> int:
         if epoch != self.epoch:
