@@ -10,6 +10,7 @@ from typing import Callable, Optional
 
 from seqgen.checkpoint import load_checkpoint, resolve_checkpoint
 from seqgen.config import build, flag
+from seqgen.distributed import launched
 from seqgen.errors import SeqgenError
 from seqgen.tasks import TASKS, get_task, train_function
 from seqgen.training import stop_on_signals
@@ -45,6 +46,9 @@ def train(task: str = "language-model", *, resume: Optional[str] = None, progres
     (`run_dir`), `best_path` and `latest_path`.
     """
     package = get_task(task)
+    if launched() and not getattr(package, "DATA_PARALLEL", False):
+        raise SeqgenError(f"--task {task} trains in one process; run it without torchrun (data-parallel training "
+                          "is for language models and translation)")
     guard = stop_on_signals() if should_stop is None else contextlib.nullcontext(should_stop)
     if resume is not None:
         unknown = sorted(set(options) - options_of_task(task))

@@ -18,6 +18,7 @@ from torch import nn
 from seqgen.checkpoint import check_weights, load_checkpoint, resolve_checkpoint, save_checkpoint
 from seqgen.config import RESUMABLE_OVERRIDES, StepOptions, flag
 from seqgen.device import autocast, resolve_precision
+from seqgen.distributed import World
 from seqgen.errors import SeqgenError
 from seqgen.runs import RunFolder, RunPaths
 
@@ -173,6 +174,16 @@ def resume_point(path, task: str, overrides: Optional[dict] = None, allowed=RESU
     return path, payload
 
 
+def open_run_folder(world: World, make: Callable[[], RunFolder]) -> RunFolder:
+    """The run folder: made (and locked) by rank 0; the other ranks of a data-parallel run learn its path
+    and never write in it."""
+    if world.size == 1:
+        return make()
+    made = []
+    path = world.from_main(lambda: str(made.append(make()) or made[0].path))
+    return made[0] if world.main else RunFolder(path)
+
+
 @dataclass
 class TrainState:
     """Everything of a step-based run that must survive an interruption for it to continue exactly,
@@ -188,8 +199,13 @@ class TrainState:
     loss_sum: float = 0.0  # training loss summed since the last log line (a device tensor while training)
     loss_count: int = 0
 
-    def to_payload(self, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device) -> dict:
+    def to_payload(self, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device,
+                   world: Optional[World] = None) -> dict:
+        world = world or World()
+        ranks = world.gather(rng_state(device))  # every rank draws its own dropout masks
         return {
+            "world": world.describe(),
+            "rank_rng_states": ranks if world.size > 1 else None,
             "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "optimizer_state": optimizer.state_dict(),
             "scheduler_state": {"step": self.step, "elapsed": self.elapsed, "lr": optimizer.param_groups[0]["lr"]},
@@ -204,12 +220,21 @@ class TrainState:
 
     @classmethod
     def from_payload(cls, payload: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     device: torch.device) -> "TrainState":
-        """Restore weights, optimizer and random state from a checkpoint; return the loop's state."""
+                     device: torch.device, world: Optional[World] = None) -> "TrainState":
+        """Restore weights, optimizer and random state from a checkpoint; return the loop's state. A run saved
+        by as many processes as now gives each rank its own random state back; under another number of
+        processes the ranks draw new dropout masks from the saved state, everything else continues exactly."""
+        world = world or World()
         check_weights(payload["model_state"])
         model.load_state_dict(payload["model_state"])
         optimizer.load_state_dict(payload["optimizer_state"])
-        set_rng_state(payload["rng_state"], device)
+        ranks = payload.get("rank_rng_states")
+        if isinstance(ranks, list) and len(ranks) == world.size:
+            set_rng_state(ranks[world.rank], device)
+        else:
+            set_rng_state(payload["rng_state"], device)
+            if world.size > 1:
+                torch.manual_seed(int(torch.randint(2**62, (1,))) + world.rank)
         position = dict(payload["data_position"])
         return cls(step=int(payload["step"]), epoch=int(position.pop("epoch")), position=position,
                    elapsed=float(payload["scheduler_state"]["elapsed"]), best_val_loss=float(payload["best_val_loss"]),
@@ -262,7 +287,8 @@ class FitResult(RunPaths):
 
 
 def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, device: torch.device,
-        should_stop: Optional[Callable[[], bool]] = None, progress: bool = True, notes: tuple = ()) -> FitResult:
+        should_stop: Optional[Callable[[], bool]] = None, progress: bool = True, notes: tuple = (),
+        world: Optional[World] = None) -> FitResult:
     """Train until the budget is spent, patience runs out or `should_stop()` says so. `notes` (about the data:
     skipped files, left-out pairs) are printed on stderr once every check has passed and training starts, so
     that a mistake found before is one line.
@@ -270,9 +296,19 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
     Every --eval-interval steps the validation split is scored and latest.pt (the full state) and,
     when it improved, best.pt are written. An interruption writes latest.pt first and returns
     without validating, so Ctrl-C answers within a step.
+
+    In a data-parallel run (`world` of several processes) every rank runs this loop on its share of
+    each batch, with the model wrapped in DistributedDataParallel (gradients averaged); the ranks agree
+    on the clock, the loss and a stop request every step, rank 0 evaluates and tells the others the
+    result, and only rank 0 writes files and draws the bar.
     """
     should_stop = should_stop or (lambda: False)
+    world = world or World()
     model, optimizer = task.model, task.optimizer
+    if world.size > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        task.network = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     precision = resolve_precision(config.precision, device, getattr(task, "tokens_per_step", None))
     max_steps, epochs, max_time = config.budget()
     hint = f"lower --lr (now {config.lr:g}) or --grad-clip; the last good checkpoint is {run.latest}"
@@ -288,13 +324,16 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
         return done
 
     def save(improved: bool) -> None:
-        state.position.update(task.position())
-        data = {**task.payload(), **state.to_payload(model, optimizer, device)}
+        state.position.update(task.position())  # a collective step in a data-parallel run: every rank calls save
+        data = {**task.payload(), **state.to_payload(model, optimizer, device, world)}
+        if not world.main:
+            return
         save_checkpoint(data, run.latest)
         if improved:
             save_checkpoint(data, run.best)
         best = None if math.isinf(state.best_val_loss) else state.best_val_loss
         run.write_json("run.json", {**task.summary(), "device": str(device), "precision": precision,
+                                    **world.describe(),
                                     "parameters": sum(p.numel() for p in model.parameters()),
                                     "step": state.step, "elapsed_seconds": round(state.elapsed, 2),
                                     "best_val_loss": best, "history": state.history})
@@ -302,7 +341,7 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
 
     def evaluate_and_save() -> bool:
         """Score the validation split and save; False when an interruption cut the evaluation short."""
-        figures = task.evaluate(should_stop)
+        figures = world.from_main(lambda: task.evaluate(should_stop))
         if figures is None:
             return False
         val_loss = figures.get("val_loss")
@@ -320,11 +359,11 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
     if state.step > 0 and fraction_done() >= 1.0:
         raise SeqgenError(f"this run already spent its budget (step {state.step}); to train on, extend it with "
                           "--max-steps, --epochs or --max-time")
-    for note in notes:
+    for note in notes if world.main else ():
         print(note, file=sys.stderr)
     arm(should_stop)
     # One bar over the whole budget (steps, epochs or minutes alike), so its ETA is meaningful.
-    bar = progress_bar(100, progress)
+    bar = progress_bar(100, progress and world.main)
     bar.update(100 * min(1.0, fraction_done()))
     state.loss_sum = torch.as_tensor(state.loss_sum, dtype=torch.float32, device=device)
     rate_tokens, rate_start = 0, time.perf_counter()
@@ -341,7 +380,8 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
         with autocast(device, precision):
             loss = task.loss(batch)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with world.collective("averaging gradients"):
+            loss.backward()
         if config.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
@@ -350,12 +390,12 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
         state.step += 1
         rate_tokens += task.batch_tokens(batch)
         now = time.perf_counter()
-        state.elapsed += now - tick
+        state.elapsed, stop_requested = world.agree(state.elapsed + now - tick, should_stop())
         tick = now
 
         # read the loss from the device now and then: the only host sync between evaluations
         if state.step % config.log_interval == 0:
-            train_loss = state.loss_sum.item() / state.loss_count
+            train_loss = world.mean(state.loss_sum).item() / state.loss_count
             check_finite(train_loss, "training loss", f"at step {state.step}", hint)
             state.loss_sum.zero_()
             state.loss_count = 0
@@ -368,7 +408,7 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
             bar.update(100 * min(1.0, fraction_done()) - bar.n)
 
         # Ctrl-C: save the full state first; validating could take minutes
-        if should_stop():
+        if stop_requested:
             save(False)
             saved_step, stop_reason = state.step, "interrupted"
             break

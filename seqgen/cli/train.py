@@ -62,11 +62,18 @@ def train_command(ctx: click.Context, task, resume, sample_length, quiet, **opti
         result = seqgen.api.train(task, resume=resume, progress=not quiet, **given)
     else:
         result = seqgen.api.train(task, progress=not quiet, **given)
-    REPORTS.get(task, _report)(result)
+    from seqgen.distributed import launch_rank
+
+    main = launch_rank() == 0  # under torchrun, only rank 0 reports
+    if main:
+        REPORTS.get(task, _report)(result)
     if getattr(result, "stop_reason", None) == "interrupted":
         how = "" if task == "language-model" else f" --task {task}"
-        click.echo(f"Interrupted; continue with: seqgen train{how} --resume {result.latest_path}", err=True)
+        if main:
+            click.echo(f"Interrupted; continue with: seqgen train{how} --resume {result.latest_path}", err=True)
         ctx.exit(130)
+    if not main:
+        return
     if getattr(result, "stop_reason", None) == "patience":
         click.echo("Stopped early: the validation loss stopped improving (--patience).", err=True)
     if sample_length and task in SAMPLES:

@@ -8,6 +8,7 @@ from seqgen.tasks.language_model.config import SampleConfig, TrainConfig  # noqa
 NAME = "language-model"
 SUMMARY = "a language model of text or music"
 CONFIGS = (ModelConfig, TrainConfig)  # the options of `seqgen train --task language-model`, in this order under --help
+DATA_PARALLEL = True  # trains under torchrun, one share of the streams per process
 
 # The rest imports torch, so it loads on first use: the command line lists options without it.
 __getattr__, load = lazy_parts(__name__, {

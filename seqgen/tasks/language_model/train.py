@@ -13,13 +13,14 @@ from seqgen.checkpoint import rebuilding
 from seqgen.config import from_dict, to_dict
 from seqgen.data.text import check_size
 from seqgen.device import resolve_device
+from seqgen.distributed import World, join
 from seqgen.errors import SeqgenError
 from seqgen.models import LSTMLanguageModel, ModelConfig
 from seqgen.runs import RunFolder
 from seqgen.tasks.language_model.config import TrainConfig
 from seqgen.tasks.language_model.data import Splits, TextStreams, load_splits
 from seqgen.tasks.language_model.evaluate import evaluate_loss
-from seqgen.training import FitResult, TrainState, fit, make_optimizer, resume_point
+from seqgen.training import FitResult, TrainState, fit, make_optimizer, open_run_folder, resume_point
 
 NAME = "language-model"
 
@@ -28,12 +29,14 @@ class LanguageModelTraining:
     """The language model's part of the loop (see seqgen.training.StepTask)."""
 
     def __init__(self, model: LSTMLanguageModel, model_config: ModelConfig, config: TrainConfig, splits: Splits,
-                 device: torch.device, hidden: Optional[tuple] = None):
+                 device: torch.device, world: Optional[World] = None):
         self.model, self.model_config, self.config, self.splits, self.device = model, model_config, config, splits, device
+        self.world = world or World()
+        self.network = model  # what the loss runs: the model itself, or its DistributedDataParallel wrapper
         self.optimizer = make_optimizer(model, config.lr, config.weight_decay, device)
-        self.streams = TextStreams(splits.ids["train"], config, device)
+        self.streams = TextStreams(splits.ids["train"], config, device, self.world.rank, self.world.size)
         self.val_ids = splits.ids["val"] if len(splits.ids["val"]) else None
-        self.hidden = hidden  # the LSTM state carried from one window of each stream to the next
+        self.hidden = None  # the LSTM state carried from one window of each of this rank's streams to the next
         self.tokens_per_step = config.batch_size * config.bptt  # decides whether bf16 pays on a CPU
         # Music reports its loss per quarter note too, so encodings with different grids compare.
         quarters = splits.quarters.get("val")
@@ -55,7 +58,7 @@ class LanguageModelTraining:
             # Truncated BPTT: keep the values of the state, cut the graph, so the gradient reaches
             # back only through this window while the model still sees the text before it.
             self.hidden = tuple(t.detach() for t in self.hidden)
-        logits, self.hidden = self.model(inputs, self.hidden)  # (B, T, V)
+        logits, self.hidden = self.network(inputs, self.hidden)  # (B, T, V)
         return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
 
     def batch_tokens(self, batch) -> int:
@@ -74,7 +77,17 @@ class LanguageModelTraining:
         return figures
 
     def position(self) -> dict:
-        return {"hidden": None if self.hidden is None else [t.detach().cpu() for t in self.hidden]}
+        """The carried state of all B streams (gathered from every rank), so a resume continues exactly."""
+        local = None if self.hidden is None else [t.detach().cpu() for t in self.hidden]
+        parts = self.world.gather(local)
+        if any(part is None for part in parts):
+            return {"hidden": None}
+        return {"hidden": [torch.cat([part[i] for part in parts], dim=1) for i in range(len(parts[0]))]}
+
+    def restore(self, hidden) -> None:
+        """Take up this rank's streams' share of a saved state of all B streams."""
+        rows = self.streams.rows
+        self.hidden = None if hidden is None else tuple(t[:, rows].to(self.device) for t in hidden)
 
     def payload(self) -> dict:
         return {"task": NAME, "model_config": to_dict(self.model_config), "train_config": to_dict(self.config),
@@ -110,9 +123,26 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
             model_config = from_dict(ModelConfig, checkpoint["model_config"])
             config = dataclasses.replace(from_dict(TrainConfig, checkpoint["train_config"]), **(overrides or {}))
 
-    device = resolve_device(config.device)
+    world, device = join(resolve_device(config.device))
+    try:
+        return _train(model_config, config, resume, checkpoint, world, device, should_stop, progress)
+    finally:
+        world.leave()
+
+
+def _train(model_config, config, resume, checkpoint, world: World, device, should_stop, progress) -> FitResult:
+    if config.batch_size % world.size:
+        raise SeqgenError(f"--batch-size {config.batch_size} (the global batch) must be divisible by the "
+                          f"{world.size} processes, each of which trains its share of the streams")
     torch.manual_seed(config.seed)
-    splits = load_splits(config, checkpoint["tokenizer"] if checkpoint is not None else None, progress)
+    def read():
+        return load_splits(config, checkpoint["tokenizer"] if checkpoint is not None else None, progress and world.main)
+
+    # Rank 0 reads (the first time, tokenises) the corpus, then the others open its token file; an error on
+    # rank 0 stops every rank with the same line.
+    first = []
+    world.from_main(lambda: first.append(read()))
+    splits = first[0] if world.main else read()
     if checkpoint is not None and checkpoint["corpus"]["fingerprint"] != splits.fingerprint:
         raise SeqgenError(f"the corpus {config.corpus!r} changed since the checkpoint was written; it cannot be resumed")
     check_size("train", splits.ids["train"], config.batch_size)
@@ -120,22 +150,23 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
         check_size("val", splits.ids["val"], 1, "--eval-batch-size")
     model_config = dataclasses.replace(model_config, vocab_size=splits.tokenizer.vocab_size)
     model = LSTMLanguageModel(model_config).to(device)
+    if world.size > 1:
+        torch.manual_seed(config.seed + 7919 * world.rank)  # same initial weights everywhere, own dropout masks
 
-    run = RunFolder.of_checkpoint(resume) if checkpoint is not None else RunFolder.new(config.output_dir, config.name,
-                                                                                         splits.name)
+    run = open_run_folder(world, lambda: RunFolder.of_checkpoint(resume) if checkpoint is not None else
+                          RunFolder.new(config.output_dir, config.name, splits.name))
     try:
-        task = LanguageModelTraining(model, model_config, config, splits, device)
+        task = LanguageModelTraining(model, model_config, config, splits, device, world)
         state = TrainState()
         if checkpoint is not None:
             with rebuilding(resume):
-                state = TrainState.from_payload(checkpoint, model, task.optimizer, device)
-                hidden = state.position.get("hidden")
-                task.hidden = None if hidden is None else tuple(t.to(device) for t in hidden)
+                state = TrainState.from_payload(checkpoint, model, task.optimizer, device, world)
+                task.restore(state.position.get("hidden"))
         notes = ()
         if splits.skipped:
             shown = "; ".join(f"{name} ({reason})" for name, reason in splits.skipped[:20])
             more = f"; and {len(splits.skipped) - 20} more" if len(splits.skipped) > 20 else ""
             notes = (f"Skipped {len(splits.skipped)} file(s): {shown}{more}",)
-        return fit(task, config, run, state, device, should_stop, progress, notes)
+        return fit(task, config, run, state, device, should_stop, progress, notes, world)
     finally:
         run.close()

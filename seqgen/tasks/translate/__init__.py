@@ -6,6 +6,7 @@ from seqgen.tasks.translate.config import TranslateConfig
 NAME = "translate"
 SUMMARY = "an encoder-decoder with attention on sentence pairs"
 CONFIGS = (TranslateConfig,)  # the options of `seqgen train --task translate`, in this order under --help
+DATA_PARALLEL = True  # trains under torchrun, one share of each batch per process
 
 # The rest imports torch, so it loads on first use: the command line lists options without it.
 __getattr__, load = lazy_parts(__name__, {

@@ -13,6 +13,7 @@ import torch
 from seqgen.checkpoint import rebuilding
 from seqgen.config import from_dict, to_dict
 from seqgen.device import resolve_device
+from seqgen.distributed import World, join
 from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import PAD, Seq2Seq, Seq2SeqConfig
 from seqgen.runs import RunFolder
@@ -21,7 +22,7 @@ from seqgen.tasks.translate.data import PairData, Vocab, batches, fingerprint, m
 from seqgen.tasks.translate.evaluate import validation_loss
 from seqgen.tasks.translate.translate import Translator
 from seqgen.tokenizers import tokenizer_from_state
-from seqgen.training import FitResult, TrainState, fit, make_optimizer, resume_point
+from seqgen.training import FitResult, TrainState, fit, make_optimizer, open_run_folder, resume_point
 
 NAME = "translate"
 
@@ -29,8 +30,11 @@ NAME = "translate"
 class TranslationTraining:
     """The translation task's part of the loop (see seqgen.training.StepTask)."""
 
-    def __init__(self, model: Seq2Seq, model_config: Seq2SeqConfig, config: TranslateConfig, data: PairData, device):
+    def __init__(self, model: Seq2Seq, model_config: Seq2SeqConfig, config: TranslateConfig, data: PairData, device,
+                 world: Optional[World] = None):
         self.model, self.model_config, self.config, self.data, self.device = model, model_config, config, data, device
+        self.world = world or World()
+        self.network = model  # what the loss runs: the model itself, or its DistributedDataParallel wrapper
         self.optimizer = make_optimizer(model, config.lr, config.weight_decay, device)
         self.translator = Translator(model, data.source_vocab, data.target_vocab, device, config.max_length)
         self.source_lengths = [len(s) for s, _ in data.train_ids]
@@ -52,15 +56,25 @@ class TranslationTraining:
         state.position["batch"] = index + 1
         rows = self._batches(state.epoch)[index]
         ids = self.data.train_ids
-        return make_batch([ids[i][0] for i in rows], [ids[i][1] for i in rows], self.device)
+        source, lengths, target_in, target_out = make_batch([ids[i][0] for i in rows], [ids[i][1] for i in rows], "cpu")
+        # In a data-parallel run each rank takes a contiguous share of the rows (maybe none); the loss is
+        # divided by the target tokens of the whole batch, so the ranks together compute its mean.
+        count = int((target_out != PAD).sum())
+        share = np.array_split(np.arange(len(rows)), self.world.size)[self.world.rank]
+        tensors = [t[torch.from_numpy(share)].to(self.device) for t in (source, lengths, target_in, target_out)]
+        return (*tensors, count)
 
     def epochs_done(self, state: TrainState) -> float:
         return state.epoch + state.position.get("batch", 0) / max(1, self.per_epoch)
 
     def loss(self, batch) -> torch.Tensor:
-        source, lengths, target_in, target_out = batch
-        logits, _ = self.model(source, lengths, target_in)  # (B, T, V)
-        return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), target_out.flatten(), ignore_index=PAD)
+        source, lengths, target_in, target_out, count = batch
+        if not len(source):  # this rank's share of a short last batch is empty: it still joins the gradient average
+            return sum(p.sum() for p in self.model.parameters()) * 0.0
+        logits, _ = self.network(source, lengths, target_in)  # (B, T, V)
+        total = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), target_out.flatten(),
+                                                  ignore_index=PAD, reduction="sum")
+        return total * (self.world.size / count)  # DDP averages over the ranks: together, the batch's mean
 
     def batch_tokens(self, batch) -> int:
         return int((batch[3] != PAD).sum())
@@ -116,7 +130,14 @@ def train(config: TranslateConfig, resume: Optional[str] = None, overrides: Opti
             target_state = checkpoint["target_tokenizer"]
             vocabs = source_vocab, source_vocab if target_state is None else Vocab(tokenizer_from_state(target_state))
 
-    device = resolve_device(config.device)
+    world, device = join(resolve_device(config.device))
+    try:
+        return _train(config, resume, checkpoint, vocabs, world, device, should_stop, progress)
+    finally:
+        world.leave()
+
+
+def _train(config, resume, checkpoint, vocabs, world: World, device, should_stop, progress) -> FitResult:
     torch.manual_seed(config.seed)
     data = prepare_pairs(config, vocabs)
     if checkpoint is not None and checkpoint["corpus"].get("train_fingerprint") != fingerprint(data.train_pairs):
@@ -124,14 +145,16 @@ def train(config: TranslateConfig, resume: Optional[str] = None, overrides: Opti
     model_config = Seq2SeqConfig(data.source_vocab.size, data.target_vocab.size, config.embedding_dim,
                                  config.hidden_size, config.num_layers, config.dropout)
     model = Seq2Seq(model_config).to(device)
-    run = RunFolder.of_checkpoint(resume) if checkpoint is not None else RunFolder.new(config.output_dir, config.name,
-                                                                                         data.name)
+    if world.size > 1:
+        torch.manual_seed(config.seed + 7919 * world.rank)  # same initial weights everywhere, own dropout masks
+    run = open_run_folder(world, lambda: RunFolder.of_checkpoint(resume) if checkpoint is not None else
+                          RunFolder.new(config.output_dir, config.name, data.name))
     try:
-        task = TranslationTraining(model, model_config, config, data, device)
+        task = TranslationTraining(model, model_config, config, data, device, world)
         state = TrainState()
         if checkpoint is not None:
             with rebuilding(resume):
-                state = TrainState.from_payload(checkpoint, model, task.optimizer, device)
-        return fit(task, config, run, state, device, should_stop, progress, tuple(data.notes))
+                state = TrainState.from_payload(checkpoint, model, task.optimizer, device, world)
+        return fit(task, config, run, state, device, should_stop, progress, tuple(data.notes), world)
     finally:
         run.close()

@@ -1,0 +1,158 @@
+"""Data-parallel training launched the way users launch it (torchrun, standalone, gloo on the CPU): two
+processes give the losses and weights of one process with the same global batch, a run resumes under the
+same or another number of processes, and a rank that dies ends the run with one line."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import make_text
+
+import seqgen
+
+TORCHRUN = Path(sys.executable).parent / "torchrun"
+MODEL = {"embedding_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.0}  # no dropout: its masks differ by rank
+RUN = {"batch_size": 4, "bptt": 16, "eval_interval": 6, "log_interval": 1, "warmup_steps": 2, "device": "cpu"}
+
+pytestmark = pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside this Python")
+
+
+def flags(options: dict) -> list[str]:
+    return [part for name, value in options.items() for part in (f"--{name.replace('_', '-')}", str(value))]
+
+
+def torchrun(folder: Path, *args, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([str(TORCHRUN), "--standalone", "--nproc-per-node", "2", "-m", "seqgen", *map(str, args)],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def losses(run_dir: Path) -> list[float]:
+    history = json.loads((run_dir / "run.json").read_text())["history"]
+    return [row["train_loss"] for row in history if "train_loss" in row]
+
+
+def weights(path: Path) -> dict:
+    return torch.load(path, weights_only=True)["model_state"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ddp")
+    (folder / "c.txt").write_text(make_text(4000), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def one_process(corpus):
+    """The reference: 6 steps in one process, global batch 4, then resumed to 12 (the schedule of a run
+    follows its budget, so a run extended on resume is compared with one extended the same way)."""
+    first = seqgen.train("language-model", corpus=str(corpus / "c.txt"), max_steps=6, output_dir=str(corpus / "runs"),
+                         name="one", progress=False, **MODEL, **RUN)
+    return seqgen.train("language-model", resume=str(first.latest_path), max_steps=12, progress=False)
+
+
+def test_two_processes_train_as_one_and_resume_under_any_world_size(corpus, one_process):
+    common = ["train", "--corpus", corpus / "c.txt", "--output-dir", "runs", "--sample-length", "0", "--quiet",
+              *flags(MODEL), *flags(RUN)]
+    first = torchrun(corpus, *common, "--max-steps", "6", "--name", "two")
+    assert first.returncode == 0, first.stderr[-2000:]
+    two = corpus / "runs" / "two"
+    summary = json.loads((two / "run.json").read_text())
+    assert (summary["world_size"], summary["backend"]) == (2, "gloo")
+    assert first.stdout.count("Best validation loss") + first.stderr.count("Best validation loss") == 1  # rank 0 reports
+
+    shutil.copytree(two, corpus / "runs" / "two-again")
+
+    # another world size: one process takes all four streams and their carried state over, exactly
+    solo = seqgen.train("language-model", resume=str(two / "latest.pt"), max_steps=12, progress=False)
+    assert solo.step == 12
+    assert_same_weights(weights(solo.latest_path), weights(one_process.latest_path))
+
+    # the same world size
+    resumed = torchrun(corpus, "train", "--resume", "runs/two-again/latest.pt", "--max-steps", "12", "--sample-length",
+                       "0", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    run_dir = corpus / "runs" / "two-again"
+    reference = losses(one_process.run_dir)
+    assert len(losses(run_dir)) == len(reference) == 12
+    torch.testing.assert_close(torch.tensor(losses(run_dir)), torch.tensor(reference), rtol=1e-4, atol=1e-5)
+    assert_same_weights(weights(run_dir / "latest.pt"), weights(one_process.latest_path))
+
+
+def test_translation_trains_as_one_process(corpus):
+    options = {"batch_size": 5, "max_steps": 4, "eval_interval": 4, "log_interval": 1, "dropout": 0.0, "embedding_dim": 16,
+                   "hidden_size": 16, "num_layers": 1, "device": "cpu"}  # 5 rows: the ranks hold 3 and 2
+    one = seqgen.train("translate", output_dir=str(corpus / "t"), name="one", progress=False, **options)
+    two = torchrun(corpus, "train", "--task", "translate", "--output-dir", "t", "--name", "two", "--sample-length", "0",
+                   "--quiet", *flags(options))
+    assert two.returncode == 0, two.stderr[-2000:]
+    torch.testing.assert_close(torch.tensor(losses(corpus / "t" / "two")), torch.tensor(losses(one.run_dir)),
+                               rtol=1e-4, atol=1e-5)
+    assert_same_weights(weights(corpus / "t" / "two" / "latest.pt"), weights(one.latest_path))
+
+
+def test_a_global_batch_the_processes_cannot_share_is_one_line(corpus):
+    result = torchrun(corpus, "train", "--corpus", "c.txt", "--batch-size", "3", "--max-steps", "1", "--output-dir",
+                      "bad", "--quiet")
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert lines and all("--batch-size 3" in line and "divisible by the 2 processes" in line for line in lines)
+    assert 'seqgen/' not in "".join(line for line in result.stderr.splitlines() if line.strip().startswith('File "'))
+
+
+def test_a_rank_that_dies_ends_the_run_with_one_line(corpus):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [str(TORCHRUN), "--standalone", "--nproc-per-node", "2", "-m", "seqgen", "train", "--corpus", "c.txt",
+               "--max-steps", "1000000", "--output-dir", "kill", "--name", "k", "--quiet", *flags(MODEL), *flags(RUN)]
+    job = subprocess.Popen(command, cwd=corpus, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not (corpus / "kill" / "k" / "latest.pt").exists():  # the run is under way
+            assert job.poll() is None and time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.2)
+        rank_one = [pid for pid in _descendants(job.pid) if "RANK=1" in _environ(pid)]
+        assert rank_one
+        os.kill(rank_one[0], signal.SIGKILL)
+        out, err = job.communicate(timeout=120)  # ends, does not hang
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode != 0
+    ours = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert len(ours) == 1 and "another process of this run stopped" in ours[0] and "--resume" in ours[0]
+    assert 'seqgen/' not in "".join(line for line in err.splitlines() if line.strip().startswith('File "'))
+    torch.load(corpus / "kill" / "k" / "latest.pt", weights_only=True)  # the last good checkpoint is intact
+
+
+def _descendants(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid:
+                children += [int(entry.name), *_descendants(int(entry.name))]
+    return children
+
+
+def _environ(pid: int) -> set:
+    try:
+        return set((Path("/proc") / str(pid) / "environ").read_bytes().decode(errors="replace").split("\0"))
+    except OSError:
+        return set()
