@@ -114,28 +114,43 @@ def test_a_global_batch_the_processes_cannot_share_is_one_line(corpus):
     assert 'seqgen/' not in "".join(line for line in result.stderr.splitlines() if line.strip().startswith('File "'))
 
 
-def test_a_rank_that_dies_ends_the_run_with_one_line(corpus):
+def signal_rank_one(folder: Path, name: str, signum: int) -> tuple[subprocess.Popen, str]:
+    """Start a long two-process run, wait until it has saved once, send `signum` to rank 1 only, and wait
+    for the whole job to end; (job, its stderr)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [str(TORCHRUN), "--standalone", "--nproc-per-node", "2", "-m", "seqgen", "train", "--corpus", "c.txt",
-               "--max-steps", "1000000", "--output-dir", "kill", "--name", "k", "--quiet", *flags(MODEL), *flags(RUN)]
-    job = subprocess.Popen(command, cwd=corpus, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               "--max-steps", "1000000", "--output-dir", "signals", "--name", name, "--quiet", *flags(MODEL), *flags(RUN)]
+    job = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 180
-        while not (corpus / "kill" / "k" / "latest.pt").exists():  # the run is under way
+        while not (folder / "signals" / name / "latest.pt").exists():  # the run is under way
             assert job.poll() is None and time.monotonic() < deadline, "the run did not start"
             time.sleep(0.2)
         rank_one = [pid for pid in _descendants(job.pid) if "RANK=1" in _environ(pid)]
         assert rank_one
-        os.kill(rank_one[0], signal.SIGKILL)
-        out, err = job.communicate(timeout=120)  # ends, does not hang
+        os.kill(rank_one[0], signum)
+        _, err = job.communicate(timeout=120)  # ends, does not hang
     finally:
         if job.poll() is None:
             job.kill()
+    return job, err
+
+
+def test_sigterm_on_one_rank_saves_once_and_stops_every_rank(corpus):
+    job, err = signal_rank_one(corpus, "term", signal.SIGTERM)
+    assert err.count("Interrupted; continue with: seqgen train --resume") == 1  # rank 0 reports, once
+    saved = torch.load(corpus / "signals" / "term" / "latest.pt", weights_only=True)
+    assert saved["step"] > RUN["eval_interval"] and saved["step"] % RUN["eval_interval"]  # saved at the stop itself
+    assert not [line for line in err.splitlines() if line.startswith("Error: ")]  # a clean stop, no failure of ours
+
+
+def test_a_rank_that_dies_ends_the_run_with_one_line(corpus):
+    job, err = signal_rank_one(corpus, "kill", signal.SIGKILL)
     assert job.returncode != 0
     ours = [line for line in err.splitlines() if line.startswith("Error: ")]
     assert len(ours) == 1 and "another process of this run stopped" in ours[0] and "--resume" in ours[0]
     assert 'seqgen/' not in "".join(line for line in err.splitlines() if line.strip().startswith('File "'))
-    torch.load(corpus / "kill" / "k" / "latest.pt", weights_only=True)  # the last good checkpoint is intact
+    torch.load(corpus / "signals" / "kill" / "latest.pt", weights_only=True)  # the last good checkpoint is intact
 
 
 def _descendants(pid: int) -> list[int]:
