@@ -88,10 +88,14 @@ class FusedLSTM:
         self.int8 = int8
         self.num_layers, self.hidden_size = lstm.num_layers, lstm.hidden_size
         self.weights, self.biases, self.layers = [], [], []
+        # nn.LSTM's gate rows are ordered i, f, g, o; here i, f, o, g, so one sigmoid covers three gates.
+        hidden = lstm.hidden_size
+        order = torch.cat([torch.arange(0, 2 * hidden), torch.arange(3 * hidden, 4 * hidden),
+                           torch.arange(2 * hidden, 3 * hidden)]).to(lstm.weight_ih_l0.device)
         for layer in range(lstm.num_layers):
             w_ih, w_hh = getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"weight_hh_l{layer}")
-            fused = torch.cat([w_ih, w_hh], dim=1)  # (4H, I + H)
-            bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
+            fused = torch.cat([w_ih, w_hh], dim=1)[order]  # (4H, I + H)
+            bias = (getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}"))[order]
             if int8:
                 self.layers.append(_int8_linear(fused, bias))
             else:
@@ -106,10 +110,12 @@ class FusedLSTM:
 
     def step(self, x: torch.Tensor, h: list, c: list) -> torch.Tensor:
         """x (N, I) → the top layer's output (N, H); h and c, lists of (N, H) per layer, are updated in place."""
+        split = 3 * self.hidden_size
         for layer in range(self.num_layers):
-            i, f, g, o = self._gates(layer, x, h[layer]).chunk(4, dim=1)
-            c[layer] = torch.sigmoid(f) * c[layer] + torch.sigmoid(i) * torch.tanh(g)
-            h[layer] = x = torch.sigmoid(o) * torch.tanh(c[layer])
+            gates = self._gates(layer, x, h[layer])
+            i, f, o = torch.sigmoid(gates[:, :split]).chunk(3, dim=1)
+            c[layer] = torch.addcmul(f * c[layer], i, torch.tanh(gates[:, split:]))
+            h[layer] = x = o * torch.tanh(c[layer])
         return x
 
 
