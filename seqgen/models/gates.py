@@ -36,16 +36,19 @@ def _direction(x: torch.Tensor, valid: torch.Tensor, w_ih, w_hh, b_ih, b_hh, h: 
     x_part = x @ w_ih.T  # (B, T, 4H)
     if b_ih is not None:
         x_part = x_part + b_ih + b_hh
-    steps = []
+    out = x.new_zeros(len(QUANTITIES), x.size(0), x.size(1), h.size(1))  # (6, B, T, H)
+    every_step = bool(valid.all())
     for t in range(x.size(1)):
-        values = lstm_step(x_part[:, t], h, c, w_hh)
-        keep = valid[:, t, None]  # (B, 1)
-        values = tuple(v * keep for v in values)
-        h = torch.where(keep, values[5], h)
-        c = torch.where(keep, values[4], c)
-        steps.append(values)
-    recorded = {name: torch.stack([step[k] for step in steps], dim=1) for k, name in enumerate(QUANTITIES)}
-    return recorded, h, c
+        values = torch.stack(lstm_step(x_part[:, t], h, c, w_hh))  # (6, B, H)
+        if not every_step:  # padding: the state stays as it was, and zeros are recorded
+            keep = valid[:, t, None]  # (B, 1)
+            values = values * keep
+            values[4:] = torch.where(keep, values[4:], torch.stack([c, h]))
+        out[:, :, t] = values
+        c, h = values[4], values[5]
+    if not every_step:
+        out[4:] *= valid[None, :, :, None]
+    return dict(zip(QUANTITIES, out)), h, c
 
 
 def _reverse_within(lengths: torch.Tensor, steps: int) -> torch.Tensor:
