@@ -138,3 +138,22 @@ def test_a_series_page_draws_the_series_over_its_units(browser, tmp_path):
     assert "one-step forecast" in browser.find_element(By.ID, "info").text
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     assert network_requests(browser, browser.current_url) == []
+
+
+def test_a_music_page_shows_event_tokens_a_bar_a_line(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from seqgen.inspect import music_features
+
+    labels = "piece ts_4/4 bar pos_0 part_0 pitch_60 dur_4 pos_4 part_0 pitch_62 dur_4 bar pos_0 part_1 pitch_55".split()
+    rng = np.random.default_rng(1)
+    gates = {q: rng.uniform(0.05, 0.95, (1, len(labels), 4)).astype(np.float32) for q in "ifgoch"}
+    inspection = Inspection("music", np.arange(len(labels)), labels, gates, top_tokens=np.zeros((len(labels), 1)),
+                            top_probs=np.full((len(labels), 1), 0.5), top_labels=[["bar"]] * len(labels),
+                            features=music_features(labels))
+    open_page(browser, inspection.html(tmp_path / "music.html"))
+    assert [s.text for s in browser.find_elements(By.CSS_SELECTOR, "#text .tok")] == labels
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#text br")) == labels.count("bar")  # a line per bar
+    assert "bar position" in browser.find_element(By.ID, "ranking").text or "part" in browser.find_element(
+        By.ID, "ranking").text
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -66,11 +66,14 @@ def music_features(labels: list) -> dict:
     return out
 
 
-def series_features(values: np.ndarray, season: int) -> dict:
+def series_features(values: np.ndarray, season: int, positions=None) -> dict:
+    """The value, its change from the point before, and (with a season) the position in the season of each
+    point; `positions` are the points' indices in the whole series (default 0, 1, …)."""
     values = np.asarray(values, dtype=np.float32)
     out = {"value": values, "change": np.r_[0.0, np.diff(values)].astype(np.float32)}
     if season > 1:
-        out["season_position"] = (np.arange(len(values)) % season).astype(np.float32)
+        positions = np.arange(len(values)) if positions is None else np.asarray(positions)
+        out["season_position"] = (positions % season).astype(np.float32)
     return out
 
 

@@ -62,24 +62,26 @@ def page_data(inspection, steps: int, layer: int, unit: int, quantity: str) -> d
 def saturation_svg(inspection, layer: int) -> str:
     """Karpathy et al. (2015), figure 3: one dot per unit and gate, the share of steps it spends left-saturated
     (below 0.1, across) and right-saturated (above 0.9, up)."""
-    size, pad, top = 170, 30, 10
+    size, left, top = 170, 34, 24
     shares = inspection.saturation()
     dots = []
     for quantity, colour in GATE_COLOURS.items():
-        for left, right in shares[quantity][layer]:
-            x, y = pad + left * size, top + (1 - right) * size
+        for below, above in shares[quantity][layer]:
+            x, y = left + below * size, top + (1 - above) * size
             dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.2" fill="{colour}" fill-opacity="0.55"/>')
-    legend = "".join(f'<text x="{pad + k * 50}" y="{top + size + 30}" fill="{colour}" font-size="11">{NAMES[q].split()[0]}</text>'
+    legend = "".join(f'<circle cx="{left + 4 + k * 62}" cy="{top + size + 38}" r="4" fill="{colour}"/>'
+                     f'<text x="{left + 11 + k * 62}" y="{top + size + 42}" font-size="11">{NAMES[q].split()[0]}</text>'
                      for k, (q, colour) in enumerate(GATE_COLOURS.items()))
-    return (f'<svg class="saturation" viewBox="0 0 {size + pad + 10} {size + pad + 20}" width="{size + pad + 10}" '
-            f'height="{size + pad + 20}" role="img" aria-label="gate saturation, layer {layer}">'
-            f'<rect x="{pad}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#999"/>'
-            f'<line x1="{pad}" y1="{top + size}" x2="{pad + size}" y2="{top}" stroke="#ccc" stroke-dasharray="3 3"/>'
+    width, height = left + size + 8, top + size + 50
+    return (f'<svg class="saturation" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+            f'aria-label="gate saturation, layer {layer}"><text x="{left}" y="15" font-size="12" font-weight="bold">'
+            f'layer {layer}</text>'
+            f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="#fff" stroke="#999"/>'
+            f'<line x1="{left}" y1="{top + size}" x2="{left + size}" y2="{top}" stroke="#ccc" stroke-dasharray="3 3"/>'
             + "".join(dots) + legend +
-            f'<text x="{pad + size / 2}" y="{top + size + 16}" font-size="11" text-anchor="middle">share of steps &lt; 0.1'
-            f'</text><text x="10" y="{top + size / 2}" font-size="11" text-anchor="middle" '
-            f'transform="rotate(-90 10 {top + size / 2})">share of steps &gt; 0.9</text>'
-            f'<text x="{pad + size - 2}" y="{top + size + 30}" font-size="11" text-anchor="end">layer {layer}</text></svg>')
+            f'<text x="{left + size / 2}" y="{top + size + 16}" font-size="11" text-anchor="middle">share of steps '
+            f'&lt; 0.1</text><text x="12" y="{top + size / 2}" font-size="11" text-anchor="middle" '
+            f'transform="rotate(-90 12 {top + size / 2})">share of steps &gt; 0.9</text></svg>')
 
 
 def write_page(inspection, path, layer: int | None = None, unit: int | None = None, quantity: str | None = None,
@@ -154,6 +156,7 @@ aside { flex: 0 0 330px; position: sticky; top: 52px; max-height: calc(100vh - 6
 #ranking button { font: inherit; font-size: 12px; text-align: left; border: none; background: none; color: #2c6fbb;
                   cursor: pointer; padding: 0; }
 .note { color: #666; font-size: 12px; }
+#charts { display: flex; flex-wrap: wrap; gap: 8px; }
 kbd { border: 1px solid #bbb; border-radius: 3px; padding: 0 3px; font-size: 11px; background: #fff; }
 </style>
 </head>

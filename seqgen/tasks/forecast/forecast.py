@@ -220,12 +220,12 @@ class Forecaster:
         step_lag = lag(prep)
         forecast = untransform(np.array([reference(z, end, 1, step_lag)[0] for end in ends])
                                + correction * prep["scale"], prep["log"])
-        points = ends - 1
+        points = ends - 1  # the last point each window holds
         labels = [self.dates[p] if self.dates else str(p + 1) for p in points]
         name = self.payload["series"]["name"]
         return Inspection(kind="series", tokens=points, labels=labels, gates=last, forecast=forecast,
-                          values=values[points], title=f"{name}: network {member} of {members}, after each window "
-                          f"of {prep['window']} points", features=series_features(values[points], prep["season"]))
+                          values=values[points], features=series_features(values[points], prep["season"], points),
+                          title=f"{name}: network {member} of {members}, after each window of {prep['window']} points")
 
     def evaluate(self, holdout: Optional[int] = None, backtest: bool = False, origins: int = 3) -> dict:
         """The figures `seqgen evaluate` prints, as a dict: RMSE, MAE, MAPE and MASE of the LSTM, seasonal
