@@ -64,6 +64,9 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
             raise click.UsageError(f"{flag} needs a file name ending in {' or '.join(suffixes)}, not {Path(path).name}")
     if options["text"] is not None and options["text_file"] is not None:
         raise click.UsageError("give the text either with --text or with --text-file, not both")
+    for path in (html_path, png_path, save_path):
+        if path is not None:
+            _folder_for(Path(path))  # a file that cannot be written is one line before any work
     model = seqgen.api.load(checkpoint, device)
     foreign = [name for name in explicit_options(ctx, options) if model.task not in APPLIES_TO[name]]
     if foreign:
@@ -91,11 +94,6 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
     chosen = start_view(inspection, layer, unit, quantity)  # a unit out of range is one line, before any output
     if start >= inspection.steps:
         raise SeqgenError(f"--start {start} is past the input's last step ({inspection.steps - 1})")
-    per_direction = inspection.units // 2 if inspection.directions == 2 else None
-    for entry in inspection.ranking(top):
-        click.echo(describe(entry, per_direction))
-    if not inspection.ranking(1):
-        click.echo("no feature of this input varies, so no unit is ranked", err=True)
     view = {"layer": layer, "unit": unit, "quantity": quantity}
     if html_path is not None:
         from seqgen.inspect.page import MAX_PAGE_STEPS
@@ -111,6 +109,21 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
         click.echo(f"wrote {inspection.png(png_path, units=rows, start=start)}", err=True)
     if save_path is not None:
         click.echo(f"wrote {inspection.save(save_path)}", err=True)
+    per_direction = inspection.units // 2 if inspection.directions == 2 else None
+    for entry in inspection.ranking(top):
+        click.echo(describe(entry, per_direction))
+    if not inspection.ranking(1):
+        click.echo("no feature of this input varies, so no unit is ranked", err=True)
+
+
+def _folder_for(path) -> None:
+    """The folder of an output file, made if missing; one line when it cannot be or the path is a folder."""
+    if path.is_dir():
+        raise SeqgenError(f"{path} is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _numbers(text) -> list:
