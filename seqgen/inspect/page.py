@@ -20,7 +20,7 @@ from seqgen.inspect.features import FEATURE_NAMES, describe
 from seqgen.inspect.record import NAMES, write_atomically
 from seqgen.models.gates import QUANTITIES
 
-MAX_PAGE_STEPS = 3000  # the page shows at most the first this many steps (a 2×256 model: ~9 MB of page)
+MAX_PAGE_STEPS = 3000  # the page shows at most the first this many steps (a 2×256 model: a 12 MB page)
 GATE_COLOURS = {"i": "#1b9e77", "f": "#2c6fbb", "o": "#d95f02"}
 
 
