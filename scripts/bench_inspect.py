@@ -2,7 +2,8 @@
 last characters of its corpus, inside its test split); the page's own ranking names the units that follow a
 feature of the text, beside the same ranking on an untrained network of the same shape (the baseline: what
 chance correlations look like); the forget and input gates of the best line unit at line ends and elsewhere;
-the gate saturation per layer; and the time the explicit step takes against nn.LSTM's fused kernel. Writes
+the gate saturation per layer; the time the explicit step takes against nn.LSTM's fused kernel; and the
+peak memory of `seqgen inspect --save` on a long text beside a process that only loads the model. Writes
 JSON and, with --docs, the pictures (the page screenshots need Chromium and chromedriver).
 
     seqgen train --corpus tinyshakespeare --max-time 10 --name shakespeare
@@ -16,6 +17,7 @@ import datetime
 import json
 import platform
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,6 +82,37 @@ def timing(model, text: str, repeats: int = 3) -> dict:
             "inspect_cpu_s": round(min(explicit), 4), "ratio": round(min(explicit) / min(fused), 1)}
 
 
+def long_input(checkpoint: str, text: str, folder: Path) -> dict:
+    """Peak memory of `seqgen inspect --save` on a long text, in a fresh process, beside a process that only loads
+    the model (the baseline: what any command costs before reading), and the size of what was saved."""
+    import subprocess
+    import sys
+
+    source = folder / "long.txt"
+    source.write_text(text, encoding="utf-8")
+
+    def peak(code: str) -> int:
+        run = subprocess.run([sys.executable, "-c", "import resource, sys\n" + code +
+                              "\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
+                             capture_output=True, text=True, check=True)
+        return int(run.stdout.split()[-1]) // 1024  # MB
+
+    loading = peak(f"import seqgen\nseqgen.load({checkpoint!r}, device='cpu')")
+    start = time.time()
+    inspecting = peak("from seqgen.cli import cli\n"
+                      f"sys.argv = ['seqgen', 'inspect', {checkpoint!r}, '--text-file', {str(source)!r}, '--save', "
+                      f"{str(folder / 'long.npz')!r}]\n"
+                      "try:\n    cli.main(standalone_mode=False)\nexcept SystemExit:\n    pass")
+    seconds = time.time() - start
+    saved = np.load(folder / "long.npz")
+    result = {"characters": len(text), "saved_mb": round((folder / "long.npz").stat().st_size / 2**20),
+              "h_shape": list(saved["h"].shape), "peak_rss_mb_loading_the_model": loading,
+              "peak_rss_mb_inspect_save": inspecting, "wall_s": round(seconds, 1)}
+    (folder / "long.npz").unlink()
+    source.unlink()
+    return result
+
+
 def screenshots(page: Path, docs: Path, line_unit: dict) -> list:
     """The page as a reader sees it: its top unit, the forget gate of the line unit, and the saturation panel."""
     from selenium import webdriver
@@ -128,6 +161,7 @@ def main() -> None:
     parser.add_argument("--tail", type=int, default=3000, help="read its last N characters (its test split)")
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--docs", default=None, help="write the pictures into this folder")
+    parser.add_argument("--long", type=int, default=200_000, help="characters of the long-input memory check (0: skip)")
     parser.add_argument("--output", default="benchmarks/inspect-shakespeare.json")
     args = parser.parse_args()
 
@@ -153,6 +187,8 @@ def main() -> None:
         "line_unit": line_unit and {**line_unit, "r": round(line_unit["r"], 3),
                                     "gates": gates_at_line_ends(inspection, line_unit["layer"], line_unit["unit"])},
         "saturation": saturation(inspection), "timing": timing(trained, text),
+        "long_input": long_input(args.checkpoint, Path(args.text_file).read_text(encoding="utf-8")[:args.long],
+                                 Path(tempfile.mkdtemp())) if args.long else None,
         "machine": {"platform": platform.platform(), "torch": torch.__version__,
                     "note": "2-core CPU shared with other jobs; times are CPU seconds on one thread"},
         "date": datetime.date.today().isoformat(),
@@ -168,7 +204,7 @@ def main() -> None:
         result["pictures"] = [str(p) for p in written]
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(json.dumps({k: result[k] for k in ("trained", "line_unit", "timing")}, indent=1)[:3000])
+    print(json.dumps({k: result[k] for k in ("line_unit", "timing", "long_input")}, indent=1))
 
 
 if __name__ == "__main__":

@@ -115,6 +115,26 @@ def test_an_input_beyond_the_limit_is_refused_before_reading(text_run, monkeypat
         seqgen.load(text_run.best_path, device="cpu").inspect(TEXT)
 
 
+def test_a_long_input_is_saved_part_by_part_as_one_pass_would_save_it(text_run, tmp_path, monkeypatch):
+    import seqgen.inspect.record as record
+
+    model = seqgen.load(text_run.best_path, device="cpu")
+    whole = model.inspect(TEXT * 2, window=5)
+    monkeypatch.setattr(record, "PART", 25)  # parts of 25 steps, the state carried from one to the next
+    first = model.inspect(TEXT * 2, window=5, save=tmp_path / "long.npz")
+    saved = np.load(tmp_path / "long.npz")
+    assert first.steps == 25 and saved["h"].shape == (2, len(TEXT) * 2, 32)
+    for name, values in whole.arrays().items():
+        assert np.allclose(saved[name], values, atol=1e-5), name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.npz"]  # the parts' folder is gone
+    result = run("inspect", text_run.best_path, "--text", TEXT * 2, "--save", tmp_path / "cli.npz", "--html",
+                 tmp_path / "p.html")
+    assert result.exit_code == 0, result.output
+    assert np.allclose(np.load(tmp_path / "cli.npz")["c"], whole["c"], atol=1e-5)
+    monkeypatch.setattr(record, "MAX_STEPS", 100)
+    assert "--save" in one_line_error(run("inspect", text_run.best_path, "--text", TEXT * 2))
+
+
 def test_text_features_mark_what_they_name():
     text = 'ab "cd" (e)\nf. Go'
     features = text_features(list(text))

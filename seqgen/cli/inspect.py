@@ -78,8 +78,10 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
         from seqgen.data.corpora import read_text_file
 
         text = read_text_file(Path(options["text_file"]), options["encoding"])
-    if model.task == "language-model":
-        inspection = model.inspect(text, prime_midi=options["prime_midi"])
+    saved = False
+    if model.task == "language-model":  # saved as it is read: an input of any length fits in memory
+        inspection = model.inspect(text, prime_midi=options["prime_midi"], save=save_path)
+        saved = save_path is not None
     elif model.task == "forecast":
         inspection = model.inspect(member=options["member"])
     elif model.task == "translate":
@@ -108,7 +110,7 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
                                if (e["layer"], e["unit"], e["quantity"]) != chosen][:11]
         click.echo(f"wrote {inspection.png(png_path, units=rows, start=start)}", err=True)
     if save_path is not None:
-        click.echo(f"wrote {inspection.save(save_path)}", err=True)
+        click.echo(f"wrote {save_path if saved else inspection.save(save_path)}", err=True)
     per_direction = inspection.units // 2 if inspection.directions == 2 else None
     for entry in inspection.ranking(top):
         click.echo(describe(entry, per_direction))

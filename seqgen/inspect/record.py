@@ -19,8 +19,10 @@ NAMES = {"i": "input gate", "f": "forget gate", "g": "candidate C̃", "o": "outp
          "h": "output h"}
 WINDOW = 512  # steps read at once; the state is carried from one window to the next
 # Every unit's six values at every step are kept (24 bytes per unit and step: 2×256 units read 50,000
-# characters in 1.2 GB), so an input longer than this is refused rather than left to exhaust memory.
+# characters in 1.2 GB), so an input longer than this is refused rather than left to exhaust memory, unless
+# it is saved as it is read (NpzStream), one part of PART steps at a time (2×256 units: 100 MB).
 MAX_STEPS = 50_000
+PART = 8192
 
 
 @dataclass
@@ -115,12 +117,85 @@ def write_atomically(path: Path, write: Callable, mode: str = "wb") -> Path:
     return path
 
 
-def check_steps(steps: int, what: str = "the text") -> None:
+class NpzStream:
+    """An .npz written part by part, for inputs too long to hold: each array is an .npy file in a temporary
+    folder beside the target, each part written at its place in the file, and the files are zipped (stored,
+    as np.savez does) once every part is in. Memory holds one part, whatever the input's length."""
+
+    def __init__(self, path, shapes: dict):
+        """shapes: name → (dtype, shape); the steps are axis 1 of the gates and axis 0 of everything else."""
+        from numpy.lib import format as npy
+
+        self.path, self.files, self.layout = Path(path), {}, {}
+        if self.path.suffix != ".npz":
+            raise SeqgenError(f"--save writes a .npz file; give a name ending in .npz, not {self.path.name}")
+        self.folder = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.folder = Path(tempfile.mkdtemp(prefix=f".{self.path.stem}.", dir=self.path.parent))
+            for name, (dtype, shape) in shapes.items():
+                f = open(self.folder / f"{name}.npy", "wb")  # closed in close() or discard()
+                self.files[name] = f
+                npy.write_array_header_1_0(f, {"descr": npy.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+                                               "shape": tuple(shape)})
+                self.layout[name] = (f.tell(), np.dtype(dtype), tuple(shape))
+        except OSError as error:
+            self.discard()
+            raise SeqgenError(f"cannot write {self.path}: {error.strerror or error}") from None
+
+    def write(self, start: int, arrays: dict) -> None:
+        """Put one part, whose first step is `start`, at its place in every file."""
+        try:
+            for name, values in arrays.items():
+                header, dtype, shape = self.layout[name]
+                f, values = self.files[name], np.ascontiguousarray(values, dtype=dtype)
+                if name in QUANTITIES:  # (L, T, U): each layer's rows for these steps are one block of the file
+                    layers, steps, units = shape
+                    for layer in range(layers):
+                        f.seek(header + (layer * steps + start) * units * dtype.itemsize)
+                        f.write(values[layer].tobytes())
+                else:
+                    f.seek(header + start * int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize)
+                    f.write(values.tobytes())
+        except OSError as error:
+            self.discard()
+            raise SeqgenError(f"cannot write {self.path}: {error.strerror or error}") from None
+
+    def close(self) -> Path:
+        import zipfile
+
+        try:
+            for f in self.files.values():
+                f.close()
+
+            def write(out):
+                with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+                    for name in self.layout:
+                        archive.write(self.folder / f"{name}.npy", f"{name}.npy")
+
+            return write_atomically(self.path, write)
+        except OSError as error:
+            raise SeqgenError(f"cannot write {self.path}: {error.strerror or error}") from None
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        import shutil
+
+        for f in self.files.values():
+            f.close()
+        self.files = {}
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
+def check_steps(steps: int, what: str = "the text", saved: bool = False) -> None:
     if steps == 0:
         raise SeqgenError(f"{what} is empty; give some text to inspect")
-    if steps > MAX_STEPS:
-        raise SeqgenError(f"{what} has {steps:,} tokens; inspect reads at most {MAX_STEPS:,} (every unit's six values "
-                          "are kept at every step); give a shorter text")
+    if steps > MAX_STEPS and not saved:
+        raise SeqgenError(f"{what} has {steps:,} tokens; inspect holds at most {MAX_STEPS:,} in memory (every unit's "
+                          "six values at every step); give a shorter text, or save it as it is read (--save x.npz)")
 
 
 @torch.no_grad()
@@ -130,6 +205,8 @@ def read_in_windows(lstm: torch.nn.LSTM, inputs: Callable[[int, int], torch.Tens
     """Run `lstm` over `steps` steps, `window` at a time with the state carried, so memory for the network
     stays bounded; `inputs(start, stop)` gives (1, stop − start, I). Returns the gates as float32 arrays
     (layers, T, units), the readouts of each window's last-layer h (1, w, units), and the final state."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise SeqgenError(f"window must be a whole number >= 1, not {window!r}")
     directions = 2 if lstm.bidirectional else 1
     if directions == 2:
         window = steps  # the backward direction reads from the end: a bidirectional layer needs the whole input
