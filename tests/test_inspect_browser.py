@@ -121,10 +121,10 @@ def test_a_series_page_draws_the_series_over_its_units(browser, tmp_path):
 
     rng = np.random.default_rng(0)
     values = 100 + 10 * np.sin(np.arange(60) / 3)
-    gates = {q: rng.uniform(0.05, 0.95, (2, 60, 5)).astype(np.float32) for q in "ifgoch"}
+    gates = {q: rng.uniform(0.05, 0.95, (2, 60, 6)).astype(np.float32) for q in "ifgoch"}
     inspection = Inspection("series", np.arange(60), [f"1950-{m:02d}" for m in range(1, 61)], gates, values=values,
-                            forecast=values + 1, features=series_features(values, 12), title="a series")
-    path = inspection.html(tmp_path / "series.html")
+                            forecast=values + 1, features=series_features(values, 12), title="a series", directions=2)
+    path = inspection.html(tmp_path / "series.html", layer=0, unit=2)
     browser.get_log("performance")
     open_page(browser, path)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#text .tok")) == 60
@@ -132,6 +132,9 @@ def test_a_series_page_draws_the_series_over_its_units(browser, tmp_path):
     before = colours(browser)
     browser.find_element(By.ID, "layer-next").click()
     assert colours(browser) != before
+    assert browser.find_element(By.ID, "direction").text == "forward"
+    browser.find_element(By.ID, "unit-next").click()  # units 3 to 5 are the backward direction's 0 to 2
+    assert browser.find_element(By.ID, "direction").text == "backward 0"
     from selenium.webdriver.common.action_chains import ActionChains
 
     ActionChains(browser).move_to_element(browser.find_elements(By.CSS_SELECTOR, "#text .tok")[30]).perform()
