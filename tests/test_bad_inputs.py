@@ -562,7 +562,26 @@ OUTPUT_ROWS = [
      "/proc/x"),
 ]
 
-ROWS = FILE_ROWS + OPTION_ROWS + CHECKPOINT_ROWS + CONFIG_ROWS + OUTPUT_ROWS
+INSPECT_ROWS = [
+    ("inspect-empty-text-file", lambda w: ["inspect", w.lm, "--text-file", w.file("empty.txt"), "--save",
+                                           w.dir / "g.npz"], "is empty"),
+    ("inspect-binary-text-file", lambda w: ["inspect", w.lm, "--text-file", w.file("late.txt", BINARY_LATE_NUL)],
+     "binary"),
+    ("inspect-unseen-character", lambda w: ["inspect", w.lm, "--text", "caf\u00e9 \u2603", "--html", w.dir / "p.html"],
+     "never saw"),
+    ("inspect-music-unknown-event", lambda w: ["inspect", w.music, "--text", "piece pitch_999"], "unknown: pitch_999"),
+    ("inspect-music-corrupt-primer", lambda w: ["inspect", w.music, "--prime-midi", w.file("bad.mid", b"MThd\x00garbage")],
+     "bad.mid"),
+    ("inspect-forecast-text", lambda w: ["inspect", w.fc, "--text", "abc"], "--text does not apply"),
+    ("inspect-translate-no-text", lambda w: ["inspect", w.tr], "--text"),
+    ("inspect-classify-words", lambda w: ["inspect", w.cl, "--text", "one two"], "numbers"),
+    ("inspect-damaged", lambda w: ["inspect", w.damaged(w.lm, "truncated"), "--text", "ab"], "not a readable"),
+    ("inspect-html-proc", lambda w: ["inspect", w.lm, "--text", "the fox", "--html", "/proc/x/p.html"], "/proc/x"),
+    ("inspect-save-proc", lambda w: ["inspect", w.fc, "--save", "/proc/x/g.npz"], "/proc/x"),
+    ("inspect-png-under-a-file", lambda w: ["inspect", w.lm, "--text", "the fox", "--png", w.file("f") / "p.png"], "f"),
+]
+
+ROWS = FILE_ROWS + OPTION_ROWS + CHECKPOINT_ROWS + CONFIG_ROWS + OUTPUT_ROWS + INSPECT_ROWS
 
 
 @pytest.mark.parametrize("build, expected", [pytest.param(b, e, id=i) for i, b, e in ROWS])
@@ -609,6 +628,10 @@ API_ROWS = [
     ("translate-negative-beam", lambda w: lambda: seqgen.load(w.tr).translate("x", beam_size=0), "beam_size"),
     ("classify-airline", lambda w: lambda: seqgen.load(w.cl).classify(str(AIRLINE)), "laid out"),
     ("load-missing", lambda w: lambda: seqgen.load(w.dir / "none.pt"), "does not exist"),
+    ("inspect-empty", lambda w: lambda: seqgen.load(w.lm).inspect(""), "is empty"),
+    ("inspect-top-k-zero", lambda w: lambda: seqgen.load(w.lm).inspect("the fox", top_k=0), "top_k"),
+    ("inspect-forecast-member", lambda w: lambda: seqgen.load(w.fc).inspect(member=5), "--member"),
+    ("inspect-classify-nan", lambda w: lambda: seqgen.load(w.cl).inspect([1.0, float("nan")]), "finite"),
 ] + [
     (f"load-{task}-{damage}", (lambda t, d: lambda w: (lambda p: lambda: seqgen.load(p))(w.damaged(getattr(w, t), d)))(
         task, damage), DAMAGE_EXPECTED[damage])

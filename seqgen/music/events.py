@@ -69,6 +69,10 @@ class MusicTokenizer:
     def newline_id(self) -> int:
         return self.index["piece"]  # the neutral start of a sample
 
+    def piece(self, token: int) -> str:
+        """One token's name, e.g. pitch_67."""
+        return self.tokens[int(token)]
+
     def to_state(self) -> dict:
         return {"kind": self.kind, "version": ENCODING_VERSION, "grid": self.grid,
                 "max_duration": self.max_duration, "max_bar": self.max_bar}

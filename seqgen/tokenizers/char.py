@@ -79,6 +79,10 @@ class CharTokenizer:
     def decode(self, ids) -> str:
         return self._table[np.asarray(ids, dtype=np.int64)].tobytes().decode("utf-32-le", "surrogatepass")
 
+    def piece(self, token: int) -> str:
+        """One token as text: its character."""
+        return self.chars[int(token)]
+
     def newline_id(self) -> int | None:
         return self.chars.index("\n") if "\n" in self.chars else None
 

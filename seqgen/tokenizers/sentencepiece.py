@@ -126,6 +126,10 @@ class SentencePieceTokenizer:
     def newline_id(self) -> int | None:
         return self._newline
 
+    def piece(self, token: int) -> str:
+        """One token as it reads in running text (its leading ▁ as a space), e.g. to label it on a page."""
+        return "\n" if token == self._newline else self._sp.id_to_piece(int(token)).replace("\u2581", " ")
+
     def to_state(self) -> dict:
         return {"kind": self.kind, "model": self.model}
 

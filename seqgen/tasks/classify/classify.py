@@ -107,6 +107,30 @@ class Classifier:
                          "probabilities": {c: float(x) for c, x in zip(self.classes, p)}})
         return rows
 
+    def inspect(self, sequence, member: int = 0):
+        """Every gate, C and h of one network's LSTM over one sequence of values (both directions when it is
+        bidirectional: a layer's forward units, then its backward ones), with the ensemble's class
+        probabilities in the title: a seqgen.inspect.Inspection of kind "series" (arrays (layers, T, units))."""
+        from seqgen.inspect import Inspection, check_steps, series_features
+        from seqgen.models.gates import lstm_gates
+
+        if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < len(self.networks):
+            raise SeqgenError(f"member must be a network of the ensemble, 0 to {len(self.networks) - 1}, not {member!r}")
+        values = np.asarray(sequence, dtype=np.float64)
+        if values.ndim != 1 or not np.isfinite(values).all():
+            raise SeqgenError("give one sequence: a list of finite numbers")
+        check_steps(len(values), "the sequence")
+        scaled, _ = pad([values.astype(np.float32)], self.payload["scaling"])
+        lstm = self.networks[member].lstm
+        gates, _ = lstm_gates(lstm, scaled[..., None].to(self.device))  # (L, 1, T, D·H)
+        probabilities = self.probabilities([values])[0]
+        best = int(probabilities.argmax())
+        return Inspection(kind="series", tokens=np.arange(len(values)), labels=[str(t) for t in range(len(values))],
+                          gates={q: v[:, 0].float().cpu().numpy() for q, v in gates.items()},
+                          directions=2 if lstm.bidirectional else 1, values=values,
+                          title=f"network {member} of {len(self.networks)}: class {self.classes[best]} "
+                          f"(p = {probabilities[best]:.2f})", features=series_features(values, 1))
+
     def evaluate(self, test: Optional[str] = None) -> dict:
         """The figures `seqgen evaluate` prints, as a dict: accuracy, macro-F1, per-class precision, recall,
         F1 and support, and the confusion matrix on `test` (default: the run's --test file)."""

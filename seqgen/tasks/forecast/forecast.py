@@ -196,6 +196,37 @@ class Forecaster:
         actual = values[n:n + len(table)] if n < len(values) else None
         return plot_forecast(self.payload, values[:n], result, path, actual)
 
+    def inspect(self, member: int = 0):
+        """Every gate, C and h of one network of the ensemble over the series: a network reads a fresh window
+        of `window` points for each forecast, so step t holds its values after reading the window that ends at
+        point t (from the first full window on), with its one-step forecast made there. A
+        seqgen.inspect.Inspection of kind "series" (arrays (layers, T, hidden); `tokens` index the points)."""
+        from seqgen.inspect import Inspection, series_features
+        from seqgen.models.gates import lstm_gates
+
+        members = len(self.payload["members"])
+        if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < members:
+            raise SeqgenError(f"--member must be a network of the ensemble, 0 to {members - 1}, not {member!r}")
+        prep = self.payload["preprocessing"]
+        values = self.values
+        z = transform(values, prep["log"])
+        ends = np.arange(max(prep["window"], lag(prep)), len(values) + 1)  # each window is z[end - window:end]
+        model = rebuild(self.payload, member, self.device)
+        x = torch.from_numpy(np.stack([inputs(z, end, prep) for end in ends])).to(self.device)  # (N, window, F)
+        gates, _ = lstm_gates(model.lstm, x)
+        last = {q: v[:, :, -1].float().cpu().numpy() for q, v in gates.items()}  # each (L, N, H): after each window
+        with torch.no_grad():
+            correction = model.head(gates["h"][-1, :, -1])[:, 0].double().cpu().numpy()  # (N,)
+        step_lag = lag(prep)
+        forecast = untransform(np.array([reference(z, end, 1, step_lag)[0] for end in ends])
+                               + correction * prep["scale"], prep["log"])
+        points = ends - 1  # the last point each window holds
+        labels = [self.dates[p] if self.dates else str(p + 1) for p in points]
+        name = self.payload["series"]["name"]
+        return Inspection(kind="series", tokens=points, labels=labels, gates=last, forecast=forecast,
+                          values=values[points], features=series_features(values[points], prep["season"], points),
+                          title=f"{name}: network {member} of {members}, after each window of {prep['window']} points")
+
     def evaluate(self, holdout: Optional[int] = None, backtest: bool = False, origins: int = 3) -> dict:
         """The figures `seqgen evaluate` prints, as a dict: RMSE, MAE, MAPE and MASE of the LSTM, seasonal
         naive and SARIMA on held-out points (see seqgen.tasks.forecast.evaluate)."""

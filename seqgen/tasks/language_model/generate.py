@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Iterator, Optional
 
+import numpy as np
 import torch
 
 from seqgen.checkpoint import check_weights, load_checkpoint, rebuilding, resolve_checkpoint
@@ -144,6 +145,78 @@ class LanguageModel:
             if config.plot:
                 written.append(plot_piano_roll(piece, self.tokenizer.grid, path.with_suffix(".png")))
         return written
+
+    def inspect(self, text: Optional[str] = None, prime_midi: Optional[str] = None, top_k: int = 3,
+                window: Optional[int] = None, save=None):
+        """Every gate, C and h of every layer at every token of `text` (a music model: event tokens, or the piece
+        in the file `prime_midi`), read `window` tokens at a time with the state carried, with the model's
+        `top_k` most likely next tokens after each: a seqgen.inspect.Inspection (arrays (layers, T, hidden)).
+
+        With `save` (an .npz path) every value is written there as it is read, part by part, so an input of any
+        length fits in memory; the Inspection returned then holds the first part (seqgen.inspect.record.PART
+        steps) for the page, the heat map and the ranking."""
+        from seqgen.inspect import record
+
+        if self.is_music:
+            from seqgen.music.generate import primer_tokens
+
+            if not prime_midi and not (text or "").strip():
+                raise SeqgenError("give a piece to inspect: --prime-midi FILE, or event tokens with --text")
+            if prime_midi and text:
+                raise SeqgenError("give either --prime-midi or --text, not both")
+            ids = np.asarray(primer_tokens(self.tokenizer, prime_midi, text or ""), dtype=np.int64)
+        else:
+            if prime_midi:
+                raise SeqgenError("--prime-midi is for music models; this checkpoint is a text model")
+            ids = self.encode(text or "")
+        record.check_steps(len(ids), saved=save is not None)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= self.tokenizer.vocab_size:
+            raise SeqgenError(f"top_k must be a whole number from 1 to {self.tokenizer.vocab_size}, not {top_k!r}")
+        if save is None:
+            return self._read(ids, top_k, window or record.WINDOW)[0]
+        lstm, steps = self.model.lstm, len(ids)
+        stream = record.NpzStream(save, {
+            "tokens": (np.int64, (steps,)),
+            **dict.fromkeys("ifgoch", (np.float32, (lstm.num_layers, steps, lstm.hidden_size))),
+            "top_tokens": (np.int64, (steps, top_k)), "top_probs": (np.float32, (steps, top_k))})
+        try:
+            first, state = None, None
+            for start in range(0, steps, record.PART):
+                part, state = self._read(ids[start:start + record.PART], top_k, window or record.WINDOW, state)
+                stream.write(start, part.arrays())
+                first = part if first is None else first
+        except BaseException:
+            stream.discard()
+            raise
+        stream.close()
+        if first.steps < steps:
+            first.title += f" (the first of {steps:,}; all are in {save})"
+        return first
+
+    def _read(self, ids: np.ndarray, top_k: int, window: int, state=None):
+        """(Inspection of `ids`, the LSTM state after them), starting from `state`."""
+        from seqgen.inspect import Inspection, music_features, read_in_windows, text_features
+
+        model = self.model.eval()
+        tokens = torch.as_tensor(ids, dtype=torch.long, device=self.device)[None]  # (1, T)
+
+        def readout(h: torch.Tensor):  # (1, w, H) → the top next tokens and their probabilities, each (w, k)
+            x = model.projection(h) if model.projection is not None else h
+            probs, top = model.decoder(x)[0].float().softmax(-1).topk(top_k, dim=-1)
+            return probs.cpu().numpy(), top.cpu().numpy()
+
+        gates, readouts, state = read_in_windows(model.lstm, lambda a, b: model.embedding(tokens[:, a:b]), len(ids),
+                                                 readout, window, state)
+        top = np.concatenate([t for _, t in readouts])
+        labels = [self.tokenizer.piece(i) for i in ids]
+        piece = self.tokenizer.piece
+        inspection = Inspection(kind="music" if self.is_music else "text", tokens=np.asarray(ids, dtype=np.int64),
+                                labels=labels, gates=gates, top_tokens=top,
+                                top_probs=np.concatenate([p for p, _ in readouts]),
+                                top_labels=[[piece(i) for i in row] for row in top],
+                                title=f"{self.path.parent.name}/{self.path.name}: {len(ids):,} tokens",
+                                features=music_features(labels) if self.is_music else text_features(labels))
+        return inspection, state
 
     def evaluate(self, split: str = "test", text: Optional[str] = None, encoding: str = "utf-8",
                  batch_size: int = 16, num_generated: int = 8, seed: int = 0) -> dict:

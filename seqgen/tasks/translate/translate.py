@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
 import torch
 
 from seqgen.checkpoint import check_weights, load_checkpoint, rebuilding, resolve_checkpoint
@@ -13,7 +14,7 @@ from seqgen.decode.sampling import resolve_sample_precision
 from seqgen.decode.search import Seq2SeqStepper, beam_search, greedy_search
 from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
-from seqgen.models.seq2seq import BOS, EOS, Seq2Seq, Seq2SeqConfig
+from seqgen.models.seq2seq import BOS, EOS, PAD, Seq2Seq, Seq2SeqConfig
 from seqgen.tasks.translate.config import TranslateConfig
 from seqgen.tasks.translate.data import MAX_OUTPUT_LENGTH, Vocab, clip_chars, make_batch
 from seqgen.tokenizers import tokenizer_from_state
@@ -98,6 +99,44 @@ class Translator:
         _, weights = self.model(source, lengths, target_in)
         return ([self.source_vocab.piece(i) for i in source_ids + [EOS]],
                 [self.target_vocab.piece(i) for i in target_ids + [EOS]], weights[0].float().cpu().numpy())
+
+    @torch.inference_mode()
+    def inspect(self, text: str, translation: Optional[str] = None, top_k: int = 3) -> dict:
+        """Every gate, C and h of the encoder reading `text` and of the decoder writing `translation` (default:
+        the greedy translation), with the decoder's top next tokens: {"encoder": Inspection, "decoder":
+        Inspection}. The encoder is bidirectional: a layer's forward units, then its backward ones."""
+        from seqgen.inspect import Inspection, check_steps, text_features
+        from seqgen.models.gates import lstm_gates
+
+        if not isinstance(text, str) or not text.strip():
+            raise SeqgenError("the text is empty; give a sentence to inspect")
+        if translation is None:
+            translation = self.translate([text])[0]
+        self.model.eval()
+        source_ids = self.source_vocab.encode(clip_chars(text, self.max_length))[:self.max_length]
+        target_ids = self.target_vocab.encode(clip_chars(translation, MAX_OUTPUT_LENGTH))[:MAX_OUTPUT_LENGTH]
+        check_steps(len(source_ids))
+        source, lengths, target_in, _ = make_batch([source_ids], [target_ids], self.device)
+        encoder, decoder = self.model.encoder, self.model.decoder
+        encoded, _ = lstm_gates(encoder.lstm, encoder.embedding(source))
+        memory, state = encoder(source, lengths)
+        decoded, _ = lstm_gates(decoder.lstm, decoder.embedding(target_in), state)
+        logits, _, _ = decoder(target_in, state, memory, source != PAD)
+        probs, top = logits[0].float().softmax(-1).topk(min(top_k, logits.size(-1)), dim=-1)  # (T, k)
+
+        def inspection(gates, ids, vocab, **extra):
+            labels = [vocab.piece(int(i)) for i in ids]
+            return Inspection(kind="text", tokens=np.asarray(ids, dtype=np.int64), labels=labels,
+                              gates={q: v[:, 0].float().cpu().numpy() for q, v in gates.items()},
+                              features=text_features(labels), **extra)
+
+        top = top.cpu().numpy()
+        return {"encoder": inspection(encoded, source[0].tolist(), self.source_vocab, directions=2,
+                                      title=f"encoder reading: {text}"),
+                "decoder": inspection(decoded, target_in[0].tolist(), self.target_vocab, top_tokens=top,
+                                      top_probs=probs.cpu().numpy(),
+                                      top_labels=[[self.target_vocab.piece(int(i)) for i in row] for row in top],
+                                      title=f"decoder writing: {translation}")}
 
     def evaluate(self, split: str = "test", pairs: Optional[str] = None, encoding: str = "utf-8",
                  beam_size: int = 5) -> dict:
