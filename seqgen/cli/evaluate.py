@@ -78,8 +78,12 @@ def print_language_model(result: dict) -> None:
         click.echo(f"{result['source']}: {result['tokens']:,} tokens, {result['characters']:,} characters")
         click.echo(f"{line}   {result['bits_per_character']:.4f} bits/character")
         return
-    click.echo(f"{result['source']}: {result['tokens']:,} tokens, {result.get('quarter_notes', 0):,.0f} quarter notes")
-    click.echo(f"{line}   {result.get('loss_per_quarter', float('nan')):.4f} nats/quarter note")
+    if "loss_per_frame" in result:
+        click.echo(f"{result['source']}: {result['pieces']:,} pieces, {result['frames']:,} frames, {result['tokens']:,} tokens")
+        click.echo(f"{line}   {result['loss_per_frame']:.4f} nats/frame (negative log-likelihood of the frames)")
+    else:
+        click.echo(f"{result['source']}: {result['tokens']:,} tokens, {result.get('quarter_notes', 0):,.0f} quarter notes")
+        click.echo(f"{line}   {result.get('loss_per_quarter', float('nan')):.4f} nats/quarter note")
     if "generated_vs_corpus" in result:
         stats = result["generated_vs_corpus"]
         click.echo(f"{stats['settings']['pieces']} generated pieces against the split: pitch-class histogram "
