@@ -144,3 +144,13 @@ def test_transpose_common_is_refused_for_a_piano_roll(roll_file, tmp_path):
     result = run("train", "--corpus", roll_file, "--transpose", "common", "--max-steps", 1,
                  "--output-dir", tmp_path / "runs")
     assert "--augment" in one_line_error(result)
+
+
+def test_any_token_sequence_decodes_to_valid_frames():
+    tokenizer, rng = FrameTokenizer(), random.Random(3)
+    for _ in range(50):
+        ids = [rng.randrange(tokenizer.vocab_size) for _ in range(rng.randrange(1, 80))]
+        for frames in tokenizer.decode_frames(ids):
+            for frame in frames:
+                assert frame == sorted(set(frame)) and all(21 <= p <= 108 for p in frame)
+            assert piece_to_frames(frames_to_piece(frames, "x")) == frames
