@@ -180,13 +180,14 @@ def seqgen_arm(args) -> dict:
     generated = generate_frame_pieces(lm.model, tokenizer, [tokenizer.piece_id], args.num_generated, 12 * frames,
                                       1.0, None, None, args.seed, torch.device("cpu"), frames=frames)
     pieces = [piece_to_frames(piece) for piece in generated]
+    corpus = os.path.relpath(args.data, ROOT)  # as the command is typed in the repository
     history = [{"step": h["step"], "minutes": round(h["elapsed"] / 60, 2), "val_loss": round(h["val_loss"], 4),
                 "val_nll_per_frame": round(h.get("val_loss_per_quarter", float("nan")), 4)}
                for h in result.history if h.get("val_loss") is not None]
     return {"steps": result.step, "best_val_loss_per_token": result.best_val_loss, "val_nll_per_frame": scores["val"],
-            "test_nll_per_frame": scores["test"], "history": history, "recipe": options,
-            "command": "seqgen train --corpus JSON " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items()
-                                                                 if k != "corpus"),
+            "test_nll_per_frame": scores["test"], "history": history, "recipe": {**options, "corpus": corpus},
+            "command": f"seqgen train --corpus {corpus} " + " ".join(f"--{k.replace('_', '-')} {v}"
+                                                                   for k, v in options.items() if k != "corpus"),
             "generated": write_samples(pieces, splits["test"], Path(args.samples) / "seqgen")}
 
 
