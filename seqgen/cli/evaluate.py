@@ -78,14 +78,25 @@ def print_language_model(result: dict) -> None:
         click.echo(f"{result['source']}: {result['tokens']:,} tokens, {result['characters']:,} characters")
         click.echo(f"{line}   {result['bits_per_character']:.4f} bits/character")
         return
-    click.echo(f"{result['source']}: {result['tokens']:,} tokens, {result.get('quarter_notes', 0):,.0f} quarter notes")
-    click.echo(f"{line}   {result.get('loss_per_quarter', float('nan')):.4f} nats/quarter note")
+    if "loss_per_frame" in result:
+        click.echo(f"{result['source']}: {result['pieces']:,} pieces, {result['frames']:,} frames, {result['tokens']:,} tokens")
+        click.echo(f"{line}   {result['loss_per_frame']:.4f} nats/frame (negative log-likelihood of the frames)")
+    else:
+        click.echo(f"{result['source']}: {result['tokens']:,} tokens, {result.get('quarter_notes', 0):,.0f} quarter notes")
+        click.echo(f"{line}   {result.get('loss_per_quarter', float('nan')):.4f} nats/quarter note")
     if "generated_vs_corpus" in result:
         stats = result["generated_vs_corpus"]
         click.echo(f"{stats['settings']['pieces']} generated pieces against the split: pitch-class histogram "
                    f"distance {stats['pitch_class_distance']:.3f}")
-        for name in ("in_key_share", "note_density", "pitch_range", "lowest_pitch", "highest_pitch", "parts"):
-            click.echo(f"  {name:<14} generated {stats['generated'][name]:7.2f}   corpus {stats['corpus'][name]:7.2f}")
+        for name in ("in_key_share", "note_density", "pitch_range", "lowest_pitch", "highest_pitch", "parts",
+                     "parallel_fifths_per_100_beats", "parallel_octaves_per_100_beats"):
+            click.echo(f"  {name:<30} generated {stats['generated'][name]:7.2f}   corpus {stats['corpus'][name]:7.2f}")
+        corpus_ranges = {r["part"]: r for r in stats["corpus"]["range_per_part"]}
+        for generated in stats["generated"]["range_per_part"]:
+            theirs = corpus_ranges.get(generated["part"])
+            shown = f"{theirs['lowest']:5.1f}-{theirs['highest']:5.1f}" if theirs else "  (no such part)"
+            click.echo(f"  {'range of part ' + str(generated['part'] + 1):<30} generated "
+                       f"{generated['lowest']:5.1f}-{generated['highest']:5.1f}   corpus {shown}")
 
 
 PRINTERS = {"language-model": print_language_model}

@@ -25,6 +25,9 @@ class Corpus:
     size: Optional[int] = None  # text: bytes, for entries not yet downloaded; music: pieces
 
 
+CHORALES = 332  # the four-voice pieces among the 350 distinct files of music21's chorale iterator (see seqgen.music.corpus)
+
+
 def _excerpt(name: str, language: str, code: str, description: str) -> Corpus:
     return Corpus(name, "text", f"{description} ({language})", music21_path=f"languageExcerpts/trainingData/{code}.txt")
 
@@ -40,6 +43,8 @@ REGISTRY: dict[str, Corpus] = {
         _excerpt("dutch", "Dutch", "nl", "prose excerpts shipped with music21"),
         Corpus("bach", "music", "J. S. Bach, chorales and other pieces in MusicXML / Humdrum, shipped with music21",
                music21_path="corpus/bach", size=413),
+        Corpus("chorales", "music", "J. S. Bach's four-part chorales, soprano, alto, tenor and bass (music21's chorale "
+               "iterator), shipped with music21", music21_path="corpus/bach", size=CHORALES),
         Corpus("oneills", "music", "O'Neill's Music of Ireland (1850), folk tunes in ABC, shipped with music21",
                music21_path="corpus/oneills1850", size=2009),
         Corpus("essen", "music", "the Essen folk-song collection in ABC, shipped with music21 (slow first parse)",

@@ -247,17 +247,19 @@ class StaticSampler:
 @torch.inference_mode()
 def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, top_k: Optional[int] = None,
              top_p: Optional[float] = None, generator: Optional[torch.Generator] = None,
-             precision: str = "fp32") -> Iterator[torch.Tensor]:
+             precision: str = "fp32", bias: Optional[torch.Tensor] = None) -> Iterator[torch.Tensor]:
     """Yield `length` tokens (N,) continuing `prime` (N, P), one step at a time.
 
     The primer runs through the LSTM once; after that each step feeds only the newest token and
     the carried (h, c) state, so the cost per token does not grow with the text. `precision`
-    chooses the step's weights on the CPU (see resolve_sample_precision): fp32, or int8.
+    chooses the step's weights on the CPU (see resolve_sample_precision): fp32, or int8. `bias`
+    (V, V), 0 or -inf, is added to the logits after each token: the tokens that cannot follow it
+    are never drawn (the frame encoding's rule, seqgen.music.frames).
     """
     model.eval()
     logits, (h, c) = model(prime)  # (N, P, V)
-    logits = logits[:, -1]
-    if prime.is_cuda:  # one CUDA graph replay per token instead of an eager step's many launches
+    logits = _follow(logits[:, -1], bias, prime[:, -1])
+    if prime.is_cuda and bias is None:  # one CUDA graph replay per token instead of an eager step's many launches
         sampler = StaticSampler(model, logits, list(h.unbind(0)), list(c.unbind(0)), temperature, top_k, top_p,
                                 generator)
         for _ in range(length):
@@ -271,14 +273,19 @@ def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, 
             token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
             yield token
             logits, state = model(token[:, None], state)
-            logits = logits[:, -1]
+            logits = _follow(logits[:, -1], bias, token)
         return
     step = LSTMStepper(model, int8=int8)
     h, c = list(h.unbind(0)), list(c.unbind(0))  # per layer (N, H)
     for _ in range(length):
         token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
         yield token
-        logits = step(token, h, c)
+        logits = _follow(step(token, h, c), bias, token)
+
+
+def _follow(logits: torch.Tensor, bias: Optional[torch.Tensor], token: torch.Tensor) -> torch.Tensor:
+    """Logits (N, V) of the token after `token` (N,), with the tokens that cannot follow it masked."""
+    return logits if bias is None else logits.float() + bias[token]
 
 
 def stream_text(tokenizer, tokens: Iterator[torch.Tensor]) -> Iterator[str]:

@@ -18,9 +18,49 @@ from seqgen.errors import SeqgenError
 from seqgen.music.events import MusicTokenizer, semitones_to_c, transpose_piece
 from seqgen.music.scores import MUSIC_SUFFIXES, parse_file
 
+CHORALES = "chorales"
+
+
+def chorale_files() -> list[Path]:
+    """The files of music21's chorale iterator, in its (Riemenschneider) order, each once: several numbers
+    share a file."""
+    from music21.corpus import chorales, getWork
+
+    files: list[Path] = []
+    for work in chorales.Iterator(returnType="filename"):
+        found = getWork(work)
+        candidates = [Path(str(p)) for p in (found if isinstance(found, list) else [found])]
+        # a name may match several files (bwv281.krn and .mxl; bwv69.6.xml and bwv69.6-a.mxl): take the one
+        # named exactly so, MusicXML first, as music21's own parse of the name does
+        exact = [p for p in candidates if p.stem == work.split("/")[-1]] or candidates
+        path = min(exact, key=lambda p: (p.suffix.lower() not in (".mxl", ".xml", ".musicxml"), p.suffix.lower() != ".mxl"))
+        if path not in files:
+            files.append(path)
+    return files
+
+
+def four_voices(pieces: list[dict]) -> tuple[list[dict], list[tuple[str, str]]]:
+    """The pieces with exactly four parts, each lower on average than the one above (soprano, alto, tenor,
+    bass), and (name, why) for the others."""
+    kept, dropped = [], []
+    for piece in pieces:
+        by_part: dict[int, list[int]] = {}
+        for note in piece["notes"]:
+            by_part.setdefault(note[2], []).append(note[3])
+        means = [sum(by_part[p]) / len(by_part[p]) for p in sorted(by_part)]
+        if sorted(by_part) != [0, 1, 2, 3]:
+            dropped.append((piece["name"], f"not four voices ({len(by_part)} parts)"))
+        elif any(high <= low for high, low in zip(means, means[1:])):
+            dropped.append((piece["name"], "parts not ordered soprano, alto, tenor, bass"))
+        else:
+            kept.append(piece)
+    return kept, dropped
+
 
 def music_files(spec: str) -> tuple[str, list[Path]]:
     """(name, files) for a registry name, a folder of music files, or one music file."""
+    if spec == CHORALES:
+        return spec, chorale_files()
     if spec in REGISTRY:
         path, name = corpus_path(REGISTRY[spec]), spec
     else:
@@ -197,6 +237,9 @@ def load_pieces(spec: str, tokenizer: MusicTokenizer, progress: bool = True) -> 
         pieces.extend(found)
         if reason:
             skipped.append((path.name, reason))
+    if spec == CHORALES:
+        pieces, dropped = four_voices(pieces)
+        skipped += dropped
     if not pieces:
         raise SeqgenError(f"no usable music in {spec}: all {len(files)} file(s) were skipped "
                           f"({'; '.join(f'{f}: {r}' for f, r in skipped[:3])})")

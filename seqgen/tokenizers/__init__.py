@@ -33,5 +33,9 @@ def tokenizer_from_state(state: dict):
         from seqgen.music.events import MusicTokenizer
 
         return MusicTokenizer.from_state(state)
+    if kind == "frames":
+        from seqgen.music.frames import FrameTokenizer
+
+        return FrameTokenizer.from_state(state)
     raise SeqgenError(f"the checkpoint's tokenizer kind {kind[:40]!r} is unknown to this seqgen; "
-                      f"it reads {', '.join(KINDS)} and music")
+                      f"it reads {', '.join(KINDS)}, music and frames")

@@ -52,7 +52,8 @@ class SampleConfig(Checked):
                             choices=("auto", "fp32", "int8"))
     output: Optional[str] = option(None, "Write the samples to this file (x-1.txt, x-2.txt, … with several); music "
                                    "needs it.")
-    format: str = option("midi", "Music: file format written.", choices=("midi", "musicxml", "abc"))
+    format: str = option("midi", "Music: file format written (wav: rendered to audio with FluidSynth; an --output "
+                         "ending in .wav chooses it too).", choices=("midi", "musicxml", "abc", "wav"))
     prime_midi: Optional[str] = option(None, "Music: continue this MIDI, MusicXML or ABC file.")
     bars: Optional[int] = option(None, "Music: stop each sample after this many new bars.", min=1)
     keep_primer: bool = option(True, "Music: the written file starts with the primer's notes.")

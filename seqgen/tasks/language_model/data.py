@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from seqgen.data.pianoroll import is_pianoroll_corpus, read_pianoroll
 from seqgen.data.text import batchify, window, windows_per_pass
 from seqgen.errors import SeqgenError
 from seqgen.tasks.language_model.config import TrainConfig
@@ -30,6 +31,8 @@ def load_splits(config: TrainConfig, tokenizer_state: Optional[dict] = None, pro
     """Read, split and encode the corpus; with `tokenizer_state`, reuse that tokenizer instead of fitting one."""
     from seqgen.music.corpus import is_music_corpus
 
+    if is_pianoroll_corpus(config.corpus):
+        return _frame_splits(config, tokenizer_state)
     if is_music_corpus(config.corpus):
         return _music_splits(config, tokenizer_state, progress)
     return _text_splits(config, tokenizer_state, progress)
@@ -138,6 +141,29 @@ def _music_splits(config: TrainConfig, tokenizer_state: Optional[dict], progress
     digest = hashlib.sha256(repr((sorted(p["name"] for p in pieces), len(pieces), tokenizer.settings_key(),
                                   config.transpose, config.augment)).encode()).hexdigest()[:16]
     return Splits(name, digest, tokenizer, ids, quarters=quarters, skipped=skipped)
+
+
+def _frame_splits(config: TrainConfig, tokenizer_state: Optional[dict]) -> Splits:
+    """A piano-roll JSON corpus, split as the file splits it; each frame is a quarter note, so `quarters`
+    counts frames and the loss per quarter note is the loss per frame."""
+    from seqgen.errors import SeqgenError
+    from seqgen.music.frames import FrameTokenizer, transpose_frames
+
+    if config.transpose != "none":
+        raise SeqgenError("--transpose common needs key signatures, and a piano-roll corpus has none; "
+                          "use --augment N to train on transposed copies")
+    tokenizer = FrameTokenizer.from_state(tokenizer_state) if tokenizer_state else FrameTokenizer()
+    name, parts = read_pianoroll(config.corpus)
+    ids, frames = {}, {}
+    for split, pieces in parts.items():
+        if split == "train" and config.augment:
+            pieces = [moved for piece in pieces for shift in range(-config.augment, config.augment + 1)
+                      if (moved := transpose_frames(piece, shift)) is not None]
+        encoded = [i for piece in pieces for i in tokenizer.encode_frames(piece)]
+        ids[split] = np.array(encoded, dtype=np.int16)
+        frames[split] = float(sum(len(piece) for piece in pieces))
+    digest = hashlib.sha256(repr((parts, tokenizer.settings_key(), config.augment)).encode()).hexdigest()[:16]
+    return Splits(name, digest, tokenizer, ids, quarters=frames)
 
 
 class TextStreams:

@@ -21,11 +21,39 @@ def stream_count(tokens: int, batch_size: int, bptt: int) -> int:
     return max(1, min(batch_size, tokens // (2 * bptt)))
 
 
+def next_token_bias(tokenizer, device) -> Optional[torch.Tensor]:
+    """(V, V): 0 where token b may follow token a and -inf where it may not, added to the logits of the
+    token after a; None for encodings where any token may follow any (text, music events)."""
+    mask = getattr(tokenizer, "next_token_mask", None)
+    if mask is None:
+        return None
+    allowed = torch.from_numpy(mask()).to(device)
+    return torch.zeros(allowed.shape, device=device).masked_fill(~allowed, float("-inf"))
+
+
+def unscored_token(tokenizer) -> int:
+    """A target the loss skips: the frame encoding's `piece` (the number of frames is given, not modelled);
+    -100 (cross_entropy's default, no token) elsewhere."""
+    return tokenizer.piece_id if tokenizer.kind == "frames" else -100
+
+
+def masked_loss(logits: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor, bias: Optional[torch.Tensor],
+                ignore_index: int = -100, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy of logits (B, T, V) for targets (B, T), with the tokens that cannot follow each input masked."""
+    logits = logits.float()
+    if bias is not None:
+        logits = logits + bias[inputs]  # (B, T, V)
+    return torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index,
+                                             reduction=reduction)
+
+
 @torch.no_grad()
 def evaluate_loss(model, ids: np.ndarray, batch_size: int, bptt: int, device,
-                  should_stop: Optional[Callable[[], bool]] = None) -> Optional[float]:
+                  should_stop: Optional[Callable[[], bool]] = None, bias: Optional[torch.Tensor] = None,
+                  ignore_index: int = -100) -> Optional[float]:
     """Mean cross-entropy in nats per token, the state carried through each stream; None when
-    `should_stop()` turned true part-way."""
+    `should_stop()` turned true part-way. `bias` (see next_token_bias) masks tokens that cannot come next;
+    targets equal to `ignore_index` are not scored."""
     device = torch.device(device)
     if len(ids) < 2:
         raise SeqgenError("the text to evaluate is too short: it needs at least two tokens")
@@ -42,14 +70,45 @@ def evaluate_loss(model, ids: np.ndarray, batch_size: int, bptt: int, device,
             inputs, targets = window(streams, index, bptt)
             with autocast(device):
                 logits, state = model(inputs, state)
-            total += torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), targets.flatten(),
-                                                       reduction="sum").double()
-            count += targets.numel()
+            total += masked_loss(logits, inputs, targets, bias, ignore_index, "sum").double()
+            count += int((targets != ignore_index).sum())
     finally:
         model.train(was_training)
     if count == 0:
         raise SeqgenError("the text to evaluate is too short: it needs at least two tokens")
     return total.item() / count
+
+
+@torch.no_grad()
+def frame_loss(model, ids: np.ndarray, tokenizer, device, batch_size: int = 16) -> tuple[float, int]:
+    """(nats per frame, frames) of a frame-encoded split: each piece scored on its own from a zero state,
+    `piece` as its first input, every frame's tokens (pitches and `frame`) scored with the mask, so the
+    figure is the negative log-likelihood of the binary frames under the model, per frame."""
+    device = torch.device(device)
+    bias = next_token_bias(tokenizer, device)
+    starts = np.flatnonzero(ids == tokenizer.piece_id).tolist() + [len(ids)]
+    pieces = [ids[a:b] for a, b in zip(starts, starts[1:]) if b - a > 1]
+    pieces.sort(key=len)  # pieces of like length share a batch, so little is padding
+    was_training = model.training
+    model.eval()
+    total, frames = 0.0, 0
+    try:
+        for first in range(0, len(pieces), batch_size):
+            group = pieces[first:first + batch_size]
+            longest = max(len(p) for p in group)
+            batch = torch.full((len(group), longest), tokenizer.piece_id, dtype=torch.long)
+            for row, piece in enumerate(group):
+                batch[row, :len(piece)] = torch.from_numpy(piece.astype(np.int64))
+            batch = batch.to(device)
+            inputs, targets = batch[:, :-1], batch[:, 1:]  # padding is `piece`, which is never scored
+            logits, _ = model(inputs)  # (B, T, V)
+            total += float(masked_loss(logits, inputs, targets, bias, tokenizer.piece_id, "sum"))
+            frames += int((targets == tokenizer.frame_id).sum())
+    finally:
+        model.train(was_training)
+    if frames == 0:
+        raise SeqgenError("the split to evaluate holds no frames")
+    return total / frames, frames
 
 
 def evaluate(lm, split: str = "test", text_file: str | None = None, encoding: str = "utf-8", batch_size: int = 16,
@@ -63,7 +122,7 @@ def evaluate(lm, split: str = "test", text_file: str | None = None, encoding: st
     tokenizer, config = lm.tokenizer, lm.train_config
     quarters = None
     if text_file is not None:
-        if tokenizer.kind == "music":
+        if lm.is_music:
             raise SeqgenError("--text needs a text model; a music checkpoint is evaluated on its corpus's splits")
         text, source = read_text_file(Path(text_file), encoding), text_file
         ids, characters = lm.encode(text), len(text)
@@ -73,9 +132,11 @@ def evaluate(lm, split: str = "test", text_file: str | None = None, encoding: st
         characters, quarters = splits.characters.get(split), splits.quarters.get(split)
         if len(ids) < 2:
             why = (f"this run used --{split}-fraction 0" if getattr(config, f"{split}_fraction") == 0 else
-                   "the corpus has too few pieces to hold one out for it" if tokenizer.kind == "music" else
+                   "the corpus has too few pieces to hold one out for it" if lm.is_music else
                    "the corpus is too short")
             raise SeqgenError(f"the {split} split of {config.corpus} is empty ({why}); score a file with --text FILE")
+    if tokenizer.kind == "frames":
+        return _frame_figures(lm, ids, source, num_generated, seed)
     streams = stream_count(len(ids), batch_size, config.bptt)
     loss = evaluate_loss(lm.model, ids, batch_size, config.bptt, lm.device)
     total_nats = loss * max(0, len(ids) - 1)
@@ -90,6 +151,28 @@ def evaluate(lm, split: str = "test", text_file: str | None = None, encoding: st
         result.update(quarter_notes=quarters, loss_per_quarter=total_nats / quarters)
     if tokenizer.kind == "music" and num_generated:
         result["generated_vs_corpus"] = _music_statistics(lm, ids, num_generated, seed)
+    return result
+
+
+def _frame_figures(lm, ids: np.ndarray, source: str, num_generated: int, seed: int) -> dict:
+    """A piano-roll model: the negative log-likelihood per frame (the figure the literature reports) and
+    per token, and statistics of generated pieces beside the split's."""
+    loss, frames = frame_loss(lm.model, ids, lm.tokenizer, lm.device)
+    scored = int((ids != lm.tokenizer.piece_id).sum())
+    result = {"source": source, "tokens": int(len(ids)), "frames": frames, "pieces": int((ids == lm.tokenizer.piece_id).sum()),
+              "loss_per_frame": loss, "loss": loss * frames / scored, "perplexity": math.exp(min(loss * frames / scored, 700)),
+              "bits_per_token": loss * frames / scored / math.log(2)}
+    if num_generated:
+        from seqgen.music.stats import compare
+        from seqgen.tasks.language_model.generate import generate_frame_pieces
+
+        reference = lm.tokenizer.decode_pieces(ids)
+        length = int(round(np.mean([p["frames"] for p in reference])))
+        generated = generate_frame_pieces(lm.model, lm.tokenizer, [lm.tokenizer.piece_id], num_generated, 12 * length,
+                                          1.0, None, None, seed, lm.device, frames=length)
+        result["generated_vs_corpus"] = {"settings": {"pieces": num_generated, "frames": length, "temperature": 1.0,
+                                                      "seed": seed},
+                                         **compare(generated, reference, lm.tokenizer.grid)}
     return result
 
 

@@ -56,7 +56,7 @@ class LanguageModel:
 
     @property
     def is_music(self) -> bool:
-        return self.tokenizer.kind == "music"
+        return self.tokenizer.kind in ("music", "frames")
 
     def encode(self, text: str):
         try:
@@ -110,8 +110,13 @@ class LanguageModel:
     def _pieces(self, config: SampleConfig) -> list[dict]:
         from seqgen.music.generate import primer_tokens
 
-        primer = primer_tokens(self.tokenizer, config.prime_midi, config.prime)
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+        if self.tokenizer.kind == "frames":
+            primer = frame_primer(self.tokenizer, config)
+            frames = 4 * config.bars if config.bars else None
+            return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, config.length, config.temperature,
+                                         config.top_k, config.top_p, seed, self.device, frames, config.precision)
+        primer = primer_tokens(self.tokenizer, config.prime_midi, config.prime)
         length = max(config.length, 300 * config.bars) if config.bars else config.length
         return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.bars,
                                config.temperature, config.top_k, config.top_p, seed, self.device, config.keep_primer,
@@ -134,14 +139,24 @@ class LanguageModel:
         from seqgen.music.plot import plot_piano_roll
         from seqgen.music.scores import WRITERS, write_piece
 
-        if config.format not in WRITERS:
-            raise SeqgenError(f"music21 cannot write {config.format!r} files; use --format midi or musicxml")
+        fmt = "wav" if Path(config.output).suffix.lower() == ".wav" else config.format
+        if fmt == "wav":
+            from seqgen.music.audio import synthesizer, write_wav
+
+            if Path(config.output).suffix.lower() not in ("", ".wav"):
+                raise SeqgenError(f"--format wav writes .wav files; name the output {Path(config.output).stem}.wav")
+            synthesizer()  # without FluidSynth, one line before the samples are drawn
+        elif fmt not in WRITERS:
+            raise SeqgenError(f"music21 cannot write {fmt!r} files; use --format midi, musicxml or wav")
         written = []
-        paths = output_paths(config.output, config.num_samples, WRITERS[config.format][1])
+        paths = output_paths(config.output, config.num_samples, ".wav" if fmt == "wav" else WRITERS[fmt][1])
         for path, piece in zip(paths, self._pieces(config)):
             if not piece["notes"]:
                 continue  # the caller sees it missing from the list
-            written.append(write_piece(piece, path, config.format, self.tokenizer.grid))
+            if fmt == "wav":
+                written.append(write_wav(piece, path, self.tokenizer.grid))
+            else:
+                written.append(write_piece(piece, path, fmt, self.tokenizer.grid))
             if config.plot:
                 written.append(plot_piano_roll(piece, self.tokenizer.grid, path.with_suffix(".png")))
         return written
@@ -288,4 +303,51 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
             piece = without_first_notes(piece, primer_notes)
         piece["name"] = f"sample {index}"
         pieces.append(piece)
+    return pieces
+
+
+def frame_primer(tokenizer, config: SampleConfig) -> list[int]:
+    """The tokens a piano-roll sample continues: `piece`, then --prime's token names (pitch_60 … frame)."""
+    if config.prime_midi:
+        raise SeqgenError("--prime-midi continues a file with an event-encoded music model; a piano-roll model takes "
+                          "--prime with frame tokens, e.g. 'pitch_48 pitch_64 pitch_67 pitch_72 frame'")
+    names = config.prime.split()
+    unknown = [t for t in names if t not in tokenizer.index]
+    if unknown:
+        raise SeqgenError(f"--prime for a piano-roll model takes frame tokens such as 'pitch_60 pitch_64 frame'; "
+                          f"unknown: {', '.join(unknown[:5])}")
+    ids = [tokenizer.index[t] for t in names if t != "piece"]
+    allowed = tokenizer.next_token_mask()
+    for before, after in zip([tokenizer.piece_id, *ids], ids):
+        if not allowed[before, after]:
+            raise SeqgenError(f"--prime: {tokenizer.tokens[after]} cannot follow {tokenizer.tokens[before]} "
+                              "(a frame lists its pitches in ascending order, then `frame`)")
+    return [tokenizer.piece_id, *ids]
+
+
+def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, temperature: float,
+                          top_k: Optional[int], top_p: Optional[float], seed: int, device, frames: Optional[int] = None,
+                          precision: str = "fp32") -> list[dict]:
+    """`num_samples` piano-roll pieces continuing `primer`, drawn with the frame mask (a pitch only above the
+    frame's previous one); each stops after `length` tokens or `frames` new frames. The primer's frames stay."""
+    from seqgen.music.frames import frames_to_piece
+    from seqgen.tasks.language_model.evaluate import next_token_bias
+
+    prime = torch.tensor(primer, dtype=torch.long, device=device).repeat(num_samples, 1)  # (N, P)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    bias = next_token_bias(tokenizer, device)
+    rows: list[list[int]] = [[] for _ in range(num_samples)]
+    made = [0] * num_samples
+    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias):
+        for index, value in enumerate(token.tolist()):
+            if frames is not None and made[index] >= frames:
+                continue
+            rows[index].append(value)
+            made[index] += value == tokenizer.frame_id
+        if frames is not None and min(made) >= frames:
+            break
+    pieces = []
+    for index, row in enumerate(rows, 1):
+        decoded = tokenizer.decode_frames(primer + row)
+        pieces.append(frames_to_piece(decoded[-1] if decoded else [], f"sample {index}"))
     return pieces

@@ -19,7 +19,7 @@ from seqgen.models import LSTMLanguageModel, ModelConfig
 from seqgen.runs import RunFolder
 from seqgen.tasks.language_model.config import TrainConfig
 from seqgen.tasks.language_model.data import Splits, TextStreams, load_splits
-from seqgen.tasks.language_model.evaluate import evaluate_loss
+from seqgen.tasks.language_model.evaluate import evaluate_loss, masked_loss, next_token_bias, unscored_token
 from seqgen.training import FitResult, TrainState, fit, make_optimizer, open_run_folder, resume_point
 
 NAME = "language-model"
@@ -37,10 +37,14 @@ class LanguageModelTraining:
         self.streams = TextStreams(splits.ids["train"], config, device, self.world.rank, self.world.size)
         self.val_ids = splits.ids["val"] if len(splits.ids["val"]) else None
         self.hidden = None  # the LSTM state carried from one window of each of this rank's streams to the next
+        # The frame encoding masks tokens that cannot come next, in training as in scoring and sampling.
+        self.bias, self.unscored = next_token_bias(splits.tokenizer, device), unscored_token(splits.tokenizer)
         self.tokens_per_step = config.batch_size * config.bptt  # decides whether bf16 pays on a CPU
-        # Music reports its loss per quarter note too, so encodings with different grids compare.
+        # Music reports its loss per quarter note too, so encodings with different grids compare (for a
+        # piano roll a quarter note is a frame, and the unscored `piece` tokens are left out of the count).
         quarters = splits.quarters.get("val")
-        self.tokens_per_quarter = len(self.val_ids) / quarters if self.val_ids is not None and quarters else None
+        scored = None if self.val_ids is None else int((self.val_ids != self.unscored).sum())
+        self.tokens_per_quarter = scored / quarters if self.val_ids is not None and quarters else None
 
     def next_batch(self, state: TrainState):
         window = state.position.get("window", 0)
@@ -59,7 +63,7 @@ class LanguageModelTraining:
             # back only through this window while the model still sees the text before it.
             self.hidden = tuple(t.detach() for t in self.hidden)
         logits, self.hidden = self.network(inputs, self.hidden)  # (B, T, V)
-        return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+        return masked_loss(logits, inputs, targets, self.bias, self.unscored)
 
     def batch_tokens(self, batch) -> int:
         return batch[1].numel()
@@ -68,7 +72,7 @@ class LanguageModelTraining:
         if self.val_ids is None:
             return {"val_loss": None}
         loss = evaluate_loss(self.model, self.val_ids, self.config.eval_batch_size, self.config.bptt, self.device,
-                             should_stop)
+                             should_stop, self.bias, self.unscored)
         if loss is None:
             return None
         figures = {"val_loss": loss}
