@@ -258,7 +258,8 @@ def _ts_header(path: Path, lines: list) -> tuple[dict, int]:
     header: dict = {}
     for index, (number, line) in enumerate(lines):
         if not line.startswith("@"):
-            raise SeqgenError(f"{path} line {number}: expected a @ tag or @data before the data, found {line[:30]!r}")
+            raise SeqgenError(f"{path} line {number}: expected a @ tag, found {line[:30]!r} (a .ts file's cases "
+                              "follow its @data line)")
         tag, _, rest = line[1:].partition(" ")
         tag, words = tag.lower(), rest.split()
         if tag == "data":

@@ -105,7 +105,7 @@ class Classifier:
             sequences = []
         shapes = [s.shape[1:] for s in sequences]
         if not sequences or any(len(s) == 0 or not np.all(np.isfinite(s)) for s in sequences) or \
-                any(shape not in ((channels,) if channels > 1 else ((), (1,))) for shape in shapes):
+                any(shape not in (((channels,),) if channels > 1 else ((), (1,))) for shape in shapes):
             what = "a non-empty list of numbers" if channels == 1 else f"a (steps, {channels}) array"
             raise SeqgenError(f"give one or more sequences, each {what} of finite values")
         return predict_proba(self.networks, self.payload["scaling"], sequences, self.device)
