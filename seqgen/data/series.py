@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -30,6 +30,7 @@ class Series:
     values: np.ndarray  # (N,) float64
     dates: Optional[list]  # N strings from the date column, or None
     column: str
+    covariates: Optional[dict] = None  # other columns read beside it: name → (N,) float64
 
 
 def _number(cell: str) -> Optional[float]:
@@ -56,9 +57,11 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def read_series_csv(path: str | Path, column: Optional[str] = None, name: Optional[str] = None) -> Series:
-    """One numeric column of a CSV file (a header row optional), with the first column as dates when
-    it is not the value column. Missing and non-numeric cells are refused, not guessed."""
+def read_series_csv(path: str | Path, column: Optional[str] = None, name: Optional[str] = None,
+                    covariates: Sequence[str] = ()) -> Series:
+    """One numeric column of a CSV file (a header row optional), and the `covariates` columns beside it, with the
+    first non-numeric other column (else the first column) as dates. Missing and non-numeric cells are refused,
+    not guessed."""
     path = Path(path)
     text = _read_text(path)
     try:
@@ -73,7 +76,7 @@ def read_series_csv(path: str | Path, column: Optional[str] = None, name: Option
     if not rows:
         raise SeqgenError(f"{path} holds no values, only separators or blank lines; give a CSV file of numbers")
     first = [cell.strip() for cell in rows[0]]
-    header = any(_number(cell) is None for cell in first[-1:]) or (column is not None)
+    header = any(_number(cell) is None for cell in first[-1:]) or (column is not None) or bool(covariates)
     if header:
         names, rows = first, rows[1:]
     else:
@@ -87,36 +90,50 @@ def read_series_csv(path: str | Path, column: Optional[str] = None, name: Option
                           "add a header row, or leave out --column to use the last column")
     else:
         raise SeqgenError(f"{path} has no column {column!r}; its columns are: {', '.join(repr(n) for n in names)}")
+    extra = []
+    for covariate in covariates:
+        if covariate not in names:
+            raise SeqgenError(f"{path} has no column {covariate!r} for --covariates; its columns are: "
+                              f"{', '.join(repr(n) for n in names)}")
+        if names.index(covariate) == index or names.index(covariate) in extra:
+            raise SeqgenError(f"--covariates names {covariate!r} twice, or the value column itself; name other "
+                              "columns, each once")
+        extra.append(names.index(covariate))
     if not rows:
         raise SeqgenError(f"{path} has a header but no rows of data")
-    date_index = 0 if index != 0 and len(names) > 1 else None
-    values, dates = [], []
+    others = [i for i in range(len(names)) if i != index and i not in extra]
+    text_columns = [i for i in others if i < len(rows[0]) and _number(rows[0][i].strip()) is None]
+    date_index = text_columns[0] if text_columns else (0 if 0 in others else None)
+    columns = {i: [] for i in [index] + extra}
+    dates = []
     for row_number, row in enumerate(rows, start=1):
         line = row_number + (1 if header else 0)
-        cell = row[index].strip() if index < len(row) else ""
-        if cell.lower() in _MISSING:
-            raise SeqgenError(f"{path} line {line} has a missing value in column {names[index]!r}; "
-                              "fill or drop missing values first (seqgen does not guess them)")
-        value = _number(cell)
-        if value is None:
-            raise SeqgenError(f"{path} line {line}, column {names[index]!r} holds {cell[:30]!r}, which is not a number")
-        values.append(value)
+        for i, values in columns.items():
+            cell = row[i].strip() if i < len(row) else ""
+            if cell.lower() in _MISSING:
+                raise SeqgenError(f"{path} line {line} has a missing value in column {names[i]!r}; "
+                                  "fill or drop missing values first (seqgen does not guess them)")
+            value = _number(cell)
+            if value is None:
+                raise SeqgenError(f"{path} line {line}, column {names[i]!r} holds {cell[:30]!r}, which is not a number")
+            values.append(value)
         if date_index is not None:
             dates.append(row[date_index].strip() if date_index < len(row) else "")
-    return Series(name or path.stem, np.asarray(values, dtype=np.float64), dates or None, names[index])
+    extras = {names[i]: np.asarray(columns[i], dtype=np.float64) for i in extra} or None
+    return Series(name or path.stem, np.asarray(columns[index], dtype=np.float64), dates or None, names[index], extras)
 
 
-def load_series(spec: str, column: Optional[str] = None) -> tuple[Series, Optional[int]]:
+def load_series(spec: str, column: Optional[str] = None, covariates: Sequence[str] = ()) -> tuple[Series, Optional[int]]:
     """A built-in series name or a CSV path → (series, its natural season or None)."""
     if spec in BUILTIN_SERIES:
         filename, default_column, _, season = BUILTIN_SERIES[spec]
         with resources.as_file(resources.files("seqgen.data") / filename) as path:
-            return read_series_csv(path, column or default_column, name=spec), season
+            return read_series_csv(path, column or default_column, name=spec, covariates=covariates), season
     path = Path(spec).expanduser()
     if not path.is_file():
         raise SeqgenError(f"no built-in series named {spec!r} and no such file; built in: {', '.join(BUILTIN_SERIES)}; "
                           "or give a CSV file with --column NAME")
-    return read_series_csv(path, column), None
+    return read_series_csv(path, column, covariates=covariates), None
 
 
 def check_series(series: Series, season: int, horizon: int, window: int, log: bool) -> None:
