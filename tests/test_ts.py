@@ -133,3 +133,17 @@ def one_line_error_of(call):
         call()
     assert type(caught.value).__name__ == "SeqgenError" and "\n" not in str(caught.value)
     return str(caught.value)
+
+
+def test_a_multichannel_checkpoint_rebuilt_as_one_channel_is_refused_in_one_line(tmp_path):
+    from seqgen.checkpoint import load_checkpoint, save_checkpoint
+
+    train = write(tmp_path, motions(16, 0), "TRAIN.ts")
+    result = run("train", "--task", "classify", "--corpus", train, "--output-dir", tmp_path, "--name", "m",
+                 *FAST[:1], 2, *FAST[2:])
+    assert result.exit_code == 0, result.output
+    payload = load_checkpoint(tmp_path / "m" / "best.pt", task="classify")
+    del payload["model_config"]["input_size"]
+    save_checkpoint(payload, tmp_path / "damaged.pt")
+    message = one_line_error(run("classify", tmp_path / "damaged.pt", train))
+    assert "damaged.pt is damaged" in message and "scaling" in message

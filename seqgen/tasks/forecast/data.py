@@ -6,7 +6,7 @@ the windows the networks learn from, and the dates the forecast steps fall on.
 
 The network thus learns a correction to the seasonal-naive (or naive) forecast, in units of the
 typical one-season (or one-step) change of the training part. Covariates (other columns, --covariates)
-enter the window beside it, each standardised by its training part's mean and deviation; only their
+enter the window beside it, each standardised by its training part's mean and deviation and clipped at ±3; only their
 past is read, so a forecast with covariates is at most one horizon long.
 """
 
@@ -88,6 +88,9 @@ def reference(z: np.ndarray, t: int, steps: int, lag: int) -> np.ndarray:
     return z[t - lag + (h % lag)]
 
 
+CLIP = 3.0  # covariates beyond this many training deviations are read as this many
+
+
 def inputs(z: np.ndarray, t: int, prep: dict, covariates: Optional[np.ndarray] = None) -> np.ndarray:
     """The window before time t as network input (T, F): level relative to its last value, season position,
     and the covariates (N, K) standardised, when the model reads any."""
@@ -98,7 +101,9 @@ def inputs(z: np.ndarray, t: int, prep: dict, covariates: Optional[np.ndarray] =
         angle = 2 * np.pi * (np.arange(t - window, t) % prep["season"]) / prep["season"]
         columns += [np.sin(angle), np.cos(angle)]
     for k, covariate in enumerate(prep.get("covariates") or []):
-        columns.append((covariates[t - window:t, k] - covariate["mean"]) / covariate["std"])
+        # Clipped at ±CLIP deviations: one extreme quarter (a -5 sd fall in savings) must not swing the forecast.
+        scaled = (covariates[t - window:t, k] - covariate["mean"]) / covariate["std"]
+        columns.append(np.clip(scaled, -CLIP, CLIP))
     return np.stack(columns, axis=-1).astype(np.float32)
 
 

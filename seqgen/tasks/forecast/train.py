@@ -19,8 +19,8 @@ from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.forecast import LSTMForecaster
 from seqgen.runs import RunFolder, RunPaths
-from seqgen.tasks.forecast.config import ForecastConfig
 from seqgen.tasks.forecast.baselines import combine_baseline
+from seqgen.tasks.forecast.config import ForecastConfig
 from seqgen.tasks.forecast.data import (
     covariate_matrix,
     covariate_names,
