@@ -95,3 +95,24 @@ def test_combine_averages_the_ensemble_with_holt_winters_and_moves_the_band_with
     expected = (plain["forecast"] + holt_winters(values[:84], 12, 12)) / 2
     assert np.allclose(combined["forecast"], expected)
     assert np.allclose(combined["upper"] - combined["lower"], plain["upper"] - plain["lower"])
+
+
+def test_combine_from_the_command_line_and_its_one_line_refusal(tmp_path):
+    values = seasonal(72)
+    path = tmp_path / "s.csv"
+    path.write_text("month,sales\n" + "\n".join(f"{2000 + i // 12}-{i % 12 + 1:02d},{v:.3f}"
+                                                for i, v in enumerate(values)) + "\n")
+    common = ["--corpus", path, "--season", 12, "--window", 24, "--ensemble", 1, "--epochs", 5, "--hidden-size", 8,
+              "--device", "cpu", "--quiet", "--output-dir", tmp_path]
+    result = run("train", "--task", "forecast", *common, "--combine", "holt-winters", "--holdout", 12, "--name", "h")
+    assert result.exit_code == 0, result.output
+    result = run("evaluate", tmp_path / "h")
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0] for line in result.stdout.splitlines()[2:]}
+    assert {"lstm", "seasonal", "sarima", "holt-winters"} <= rows and "& holt-winters" in result.stdout
+    negative = tmp_path / "n.csv"
+    negative.write_text("month,sales\n" + "\n".join(f"{2000 + i // 12}-{i % 12 + 1:02d},{v - 400:.3f}"
+                                                    for i, v in enumerate(values)) + "\n")
+    message = one_line_error(run("train", "--task", "forecast", *common[:1], negative, *common[2:], "--combine",
+                                 "holt-winters", "--no-log-transform"))
+    assert "holt-winters forecast of --combine could not be fitted" in message

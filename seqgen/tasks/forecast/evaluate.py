@@ -103,10 +103,11 @@ def _mean(values: list) -> Optional[float]:
 
 
 def format_table(result: dict) -> str:
-    lines = [f"{'method':<16}{'RMSE':>10}{'MAE':>10}{'MAPE %':>9}{'MASE':>8}"]
+    width = max([16] + [len(name) + 2 for name in result["scores"]])
+    lines = [f"{'method':<{width}}{'RMSE':>10}{'MAE':>10}{'MAPE %':>9}{'MASE':>8}"]
     for name, s in result["scores"].items():
         cells = [f"{s['rmse']:>10.2f}", f"{s['mae']:>10.2f}",
                  f"{s['mape']:>9.2f}" if s["mape"] is not None else f"{'-':>9}",
                  f"{s['mase']:>8.3f}" if s["mase"] is not None else f"{'-':>8}"]
-        lines.append(f"{name:<16}" + "".join(cells))
+        lines.append(f"{name:<{width}}" + "".join(cells))
     return "\n".join(lines)
