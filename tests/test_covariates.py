@@ -62,7 +62,7 @@ def test_covariates_from_the_command_line(tmp_path):
     assert {"lstm+covariates", "seasonal naive"} <= set(scores) and "holt-winters" not in scores  # no season
     result = run("forecast", tmp_path / "c", "--horizon", 3)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[1].startswith("1,")  # the dates "2029 Q4" are not monthly: steps +1, +2, …
+    assert result.stdout.splitlines()[1].startswith("1,2030 Q1,")  # quarterly dates continue
     assert "at most its horizon" in one_line_error(run("forecast", tmp_path / "c", "--horizon", 4))
     assert "horizon (3) of a model with covariates" in one_line_error(run("evaluate", tmp_path / "c", "--holdout", 6))
     assert "no column 'lag' for --covariates" in one_line_error(

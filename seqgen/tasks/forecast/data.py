@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from typing import Optional
 
 import numpy as np
@@ -139,9 +140,14 @@ def prepare(values: np.ndarray, config: ForecastConfig, season: int, covariates:
 
 
 def future_dates(dates: Optional[list], steps: int) -> list:
-    """Dates of the forecast steps: monthly YYYY-MM and ISO dates continue; anything else becomes +1, +2, …"""
+    """Dates of the forecast steps: monthly YYYY-MM, quarterly YYYY Qn and ISO dates continue; anything else
+    becomes +1, +2, …"""
     if dates:
         last = str(dates[-1])
+        quarter = re.fullmatch(r"(\d{4})([ -]?)Q([1-4])", last)
+        if quarter and int(quarter[1]) + (int(quarter[3]) - 1 + steps) // 4 <= 9999:
+            year, gap, q = int(quarter[1]), quarter[2], int(quarter[3]) - 1
+            return [f"{year + (q + k) // 4:04d}{gap}Q{(q + k) % 4 + 1}" for k in range(1, steps + 1)]
         try:
             if len(last) == 7 and last[4] == "-":
                 year, month = int(last[:4]), int(last[5:7])
