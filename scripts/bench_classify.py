@@ -5,6 +5,8 @@ on the fold it held out), then `seqgen train --task classify` with those setting
 for 5 seeds; the median is reported. The test file is never used to choose anything. Writes one JSON.
 
     python scripts/bench_classify.py --output benchmarks/classify.json
+    python scripts/bench_classify.py --ensemble 5 --chosen-from benchmarks/classify.json \
+        --datasets ECG200,ItalyPowerDemand --output benchmarks/classify-ensemble5.json
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def main() -> None:
     parser.add_argument("--data", default=str(DATA), help="folder holding ecg200/, italypowerdemand/, basicmotions/")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--ensemble", type=int, default=3, help="networks in each scored run [default: 3, seqgen's]")
+    parser.add_argument("--chosen-from", default=None,
+                        help="take each data set's cross-validation and choice from this earlier output of the script")
     parser.add_argument("--output", default="benchmarks/classify.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -77,8 +82,9 @@ def main() -> None:
             base = ClassifyConfig(corpus=str(Path(args.data) / folder / train_file),
                                   test=str(Path(args.data) / folder / test_file), device="cpu", output_dir=scratch)
             # 1. choose the settings by cross-validation on the training file (seed 0)
-            scores = []
-            for i, candidate in enumerate(CANDIDATES):
+            earlier = json.loads(Path(args.chosen_from).read_text())["datasets"][name] if args.chosen_from else None
+            scores = earlier["cross_validation"] if earlier else []
+            for i, candidate in enumerate(CANDIDATES if not earlier else []):
                 start = time.perf_counter()
                 score = out_of_fold_accuracy(dataclasses.replace(base, name=f"{name}-cv{i}", seed=0, **candidate))
                 scores.append({"settings": candidate, "cv_accuracy": score,
@@ -88,7 +94,8 @@ def main() -> None:
             # 2. score the chosen settings on the test file, 5 seeds
             runs = []
             for seed in range(args.seeds):
-                config = dataclasses.replace(base, seed=seed, name=f"{name}-seed{seed}", **CANDIDATES[chosen])
+                config = dataclasses.replace(base, seed=seed, name=f"{name}-seed{seed}", ensemble=args.ensemble,
+                                             **CANDIDATES[chosen])
                 start = time.perf_counter()
                 run = train_classifier(config, progress=False)
                 seconds = time.perf_counter() - start
@@ -104,7 +111,7 @@ def main() -> None:
             results[name] = {"train": train_file, "test": test_file, "cross_validation": scores,
                              "chosen": CANDIDATES[chosen],
                              "config": {k: v for k, v in dataclasses.asdict(dataclasses.replace(
-                                 base, **CANDIDATES[chosen])).items() if k not in ("corpus", "test", "output_dir")},
+                                 base, ensemble=args.ensemble, **CANDIDATES[chosen])).items() if k not in ("corpus", "test", "output_dir")},
                              "median": median, "runs": runs, "published": published}
     result = {
         "benchmark": "classification on the archive's default train/test splits",
