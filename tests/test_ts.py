@@ -147,3 +147,9 @@ def test_a_multichannel_checkpoint_rebuilt_as_one_channel_is_refused_in_one_line
     save_checkpoint(payload, tmp_path / "damaged.pt")
     message = one_line_error(run("classify", tmp_path / "damaged.pt", train))
     assert "damaged.pt is damaged" in message and "scaling" in message
+
+
+def test_series_length_is_checked_against_every_case(tmp_path):
+    text = ts_text([("up", [[1, 2, 3]]), ("down", [[1, 2]])]).replace("@equalLength true", "@seriesLength 3")
+    message = one_line_error_of(lambda: read_labeled_sequences(write(tmp_path, text)))
+    assert "line 10: @seriesLength 3, but this case has 2 steps" in message

@@ -381,10 +381,11 @@ def read_ts(path: str | Path, text: Optional[str] = None, labeled: bool = True) 
     lengths = [len(s) for s in sequences]
     if header.get("equallength") and len(set(lengths)) > 1:
         raise SeqgenError(f"{path}: @equalLength true, but its cases have {min(lengths)} to {max(lengths)} steps")
-    if "serieslength" in header and header.get("equallength", True) and set(lengths) != {header["serieslength"]}:
-        odd = next(number for (number, _), n in zip(data, lengths) if n != header["serieslength"])
-        raise SeqgenError(f"{path} line {odd}: @seriesLength {header['serieslength']}, but this case has "
-                          f"{lengths[[number for number, _ in data].index(odd)]} steps")
+    if "serieslength" in header and header.get("equallength", True):
+        for (number, _), length in zip(data, lengths):
+            if length != header["serieslength"]:
+                raise SeqgenError(f"{path} line {number}: @seriesLength {header['serieslength']}, but this case has "
+                                  f"{length} steps")
     layout = {"format": "ts", "columns": None, "label_column": None, "min_length": min(lengths),
               "max_length": max(lengths), "cells_per_row": max(lengths) * channels, "channels": channels}
     return labels, sequences, layout
