@@ -116,3 +116,22 @@ def test_combine_from_the_command_line_and_its_one_line_refusal(tmp_path):
     message = one_line_error(run("train", "--task", "forecast", *common[:1], negative, *common[2:], "--combine",
                                  "holt-winters", "--no-log-transform"))
     assert "holt-winters forecast of --combine could not be fitted" in message
+
+
+def test_a_damaged_covariate_entry_is_refused_in_one_line(tmp_path):
+    from seqgen.checkpoint import load_checkpoint, save_checkpoint
+
+    y, x = leading(80)
+    path = write_csv(tmp_path / "lead.csv", y, x)
+    result = run("train", "--task", "forecast", "--corpus", path, "--column", "target", "--covariates", "lead",
+                 "--no-log-transform", "--season", 1, "--window", 8, "--horizon", 3, "--ensemble", 1, "--epochs", 2,
+                 "--hidden-size", 4, "--device", "cpu", "--quiet", "--output-dir", tmp_path, "--name", "c")
+    assert result.exit_code == 0, result.output
+    payload = load_checkpoint(tmp_path / "c" / "best.pt", task="forecast")
+    for damage, expected in ((lambda p: p["preprocessing"].update(covariates=[7]), "its covariates hold a int"),
+                             (lambda p: p["series"]["covariates"].pop("lead"), "lacks the values of covariate 'lead'")):
+        damaged = {**payload, "preprocessing": dict(payload["preprocessing"]),
+                   "series": {**payload["series"], "covariates": dict(payload["series"]["covariates"])}}
+        damage(damaged)
+        save_checkpoint(damaged, tmp_path / "damaged.pt")
+        assert expected in one_line_error(run("forecast", tmp_path / "damaged.pt"))

@@ -142,6 +142,8 @@ def check_payload(payload: dict) -> None:
     if not isinstance(covariates, list) or not isinstance(saved, dict):
         raise SeqgenError("its covariates are not a list of columns with their saved values")
     for covariate in covariates:
+        if not isinstance(covariate, dict):
+            raise SeqgenError(f"its covariates hold a {type(covariate).__name__}, not a column's name and scaling")
         require(covariate, name=str, mean=(int, float), std=(int, float))
         if not isinstance(saved.get(covariate["name"]), list) or len(saved[covariate["name"]]) != len(series["values"]):
             raise SeqgenError(f"its series lacks the values of covariate {covariate['name']!r}")
@@ -284,7 +286,9 @@ def plot_forecast(payload: dict, history: np.ndarray, result: dict, path: str | 
         ax.set_xticks(ticks, [labels[t] for t in ticks], fontsize=8)
         ax.grid(alpha=0.3)
     top.axvspan(start, n + steps - 1, color="grey", alpha=0.08)
-    top.set_title(f"{name}: {steps}-step forecast ({len(payload['members'])}-network LSTM ensemble)")
+    combine = payload["preprocessing"].get("combine", "none")
+    top.set_title(f"{name}: {steps}-step forecast ({len(payload['members'])}-network LSTM ensemble"
+                  + ("" if combine == "none" else f" & {combine}, their mean") + ")")
     top.legend(loc="upper left", fontsize=8)
     zoom.set_title("zoom on the forecast", fontsize=9)
     fig.tight_layout()
