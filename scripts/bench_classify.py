@@ -5,8 +5,9 @@ on the fold it held out), then `seqgen train --task classify` with those setting
 for 5 seeds; the median is reported. The test file is never used to choose anything. Writes one JSON.
 
     python scripts/bench_classify.py --output benchmarks/classify.json
-    python scripts/bench_classify.py --ensemble 5 --chosen-from benchmarks/classify.json \
-        --datasets ECG200,ItalyPowerDemand --output benchmarks/classify-ensemble5.json
+    python scripts/bench_classify.py --datasets ECG200 --cv-from benchmarks/classify.json   # one data set again
+
+An existing output keeps the data sets not re-run; --cv-from reuses earlier cross-validation scores.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ CANDIDATES = [
     {},
     {"conv_channels": 128},
     {"hidden_size": 32, "conv_channels": 128, "dropout": 0.3},
+    {"class_weights": False},
+    {"class_weights": False, "conv_channels": 128},
 ]
 
 
@@ -69,8 +72,8 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--ensemble", type=int, default=3, help="networks in each scored run [default: 3, seqgen's]")
-    parser.add_argument("--chosen-from", default=None,
-                        help="take each data set's cross-validation and choice from this earlier output of the script")
+    parser.add_argument("--cv-from", default=None,
+                        help="reuse the cross-validation scores of this earlier output for the candidates it holds")
     parser.add_argument("--output", default="benchmarks/classify.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -82,9 +85,16 @@ def main() -> None:
             base = ClassifyConfig(corpus=str(Path(args.data) / folder / train_file),
                                   test=str(Path(args.data) / folder / test_file), device="cpu", output_dir=scratch)
             # 1. choose the settings by cross-validation on the training file (seed 0)
-            earlier = json.loads(Path(args.chosen_from).read_text())["datasets"][name] if args.chosen_from else None
-            scores = earlier["cross_validation"] if earlier else []
-            for i, candidate in enumerate(CANDIDATES if not earlier else []):
+            earlier = {}
+            if args.cv_from and Path(args.cv_from).exists():
+                done = json.loads(Path(args.cv_from).read_text())["datasets"].get(name, {}).get("cross_validation", [])
+                earlier = {json.dumps(entry["settings"], sort_keys=True): entry for entry in done}
+            scores = []
+            for i, candidate in enumerate(CANDIDATES):
+                key = json.dumps(candidate, sort_keys=True)
+                if key in earlier:
+                    scores.append(earlier[key])
+                    continue
                 start = time.perf_counter()
                 score = out_of_fold_accuracy(dataclasses.replace(base, name=f"{name}-cv{i}", seed=0, **candidate))
                 scores.append({"settings": candidate, "cv_accuracy": score,
@@ -123,6 +133,9 @@ def main() -> None:
         "candidates": CANDIDATES, "datasets": results,
     }
     path = Path(args.output)
+    if path.exists():  # data sets not re-run keep their figures
+        kept = json.loads(path.read_text()).get("datasets", {})
+        result["datasets"] = {**{k: v for k, v in kept.items() if k not in results}, **results}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
