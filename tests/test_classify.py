@@ -73,7 +73,23 @@ def test_padding_does_not_change_a_sequence_prediction():
     together = predict_proba(model, scaling, [short, long])
     assert np.allclose(alone[0], together[0], atol=1e-6)
     values, lengths = pad([short, long], scaling)
-    assert values.shape == (2, 30) and lengths.tolist() == [10, 30] and float(values[0, 10:].abs().sum()) == 0
+    assert values.shape == (2, 30, 1) and lengths.tolist() == [10, 30] and float(values[0, 10:].abs().sum()) == 0
+
+
+def test_a_multichannel_prediction_does_not_depend_on_its_batch_mates():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = LSTMClassifier(num_classes=4, hidden_size=8, conv_channels=4, input_size=3).eval()
+    scaling = {"mean": [0.0, 1.0, -2.0], "std": [1.0, 2.0, 0.5]}
+    sequences = [rng.standard_normal((length, 3)).astype(np.float32) for length in (7, 40, 19, 3)]
+    alone = np.concatenate([predict_proba(model, scaling, [s]) for s in sequences])
+    together = predict_proba(model, scaling, sequences)
+    shuffled = predict_proba(model, scaling, sequences[::-1])[::-1]
+    assert np.allclose(alone, together, atol=1e-6) and np.allclose(alone, shuffled, atol=1e-6)
+    values, lengths = pad(sequences, scaling)
+    assert values.shape == (4, 40, 3) and lengths.tolist() == [7, 40, 19, 3]
+    assert np.allclose(values[0, :7, 1].numpy(), (sequences[0][:, 1] - 1.0) / 2.0)  # scaled per channel
+    assert float(values[0, 7:].abs().sum()) == 0
 
 
 def test_report_counts_precision_recall_and_confusion():

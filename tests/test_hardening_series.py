@@ -117,8 +117,9 @@ def test_the_training_layout_is_stored_and_old_checkpoints_still_classify(classi
     run_dir, train = classifier
     payload = load_checkpoint(run_dir / "best.pt", task="classify")
     assert payload["layout"] == {"format": "ucr", "columns": None, "label_column": 0, "min_length": 24, "max_length": 24,
-                                 "cells_per_row": 25}
+                                 "cells_per_row": 25, "channels": 1}
     del payload["layout"]
+    assert payload["model_config"].pop("input_size") == 1  # written before multichannel input: one channel
     old = save_checkpoint(payload, tmp_path / "old.pt")
     short = tmp_path / "short.txt"
     short.write_text("1 0.5\n-1 0.25\n")

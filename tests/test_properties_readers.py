@@ -86,3 +86,26 @@ def test_the_pairs_reader_returns_pairs_or_a_seqgen_error(tmp_path, data, column
 def test_tab_separated_pairs_read_or_fail_cleanly(tmp_path, rows):
     path = _write(tmp_path, "rows.tsv", "\n".join("\t".join(r) for r in rows).encode("utf-8", "surrogatepass"))
     _result_or_seqgen_error(read_pairs, path)
+
+
+# .ts files: a header drawn from real and broken tags, then cases of channels (':') of cells (','), a label last.
+TS_TAGS = st.sampled_from(["@problemName x", "@timeStamps false", "@timeStamps true", "@missing true", "@univariate true",
+                           "@univariate false", "@dimensions 2", "@dimensions 0", "@dimensions x", "@equalLength true",
+                           "@equalLength false", "@seriesLength 3", "@classLabel true a b", "@classLabel false",
+                           "@classLabel true", "@targetLabel true", "@unknownTag 1", "# comment", "@data", ""])
+TS_CASE = st.tuples(st.lists(st.lists(CELLS, min_size=1, max_size=4).map(",".join), min_size=1, max_size=3),
+                    st.sampled_from(["a", "b", "c", "", "1"])).map(lambda case: ":".join(case[0] + [case[1]]))
+
+
+@SETTINGS
+@given(header=st.lists(TS_TAGS, max_size=8), cases=st.lists(st.one_of(TS_CASE, CELLS), max_size=6),
+       labeled=st.booleans())
+def test_the_ts_reader_returns_sequences_or_a_one_line_error(tmp_path, header, cases, labeled):
+    path = _write(tmp_path, "cases.ts", "\n".join(header + cases).encode("utf-8"))
+    read = _result_or_seqgen_error(read_labeled_sequences, path, labeled=labeled)
+    if read is not None:
+        labels, sequences = read
+        assert len(labels) == len(sequences) >= 1
+        assert all(len(s) >= 1 and np.all(np.isfinite(s)) for s in sequences)
+        assert len({s.shape[1:] for s in sequences}) == 1  # every case has the same channels
+        assert all(label in ("a", "b") for label in labels) if labeled else not any(labels)

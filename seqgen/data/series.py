@@ -1,5 +1,6 @@
-"""Numeric series from CSV files (forecasting) and labelled sequences from UCR-style files
-(classification), read carefully: every problem is one SeqgenError naming the file, row and column."""
+"""Numeric series from CSV files (forecasting) and labelled sequences from UCR text, CSV and the UEA/UCR
+`.ts` archive format (classification), read carefully: every problem is one SeqgenError naming the
+file, line and what is wrong."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -29,6 +30,7 @@ class Series:
     values: np.ndarray  # (N,) float64
     dates: Optional[list]  # N strings from the date column, or None
     column: str
+    covariates: Optional[dict] = None  # other columns read beside it: name → (N,) float64
 
 
 def _number(cell: str) -> Optional[float]:
@@ -55,9 +57,11 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def read_series_csv(path: str | Path, column: Optional[str] = None, name: Optional[str] = None) -> Series:
-    """One numeric column of a CSV file (a header row optional), with the first column as dates when
-    it is not the value column. Missing and non-numeric cells are refused, not guessed."""
+def read_series_csv(path: str | Path, column: Optional[str] = None, name: Optional[str] = None,
+                    covariates: Sequence[str] = ()) -> Series:
+    """One numeric column of a CSV file (a header row optional), and the `covariates` columns beside it, with the
+    first non-numeric other column (else the first column) as dates. Missing and non-numeric cells are refused,
+    not guessed."""
     path = Path(path)
     text = _read_text(path)
     try:
@@ -72,7 +76,7 @@ def read_series_csv(path: str | Path, column: Optional[str] = None, name: Option
     if not rows:
         raise SeqgenError(f"{path} holds no values, only separators or blank lines; give a CSV file of numbers")
     first = [cell.strip() for cell in rows[0]]
-    header = any(_number(cell) is None for cell in first[-1:]) or (column is not None)
+    header = any(_number(cell) is None for cell in first[-1:]) or (column is not None) or bool(covariates)
     if header:
         names, rows = first, rows[1:]
     else:
@@ -86,36 +90,50 @@ def read_series_csv(path: str | Path, column: Optional[str] = None, name: Option
                           "add a header row, or leave out --column to use the last column")
     else:
         raise SeqgenError(f"{path} has no column {column!r}; its columns are: {', '.join(repr(n) for n in names)}")
+    extra = []
+    for covariate in covariates:
+        if covariate not in names:
+            raise SeqgenError(f"{path} has no column {covariate!r} for --covariates; its columns are: "
+                              f"{', '.join(repr(n) for n in names)}")
+        if names.index(covariate) == index or names.index(covariate) in extra:
+            raise SeqgenError(f"--covariates names {covariate!r} twice, or the value column itself; name other "
+                              "columns, each once")
+        extra.append(names.index(covariate))
     if not rows:
         raise SeqgenError(f"{path} has a header but no rows of data")
-    date_index = 0 if index != 0 and len(names) > 1 else None
-    values, dates = [], []
+    others = [i for i in range(len(names)) if i != index and i not in extra]
+    text_columns = [i for i in others if i < len(rows[0]) and _number(rows[0][i].strip()) is None]
+    date_index = text_columns[0] if text_columns else (0 if 0 in others else None)
+    columns = {i: [] for i in [index] + extra}
+    dates = []
     for row_number, row in enumerate(rows, start=1):
         line = row_number + (1 if header else 0)
-        cell = row[index].strip() if index < len(row) else ""
-        if cell.lower() in _MISSING:
-            raise SeqgenError(f"{path} line {line} has a missing value in column {names[index]!r}; "
-                              "fill or drop missing values first (seqgen does not guess them)")
-        value = _number(cell)
-        if value is None:
-            raise SeqgenError(f"{path} line {line}, column {names[index]!r} holds {cell[:30]!r}, which is not a number")
-        values.append(value)
+        for i, values in columns.items():
+            cell = row[i].strip() if i < len(row) else ""
+            if cell.lower() in _MISSING:
+                raise SeqgenError(f"{path} line {line} has a missing value in column {names[i]!r}; "
+                                  "fill or drop missing values first (seqgen does not guess them)")
+            value = _number(cell)
+            if value is None:
+                raise SeqgenError(f"{path} line {line}, column {names[i]!r} holds {cell[:30]!r}, which is not a number")
+            values.append(value)
         if date_index is not None:
             dates.append(row[date_index].strip() if date_index < len(row) else "")
-    return Series(name or path.stem, np.asarray(values, dtype=np.float64), dates or None, names[index])
+    extras = {names[i]: np.asarray(columns[i], dtype=np.float64) for i in extra} or None
+    return Series(name or path.stem, np.asarray(columns[index], dtype=np.float64), dates or None, names[index], extras)
 
 
-def load_series(spec: str, column: Optional[str] = None) -> tuple[Series, Optional[int]]:
+def load_series(spec: str, column: Optional[str] = None, covariates: Sequence[str] = ()) -> tuple[Series, Optional[int]]:
     """A built-in series name or a CSV path → (series, its natural season or None)."""
     if spec in BUILTIN_SERIES:
         filename, default_column, _, season = BUILTIN_SERIES[spec]
         with resources.as_file(resources.files("seqgen.data") / filename) as path:
-            return read_series_csv(path, column or default_column, name=spec), season
+            return read_series_csv(path, column or default_column, name=spec, covariates=covariates), season
     path = Path(spec).expanduser()
     if not path.is_file():
         raise SeqgenError(f"no built-in series named {spec!r} and no such file; built in: {', '.join(BUILTIN_SERIES)}; "
                           "or give a CSV file with --column NAME")
-    return read_series_csv(path, column), None
+    return read_series_csv(path, column, covariates=covariates), None
 
 
 def check_series(series: Series, season: int, horizon: int, window: int, log: bool) -> None:
@@ -162,10 +180,27 @@ def _is_header(cells: list) -> bool:
     return words > 0 and words >= numbers
 
 
+def _is_ts(path: Path, text: str) -> bool:
+    """A `.ts` archive file: by its suffix, or by a first line (after comments) that is an @ tag."""
+    if path.suffix.lower() == ".ts":
+        return True
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return line.startswith("@")
+    return False
+
+
 def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labeled: bool = True) -> tuple[list, list, dict]:
-    """read_labeled_sequences, plus the file's layout (see `describe_layout`) for checking later files against it."""
+    """read_labeled_sequences, plus the file's layout (see `check_layout`) for checking later files against it.
+    A sequence is a 1-D array of values, or (T, C) for a file with C > 1 channels (`.ts` files)."""
     path = Path(path)
     text = _read_text(path)
+    if _is_ts(path, text):
+        if label_column is not None:
+            raise SeqgenError(f"{path} is a .ts file: its label is the last field of each line, so there is no label "
+                              f"column {label_column!r} to choose; leave out --label-column")
+        return read_ts(path, text, labeled)
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
         raise SeqgenError(f"{path} has no sequences in it")
@@ -220,7 +255,139 @@ def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labe
     layout = {"format": "csv" if names is not None else "ucr", "columns": list(names) if names is not None else None,
               "label_column": wanted if names is not None else (0 if label_index is not None else None),
               "min_length": min(lengths), "max_length": max(lengths),
-              "cells_per_row": max(len(cells) for _, cells in rows)}
+              "cells_per_row": max(len(cells) for _, cells in rows), "channels": 1}
+    return labels, sequences, layout
+
+
+# The UEA/UCR archive's `.ts` format (as sktime and aeon write it): comment lines (#), header tags, then @data
+# with one case per line, its channels separated by ':' and its label last, values by ','; '?' is missing.
+_TS_BOOLEAN_TAGS = ("timestamps", "missing", "univariate", "equallength", "classlabel", "targetlabel")
+
+
+def _ts_boolean(path: Path, number: int, tag: str, word: str) -> bool:
+    if word.lower() not in ("true", "false"):
+        raise SeqgenError(f"{path} line {number}: @{tag} must be followed by true or false, not {word[:30]!r}")
+    return word.lower() == "true"
+
+
+def _ts_header(path: Path, lines: list) -> tuple[dict, int]:
+    """The tags before @data, checked, and the index of the first data line in `lines`."""
+    header: dict = {}
+    for index, (number, line) in enumerate(lines):
+        if not line.startswith("@"):
+            raise SeqgenError(f"{path} line {number}: expected a @ tag, found {line[:30]!r} (a .ts file's cases "
+                              "follow its @data line)")
+        tag, _, rest = line[1:].partition(" ")
+        tag, words = tag.lower(), rest.split()
+        if tag == "data":
+            if words:
+                raise SeqgenError(f"{path} line {number}: @data must stand alone on its line")
+            return header, index + 1
+        if tag in header:
+            raise SeqgenError(f"{path} line {number}: @{tag} is given twice")
+        if tag in _TS_BOOLEAN_TAGS:
+            if not words:
+                raise SeqgenError(f"{path} line {number}: @{tag} must be followed by true or false")
+            value = _ts_boolean(path, number, tag, words[0])
+            if tag == "classlabel":
+                if value and not words[1:]:
+                    raise SeqgenError(f"{path} line {number}: @classLabel true must list the class labels")
+                if value and len(set(words[1:])) != len(words[1:]):
+                    raise SeqgenError(f"{path} line {number}: @classLabel lists a label twice")
+                header[tag] = (value, words[1:])
+            else:
+                if len(words) > 1:
+                    raise SeqgenError(f"{path} line {number}: @{tag} takes one word, true or false")
+                header[tag] = value
+        elif tag in ("dimensions", "serieslength"):
+            if len(words) != 1 or not words[0].isdigit() or int(words[0]) < 1:
+                raise SeqgenError(f"{path} line {number}: @{tag} must be followed by a whole number >= 1")
+            header[tag] = int(words[0])
+        else:  # @problemName and tags of later archive versions that change nothing here
+            header[tag] = rest.strip()
+        header.setdefault("_lines", {})[tag] = number
+    raise SeqgenError(f"{path} has no @data line; a .ts file lists its header tags, then @data, then one case per line")
+
+
+def read_ts(path: str | Path, text: Optional[str] = None, labeled: bool = True) -> tuple[list, list, dict]:
+    """(labels, sequences, layout) from a UEA/UCR `.ts` file: univariate or multivariate (channels separated
+    by ':'), equal or unequal lengths, the label last when @classLabel is true. Trailing '?' marks a shorter
+    sequence; a '?' inside one, timestamps and regression targets are refused in one line."""
+    path = Path(path)
+    text = _read_text(path) if text is None else text
+    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1)
+             if line.strip() and not line.strip().startswith("#")]
+    header, first = _ts_header(path, lines)
+    where = header.get("_lines", {})
+    if header.get("timestamps"):
+        raise SeqgenError(f"{path} line {where['timestamps']}: files with @timeStamps true are not read; give "
+                          "values without time stamps")
+    if header.get("targetlabel"):
+        raise SeqgenError(f"{path} line {where['targetlabel']}: @targetLabel true is a regression file; "
+                          "seqgen classifies, give a file with @classLabel")
+    has_labels, classes = header.get("classlabel", (False, []))
+    if labeled and not has_labels:
+        raise SeqgenError(f"{path} has no class labels (@classLabel false or missing); give a labelled file, or "
+                          "--no-labels to classify it")
+    channels = header.get("dimensions", 1)
+    if header.get("univariate") and channels != 1:
+        raise SeqgenError(f"{path} line {where['dimensions']}: @univariate true but @dimensions {channels}")
+    data = lines[first:]
+    if not data:
+        raise SeqgenError(f"{path} has no cases after @data")
+    labels, sequences = [], []
+    for number, line in data:
+        if line.startswith("@"):
+            raise SeqgenError(f"{path} line {number}: a @ tag after @data")
+        if "(" in line:
+            raise SeqgenError(f"{path} line {number}: values with time stamps '(t,v)' are not read; give plain values")
+        fields = line.split(":")
+        label = ""
+        if has_labels:
+            label = fields.pop().strip()
+            if not labeled:
+                label = ""
+            elif label not in classes:
+                shown = ", ".join(repr(c) for c in classes[:8]) + (", …" if len(classes) > 8 else "")
+                raise SeqgenError(f"{path} line {number}: label {label[:30]!r} is not one of @classLabel's ({shown})")
+        if len(fields) != channels:
+            raise SeqgenError(f"{path} line {number} has {len(fields)} channel(s) before the label, @dimensions says "
+                              f"{channels} (channels are separated by ':', the label is last)")
+        columns = []
+        for channel, field in enumerate(fields, start=1):
+            cells = [cell.strip() for cell in field.split(",")]
+            while cells and cells[-1].lower() in _MISSING:
+                cells.pop()  # padding of a shorter sequence
+            values = []
+            for position, cell in enumerate(cells, start=1):
+                value = _number(cell)
+                if value is None:
+                    what = "missing" if cell.lower() in _MISSING else f"{cell[:30]!r}, which is not a number"
+                    raise SeqgenError(f"{path} line {number}, channel {channel}, value {position} is {what}; only "
+                                      "trailing missing values (a shorter sequence) are allowed")
+                if abs(value) > _FLOAT32_MAX:
+                    raise SeqgenError(f"{path} line {number}, channel {channel}, value {position} is {cell[:30]}, "
+                                      f"beyond the range of 32-bit floats (±{_FLOAT32_MAX:.3g}); rescale the data")
+                values.append(value)
+            if not values:
+                raise SeqgenError(f"{path} line {number}, channel {channel} has no values")
+            if columns and len(values) != len(columns[0]):
+                raise SeqgenError(f"{path} line {number}: channel {channel} has {len(values)} values, channel 1 "
+                                  f"{len(columns[0])}; the channels of a case must have the same length")
+            columns.append(values)
+        sequence = np.asarray(columns, dtype=np.float32).T  # (T, C)
+        sequences.append(sequence[:, 0].copy() if channels == 1 else sequence)
+        labels.append(_label(label) if label else "")
+    lengths = [len(s) for s in sequences]
+    if header.get("equallength") and len(set(lengths)) > 1:
+        raise SeqgenError(f"{path}: @equalLength true, but its cases have {min(lengths)} to {max(lengths)} steps")
+    if "serieslength" in header and header.get("equallength", True):
+        for (number, _), length in zip(data, lengths):
+            if length != header["serieslength"]:
+                raise SeqgenError(f"{path} line {number}: @seriesLength {header['serieslength']}, but this case has "
+                                  f"{length} steps")
+    layout = {"format": "ts", "columns": None, "label_column": None, "min_length": min(lengths),
+              "max_length": max(lengths), "cells_per_row": max(lengths) * channels, "channels": channels}
     return labels, sequences, layout
 
 
@@ -234,6 +401,9 @@ def _values(n: int) -> str:
 
 
 def _describe_format(layout: dict) -> str:
+    if layout["format"] == "ts":
+        channels = layout.get("channels", 1)
+        return f"a .ts file of {channels} channel{'s' if channels != 1 else ''}"
     if layout["format"] == "csv":
         return f"a CSV file with a header ({', '.join(repr(c) for c in layout['columns'][:6])}{', …' if len(layout['columns']) > 6 else ''})"
     return "a UCR file (no header, the label first on each line)"
@@ -244,7 +414,13 @@ def check_layout(path: str | Path, layout: dict, trained: Optional[dict], labele
     another format or header, or sequences far shorter or longer than the model was trained on."""
     if not trained:
         return
-    if labeled and layout["format"] != trained["format"]:
+    channels, trained_channels = layout.get("channels", 1), trained.get("channels", 1)
+    if channels != trained_channels:
+        raise SeqgenError(f"{path} has {channels} channel{'s' if channels != 1 else ''} per step, the model was "
+                          f"trained on {trained_channels}; give a file with the training file's channels")
+    # UCR text and one-channel .ts files hold the same data: either may score a model trained on the other.
+    same = layout["format"] == trained["format"] or {layout["format"], trained["format"]} == {"ucr", "ts"}
+    if labeled and not same:
         raise SeqgenError(f"{path} is {_describe_format(layout)}, but the model was trained on {_describe_format(trained)}; "
                           "give a file laid out as the training file")
     if labeled and layout["format"] == "csv":

@@ -52,10 +52,16 @@ def check_payload(payload: dict) -> None:
             dropout=(int, float))
     if config["num_classes"] != len(classes):
         raise SeqgenError(f"its model has {config['num_classes']} classes, its class list {len(classes)}")
+    channels = config.get("input_size", 1)  # checkpoints of one-channel models written before it have none
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise SeqgenError(f"its model's input_size is {channels!r}, not a whole number >= 1")
     scaling = payload["scaling"]
-    require(scaling, mean=(int, float), std=(int, float))
-    if not (math.isfinite(scaling["mean"]) and math.isfinite(scaling["std"]) and scaling["std"] > 0):
-        raise SeqgenError("its scaling is not a finite mean and a positive standard deviation")
+    require(scaling, mean=(int, float, list), std=(int, float, list))
+    means, stds = (scaling[k] if isinstance(scaling[k], list) else [scaling[k]] for k in ("mean", "std"))
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in means + stds)
+    if not numbers or min(stds, default=0) <= 0 or len(means) != len(stds) or len(means) not in (1, channels):
+        raise SeqgenError(f"its scaling is not a finite mean and a positive standard deviation for each of its "
+                          f"{channels} channel(s)")
     if payload.get("layout") is not None and not isinstance(payload["layout"], dict):
         raise SeqgenError(f"its 'layout' is a {type(payload['layout']).__name__}, not a dict")
     if not payload["members"]:
@@ -90,10 +96,18 @@ class Classifier:
         return from_dict(ClassifyConfig, self.payload["train_config"])
 
     def probabilities(self, sequences: list) -> np.ndarray:
-        """Class probabilities (N, C), classes in the order of `classes`, for sequences of values."""
-        sequences = [np.asarray(s, dtype=np.float32) for s in sequences]
-        if not sequences or any(s.ndim != 1 or len(s) == 0 for s in sequences):
-            raise SeqgenError("give one or more sequences, each a non-empty list of numbers")
+        """Class probabilities (N, classes), in the order of `classes`, for sequences of values: each 1-D for a
+        one-channel model, else (steps, channels); any lengths."""
+        channels = self.payload["model_config"].get("input_size", 1)
+        try:
+            sequences = [np.asarray(s, dtype=np.float32) for s in sequences]
+        except (TypeError, ValueError):
+            sequences = []
+        shapes = [s.shape[1:] for s in sequences]
+        if not sequences or any(len(s) == 0 or not np.all(np.isfinite(s)) for s in sequences) or \
+                any(shape not in (((channels,),) if channels > 1 else ((), (1,))) for shape in shapes):
+            what = "a non-empty list of numbers" if channels == 1 else f"a (steps, {channels}) array"
+            raise SeqgenError(f"give one or more sequences, each {what} of finite values")
         return predict_proba(self.networks, self.payload["scaling"], sequences, self.device)
 
     def classify(self, data, labeled: bool = True) -> list[dict]:

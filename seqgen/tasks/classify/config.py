@@ -14,9 +14,9 @@ class ClassifyConfig(RunOptions, NetworkOptions):
     """How a sequence classifier is built and trained; stored in its checkpoint."""
 
     corpus: Optional[str] = option(None, "Labelled training file (required): UCR format (the label first on each "
-                                   "line) or CSV with a header and a label column.")
-    test: Optional[str] = option(None, "Labelled test file scored after training (UCR format or CSV with a label "
-                                 "column).")
+                                   "line), a UEA/UCR .ts file (one or more channels) or CSV with a header and a label "
+                                   "column.")
+    test: Optional[str] = option(None, "Labelled test file scored after training, laid out as the training file.")
     label_column: Optional[str] = option(None, "Name of the label column of CSV files with a header [default: label, "
                                          "else the first].")
     bidirectional: bool = option(True, "Read each sequence both ways.")

@@ -27,13 +27,32 @@ def sorted_classes(labels: list) -> list:
     return sorted(set(labels), key=key)
 
 
+def channels(sequence: np.ndarray) -> int:
+    return 1 if sequence.ndim == 1 else sequence.shape[1]
+
+
 def pad(sequences: list, scaling: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scaled sequences padded with zeros to the longest: values (N, T) and lengths (N,)."""
+    """Scaled sequences padded with zeros to the longest: values (N, T, C) and lengths (N,). Sequences are
+    1-D (one channel) or (T, C); `scaling` holds one mean and deviation, or one per channel."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    values = torch.zeros(len(sequences), int(lengths.max()))
+    mean = np.asarray(scaling["mean"], dtype=np.float32).reshape(-1)
+    std = np.asarray(scaling["std"], dtype=np.float32).reshape(-1)
+    values = torch.zeros(len(sequences), int(lengths.max()), max(len(mean), channels(sequences[0])))
     for row, sequence in enumerate(sequences):
-        values[row, :len(sequence)] = torch.from_numpy((sequence - scaling["mean"]) / scaling["std"])
+        scaled = (sequence.reshape(len(sequence), -1) - mean) / std  # (T, C)
+        values[row, :len(sequence)] = torch.from_numpy(scaled.astype(np.float32))
     return values, lengths
+
+
+def fit_scaling(sequences: list) -> dict:
+    """The mean and standard deviation of every training value, per channel (plain numbers for one channel,
+    as checkpoints have always held them)."""
+    everything = np.concatenate([s.reshape(len(s), -1) for s in sequences]).astype(np.float64)  # (sum T, C)
+    mean, std = everything.mean(0), everything.std(0)
+    std = np.where(std > 0, std, 1.0)
+    if everything.shape[1] == 1:
+        return {"mean": float(mean[0]), "std": float(std[0])}
+    return {"mean": [float(m) for m in mean], "std": [float(s) for s in std]}
 
 
 def folds(targets: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -60,8 +79,12 @@ class TrainingData:
     fingerprint: str  # changes when the training file's labels or values change
     test: Optional[tuple] = None  # (labels, sequences) of --test
 
+    @property
+    def channels(self) -> int:
+        return channels(self.sequences[0])
+
     def tensors(self, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Padded values (N, T), lengths (N,) and class indices (N,) on `device`."""
+        """Padded values (N, T, C), lengths (N,) and class indices (N,) on `device`."""
         values, lengths = pad(self.sequences, self.scaling)
         targets = torch.tensor([self.classes.index(label) for label in self.labels])
         return values.to(device), lengths.to(device), targets.to(device)
@@ -71,8 +94,8 @@ def read_training_data(config: ClassifyConfig) -> TrainingData:
     """--corpus and --test, read and checked in one line each: two classes at least, a test file laid out as
     the training file with no label the training file lacks."""
     if not config.corpus:
-        raise SeqgenError("--task classify needs --corpus TRAIN_FILE: labelled sequences, UCR format (label first) "
-                          "or CSV with a label column")
+        raise SeqgenError("--task classify needs --corpus TRAIN_FILE: labelled sequences, UCR format (label first), "
+                          "a .ts archive file or CSV with a label column")
     labels, sequences, layout = read_labeled_file(config.corpus, config.label_column)
     classes = sorted_classes(labels)
     if len(classes) < 2:
@@ -84,8 +107,7 @@ def read_training_data(config: ClassifyConfig) -> TrainingData:
         check_known_labels(test_labels, classes, config.test)
         check_layout(config.test, test_layout, layout)
         test = (test_labels, test_sequences)
-    everything = np.concatenate(sequences)
-    scaling = {"mean": float(everything.mean()), "std": float(everything.std()) or 1.0}
+    scaling = fit_scaling(sequences)
     digest = hashlib.sha256(repr(labels).encode())
     for sequence in sequences:
         digest.update(np.ascontiguousarray(sequence, dtype=np.float32).tobytes() + b"|")

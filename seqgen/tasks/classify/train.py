@@ -92,7 +92,8 @@ class Ensemble:
         self.values, self.lengths, self.targets = data.tensors(device)
         self.model_config = {"num_classes": len(data.classes), "hidden_size": config.hidden_size,
                              "num_layers": config.num_layers, "bidirectional": config.bidirectional,
-                             "conv_channels": config.conv_channels, "dropout": config.dropout}
+                             "conv_channels": config.conv_channels, "dropout": config.dropout,
+                             "input_size": data.channels}
         # Network m holds out fold m for early stopping, so the ensemble as a whole learns from every example.
         self.fold_count = fold_count(config.val_fraction)
         self.folds = folds(self.targets.cpu().numpy(), self.fold_count, rng)

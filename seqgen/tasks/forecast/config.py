@@ -15,6 +15,9 @@ class ForecastConfig(RunOptions, NetworkOptions):
     corpus: str = option("airline", "The series: the built-in `airline` passengers, or a CSV file (dates in the "
                          "first column, values in --column, else the last).")
     column: Optional[str] = option(None, "CSV column holding the values [default: the last column].")
+    covariates: Optional[str] = option(None, "Other CSV columns the network reads beside the series' own past "
+                                       "(comma-separated, e.g. Income,Savings); only their past is used, so a "
+                                       "forecast is at most --horizon steps.")
     season: Optional[int] = option(None, "Season length in steps, e.g. 12 for monthly data (1: none) [default: 12 "
                                    "for airline, else 1].", min=1)
     horizon: int = option(12, "Steps the network writes at once (longer forecasts continue from its own output).",
@@ -26,6 +29,9 @@ class ForecastConfig(RunOptions, NetworkOptions):
                                  "value.")
     holdout: int = option(0, "Keep the last N points out of training, so `seqgen evaluate` can score their forecast.",
                           min=0)
+    combine: str = option("none", "Average the LSTM ensemble's forecast with a statistical one fitted to the same "
+                          "history (Holt-Winters: additive trend, multiplicative season; or SARIMA (0,1,1)(0,1,1)s); "
+                          "needs statsmodels.", choices=("none", "holt-winters", "sarima"))
     ensemble: int = option(5, "Networks trained with successive seeds; the forecast is their mean and their spread "
                            "its band.", min=1)
     hidden_size: int = default(32)

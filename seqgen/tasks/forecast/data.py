@@ -5,13 +5,16 @@ the windows the networks learn from, and the dates the forecast steps fall on.
     reference of step h: z one season before that step (seasonal_diff), else the last z seen.
 
 The network thus learns a correction to the seasonal-naive (or naive) forecast, in units of the
-typical one-season (or one-step) change of the training part.
+typical one-season (or one-step) change of the training part. Covariates (other columns, --covariates)
+enter the window beside it, each standardised by its training part's mean and deviation and clipped at ±3; only their
+past is read, so a forecast with covariates is at most one horizon long.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from typing import Optional
 
 import numpy as np
@@ -22,10 +25,30 @@ from seqgen.errors import SeqgenError
 from seqgen.tasks.forecast.config import ForecastConfig
 
 
+def covariate_names(config: ForecastConfig) -> list:
+    """--covariates as a list of column names ("" or None: none)."""
+    names = [name.strip() for name in (config.covariates or "").split(",")]
+    if config.covariates and not all(names):
+        raise SeqgenError(f"--covariates {config.covariates!r} has an empty name; give column names separated by commas")
+    return [name for name in names if name]
+
+
+def covariate_matrix(series_covariates: Optional[dict], names: list) -> Optional[np.ndarray]:
+    """The covariates in the order of `names` as one (N, K) array, or None without any."""
+    if not names:
+        return None
+    return np.stack([np.asarray(series_covariates[name], dtype=np.float64) for name in names], axis=1)
+
+
 def read_training_series(config: ForecastConfig) -> tuple[Series, ForecastConfig, int]:
     """The series of --corpus, the config with its season resolved, and the number of points trained on
     (all but the last --holdout); every problem is one line naming the option to change."""
-    series, natural = load_series(config.corpus, config.column)
+    names = covariate_names(config)
+    if names and config.holdout > config.horizon:
+        raise SeqgenError(f"--holdout {config.holdout} is longer than --horizon {config.horizon}: with --covariates a "
+                          "forecast is at most one horizon long (the covariates' future is not known); raise "
+                          "--horizon or lower --holdout")
+    series, natural = load_series(config.corpus, config.column, names)
     season = config.season if config.season is not None else (natural or 1)
     config = dataclasses.replace(config, season=season)
     n_train = len(series.values) - config.holdout
@@ -41,8 +64,11 @@ def read_training_series(config: ForecastConfig) -> tuple[Series, ForecastConfig
 
 def series_payload(series: Series) -> dict:
     """The whole series as plain data, for the checkpoint (a forecast continues it, evaluate re-cuts it)."""
-    return {"name": series.name, "column": series.column, "values": [float(v) for v in series.values],
-            "dates": series.dates}
+    saved = {"name": series.name, "column": series.column, "values": [float(v) for v in series.values],
+             "dates": series.dates}
+    if series.covariates:
+        saved["covariates"] = {name: [float(v) for v in values] for name, values in series.covariates.items()}
+    return saved
 
 
 def transform(values: np.ndarray, log: bool) -> np.ndarray:
@@ -63,48 +89,65 @@ def reference(z: np.ndarray, t: int, steps: int, lag: int) -> np.ndarray:
     return z[t - lag + (h % lag)]
 
 
-def inputs(z: np.ndarray, t: int, prep: dict) -> np.ndarray:
-    """The window before time t as network input (T, F): level relative to its last value, season position."""
+CLIP = 3.0  # covariates beyond this many training deviations are read as this many
+
+
+def inputs(z: np.ndarray, t: int, prep: dict, covariates: Optional[np.ndarray] = None) -> np.ndarray:
+    """The window before time t as network input (T, F): level relative to its last value, season position,
+    and the covariates (N, K) standardised, when the model reads any."""
     window = prep["window"]
     part = (z[t - window:t] - z[t - 1]) / prep["scale"]
     columns = [part]
     if prep["season"] > 1:
         angle = 2 * np.pi * (np.arange(t - window, t) % prep["season"]) / prep["season"]
         columns += [np.sin(angle), np.cos(angle)]
+    for k, covariate in enumerate(prep.get("covariates") or []):
+        # Clipped at ±CLIP deviations: one extreme quarter (a -5 sd fall in savings) must not swing the forecast.
+        scaled = (covariates[t - window:t, k] - covariate["mean"]) / covariate["std"]
+        columns.append(np.clip(scaled, -CLIP, CLIP))
     return np.stack(columns, axis=-1).astype(np.float32)
 
 
-def input_size(season: int) -> int:
-    return 3 if season > 1 else 1
+def input_size(season: int, covariates: int = 0) -> int:
+    return (3 if season > 1 else 1) + covariates
 
 
 def origins(n: int, prep: dict) -> range:
     return range(max(prep["window"], lag(prep)), n - prep["horizon"] + 1)
 
 
-def training_set(z: np.ndarray, prep: dict) -> tuple[torch.Tensor, torch.Tensor]:
+def training_set(z: np.ndarray, prep: dict, covariates: Optional[np.ndarray] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Every window of the training part and the scaled corrections after it: (N, T, F) and (N, H)."""
     step_lag, horizon = lag(prep), prep["horizon"]
     starts = origins(len(z), prep)
-    x = np.stack([inputs(z, t, prep) for t in starts])  # (N, T, F)
+    x = np.stack([inputs(z, t, prep, covariates) for t in starts])  # (N, T, F)
     y = np.stack([(z[t:t + horizon] - reference(z, t, horizon, step_lag)) / prep["scale"] for t in starts])  # (N, H)
     return torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
 
 
-def prepare(values: np.ndarray, config: ForecastConfig, season: int) -> dict:
-    """The preprocessing, fitted on the training values only; stored in the checkpoint."""
+def prepare(values: np.ndarray, config: ForecastConfig, season: int, covariates: Optional[np.ndarray] = None) -> dict:
+    """The preprocessing, fitted on the training values (and covariates, (N, K)) only; stored in the checkpoint."""
     prep = {"log": config.log_transform, "seasonal_diff": config.seasonal_diff, "season": season,
-            "window": config.window, "horizon": config.horizon, "scale": 1.0}
+            "window": config.window, "horizon": config.horizon, "scale": 1.0, "combine": config.combine}
     z = transform(values, config.log_transform)
     changes = z[lag(prep):] - z[:-lag(prep)]
     prep["scale"] = float(np.std(changes)) or 1.0
+    names = covariate_names(config)
+    if names:
+        prep["covariates"] = [{"name": name, "mean": float(np.mean(covariates[:, k])),
+                               "std": float(np.std(covariates[:, k])) or 1.0} for k, name in enumerate(names)]
     return prep
 
 
 def future_dates(dates: Optional[list], steps: int) -> list:
-    """Dates of the forecast steps: monthly YYYY-MM and ISO dates continue; anything else becomes +1, +2, …"""
+    """Dates of the forecast steps: monthly YYYY-MM, quarterly YYYY Qn and ISO dates continue; anything else
+    becomes +1, +2, …"""
     if dates:
         last = str(dates[-1])
+        quarter = re.fullmatch(r"(\d{4})([ -]?)Q([1-4])", last)
+        if quarter and int(quarter[1]) + (int(quarter[3]) - 1 + steps) // 4 <= 9999:
+            year, gap, q = int(quarter[1]), quarter[2], int(quarter[3]) - 1
+            return [f"{year + (q + k) // 4:04d}{gap}Q{(q + k) % 4 + 1}" for k in range(1, steps + 1)]
         try:
             if len(last) == 7 and last[4] == "-":
                 year, month = int(last[:4]), int(last[5:7])

@@ -1,17 +1,18 @@
 """Scoring forecasts: hold out the last points (or several origins, --backtest), forecast them in one go,
-and compare RMSE, MAE, MAPE and MASE with seasonal naive and SARIMA."""
+and compare RMSE, MAE, MAPE and MASE with seasonal naive, SARIMA and Holt-Winters."""
 
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from typing import Optional
 
 import numpy as np
 
 from seqgen.config import from_dict
 from seqgen.errors import SeqgenError
+from seqgen.tasks.forecast.baselines import holt_winters, sarima, seasonal_naive
 from seqgen.tasks.forecast.config import ForecastConfig
+from seqgen.tasks.forecast.data import covariate_matrix
 from seqgen.tasks.forecast.forecast import check_forecast, max_steps, predict
 from seqgen.tasks.forecast.train import fit
 
@@ -26,31 +27,6 @@ def metrics(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, seaso
             "mase": float(np.mean(np.abs(error)) / scale) if scale > 0 else None}
 
 
-def seasonal_naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:
-    """Each step repeats the value one season earlier (the last value when there is no season)."""
-    lag = season if season > 1 and len(history) >= season else 1
-    return history[len(history) - lag + (np.arange(steps) % lag)]
-
-
-def sarima(history: np.ndarray, steps: int, season: int, log: bool) -> Optional[np.ndarray]:
-    """The airline model SARIMA(0,1,1)(0,1,1)s (on logs for positive series), or None without statsmodels."""
-    try:
-        from statsmodels.tsa.statespace.sarimax import SARIMAX
-    except ImportError:
-        return None
-    log = log and bool(np.all(history > 0))
-    y = np.log(history) if log else history
-    seasonal = (0, 1, 1, season) if season > 1 and len(history) > 2 * season + 2 else (0, 0, 0, 0)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = SARIMAX(y, order=(0, 1, 1), seasonal_order=seasonal).fit(disp=False)
-            forecast = result.forecast(steps)
-    except Exception:  # a fit that fails is a missing baseline, not a failed evaluation
-        return None
-    return np.exp(forecast) if log else np.asarray(forecast)
-
-
 def score_origin(payload: dict, cut: int, steps: int, state: Optional[dict] = None, device: str = "cpu") -> dict:
     """Forecast the `steps` points after values[:cut] with the model (retrained on values[:cut] unless
     `state` is given) and the baselines; every method sees only values[:cut]."""
@@ -58,18 +34,29 @@ def score_origin(payload: dict, cut: int, steps: int, state: Optional[dict] = No
     config = from_dict(ForecastConfig, payload["train_config"])
     season = payload["preprocessing"]["season"]
     history, actual = values[:cut], values[cut:cut + steps]
+    names = [c["name"] for c in payload["preprocessing"].get("covariates") or []]
+    covariates = covariate_matrix(payload["series"].get("covariates"), names)
+    covariates = None if covariates is None else covariates[:cut]
     if state is None:
-        state = fit(history, dataclasses.replace(config, device=device), season)
-    forecast = predict(state, history, steps, device)
+        state = fit(history, dataclasses.replace(config, device=device), season, covariates=covariates)
+    forecast = predict(state, history, steps, device, covariates)
     check_forecast(forecast, history, f"the LSTM forecast from origin {cut}")
-    methods = {"lstm": forecast["forecast"],
+    methods = {model_name(payload["preprocessing"]): forecast["forecast"],
                "seasonal naive": seasonal_naive(history, steps, season)}
-    baseline = sarima(history, steps, season, config.log_transform)
-    if baseline is not None:
-        methods["sarima"] = baseline
+    for name, baseline in (("sarima", sarima(history, steps, season, config.log_transform)),
+                           ("holt-winters", holt_winters(history, steps, season))):
+        if baseline is not None:
+            methods[name] = baseline
     return {"origin": cut, "steps": steps,
             "scores": {name: metrics(actual, forecast, history, season) for name, forecast in methods.items()},
             "forecasts": {name: [float(x) for x in forecast] for name, forecast in methods.items()}}
+
+
+def model_name(prep: dict) -> str:
+    """The model's row in the table: the LSTM ensemble, or its average with a statistical forecast (--combine)."""
+    combine = prep.get("combine", "none")
+    covariates = "+covariates" if prep.get("covariates") else ""
+    return f"lstm{covariates}" + ("" if combine == "none" else f" & {combine}")
 
 
 def evaluate_forecaster(payload: dict, holdout: Optional[int] = None, backtest: bool = False, origins: int = 3,
@@ -93,6 +80,10 @@ def evaluate_forecaster(payload: dict, holdout: Optional[int] = None, backtest: 
         raise SeqgenError(f"--holdout {steps} is longer than the {cuts[0]} points the first forecast starts from; "
                           f"the longest forecast scored is as long as its history: use --holdout {max_steps(cuts[0])} "
                           "or less")
+    horizon = payload["preprocessing"]["horizon"]
+    if payload["preprocessing"].get("covariates") and steps > horizon:
+        raise SeqgenError(f"--holdout {steps} is longer than the horizon ({horizon}) of a model with covariates, whose "
+                          f"forecast is at most one horizon long; use --holdout {horizon} or less")
     results = []
     for cut in cuts:
         own = payload if cut == payload["train_points"] else None
@@ -112,10 +103,11 @@ def _mean(values: list) -> Optional[float]:
 
 
 def format_table(result: dict) -> str:
-    lines = [f"{'method':<16}{'RMSE':>10}{'MAE':>10}{'MAPE %':>9}{'MASE':>8}"]
+    width = max([16] + [len(name) + 2 for name in result["scores"]])
+    lines = [f"{'method':<{width}}{'RMSE':>10}{'MAE':>10}{'MAPE %':>9}{'MASE':>8}"]
     for name, s in result["scores"].items():
         cells = [f"{s['rmse']:>10.2f}", f"{s['mae']:>10.2f}",
                  f"{s['mape']:>9.2f}" if s["mape"] is not None else f"{'-':>9}",
                  f"{s['mase']:>8.3f}" if s["mase"] is not None else f"{'-':>8}"]
-        lines.append(f"{name:<16}" + "".join(cells))
+        lines.append(f"{name:<{width}}" + "".join(cells))
     return "\n".join(lines)

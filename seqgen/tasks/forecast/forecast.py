@@ -16,8 +16,18 @@ from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.forecast import LSTMForecaster
 from seqgen.plots import save_figure
+from seqgen.tasks.forecast.baselines import COMBINABLE, combine_baseline
 from seqgen.tasks.forecast.config import ForecastConfig
-from seqgen.tasks.forecast.data import future_dates, input_size, inputs, lag, reference, transform, untransform
+from seqgen.tasks.forecast.data import (
+    covariate_matrix,
+    future_dates,
+    input_size,
+    inputs,
+    lag,
+    reference,
+    transform,
+    untransform,
+)
 from seqgen.training import load_finished
 
 NAME = "forecast"
@@ -33,36 +43,52 @@ def rebuild(state: dict, member: int, device="cpu") -> LSTMForecaster:
     return model.to(device).eval()
 
 
-def member_forecast(model: LSTMForecaster, z: np.ndarray, steps: int, prep: dict, device) -> np.ndarray:
-    """Forecast `steps` points after z in one go when steps <= horizon, else by continuing from its own output."""
+def member_forecast(model: LSTMForecaster, z: np.ndarray, steps: int, prep: dict, device,
+                    covariates: Optional[np.ndarray] = None) -> np.ndarray:
+    """Forecast `steps` points after z in one go when steps <= horizon, else by continuing from its own output
+    (not with covariates, whose future is unknown: predict refuses that)."""
     z = z.copy()
     horizon, start = prep["horizon"], len(z)
     while len(z) < start + steps:
-        x = torch.from_numpy(inputs(z, len(z), prep)).unsqueeze(0).to(device)  # (1, T, F)
+        x = torch.from_numpy(inputs(z, len(z), prep, covariates)).unsqueeze(0).to(device)  # (1, T, F)
         with torch.no_grad():
             correction = model(x)[0].double().cpu().numpy()  # (H,)
         z = np.concatenate([z, reference(z, len(z), horizon, lag(prep)) + correction * prep["scale"]])
     return z[start:start + steps]
 
 
-def predict(state: dict, values: np.ndarray, steps: int, device="cpu") -> dict:
-    """Forecast `steps` points after `values`: the ensemble mean and a 90 % band (ensemble spread plus the
-    training residuals, widening as the forecast continues from its own output), in the series' units.
-    `state` is a checkpoint payload or what `train.fit` returns."""
+def predict(state: dict, values: np.ndarray, steps: int, device="cpu", covariates: Optional[np.ndarray] = None) -> dict:
+    """Forecast `steps` points after `values` (with `covariates` (N, K) beside them, for a model trained with
+    --covariates): the ensemble mean and a 90 % band (ensemble spread plus the training residuals, widening as
+    the forecast continues from its own output), in the series' units; with --combine, the mean of that and
+    the statistical forecast, the band moved with it. `state` is a checkpoint payload or what `train.fit`
+    returns."""
     prep = state["preprocessing"]
     if len(values) < max(prep["window"], lag(prep)):
         raise SeqgenError(f"forecasting needs at least {max(prep['window'], lag(prep))} past points; got {len(values)}")
+    if prep.get("covariates"):
+        if covariates is None or len(covariates) != len(values):
+            raise SeqgenError("this model reads covariates: give them beside every past point of the series")
+        if steps > prep["horizon"]:
+            raise SeqgenError(f"a model with covariates forecasts at most its horizon ({prep['horizon']} steps): the "
+                              f"covariates' future is not known; ask for {prep['horizon']} steps or fewer")
     z = transform(np.asarray(values, dtype=np.float64), prep["log"])
-    paths = np.stack([member_forecast(rebuild(state, m, device), z, steps, prep, device)
+    paths = np.stack([member_forecast(rebuild(state, m, device), z, steps, prep, device, covariates)
                       for m in range(len(state["members"]))])  # (M, steps)
     center = paths.mean(0)
     residual = np.asarray(state["residual_std"])
     step = np.arange(steps)
     rounds = step // prep["horizon"] + 1
     spread = np.sqrt(paths.var(0) + (residual[step % prep["horizon"]] ** 2) * rounds)
-    return {"forecast": untransform(center, prep["log"]),
-            "lower": untransform(center - Z_90 * spread, prep["log"]),
-            "upper": untransform(center + Z_90 * spread, prep["log"])}
+    result = {"forecast": untransform(center, prep["log"]),
+              "lower": untransform(center - Z_90 * spread, prep["log"]),
+              "upper": untransform(center + Z_90 * spread, prep["log"])}
+    if prep.get("combine", "none") != "none":
+        baseline = combine_baseline(prep["combine"], np.asarray(values, dtype=np.float64), steps, prep["season"],
+                                    prep["log"])
+        shift = (baseline - result["forecast"]) / 2
+        result = {key: value + shift for key, value in result.items()}
+    return result
 
 
 def max_steps(points: int) -> int:
@@ -109,6 +135,21 @@ def check_payload(payload: dict) -> None:
     if series["dates"] is not None and len(series["dates"]) != len(series["values"]):
         raise SeqgenError(f"its series has {len(series['values'])} values but {len(series['dates'])} dates")
     require(prep, log=bool, seasonal_diff=bool, season=int, window=int, horizon=int, scale=(int, float))
+    if prep.get("combine", "none") not in ("none", *COMBINABLE):
+        raise SeqgenError(f"its preprocessing combines with {prep['combine']!r}, which seqgen does not know")
+    covariates = prep.get("covariates") or []
+    saved = series.get("covariates") or {}
+    if not isinstance(covariates, list) or not isinstance(saved, dict):
+        raise SeqgenError("its covariates are not a list of columns with their saved values")
+    for covariate in covariates:
+        if not isinstance(covariate, dict):
+            raise SeqgenError(f"its covariates hold a {type(covariate).__name__}, not a column's name and scaling")
+        require(covariate, name=str, mean=(int, float), std=(int, float))
+        if not isinstance(saved.get(covariate["name"]), list) or len(saved[covariate["name"]]) != len(series["values"]):
+            raise SeqgenError(f"its series lacks the values of covariate {covariate['name']!r}")
+        _numbers(saved[covariate["name"]] + [covariate["mean"], covariate["std"]], f"covariate {covariate['name']!r}")
+        if covariate["std"] <= 0:
+            raise SeqgenError(f"its covariate {covariate['name']!r} has a scale <= 0")
     if prep["season"] < 1 or prep["window"] < 2 or prep["horizon"] < 1 or not (math.isfinite(prep["scale"])
                                                                                 and prep["scale"] > 0):
         raise SeqgenError("its preprocessing has a season, window, horizon or scale out of range")
@@ -120,7 +161,7 @@ def check_payload(payload: dict) -> None:
     _numbers(payload["residual_std"], "residual_std", 0.0)
     config = payload["model_config"]
     require(config, input_size=int, hidden_size=int, num_layers=int, horizon=int, dropout=(int, float))
-    if config["horizon"] != prep["horizon"] or config["input_size"] != input_size(prep["season"]):
+    if config["horizon"] != prep["horizon"] or config["input_size"] != input_size(prep["season"], len(covariates)):
         raise SeqgenError("its model_config does not match its preprocessing")
     if not payload["members"]:
         raise SeqgenError("it holds no networks")
@@ -155,6 +196,12 @@ class Forecaster:
         return self.payload["series"]["dates"]
 
     @property
+    def covariates(self) -> Optional[np.ndarray]:
+        """The covariates the model reads, (N, K) in its order, or None."""
+        names = [c["name"] for c in self.payload["preprocessing"].get("covariates") or []]
+        return covariate_matrix(self.payload["series"].get("covariates"), names)
+
+    @property
     def train_points(self) -> int:
         return self.payload["train_points"]
 
@@ -179,7 +226,11 @@ class Forecaster:
         if steps > most:
             raise SeqgenError(f"--horizon {steps} is too long: at most {most} steps (as many as the {n} points "
                               "forecast from), beyond which the forecast rests on its own output; lower --horizon")
-        result = predict(self.payload, values[:n], steps, self.device)
+        covariates = self.covariates
+        if covariates is not None and steps > self.horizon:
+            raise SeqgenError(f"--horizon {steps} is too long: a model with covariates forecasts at most its horizon "
+                              f"({self.horizon} steps), as their future is not known")
+        result = predict(self.payload, values[:n], steps, self.device, None if covariates is None else covariates[:n])
         check_forecast(result, values[:n])
         labels = future_dates(self.dates[:n] if self.dates else None, steps)
         return [{"step": k + 1, "date": labels[k], "forecast": float(result["forecast"][k]),
@@ -266,7 +317,9 @@ def plot_forecast(payload: dict, history: np.ndarray, result: dict, path: str | 
         ax.set_xticks(ticks, [labels[t] for t in ticks], fontsize=8)
         ax.grid(alpha=0.3)
     top.axvspan(start, n + steps - 1, color="grey", alpha=0.08)
-    top.set_title(f"{name}: {steps}-step forecast ({len(payload['members'])}-network LSTM ensemble)")
+    combine = payload["preprocessing"].get("combine", "none")
+    top.set_title(f"{name}: {steps}-step forecast ({len(payload['members'])}-network LSTM ensemble"
+                  + ("" if combine == "none" else f" & {combine}, their mean") + ")")
     top.legend(loc="upper left", fontsize=8)
     zoom.set_title("zoom on the forecast", fontsize=9)
     fig.tight_layout()

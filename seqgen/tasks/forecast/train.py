@@ -19,8 +19,11 @@ from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.forecast import LSTMForecaster
 from seqgen.runs import RunFolder, RunPaths
+from seqgen.tasks.forecast.baselines import combine_baseline
 from seqgen.tasks.forecast.config import ForecastConfig
 from seqgen.tasks.forecast.data import (
+    covariate_matrix,
+    covariate_names,
     input_size,
     prepare,
     read_training_series,
@@ -91,15 +94,22 @@ class EnsembleState:
 class Ensemble:
     """The ensemble's training on `values` (the training part), network by network."""
 
-    def __init__(self, values: np.ndarray, config: ForecastConfig, season: int, device: torch.device):
+    def __init__(self, values: np.ndarray, config: ForecastConfig, season: int, device: torch.device,
+                 covariates: Optional[np.ndarray] = None):
         check_series(Series("series", values, None, "value"), season, config.horizon, config.window,
                      config.log_transform)
+        names = covariate_names(config)
+        if names and (covariates is None or covariates.shape != (len(values), len(names))):
+            raise SeqgenError(f"--covariates {config.covariates} needs those columns beside the series' {len(values)} "
+                              "points")
+        if config.combine != "none":  # fail before training, not after: the statistical model must fit this series
+            combine_baseline(config.combine, values, config.horizon, season, config.log_transform)
         self.config, self.device = config, device
         self.precision = small_network_precision(config.precision, device)
-        self.prep = prepare(values, config, season)
-        inputs, targets = training_set(transform(values, config.log_transform), self.prep)
+        self.prep = prepare(values, config, season, covariates)
+        inputs, targets = training_set(transform(values, config.log_transform), self.prep, covariates)
         self.inputs, self.targets = inputs.to(device), targets.to(device)
-        self.model_config = {"input_size": input_size(season), "hidden_size": config.hidden_size,
+        self.model_config = {"input_size": input_size(season, len(names)), "hidden_size": config.hidden_size,
                              "num_layers": config.num_layers, "horizon": config.horizon, "dropout": config.dropout}
         self.epochs = max(1, int(round(config.epochs)))
 
@@ -189,12 +199,14 @@ def _cpu(model: torch.nn.Module) -> dict:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
-def fit(values: np.ndarray, config: ForecastConfig, season: int, progress: bool = False) -> dict:
-    """Train an ensemble on `values` in memory (no run folder): what `seqgen evaluate --backtest` retrains
-    at each origin. Returns preprocessing, model_config, members, history and residual_std."""
+def fit(values: np.ndarray, config: ForecastConfig, season: int, progress: bool = False,
+        covariates: Optional[np.ndarray] = None) -> dict:
+    """Train an ensemble on `values` (and `covariates` (N, K) beside them, with --covariates) in memory, no run
+    folder: what `seqgen evaluate --backtest` retrains at each origin. Returns preprocessing, model_config,
+    members, history and residual_std."""
     device = resolve_device(config.device)
     with small_network_threads(device):
-        ensemble = Ensemble(np.asarray(values, dtype=np.float64), config, season, device)
+        ensemble = Ensemble(np.asarray(values, dtype=np.float64), config, season, device, covariates)
         state = ensemble.new_state()
         bar = progress_bar(config.ensemble * ensemble.epochs, progress, desc="forecast ensemble", bar_format=BAR)
         ensemble.run(state, bar=bar)
@@ -225,7 +237,8 @@ def _resumed(resume, overrides: Optional[dict]) -> tuple:
         config = dataclasses.replace(from_dict(ForecastConfig, checkpoint["train_config"]), **(overrides or {}))
         require(checkpoint["series"], name=str, values=list, column=(str, type(None)), dates=(list, type(None)))
         saved = checkpoint["series"]
-        series = Series(saved["name"], np.asarray(saved["values"], dtype=np.float64), saved["dates"], saved["column"])
+        series = Series(saved["name"], np.asarray(saved["values"], dtype=np.float64), saved["dates"], saved["column"],
+                        {k: np.asarray(v, dtype=np.float64) for k, v in saved.get("covariates", {}).items()} or None)
         if not 0 < checkpoint["train_points"] <= len(series.values) or config.season is None:
             raise SeqgenError(f"its train_points ({checkpoint['train_points']}) or season do not fit its series")
     return resume, checkpoint, config, series, checkpoint["train_points"]
@@ -244,7 +257,9 @@ def train(config: ForecastConfig, resume=None, overrides: Optional[dict] = None,
         series, config, n_train = read_training_series(config)
     device = resolve_device(config.device)
     with small_network_threads(device):
-        ensemble = Ensemble(series.values[:n_train], config, config.season, device)
+        covariates = covariate_matrix(series.covariates, covariate_names(config))
+        ensemble = Ensemble(series.values[:n_train], config, config.season, device,
+                            None if covariates is None else covariates[:n_train])
         state = ensemble.new_state()
         if checkpoint is not None:
             with rebuilding(resume):
