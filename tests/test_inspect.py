@@ -274,3 +274,23 @@ def test_dataclass_fields_are_the_npz_contents():
                             {q: np.zeros((1, 3, 2), np.float32) for q in "ifgoch"})
     assert set(inspection.arrays()) == {"tokens", "i", "f", "g", "o", "c", "h"}
     assert "features" in {f.name for f in dataclasses.fields(Inspection)}
+
+
+def test_a_multichannel_classifier_is_inspected_over_all_its_channels(tmp_path):
+    cases = []
+    for i in range(12):
+        label = "up" if i % 2 else "down"
+        first = ",".join(f"{(t if i % 2 else -t) * 0.1:.2f}" for t in range(10))
+        second = ",".join(f"{0.05 * t * (i % 3):.2f}" for t in range(10))
+        cases.append(f"{first}:{second}:{label}")
+    path = tmp_path / "two.ts"
+    path.write_text("@problemName two\n@univariate false\n@dimensions 2\n@equalLength true\n@seriesLength 10\n"
+                    "@classLabel true down up\n@data\n" + "\n".join(cases) + "\n")
+    run = seqgen.train("classify", corpus=str(path), epochs=2, ensemble=1, hidden_size=8, device="cpu", progress=False,
+                       output_dir=str(tmp_path))
+    model = seqgen.load(run.best_path)
+    sequence = np.stack([np.linspace(0, 1, 10), np.linspace(0, 0.5, 10)], axis=1)  # (steps, channels)
+    inspection = model.inspect(sequence)
+    assert inspection.gates["h"].shape[1] == 10  # (layers, T, units): one step per point, both channels read
+    with pytest.raises(SeqgenError, match=r"\(steps, 2\) array"):
+        model.inspect(np.linspace(0, 1, 10))  # one channel is not enough

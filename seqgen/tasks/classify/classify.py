@@ -130,14 +130,23 @@ class Classifier:
 
         if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < len(self.networks):
             raise SeqgenError(f"member must be a network of the ensemble, 0 to {len(self.networks) - 1}, not {member!r}")
-        values = np.asarray(sequence, dtype=np.float64)
-        if values.ndim != 1 or not np.isfinite(values).all():
-            raise SeqgenError("give one sequence: a list of finite numbers")
+        channels = self.payload["model_config"].get("input_size", 1)
+        try:
+            values = np.asarray(sequence, dtype=np.float64)
+        except (TypeError, ValueError):
+            values = np.zeros((0,))
+        if channels == 1 and values.ndim == 2 and values.shape[1:] == (1,):
+            values = values[:, 0]
+        shape_ok = values.ndim == 1 if channels == 1 else values.ndim == 2 and values.shape[1] == channels
+        if not shape_ok or not len(values) or not np.isfinite(values).all():
+            what = "a list of finite numbers" if channels == 1 else f"a (steps, {channels}) array of finite numbers"
+            raise SeqgenError(f"give one sequence: {what}")
         check_steps(len(values), "the sequence")
-        scaled, _ = pad([values.astype(np.float32)], self.payload["scaling"])
+        scaled, _ = pad([values.astype(np.float32)], self.payload["scaling"])  # (1, T, C)
         lstm = self.networks[member].lstm
-        gates, _ = lstm_gates(lstm, scaled[..., None].to(self.device))  # (L, 1, T, D·H)
+        gates, _ = lstm_gates(lstm, scaled.to(self.device))  # (L, 1, T, D·H)
         probabilities = self.probabilities([values])[0]
+        values = values if channels == 1 else values[:, 0]  # the page draws the first channel
         best = int(probabilities.argmax())
         return Inspection(kind="series", tokens=np.arange(len(values)), labels=[str(t) for t in range(len(values))],
                           gates={q: v[:, 0].float().cpu().numpy() for q, v in gates.items()},
