@@ -134,6 +134,16 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1") or 1) > 1
 
 
+@contextlib.contextmanager
+def joined(device: torch.device):
+    """`join` for the length of a training run: yields (world, device) and leaves the process group after."""
+    world, device = join(device)
+    try:
+        yield world, device
+    finally:
+        world.leave()
+
+
 def launch_rank() -> int:
     """This process's rank in a torchrun launch (0 without one): only rank 0 reports to the user."""
     return int(os.environ.get("RANK", "0") or 0) if launched() else 0

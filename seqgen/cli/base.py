@@ -112,6 +112,15 @@ def explicit_options(ctx: click.Context, options: dict) -> dict:
     return {name: value for name, value in options.items() if ctx.get_parameter_source(name) in sources}
 
 
+def refuse_foreign_options(ctx: click.Context, options: dict, task: str, applies_to: dict) -> None:
+    """One line when an option typed on the command line does not apply to the loaded checkpoint's task
+    (`applies_to` maps an option's name to the tasks it serves; options not in it serve all)."""
+    foreign = [name for name in explicit_options(ctx, options) if name in applies_to and task not in applies_to[name]]
+    if foreign:
+        flags = ", ".join(p.opts[0] for p in ctx.command.params if p.name in foreign)
+        raise click.UsageError(f"{flags} {'does' if len(foreign) == 1 else 'do'} not apply to a {task} checkpoint")
+
+
 def read_config_file(path: str) -> dict:
     """--config run.toml as flat option names; sections such as [model] and [train] are for the reader's eyes."""
     import tomllib

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from seqgen.cli.base import cli, explicit_options
+from seqgen.cli.base import cli, refuse_foreign_options
 
 # Which checkpoints each option of `seqgen evaluate` applies to (the rest apply to all).
 APPLIES_TO = {
@@ -52,11 +52,7 @@ def evaluate_command(ctx, checkpoint, device, as_json, **options):
     import seqgen.api
 
     model = seqgen.api.load(checkpoint, device)
-    foreign = [name for name in explicit_options(ctx, options) if model.task not in APPLIES_TO[name]]
-    if foreign:
-        flags = ", ".join(p.opts[0] for p in ctx.command.params if p.name in foreign)
-        raise click.UsageError(f"{flags} {'does' if len(foreign) == 1 else 'do'} not apply to a {model.task} "
-                               "checkpoint")
+    refuse_foreign_options(ctx, options, model.task, APPLIES_TO)
     wanted = {name: value for name, value in options.items() if model.task in APPLIES_TO[name]}
     result = model.evaluate(**{KEYWORDS.get(name, name): value for name, value in wanted.items()})
     if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from seqgen.cli.base import cli, explicit_options
+from seqgen.cli.base import cli, refuse_foreign_options
 from seqgen.errors import SeqgenError
 
 # Which checkpoints each input option applies to (the rest apply to all).
@@ -68,11 +68,7 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
         if path is not None:
             _folder_for(Path(path))  # a file that cannot be written is one line before any work
     model = seqgen.api.load(checkpoint, device)
-    foreign = [name for name in explicit_options(ctx, options) if model.task not in APPLIES_TO[name]]
-    if foreign:
-        flags = ", ".join(p.opts[0] for p in ctx.command.params if p.name in foreign)
-        raise click.UsageError(f"{flags} {'does' if len(foreign) == 1 else 'do'} not apply to a {model.task} "
-                               "checkpoint")
+    refuse_foreign_options(ctx, options, model.task, APPLIES_TO)
     text = options["text"]
     if options["text_file"] is not None:
         from seqgen.data.corpora import read_text_file

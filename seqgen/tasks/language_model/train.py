@@ -13,7 +13,7 @@ from seqgen.checkpoint import rebuilding
 from seqgen.config import from_dict, to_dict
 from seqgen.data.text import check_size
 from seqgen.device import resolve_device
-from seqgen.distributed import World, join
+from seqgen.distributed import World, joined
 from seqgen.errors import SeqgenError
 from seqgen.models import LSTMLanguageModel, ModelConfig
 from seqgen.runs import RunFolder
@@ -127,11 +127,8 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
             model_config = from_dict(ModelConfig, checkpoint["model_config"])
             config = dataclasses.replace(from_dict(TrainConfig, checkpoint["train_config"]), **(overrides or {}))
 
-    world, device = join(resolve_device(config.device))
-    try:
+    with joined(resolve_device(config.device)) as (world, device):
         return _train(model_config, config, resume, checkpoint, world, device, should_stop, progress)
-    finally:
-        world.leave()
 
 
 def _train(model_config, config, resume, checkpoint, world: World, device, should_stop, progress) -> FitResult:

@@ -13,7 +13,7 @@ import torch
 from seqgen.checkpoint import rebuilding
 from seqgen.config import from_dict, to_dict
 from seqgen.device import resolve_device
-from seqgen.distributed import World, join
+from seqgen.distributed import World, joined
 from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import PAD, Seq2Seq, Seq2SeqConfig
 from seqgen.runs import RunFolder
@@ -130,11 +130,8 @@ def train(config: TranslateConfig, resume: Optional[str] = None, overrides: Opti
             target_state = checkpoint["target_tokenizer"]
             vocabs = source_vocab, source_vocab if target_state is None else Vocab(tokenizer_from_state(target_state))
 
-    world, device = join(resolve_device(config.device))
-    try:
+    with joined(resolve_device(config.device)) as (world, device):
         return _train(config, resume, checkpoint, vocabs, world, device, should_stop, progress)
-    finally:
-        world.leave()
 
 
 def _train(config, resume, checkpoint, vocabs, world: World, device, should_stop, progress) -> FitResult:
