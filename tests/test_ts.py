@@ -60,7 +60,7 @@ def test_a_multivariate_unequal_length_file_keeps_channels_and_lengths(tmp_path)
 @pytest.mark.parametrize("body, expected", [
     (ts_text([("up", [[1, 2], [3, 4]])]).replace(":up", ":sideways"), "line 10: label 'sideways' is not one of"),
     (ts_text([("up", [[1, 2], [3, 4]])]).replace("1,2:3,4", "1,2"), "line 10 has 1 channel(s) before the label"),
-    (ts_text([("up", [[1, "?", 2], [3, 4, 5]])], missing=True), "line 10, channel 1, value 2 is missing"),
+    (ts_text([("up", [[1, "?", 2], [3, 4, 5]])], missing=True), "line 10, channel 1, value 2 is a missing value"),
     (ts_text([("up", [[1, "x"], [3, 4]])]), "line 10, channel 1, value 2 is 'x', which is not a number"),
     (ts_text([("up", [[1, 2], [3]])], equal=False), "line 10: channel 2 has 1 values, channel 1 2"),
     (ts_text([("up", [[1, 2]]), ("down", [[1, 2, 3]])]), "@equalLength true, but its cases have 2 to 3 steps"),

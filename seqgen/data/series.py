@@ -172,6 +172,26 @@ def read_labeled_sequences(path: str | Path, label_column: Optional[str] = None,
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def _sequence_values(cells: list, where: str) -> list:
+    """The numbers of one sequence's cells (UCR, CSV or one channel of a .ts case); trailing missing values
+    pad a shorter sequence, any other missing or non-numeric cell is one line naming `where` and the value."""
+    cells = [cell.strip() for cell in cells]
+    while cells and cells[-1].lower() in _MISSING:
+        cells.pop()  # padding of a shorter sequence
+    values = []
+    for position, cell in enumerate(cells, start=1):
+        value = _number(cell)
+        if value is None:
+            what = "a missing value" if cell.lower() in _MISSING else f"{cell[:30]!r}, which is not a number"
+            raise SeqgenError(f"{where}, value {position} is {what}; only trailing missing values (a shorter "
+                              "sequence) are allowed")
+        if abs(value) > _FLOAT32_MAX:
+            raise SeqgenError(f"{where}, value {position} is {cell[:30]}, beyond the range of 32-bit floats "
+                              f"(±{_FLOAT32_MAX:.3g}); rescale the data")
+        values.append(value)
+    return values
+
+
 def _is_header(cells: list) -> bool:
     """A first row of names, not of values: more of its cells are words than numbers. A row of numbers with a typo
     in one cell is data, and its bad cell is reported, instead of being dropped as a header."""
@@ -234,19 +254,7 @@ def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labe
             if label.lower() in _MISSING:
                 raise SeqgenError(f"{path} line {number} has no label")
             cells = cells[:label_index] + cells[label_index + 1:]
-        while cells and cells[-1].strip().lower() in _MISSING:
-            cells = cells[:-1]  # padding of a shorter sequence
-        values = []
-        for position, cell in enumerate(cells, start=1):
-            value = _number(cell)
-            if value is None:
-                what = "a missing value" if cell.strip().lower() in _MISSING else f"{cell[:30]!r}, which is not a number"
-                raise SeqgenError(f"{path} line {number}, value {position} is {what}; "
-                                  "only trailing missing values (a shorter sequence) are allowed")
-            if abs(value) > _FLOAT32_MAX:
-                raise SeqgenError(f"{path} line {number}, value {position} is {cell[:30]}, beyond the range of "
-                                  f"32-bit floats (±{_FLOAT32_MAX:.3g}); rescale the data")
-            values.append(value)
+        values = _sequence_values(cells, f"{path} line {number}")
         if not values:
             raise SeqgenError(f"{path} line {number} has {'a label but ' if label_index is not None else ''}no values")
         labels.append(_label(label) if label else "")
@@ -355,20 +363,7 @@ def read_ts(path: str | Path, text: Optional[str] = None, labeled: bool = True) 
                               f"{channels} (channels are separated by ':', the label is last)")
         columns = []
         for channel, field in enumerate(fields, start=1):
-            cells = [cell.strip() for cell in field.split(",")]
-            while cells and cells[-1].lower() in _MISSING:
-                cells.pop()  # padding of a shorter sequence
-            values = []
-            for position, cell in enumerate(cells, start=1):
-                value = _number(cell)
-                if value is None:
-                    what = "missing" if cell.lower() in _MISSING else f"{cell[:30]!r}, which is not a number"
-                    raise SeqgenError(f"{path} line {number}, channel {channel}, value {position} is {what}; only "
-                                      "trailing missing values (a shorter sequence) are allowed")
-                if abs(value) > _FLOAT32_MAX:
-                    raise SeqgenError(f"{path} line {number}, channel {channel}, value {position} is {cell[:30]}, "
-                                      f"beyond the range of 32-bit floats (±{_FLOAT32_MAX:.3g}); rescale the data")
-                values.append(value)
+            values = _sequence_values(field.split(","), f"{path} line {number}, channel {channel}")
             if not values:
                 raise SeqgenError(f"{path} line {number}, channel {channel} has no values")
             if columns and len(values) != len(columns[0]):
