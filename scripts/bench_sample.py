@@ -87,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
-    config = ModelConfig(vocab_size=args.vocab_size, embedding_dim=args.hidden_size, hidden_size=args.hidden_size,
+    config = ModelConfig(num_tokens=args.vocab_size, embedding_dim=args.hidden_size, hidden_size=args.hidden_size,
                          num_layers=args.num_layers, dropout=0.0)
     model = LSTMLanguageModel(config).to(device).eval()
     results = {}

@@ -98,11 +98,20 @@ def to_dict(config) -> dict:
 
 
 def from_dict(cls, values: dict):
-    """Rebuild a config, ignoring keys that a later version removed."""
+    """Rebuild a config (from a checkpoint), ignoring keys that a later version removed and reading a field
+    an earlier version named otherwise (the class's RENAMED maps old names to new) under its new name."""
     if not isinstance(values, dict):
         raise SeqgenError(f"a {cls.__name__} must be a mapping of option names to values, not {type(values).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
+    renamed = {old: new for old, new in getattr(cls, "RENAMED", {}).items() if new not in values}
+    values = {renamed.get(k, k): v for k, v in values.items()}
     return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def option_names(cls) -> list[str]:
+    """The fields of a config that are options, each a flag of the command line and a keyword of the Python
+    API; a field seqgen sets itself (declared with cli=False) is not one."""
+    return [f.name for f in dataclasses.fields(cls) if metadata(cls, f.name).get("cli", True)]
 
 
 def build(cls, values: dict):

@@ -224,7 +224,7 @@ def _short_vocabulary(payload):
             payload[key]["chars"] = payload[key]["chars"][:-2]
             return
         if key in payload and payload[key].get("kind") == "music":
-            payload["model_config"]["vocab_size"] += 3
+            payload["model_config"]["num_tokens"] += 3
             return
     if "classes" in payload:
         payload["classes"] = payload["classes"][:1]
@@ -401,7 +401,9 @@ OPTION_ROWS = [
     ("train-fractions-leave-nothing", lambda w: ["train", "--corpus", w.corpus, *LM, "--val-fraction", 0.5,
                                                  "--test-fraction", 0.5], "--val-fraction"),
     ("train-vocab-size-one", lambda w: ["train", "--corpus", w.corpus, *LM, "--tokenizer", "bpe", "--vocab-size", 1],
-     "--vocab-size"),
+     "--vocab-size must be >= 2, not 1"),
+    ("train-vocab-size-too-large", lambda w: ["train", "--corpus", w.corpus, *LM, "--tokenizer", "bpe", "--vocab-size",
+                                              5000], "--vocab-size 5000 is too large for this corpus"),
     ("train-forecast-window-one", lambda w: ["train", "--task", "forecast", "--window", 1, *QUIET], "--window"),
     ("train-forecast-horizon-zero", lambda w: ["train", "--task", "forecast", "--horizon", 0, *QUIET], "--horizon"),
     ("train-forecast-epochs-inf", lambda w: ["train", "--task", "forecast", "--epochs", "inf", *QUIET], "--epochs"),

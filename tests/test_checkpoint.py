@@ -10,7 +10,7 @@ from seqgen.tokenizers.char import CharTokenizer
 
 
 def write_model(path):
-    config = ModelConfig(vocab_size=5, embedding_dim=4, hidden_size=8, num_layers=1)
+    config = ModelConfig(num_tokens=5, embedding_dim=4, hidden_size=8, num_layers=1)
     model = LSTMLanguageModel(config)
     save_checkpoint({
         "task": "language-model",

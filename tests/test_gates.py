@@ -84,7 +84,7 @@ def assert_same_as_nn_lstm(lstm: nn.LSTM, x: torch.Tensor, state=None, lengths=N
 
 @pytest.mark.parametrize("carried", [False, True])
 def test_language_model_lstm(carried):
-    model = shaken(LSTMLanguageModel(ModelConfig(vocab_size=20, embedding_dim=8, hidden_size=12, num_layers=3)), 0)
+    model = shaken(LSTMLanguageModel(ModelConfig(num_tokens=20, embedding_dim=8, hidden_size=12, num_layers=3)), 0)
     x = model.embedding(torch.randint(0, 20, (2, 17)))
     state = random_state(model.lstm, 2, 1) if carried else None
     gates = assert_same_as_nn_lstm(model.lstm, x, state)
@@ -148,7 +148,7 @@ def test_classify_lstm(bidirectional, carried):
 
 
 def test_a_window_at_a_time_with_the_state_carried_is_the_whole_text_at_once():
-    model = shaken(LSTMLanguageModel(ModelConfig(vocab_size=20, embedding_dim=8, hidden_size=12, num_layers=2)), 12)
+    model = shaken(LSTMLanguageModel(ModelConfig(num_tokens=20, embedding_dim=8, hidden_size=12, num_layers=2)), 12)
     x = model.embedding(torch.randint(0, 20, (1, 30)))
     whole, final = lstm_gates(model.lstm, x)
     state, parts = None, []

@@ -70,7 +70,7 @@ def test_frame_loss_is_the_log_likelihood_of_each_frame():
     renormalised (masked) distribution, scored piece by piece from a zero state."""
     torch.manual_seed(0)
     tokenizer = FrameTokenizer()
-    model = LSTMLanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=16,
+    model = LSTMLanguageModel(ModelConfig(num_tokens=tokenizer.vocab_size, embedding_dim=8, hidden_size=16,
                                           num_layers=1, dropout=0.0)).eval()
     pieces = [[[60, 64, 67], [], [62, 65]], [[48], [50, 53, 57, 60]]]
     ids = np.array([i for p in pieces for i in tokenizer.encode_frames(p)])

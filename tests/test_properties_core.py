@@ -27,7 +27,7 @@ junk = st.recursive(
 
 @pytest.fixture(scope="module")
 def good_payload():
-    config = ModelConfig(vocab_size=5, embedding_dim=4, hidden_size=8, num_layers=1)
+    config = ModelConfig(num_tokens=5, embedding_dim=4, hidden_size=8, num_layers=1)
     return {"task": "language-model", "model_config": to_dict(config), "train_config": to_dict(TrainConfig()),
             "tokenizer": CharTokenizer("abcd\n").to_state(), "model_state": LSTMLanguageModel(config).state_dict()}
 
@@ -46,7 +46,7 @@ def test_any_bytes_load_as_a_checkpoint_or_give_seqgens_error(tmp_path, data):
 
 @SETTINGS
 @given(section=st.sampled_from(["model_config", "train_config", "tokenizer", "model_state", "task", "version"]),
-       key=st.one_of(st.none(), st.sampled_from(["vocab_size", "hidden_size", "num_layers", "chars", "kind", "lr",
+       key=st.one_of(st.none(), st.sampled_from(["num_tokens", "vocab_size", "hidden_size", "num_layers", "chars", "kind", "lr",
                                                  "bptt", "lstm.weight_hh_l0", "decoder.weight"])),
        value=junk)
 def test_any_hand_edit_of_a_checkpoint_loads_or_gives_one_line(tmp_path, good_payload, section, key, value):

@@ -6,7 +6,7 @@ from seqgen.models import LSTMLanguageModel, ModelConfig
 
 def model():
     torch.manual_seed(0)
-    return LSTMLanguageModel(ModelConfig(vocab_size=7, embedding_dim=6, hidden_size=12, num_layers=2)).eval()
+    return LSTMLanguageModel(ModelConfig(num_tokens=7, embedding_dim=6, hidden_size=12, num_layers=2)).eval()
 
 
 def test_temperature_zero_is_argmax_and_carried_state_matches_rerunning_the_prefix():
@@ -49,7 +49,7 @@ def test_the_fused_step_matches_the_model_forward():
 
     for tie in (False, True):
         torch.manual_seed(1)
-        net = LSTMLanguageModel(ModelConfig(vocab_size=9, embedding_dim=6, hidden_size=10, num_layers=3, tie_weights=tie)).eval()
+        net = LSTMLanguageModel(ModelConfig(num_tokens=9, embedding_dim=6, hidden_size=10, num_layers=3, tie_weights=tie)).eval()
         tokens = torch.randint(9, (2, 5))
         with torch.no_grad():
             expected, _ = net(tokens)

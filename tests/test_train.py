@@ -90,5 +90,5 @@ def test_subword_models_train_and_store_their_tokenizer(tiny_model, tiny_train, 
     result = train(tiny_model, config, progress=False)
     lm = LanguageModel.load(result.best_path, "cpu")
     model, tokenizer = lm.model, lm.tokenizer
-    assert tokenizer.kind == kind and model.config.vocab_size == tokenizer.vocab_size == 320
+    assert tokenizer.kind == kind and model.config.num_tokens == tokenizer.vocab_size == 320
     assert math.isfinite(result.best_val_loss)

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from seqgen.config import field_type, flag, metadata
+from seqgen.config import field_type, flag, metadata, option_names
 from seqgen.errors import SeqgenError
 from seqgen.version import __version__
 
@@ -77,9 +77,10 @@ def options_of(*classes) -> list[click.Option]:
     same message for the same mistake."""
     options, seen = [], set()
     for cls in classes:
+        names = option_names(cls)
         for field in dataclasses.fields(cls):
             meta = metadata(cls, field.name)
-            if not meta.get("cli", True) or field.name in seen:
+            if field.name not in names or field.name in seen:
                 continue
             seen.add(field.name)
             kind = field_type(cls, field.name)

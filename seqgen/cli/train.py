@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import click
 
 from seqgen.cli.base import cli, explicit_options, load_config_file, options_of, read_config_file
+from seqgen.config import option_names
 from seqgen.tasks import TASKS, get_task
 
 
@@ -41,7 +41,7 @@ class TrainCommand(click.Command):
             return super().parse_args(ctx, args)
         except click.NoSuchOption as error:
             owners = [t for t in TASKS if t != name and error.option_name.lstrip("-").replace("-", "_")
-                      in {f.name for cls in get_task(t).CONFIGS for f in dataclasses.fields(cls)}]
+                      in {n for cls in get_task(t).CONFIGS for n in option_names(cls)}]
             if not owners:
                 raise
             raise click.UsageError(f"{error.option_name} belongs to another task (--task {' or '.join(owners)}), "

@@ -4,6 +4,7 @@ themselves so that listing options (`seqgen train --help`) never has to import t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from seqgen.config import Checked, NetworkOptions, default, option
 
@@ -12,7 +13,11 @@ from seqgen.config import Checked, NetworkOptions, default, option
 class ModelConfig(NetworkOptions):
     """Everything that rebuilds the language model; stored in the checkpoint."""
 
-    vocab_size: int = option(0, "Set from the tokenizer.", cli=False, min=0)
+    # `vocab_size` is the training option --vocab-size (what the tokenizer is asked for); the network's own
+    # count of tokens has another name, so no option of the task has two owners. Older checkpoints say vocab_size.
+    RENAMED: ClassVar[dict] = {"vocab_size": "num_tokens"}
+
+    num_tokens: int = option(0, "Tokens the network embeds and predicts: set from the tokenizer.", cli=False, min=0)
     embedding_dim: int = option(64, "Size of the token embedding.", min=1, max=65536)
     hidden_size: int = default(256)
     num_layers: int = default(2)

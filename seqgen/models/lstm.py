@@ -16,7 +16,7 @@ class LSTMLanguageModel(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
+        self.embedding = nn.Embedding(config.num_tokens, config.embedding_dim)
         self.dropout = nn.Dropout(config.dropout)
         self.lstm = nn.LSTM(
             config.embedding_dim,
@@ -28,7 +28,7 @@ class LSTMLanguageModel(nn.Module):
         # Tying needs the output layer's input to match the embedding size.
         needs_projection = config.tie_weights and config.hidden_size != config.embedding_dim
         self.projection = nn.Linear(config.hidden_size, config.embedding_dim) if needs_projection else None
-        self.decoder = nn.Linear(config.embedding_dim if config.tie_weights else config.hidden_size, config.vocab_size)
+        self.decoder = nn.Linear(config.embedding_dim if config.tie_weights else config.hidden_size, config.num_tokens)
         self.reset_parameters()
         if config.tie_weights:
             self.decoder.weight = self.embedding.weight

@@ -43,8 +43,8 @@ class LanguageModel:
             config = from_dict(ModelConfig, payload["model_config"])
             from_dict(TrainConfig, payload.get("train_config", {}))
             tokenizer = tokenizer_from_state(payload["tokenizer"])
-            if tokenizer.vocab_size != config.vocab_size:
-                raise SeqgenError(f"its tokenizer has {tokenizer.vocab_size} tokens but its model {config.vocab_size}")
+            if tokenizer.vocab_size != config.num_tokens:
+                raise SeqgenError(f"its tokenizer has {tokenizer.vocab_size} tokens but its model {config.num_tokens}")
             model = LSTMLanguageModel(config)
             check_weights(payload["model_state"])
             model.load_state_dict(payload["model_state"])

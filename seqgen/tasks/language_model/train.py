@@ -149,7 +149,7 @@ def _train(model_config, config, resume, checkpoint, world: World, device, shoul
     check_size("train", splits.ids["train"], config.batch_size)
     if len(splits.ids["val"]):
         check_size("val", splits.ids["val"], 1, "--eval-batch-size")
-    model_config = dataclasses.replace(model_config, vocab_size=splits.tokenizer.vocab_size)
+    model_config = dataclasses.replace(model_config, num_tokens=splits.tokenizer.vocab_size)
     model = LSTMLanguageModel(model_config).to(device)
     if world.size > 1:
         torch.manual_seed(config.seed + 7919 * world.rank)  # same initial weights everywhere, own dropout masks
