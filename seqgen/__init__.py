@@ -9,8 +9,9 @@
 from seqgen.version import __version__
 
 
-def train(task: str = "language-model", **options):
-    """Train a model; see seqgen.api.train."""
+def train(task: str | None = None, **options):
+    """Train a model (a language model unless `task` says otherwise, or the task of the run `resume` names);
+    see seqgen.api.train."""
     from seqgen.api import train as train_
 
     return train_(task, **options)

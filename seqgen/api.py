@@ -33,16 +33,33 @@ def options_of_task(task: str) -> set:
     return {name for cls in get_task(task).CONFIGS for name in option_names(cls)}
 
 
-def train(task: str = "language-model", *, resume: Optional[str] = None, progress: bool = True,
-          should_stop: Optional[Callable[[], bool]] = None, **options):
-    """Train a model of `task` (see seqgen.tasks.TASKS) with the options of `seqgen train --task TASK`.
+def task_of_run(resume, task: Optional[str] = None) -> str:
+    """The task of the run that `resume` (a latest.pt or its run folder) continues; a `task` named beside it
+    that is not the run's own is one line."""
+    path = resolve_checkpoint(resume, "latest.pt")
+    found = load_checkpoint(path, mmap=True)["task"]
+    if found not in TASKS:
+        raise SeqgenError(f"{path} is a {found!r} checkpoint, a task this seqgen does not know; upgrade seqgen")
+    if task is not None and task != found:
+        raise SeqgenError(f"{path} is a {found} checkpoint, not a {task} one; leave out --task {task} (a resumed run "
+                          "keeps the task it was trained for)")
+    return found
 
-    With `resume` (a latest.pt or its run folder) the run continues exactly; `options` may then only
-    extend or watch it (max_steps, epochs, max_time, patience, eval_interval, log_interval, device).
-    Ctrl-C (or a notebook's interrupt) saves latest.pt and returns. The result names the run folder
-    (`run_dir`), `best_path` and `latest_path`.
+
+def train(task: Optional[str] = None, *, resume: Optional[str] = None, progress: bool = True,
+          should_stop: Optional[Callable[[], bool]] = None, **options):
+    """Train a model of `task` (see seqgen.tasks.TASKS; default language-model) with the options of
+    `seqgen train --task TASK`.
+
+    With `resume` (a latest.pt or its run folder) the run continues exactly, as the task it was trained
+    for; `options` may then only extend or watch it (max_steps, epochs, max_time, patience, eval_interval,
+    log_interval, device). Ctrl-C (or a notebook's interrupt) saves latest.pt and returns. The result names
+    the run folder (`run_dir`), `best_path` and `latest_path`.
     """
-    package = get_task(task)
+    if resume is not None:
+        task = task_of_run(resume, task)
+    package = get_task("language-model" if task is None else task)
+    task = package.NAME
     if launched() and not getattr(package, "DATA_PARALLEL", False):
         raise SeqgenError(f"--task {task} trains in one process; run it without torchrun (data-parallel training "
                           "is for language models and translation)")

@@ -60,11 +60,12 @@ def resolve_checkpoint(path: str | Path, file_name: str = "best.pt") -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, task: str | None = None) -> dict:
-    """Load a checkpoint onto the CPU, refusing truncated, foreign or newer files with one line."""
+def load_checkpoint(path: str | Path, task: str | None = None, mmap: bool = False) -> dict:
+    """Load a checkpoint onto the CPU, refusing truncated, foreign or newer files with one line. With `mmap`
+    the tensors stay in the file until used: a cheap look at what a checkpoint is (its task, its step)."""
     path = resolve_checkpoint(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
         # Every error of torch's weights-only unpickler mentions weights_only; only a GLOBAL (a class or function
         # to import and call) means objects other than plain data. Anything else is bytes that are no pickle.

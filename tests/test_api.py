@@ -92,3 +92,17 @@ def test_resume_through_the_api_continues_exactly(corpus_file, tmp_path):
     with pytest.raises(SeqgenError, match="cannot change when resuming"):
         seqgen.train("language-model", resume=str(stopped.run_dir), hidden_size=64)
     assert dataclasses.is_dataclass(seqgen.tasks.get_task("language-model").CONFIGS[0])
+
+
+def test_a_resumed_run_keeps_its_task_without_being_told(tmp_path):
+    from conftest import run
+
+    first = seqgen.train("translate", train_pairs=200, max_steps=2, eval_interval=2, hidden_size=8, embedding_dim=8,
+                         batch_size=16, output_dir=str(tmp_path), name="dates", device="cpu", progress=False)
+    result = run("train", "--resume", first.run_dir, "--max-steps", 3, "--sample-length", 0, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert torch.load(first.latest_path, weights_only=True)["step"] == 3
+    resumed = seqgen.train(resume=str(first.run_dir), max_steps=4, progress=False)
+    assert resumed.step == 4 and seqgen.load(resumed.latest_path).task == "translate"
+    with pytest.raises(SeqgenError, match="is a translate checkpoint, not a language-model one; leave out --task"):
+        seqgen.train("language-model", resume=str(first.run_dir), max_steps=5)

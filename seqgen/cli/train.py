@@ -8,24 +8,32 @@ import click
 
 from seqgen.cli.base import cli, explicit_options, load_config_file, options_of, read_config_file
 from seqgen.config import option_names
+from seqgen.errors import SeqgenError
 from seqgen.tasks import TASKS, get_task
 
 
 def _task_in(args: list[str]) -> str:
-    """The --task on the command line (or in --config), before click parses anything."""
-    task, config = None, None
+    """The --task on the command line (or in --config, or of the run --resume continues), before click parses
+    anything."""
+    found = {}
     for index, arg in enumerate(args):
-        for name in ("--task", "--config"):
+        for name in ("--task", "--config", "--resume"):
             value = args[index + 1] if arg == name and index + 1 < len(args) else (
                 arg.split("=", 1)[1] if arg.startswith(name + "=") else None)
-            if value is not None and name == "--task":
-                task = value
-            elif value is not None:
-                config = value
-    if task is None and config is not None:
+            if value is not None:
+                found[name] = value
+    task = found.get("--task")
+    if task is None and "--config" in found:
         try:
-            task = read_config_file(config).get("task")
+            task = read_config_file(found["--config"]).get("task")
         except Exception:  # --config's own callback reports a bad file
+            task = None
+    if task is None and "--resume" in found:
+        from seqgen.api import task_of_run
+
+        try:
+            task = task_of_run(found["--resume"])
+        except SeqgenError:  # reported once the command runs
             task = None
     return task if task in TASKS else "language-model"
 
@@ -59,6 +67,8 @@ def train_command(ctx: click.Context, task, resume, sample_length, quiet, **opti
 
     given = explicit_options(ctx, options)
     if resume is not None:
+        named = explicit_options(ctx, {"task": task}).get("task")  # else the task is the run's own
+        task = seqgen.api.task_of_run(resume, named)
         result = seqgen.api.train(task, resume=resume, progress=not quiet, **given)
     else:
         result = seqgen.api.train(task, progress=not quiet, **given)
@@ -87,7 +97,8 @@ train_command.common = [
     click.Option(["--config"], type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
                  callback=load_config_file, help="TOML file that sets any option below; flags override it."),
     click.Option(["--resume"], type=click.Path(), default=None,
-                 help="Continue the run saved in this latest.pt (or run folder) exactly."),
+                 help="Continue the run saved in this latest.pt (or run folder) exactly, as the task it was trained "
+                      "for."),
 ]
 train_command.trailing = [
     click.Option(["--sample-length"], type=click.IntRange(min=0), default=300, show_default=True,

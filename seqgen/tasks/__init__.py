@@ -26,7 +26,7 @@ TASKS = tuple(_PACKAGES)
 
 def get_task(name: str):
     """The task's package: NAME, SUMMARY, CONFIGS and load(path, device)."""
-    if name not in _PACKAGES:
+    if not isinstance(name, str) or name not in _PACKAGES:
         raise SeqgenError(f"unknown task {name!r}; seqgen knows: {', '.join(TASKS)}")
     return importlib.import_module(_PACKAGES[name])
 
