@@ -9,6 +9,7 @@ Every task writes the same files:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -136,9 +137,30 @@ class RunFolder:
 
 
 class RunPaths:
-    """For a run's result: where its folder and checkpoints are (the class sets `run`, a RunFolder)."""
+    """For a run's result (a dataclass declared with repr=False that sets `run`, a RunFolder): where its folder
+    and checkpoints are, and a repr of one short line."""
 
     run: RunFolder
+
+    def __repr__(self) -> str:
+        """Name=value for each figure of the run, a count for its histories and reports, then the paths: a
+        notebook shows a run's outcome, not its whole loss history."""
+        parts = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "run":
+                continue
+            if isinstance(value, (list, tuple)):
+                shown = f"<{len(value)} entries>"
+            elif isinstance(value, dict):
+                shown = "{...}"
+            elif isinstance(value, float):
+                shown = f"{value:.4f}"
+            else:
+                shown = repr(value)
+            parts.append(f"{field.name}={shown}")
+        parts += [f"{name}={str(getattr(self, name))!r}" for name in ("run_dir", "best_path", "latest_path")]
+        return f"{type(self).__name__}({', '.join(parts)})"
 
     @property
     def run_dir(self) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import sys
 import time
@@ -75,11 +76,26 @@ def check_finite(value: float, what: str, where: str, hint: str) -> None:
 
 
 def progress_bar(total: float, enabled: bool, **options):
-    """One bar on stderr (tqdm's notebook form inside Jupyter)."""
-    from tqdm.auto import tqdm
-
+    """One bar on stderr: tqdm's notebook widget inside Jupyter when ipywidgets is there to draw it, else the
+    text bar."""
     options.setdefault("bar_format", "{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]")
-    return tqdm(total=total, disable=not enabled, file=sys.stderr, dynamic_ncols=True, **options)
+    return _bar_class()(total=total, disable=not enabled, file=sys.stderr, dynamic_ncols=True, **options)
+
+
+def _bar_class():
+    """tqdm.notebook's bar in a Jupyter kernel with ipywidgets, else tqdm's text bar. (tqdm.auto, without
+    ipywidgets, warns into every notebook and then draws the text bar anyway.)"""
+    in_kernel = "ipykernel.zmqshell" in sys.modules  # Jupyter, not a qtconsole or Spyder: they draw no widgets
+    if in_kernel and not any(name == "QT_API" or name.startswith("SPYDER") for name in os.environ):
+        try:
+            from tqdm.notebook import IProgress, tqdm
+        except ImportError:
+            IProgress = None
+        if IProgress is not None:
+            return tqdm
+    from tqdm.std import tqdm
+
+    return tqdm
 
 
 @contextlib.contextmanager
@@ -277,7 +293,7 @@ class StepTask(Protocol):
         """Figures for the progress bar besides step and loss."""
 
 
-@dataclass
+@dataclass(repr=False)  # RunPaths gives the short one
 class FitResult(RunPaths):
     run: RunFolder
     step: int

@@ -220,7 +220,7 @@ def _cpu(model: torch.nn.Module) -> dict:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
-@dataclass
+@dataclass(repr=False)  # RunPaths gives the short one
 class ClassifyResult(RunPaths):
     run: RunFolder
     ensemble: int

@@ -214,7 +214,7 @@ def fit(values: np.ndarray, config: ForecastConfig, season: int, progress: bool 
         return ensemble.result(state)
 
 
-@dataclass
+@dataclass(repr=False)  # RunPaths gives the short one
 class ForecastResult(RunPaths):
     run: RunFolder
     train_points: int
