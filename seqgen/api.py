@@ -8,8 +8,8 @@ import contextlib
 from typing import Callable, Optional
 
 from seqgen.checkpoint import load_checkpoint, resolve_checkpoint
-from seqgen.config import build, flag, option_names
-from seqgen.distributed import launched
+from seqgen.config import build, check, flag, option_names, read_config_file
+from seqgen.distributed import launch_rank, launched
 from seqgen.errors import SeqgenError
 from seqgen.tasks import TASKS, get_task, train_function
 from seqgen.training import stop_on_signals
@@ -46,20 +46,41 @@ def task_of_run(resume, task: Optional[str] = None) -> str:
     return found
 
 
-def train(task: Optional[str] = None, *, resume: Optional[str] = None, progress: bool = True,
-          should_stop: Optional[Callable[[], bool]] = None, **options):
+def train(task: Optional[str] = None, *, resume=None, config=None, sample_length: Optional[int] = None,
+          quiet: bool = False, progress: bool = True, should_stop: Optional[Callable[[], bool]] = None, **options):
     """Train a model of `task` (see seqgen.tasks.TASKS; default language-model) with the options of
-    `seqgen train --task TASK`.
+    `seqgen train --task TASK`, and every flag of that command: `config` (a TOML file of options, which the
+    keywords given here override), `resume`, `sample_length` and `quiet` (or progress=False).
 
     With `resume` (a latest.pt or its run folder) the run continues exactly, as the task it was trained
     for; `options` may then only extend or watch it (max_steps, epochs, max_time, patience, eval_interval,
     log_interval, device). Ctrl-C (or a notebook's interrupt) saves latest.pt and returns. The result names
-    the run folder (`run_dir`), `best_path` and `latest_path`.
+    the run folder (`run_dir`), `best_path` and `latest_path`; with `sample_length` N, its `sample` holds what
+    `seqgen train` shows at the end (a language model: N tokens sampled from the best model, or the files of
+    a music sample; translate: N test examples, at most 5), which the Python API leaves out by default.
     """
+    if config is not None:
+        given = {"task": task, "resume": resume, "sample_length": sample_length}
+        from_file = read_config_file(check("--config", config, str, path=True))
+        if "config" in from_file:
+            raise SeqgenError(f"--config {config} sets config; a configuration file cannot name another")
+        task, resume, sample_length = (given[name] if given[name] is not None else from_file.pop(name, None)
+                                       for name in ("task", "resume", "sample_length"))
+        quiet = quiet or check("quiet", from_file.pop("quiet", False), bool)
+        options = {**from_file, **options}
+    resume = check("--resume", resume, str, optional=True, path=True)
+    sample_length = check("--sample-length", sample_length, int, optional=True, min=0)
+    progress = check("progress", progress, bool) and not check("quiet", quiet, bool)
+    if should_stop is not None and not callable(should_stop):
+        raise SeqgenError(f"should_stop must be a function of no arguments that says when to stop, not {should_stop!r}"
+                          [:200])
     if resume is not None:
         task = task_of_run(resume, task)
     package = get_task("language-model" if task is None else task)
     task = package.NAME
+    if sample_length and not getattr(package, "SHOWS_SAMPLES", False):
+        raise SeqgenError(f"--sample-length does not apply to --task {task} (it shows samples of language models "
+                          "and translations)")
     if launched() and not getattr(package, "DATA_PARALLEL", False):
         raise SeqgenError(f"--task {task} trains in one process; run it without torchrun (data-parallel training "
                           "is for language models and translation)")
@@ -69,11 +90,15 @@ def train(task: Optional[str] = None, *, resume: Optional[str] = None, progress:
         if unknown:
             raise SeqgenError(f"{', '.join(flag(n) for n in unknown)} do(es) not apply to --task {task}")
         with guard as stop:
-            return train_function(task)(*[cls() for cls in package.CONFIGS], resume=resume, overrides=options,
-                                 should_stop=stop, progress=progress)
-    configs = split_options(task, options)
-    with guard as stop:
-        return train_function(task)(*configs, should_stop=stop, progress=progress)
+            result = train_function(task)(*[cls() for cls in package.CONFIGS], resume=resume, overrides=options,
+                                          should_stop=stop, progress=progress)
+    else:
+        configs = split_options(task, options)
+        with guard as stop:
+            result = train_function(task)(*configs, should_stop=stop, progress=progress)
+    if sample_length and result.stop_reason != "interrupted" and launch_rank() == 0:
+        result.sample = package.training_sample(result.best_path, sample_length)
+    return result
 
 
 def load(path, device: str = "auto"):
@@ -81,7 +106,7 @@ def load(path, device: str = "auto"):
     LanguageModel (generate, write, evaluate), Translator (translate, evaluate), Forecaster
     (forecast, evaluate) or Classifier (classify, evaluate)."""
     path = resolve_checkpoint(path)
-    task = load_checkpoint(path)["task"]
+    task = load_checkpoint(path, mmap=True)["task"]
     if task not in TASKS:
         raise SeqgenError(f"{path} is a {task!r} checkpoint, a task this seqgen does not know; upgrade seqgen")
     return get_task(task).load(path, device)

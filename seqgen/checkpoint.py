@@ -51,11 +51,20 @@ def save_checkpoint(payload: dict, path: str | Path) -> Path:
 
 
 def resolve_checkpoint(path: str | Path, file_name: str = "best.pt") -> Path:
-    """Accept a checkpoint file or a run folder (its best.pt, or `file_name`)."""
+    """Accept a checkpoint file or a run folder (its best.pt, or `file_name`), named by a str or a pathlib.Path."""
+    if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
+        raise SeqgenError(f"a checkpoint is named by a path (text or a pathlib.Path) to a file or run folder, not "
+                          f"{type(path).__name__} {path!r}"[:200])
+    if "\x00" in os.fspath(path) or not os.fspath(path).strip():
+        raise SeqgenError(f"checkpoint {os.fspath(path)!r} is not a path to a file or run folder")
     path = Path(path).expanduser()
-    if path.is_dir():
-        path = path / file_name
-    if not path.exists():
+    try:
+        if path.is_dir():
+            path = path / file_name
+        found = path.exists()
+    except OSError as error:  # a name too long for the file system, a folder that may not be read, …
+        raise SeqgenError(f"cannot open checkpoint {str(path)[:100]}: {error.strerror or error}") from None
+    if not found:
         raise SeqgenError(f"checkpoint {path} does not exist; train one with `seqgen train`")
     return path
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import typing
 from dataclasses import dataclass, field
 from typing import ClassVar, Optional
@@ -51,37 +52,58 @@ def _optional(cls, name: str) -> bool:
 
 def check_value(cls, name: str, value):
     """The value for field `name`, checked against its type, choices and range; SeqgenError naming the flag."""
-    meta, kind = metadata(cls, name), field_type(cls, name)
+    return check(flag(name), value, field_type(cls, name), _optional(cls, name), **metadata(cls, name))
+
+
+def check_values(cls, **values) -> dict:
+    """Each keyword checked as the field of that name of `cls` (the checks of its flag), for a method that takes
+    the options one by one; the values as the config would hold them (a path as text, a whole float number)."""
+    return {name: check_value(cls, name, value) for name, value in values.items()}
+
+
+def check(what: str, value, kind, optional: bool = False, **meta):
+    """`value` checked as a `kind` (int, float, str or bool) with the choices and range in `meta`, the way
+    every option is checked; SeqgenError naming it as `what`. A `path` option takes a str or a pathlib.Path
+    (held as text)."""
     if value is None:
-        if _optional(cls, name):
+        if optional:
             return None
-        raise SeqgenError(f"{flag(name)} needs a value")
+        raise SeqgenError(f"{what} needs a value")
     if kind is bool:
         if not isinstance(value, bool):
-            raise SeqgenError(f"{flag(name)} must be true or false, not {value!r}")
+            raise SeqgenError(f"{what} must be true or false, not {_shown(value)}")
         return value
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SeqgenError(f"{flag(name)} must be a whole number, not {value!r}")
+            raise SeqgenError(f"{what} must be a whole number, not {_shown(value)}")
     elif kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SeqgenError(f"{flag(name)} must be a number, not {value!r}")
+            raise SeqgenError(f"{what} must be a number, not {_shown(value)}")
         value = float(value)
         if not math.isfinite(value):
-            raise SeqgenError(f"{flag(name)} must be a finite number, not {value}")
+            raise SeqgenError(f"{what} must be a finite number, not {value}")
     elif kind is str:
+        if meta.get("path") and isinstance(value, os.PathLike):
+            value = os.fspath(value)
         if not isinstance(value, str):
-            raise SeqgenError(f"{flag(name)} must be text, not {value!r}")
+            wanted = "a path (text or a pathlib.Path)" if meta.get("path") else "text"
+            raise SeqgenError(f"{what} must be {wanted}, not {_shown(value)}")
         if "\x00" in value:
-            raise SeqgenError(f"{flag(name)} must not contain a NUL character")
+            raise SeqgenError(f"{what} must not contain a NUL character")
     if "choices" in meta and value not in meta["choices"]:
-        raise SeqgenError(f"{flag(name)} must be one of {', '.join(meta['choices'])}, not {value!r}")
+        raise SeqgenError(f"{what} must be one of {', '.join(meta['choices'])}, not {_shown(value)}")
     low, high = meta.get("min"), meta.get("max")
     if low is not None and (value < low or (meta.get("min_open") and value == low)):
-        raise SeqgenError(f"{flag(name)} must be {'>' if meta.get('min_open') else '>='} {low:g}, not {value:g}")
+        raise SeqgenError(f"{what} must be {'>' if meta.get('min_open') else '>='} {low:g}, not {value:g}")
     if high is not None and value > high:
-        raise SeqgenError(f"{flag(name)} must be <= {high:g}, not {value:g}")
+        raise SeqgenError(f"{what} must be <= {high:g}, not {value:g}")
     return value
+
+
+def _shown(value) -> str:
+    """A wrong value as the message shows it: its repr, cut short (an array or a long list is not printed whole)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 class Checked:
@@ -146,7 +168,7 @@ class RunOptions(Checked):
                             "and loss stay fp32) or fp32; auto is bf16 on CUDA, and on CPUs with native bf16 for steps "
                             "of 4096 tokens or more.",
                             choices=("auto", "fp32", "bf16"))
-    output_dir: str = option("checkpoints", "Folder that receives the run folder.")
+    output_dir: str = option("checkpoints", "Folder that receives the run folder.", path=True)
     name: Optional[str] = option(None, "Run folder name, inside --output-dir [default: corpus name and time].")
 
 
@@ -191,3 +213,35 @@ class CorpusOptions(Checked):
 # Options that may change when a run is resumed: they extend or watch the run, not reshape it.
 RESUMABLE_OVERRIDES = ("max_steps", "epochs", "max_time", "patience", "eval_interval", "log_interval", "device",
                        "precision")
+
+
+def read_config_file(path) -> dict:
+    """--config run.toml as flat option names; sections such as [model] and [train] are for the reader's eyes."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            values = tomllib.load(f)
+    except OSError as error:
+        raise SeqgenError(f"cannot read --config {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise SeqgenError(f"--config {path} is not UTF-8 text; save it as a UTF-8 TOML file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SeqgenError(f"--config {path} is not valid TOML: {error}") from None
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and key not in SECTIONS:
+            raise SeqgenError(f"--config {path} has a section [{key}]; use [{'], ['.join(SECTIONS)}] or none")
+        for name, item in (value.items() if isinstance(value, dict) else [(key, value)]):
+            option = name.replace("-", "_")
+            if option in flat:
+                raise SeqgenError(f"--config {path} sets {name} twice; keep one")
+            if isinstance(item, (dict, list)) or not isinstance(item, (str, int, float, bool)):
+                raise SeqgenError(f"--config {path}: {name} must be a single number, text or true/false, "
+                                  f"not {type(item).__name__} {item!r}"[:200])
+            flat[option] = item
+    return flat
+
+
+# The sections a --config file may use; they are only for the reader's eyes.
+SECTIONS = ("model", "train")

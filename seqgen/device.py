@@ -10,9 +10,16 @@ import torch
 from seqgen.errors import SeqgenError
 
 PRECISIONS = ("auto", "fp32", "bf16")
+DEVICES = ("auto", "cpu", "cuda")
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name) -> torch.device:
+    """The device to run on: `auto` (cuda when there is one), `cpu` or `cuda`, as --device takes them; a
+    torch.device (e.g. cuda:1, from Python) is taken as it is."""
+    if isinstance(name, torch.device):
+        return name
+    if not isinstance(name, str) or name not in DEVICES:
+        raise SeqgenError(f"--device must be one of {', '.join(DEVICES)}, not {name!r}"[:200])
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():

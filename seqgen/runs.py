@@ -151,11 +151,13 @@ class RunPaths:
             if field.name == "run":
                 continue
             if isinstance(value, (list, tuple)):
-                shown = f"<{len(value)} entries>"
+                shown = f"<{len(value)} entr{'y' if len(value) == 1 else 'ies'}>"
             elif isinstance(value, dict):
                 shown = "{...}"
             elif isinstance(value, float):
                 shown = f"{value:.4f}"
+            elif isinstance(value, str) and len(value) > 40:
+                shown = repr(value[:37] + "...")
             else:
                 shown = repr(value)
             parts.append(f"{field.name}={shown}")

@@ -300,6 +300,7 @@ class FitResult(RunPaths):
     best_val_loss: float
     stop_reason: str  # "budget", "patience" or "interrupted"
     history: list
+    sample: object = None  # what `seqgen train` shows at the end, when asked for (see seqgen.api.train)
 
 
 def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, device: torch.device,

@@ -106,3 +106,63 @@ def test_a_resumed_run_keeps_its_task_without_being_told(tmp_path):
     assert resumed.step == 4 and seqgen.load(resumed.latest_path).task == "translate"
     with pytest.raises(SeqgenError, match="is a translate checkpoint, not a language-model one; leave out --task"):
         seqgen.train("language-model", resume=str(first.run_dir), max_steps=5)
+
+
+def test_every_flag_of_seqgen_train_is_a_keyword_of_seqgen_train():
+    import inspect
+
+    from seqgen.api import options_of_task
+    from seqgen.cli.train import train_command
+    from seqgen.tasks import TASKS
+
+    keywords = set(inspect.signature(seqgen.api.train).parameters)
+    for task in TASKS:
+        flags = {p.name for p in train_command.common + train_command.trailing} | options_of_task(task)
+        assert flags <= keywords | options_of_task(task), flags - keywords - options_of_task(task)
+
+
+def test_the_train_flags_work_from_python(corpus_file, tmp_path):
+    from pathlib import Path
+
+    config = tmp_path / "run.toml"
+    config.write_text('[train]\nmax_steps = 3\nbatch_size = 2\nquiet = true\n[model]\nhidden_size = 8\n')
+    run = seqgen.train(config=config, corpus=Path(corpus_file), max_steps=2, embedding_dim=8, bptt=8, eval_interval=2,
+                       eval_batch_size=2, device="cpu", output_dir=tmp_path, name="flags", sample_length=20)
+    saved = torch.load(run.latest_path, weights_only=True)
+    assert run.step == 2 and saved["train_config"]["batch_size"] == 2  # the keyword wins over the file
+    assert saved["model_config"]["hidden_size"] == 8 and saved["train_config"]["corpus"] == str(corpus_file)
+    assert isinstance(run.sample, str) and len(run.sample) == 20  # what `seqgen train --sample-length 20` prints
+    assert seqgen.train(resume=Path(run.run_dir), max_steps=3, quiet=True).sample is None  # none unless asked
+
+
+def test_a_translation_run_shows_its_test_examples_when_asked(tmp_path):
+    run = seqgen.train("translate", train_pairs=200, max_steps=2, eval_interval=2, hidden_size=8, embedding_dim=8,
+                       batch_size=16, output_dir=tmp_path, name="dates", device="cpu", progress=False, sample_length=3)
+    assert len(run.sample) == 3 and all(set(e) == {"source", "output", "expected"} for e in run.sample)
+
+
+def test_paths_may_be_pathlib_paths_everywhere(corpus_file, tmp_path):
+    run = seqgen.train(corpus=corpus_file, output_dir=tmp_path, name="p", max_steps=2, **TINY)
+    model = seqgen.load(run.run_dir)
+    assert model.evaluate(text=corpus_file)["tokens"] > 0
+    assert model.write(output=tmp_path / "out" / "s.txt", length=5, seed=1) == [tmp_path / "out" / "s.txt"]
+    assert model.inspect("the fox", save=tmp_path / "g.npz").steps == 7 and (tmp_path / "g.npz").exists()
+
+
+def test_a_classifier_classifies_arrays_as_well_as_files(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = [f"{1 + i % 2} " + " ".join(f"{(i % 2) * 2.0 + 0.1 * t + 0.05 * rng.standard_normal():.3f}" for t in range(12))
+            for i in range(16)]
+    (tmp_path / "beats.txt").write_text("\n".join(rows) + "\n")
+    run = seqgen.train("classify", corpus=tmp_path / "beats.txt", epochs=2, ensemble=1, hidden_size=8, conv_channels=4,
+                       output_dir=tmp_path, name="c", progress=False)
+    classifier = seqgen.load(run.best_path)
+    values = np.array([[float(v) for v in row.split()[1:]] for row in rows[:3]])  # (examples, steps)
+    from_file = classifier.classify(tmp_path / "beats.txt")[:3]
+    for data in (values, values[:, :, None], values.tolist(), [values[0], values[1, :7], values[2]]):
+        rows_out = classifier.classify(data)
+        assert [r["row"] for r in rows_out] == [1, 2, 3] and all(r["label"] == "" for r in rows_out)
+    assert [r["probabilities"] for r in classifier.classify(values)] == pytest.approx(
+        [r["probabilities"] for r in from_file], rel=1e-5)

@@ -629,13 +629,62 @@ API_ROWS = [
     ("generate-temperature-nan", lambda w: lambda: seqgen.load(w.lm).generate(temperature=float("nan")),
      "--temperature must be a finite"),
     ("generate-text-plot", lambda w: lambda: seqgen.load(w.lm).generate(plot=True), "--plot is for music"),
-    ("translate-negative-beam", lambda w: lambda: seqgen.load(w.tr).translate("x", beam_size=0), "beam_size"),
+    ("translate-negative-beam", lambda w: lambda: seqgen.load(w.tr).translate("x", beam_size=0),
+     "--beam-size must be >= 1, not 0"),
     ("classify-airline", lambda w: lambda: seqgen.load(w.cl).classify(str(AIRLINE)), "laid out"),
     ("load-missing", lambda w: lambda: seqgen.load(w.dir / "none.pt"), "does not exist"),
     ("inspect-empty", lambda w: lambda: seqgen.load(w.lm).inspect(""), "is empty"),
     ("inspect-top-k-zero", lambda w: lambda: seqgen.load(w.lm).inspect("the fox", top_k=0), "top_k"),
     ("inspect-forecast-member", lambda w: lambda: seqgen.load(w.fc).inspect(member=5), "--member"),
     ("inspect-classify-nan", lambda w: lambda: seqgen.load(w.cl).inspect([1.0, float("nan")]), "finite"),
+    # wrong types and values anywhere in the API: seqgen's one line, never a raw Python error
+    ("load-none", lambda w: lambda: seqgen.load(None), "a checkpoint is named by a path"),
+    ("load-int", lambda w: lambda: seqgen.load(5), "a checkpoint is named by a path"),
+    ("load-name-too-long", lambda w: lambda: seqgen.load("x" * 300), "File name too long"),
+    ("load-device-tpu", lambda w: lambda: seqgen.load(w.lm, device="tpu"), "--device must be one of auto, cpu, cuda"),
+    ("load-device-int", lambda w: lambda: seqgen.load(w.cl, device=0), "--device must be one of auto, cpu, cuda"),
+    ("train-task-list", lambda w: lambda: seqgen.train(["forecast"]), "unknown task"),
+    ("train-resume-int", lambda w: lambda: seqgen.train(resume=5), "--resume must be a path"),
+    ("train-quiet-string", lambda w: lambda: seqgen.train(corpus=str(w.corpus), quiet="yes"), "quiet must be true or"),
+    ("train-should-stop-bool", lambda w: lambda: seqgen.train(corpus=str(w.corpus), should_stop=True), "should_stop"),
+    ("train-sample-length-negative", lambda w: lambda: seqgen.train(corpus=str(w.corpus), sample_length=-1),
+     "--sample-length must be >= 0"),
+    ("train-forecast-sample-length", lambda w: lambda: seqgen.train("forecast", sample_length=5),
+     "--sample-length does not apply to --task forecast"),
+    ("train-config-missing", lambda w: lambda: seqgen.train(config=w.dir / "none.toml"), "none.toml"),
+    ("train-config-names-itself", lambda w: (lambda p: lambda: seqgen.train(config=p))(
+        w.file("c.toml", 'config = "x.toml"\n')), "cannot name another"),
+    ("translate-none", lambda w: lambda: seqgen.load(w.tr).translate([None]), "text is NoneType None; give strings"),
+    ("translate-second-text-int", lambda w: lambda: seqgen.load(w.tr).translate(["3 May 1979", 3]), "text 2 is int"),
+    ("translate-nul", lambda w: lambda: seqgen.load(w.tr).translate("a\x00b"), "NUL"),
+    ("translate-int", lambda w: lambda: seqgen.load(w.tr).translate(5), "not int"),
+    ("translate-precision", lambda w: lambda: seqgen.load(w.tr).translate("x", precision="bf16"), "--precision"),
+    ("translate-inspect-top-k", lambda w: lambda: seqgen.load(w.tr).inspect("3 May 1979", top_k=0), "top_k"),
+    ("translate-attention-none", lambda w: lambda: seqgen.load(w.tr).attention("3 May 1979", None), "NoneType"),
+    ("inspect-int", lambda w: lambda: seqgen.load(w.lm).inspect(123), "must be text, not 123"),
+    ("inspect-window-zero", lambda w: lambda: seqgen.load(w.lm).inspect("the fox", window=0), "window must be >= 1"),
+    ("inspect-save-int", lambda w: lambda: seqgen.load(w.lm).inspect("the fox", save=5), "--save must be a path"),
+    ("inspect-page-layer-text", lambda w: lambda: seqgen.load(w.lm).inspect("the fox").html(w.dir / "p.html", layer="0"),
+     "--layer must be a whole number"),
+    ("inspect-png-start-past", lambda w: lambda: seqgen.load(w.lm).inspect("the fox").png(w.dir / "p.png", start=99),
+     "--start 99 is past"),
+    ("inspect-ranking-zero", lambda w: lambda: seqgen.load(w.lm).inspect("the fox").ranking(0), "--top must be >= 1"),
+    ("encode-none", lambda w: lambda: seqgen.load(w.lm).encode(None), "the text to encode"),
+    ("evaluate-batch-size-zero", lambda w: lambda: seqgen.load(w.lm).evaluate(batch_size=0),
+     "--batch-size must be >= 1, not 0"),
+    ("evaluate-split-train", lambda w: lambda: seqgen.load(w.tr).evaluate(split="train"), "--split must be one of"),
+    ("evaluate-tr-beam-one", lambda w: lambda: seqgen.load(w.tr).evaluate(beam_size=1), "--beam-size must be >= 2"),
+    ("evaluate-fc-backtest-string", lambda w: lambda: seqgen.load(w.fc).evaluate(backtest="yes"),
+     "--backtest must be true or false"),
+    ("evaluate-cl-test-int", lambda w: lambda: seqgen.load(w.cl).evaluate(test=3), "--test must be a path"),
+    ("forecast-from-end-string", lambda w: lambda: seqgen.load(w.fc).forecast(from_end="no"), "--from-end"),
+    ("forecast-plot-none", lambda w: lambda: seqgen.load(w.fc).plot(None), "--plot needs a value"),
+    ("forecast-plot-table-junk", lambda w: lambda: seqgen.load(w.fc).plot(w.dir / "f.png", table=[1, 2]), "table"),
+    ("classify-array-1d", lambda w: lambda: seqgen.load(w.cl).classify(np.zeros(20)), "2-D (examples × steps)"),
+    ("classify-none", lambda w: lambda: seqgen.load(w.cl).classify(None), "give the file to classify"),
+    ("classify-list-of-none", lambda w: lambda: seqgen.load(w.cl).classify([None]), "give one or more sequences"),
+    ("classify-labeled-string", lambda w: lambda: seqgen.load(w.cl).classify(w.ucr, labeled="no"),
+     "labeled must be true or false"),
 ] + [
     (f"load-{task}-{damage}", (lambda t, d: lambda w: (lambda p: lambda: seqgen.load(p))(w.damaged(getattr(w, t), d)))(
         task, damage), DAMAGE_EXPECTED[damage])
@@ -646,6 +695,8 @@ API_ROWS = [
 @pytest.mark.parametrize("build, expected", [pytest.param(b, e, id=i) for i, b, e in API_ROWS])
 def test_the_python_api_raises_the_same_one_line(world, build, expected):
     call = build(world)
+    for name in (*World.RUNS, "corpus", "ucr"):  # a run the call uses is built before the snapshot, not by the call
+        getattr(world, name)
     before = snapshot(world.root)
     with pytest.raises(SeqgenError) as caught:
         call()
@@ -661,6 +712,32 @@ def test_the_api_and_the_command_line_say_the_same(world):
     with pytest.raises(SeqgenError) as caught:
         seqgen.load(damaged)
     assert one_line_error(run("sample", damaged)) == f"Error: {caught.value}"
+
+
+# A value the command line refuses is refused by the method it calls, in the same words.
+SAME_LINE = [
+    ("evaluate-lm-batch-size", lambda w: ["evaluate", w.lm, "--batch-size", 0], lambda w: seqgen.load(w.lm).evaluate(batch_size=0)),
+    ("evaluate-lm-num-generated", lambda w: ["evaluate", w.lm, "--num-generated", -1],
+     lambda w: seqgen.load(w.lm).evaluate(num_generated=-1)),
+    ("evaluate-tr-beam-size", lambda w: ["evaluate", w.tr, "--beam-size", 1000], lambda w: seqgen.load(w.tr).evaluate(beam_size=1000)),
+    ("evaluate-tr-split", lambda w: ["evaluate", w.tr, "--split", "train"], lambda w: seqgen.load(w.tr).evaluate(split="train")),
+    ("evaluate-fc-holdout", lambda w: ["evaluate", w.fc, "--holdout", 0], lambda w: seqgen.load(w.fc).evaluate(holdout=0)),
+    ("evaluate-fc-origins", lambda w: ["evaluate", w.fc, "--origins", 0], lambda w: seqgen.load(w.fc).evaluate(origins=0)),
+    ("translate-beam-size", lambda w: ["translate", w.tr, "x", "--beam-size", 65], lambda w: seqgen.load(w.tr).translate("x", beam_size=65)),
+    ("translate-length-penalty", lambda w: ["translate", w.tr, "x", "--length-penalty", "nan"],
+     lambda w: seqgen.load(w.tr).translate("x", length_penalty=float("nan"))),
+    ("translate-max-len", lambda w: ["translate", w.tr, "x", "--max-len", 5000], lambda w: seqgen.load(w.tr).translate("x", max_len=5000)),
+    ("translate-batch-size", lambda w: ["translate", w.tr, "x", "--batch-size", 0], lambda w: seqgen.load(w.tr).translate("x", batch_size=0)),
+    ("forecast-horizon", lambda w: ["forecast", w.fc, "--horizon", 0], lambda w: seqgen.load(w.fc).forecast(horizon=0)),
+    ("sample-top-p", lambda w: ["sample", w.lm, "--top-p", 0], lambda w: seqgen.load(w.lm).generate(top_p=0)),
+]
+
+
+@pytest.mark.parametrize("command, call", [pytest.param(c, f, id=i) for i, c, f in SAME_LINE])
+def test_a_value_the_command_line_refuses_the_api_refuses_in_the_same_words(world, command, call):
+    with pytest.raises(SeqgenError) as caught:
+        call(world)
+    assert one_line_error(run(*command(world))) == f"Error: {caught.value}"
 
 
 # -- faults: a second writer, a full disk, stale temporaries --------------------------------------------------------

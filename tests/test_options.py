@@ -54,6 +54,17 @@ def test_every_option_of_the_api_reaches_every_config_that_has_it(task, name, va
     assert holders and all(getattr(c, name) == value for c in holders), (name, value, holders)
 
 
+def test_every_path_option_takes_a_pathlib_path_and_holds_it_as_text(tmp_path):
+    from pathlib import Path
+
+    paths = [(task, cls, name) for task in TASKS for cls in get_task(task).CONFIGS for name in option_names(cls)
+             if metadata(cls, name).get("path")]
+    assert {name for _, _, name in paths} >= {"corpus", "output_dir", "test"}
+    for task, cls, name in paths:
+        built = seqgen.api.split_options(task, {name: Path(tmp_path / "x")})
+        assert [getattr(c, name) for c in built if isinstance(c, cls)] == [str(tmp_path / "x")]
+
+
 class Captured(Exception):
     pass
 

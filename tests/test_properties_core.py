@@ -9,8 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seqgen.checkpoint import load_checkpoint, save_checkpoint
-from seqgen.cli.base import read_config_file
-from seqgen.config import build, to_dict
+from seqgen.config import build, read_config_file, to_dict
 from seqgen.errors import SeqgenError
 from seqgen.models import LSTMLanguageModel, ModelConfig
 from seqgen.tasks.language_model import LanguageModel, TrainConfig

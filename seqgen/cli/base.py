@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from seqgen.config import field_type, flag, metadata, option_names
+from seqgen.config import field_type, flag, metadata, option_names, read_config_file
 from seqgen.errors import SeqgenError
 from seqgen.version import __version__
 
@@ -50,18 +50,6 @@ class SeqgenGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-class FiniteFloat(click.FloatRange):
-    """A float in a range that is also a real number: nan and inf are refused (FloatRange lets them through)."""
-
-    def convert(self, value, param, ctx):
-        import math
-
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
-
-
 def _out_of_memory(error: Exception) -> bool:
     text = str(error)
     return type(error).__name__ == "OutOfMemoryError" or "can't allocate memory" in text or "out of memory" in text
@@ -85,9 +73,10 @@ def options_of(*classes) -> list[click.Option]:
             seen.add(field.name)
             kind = field_type(cls, field.name)
             help_text = meta.get("help", "")
-            metavar = {int: "INTEGER", float: "FLOAT", str: "TEXT"}.get(kind, None)
+            metavar = "PATH" if meta.get("path") else {int: "INTEGER", float: "FLOAT", str: "TEXT"}.get(kind, None)
             if "min" in meta or "max" in meta:  # the range in the metavar, e.g. FLOAT>0 or FLOAT 0..0.9
                 low, high = meta.get("min"), meta.get("max")
+                high = None if high is not None and high >= 2**53 else high  # a seed's bound says nothing
                 if high is None:
                     metavar += f"{'>' if meta.get('min_open') else '>='}{low:g}"
                 elif low is None:
@@ -97,7 +86,8 @@ def options_of(*classes) -> list[click.Option]:
             shown = field.default is not None and field.default != ""
             if kind is bool:
                 name = flag(field.name)
-                options.append(click.Option([f"{name}/--no-{name[2:]}", field.name], default=field.default,
+                off = meta.get("off", f"--no-{name[2:]}")  # the flag that turns it off, e.g. --from-training-end
+                options.append(click.Option([f"{name}/{off}", field.name], default=field.default,
                                             show_default=True, help=help_text))
                 continue
             if "choices" in meta:
@@ -120,38 +110,6 @@ def refuse_foreign_options(ctx: click.Context, options: dict, task: str, applies
     if foreign:
         flags = ", ".join(p.opts[0] for p in ctx.command.params if p.name in foreign)
         raise click.UsageError(f"{flags} {'does' if len(foreign) == 1 else 'do'} not apply to a {task} checkpoint")
-
-
-def read_config_file(path: str) -> dict:
-    """--config run.toml as flat option names; sections such as [model] and [train] are for the reader's eyes."""
-    import tomllib
-
-    try:
-        with open(path, "rb") as f:
-            values = tomllib.load(f)
-    except OSError as error:
-        raise SeqgenError(f"cannot read --config {path}: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise SeqgenError(f"--config {path} is not UTF-8 text; save it as a UTF-8 TOML file") from None
-    except tomllib.TOMLDecodeError as error:
-        raise SeqgenError(f"--config {path} is not valid TOML: {error}") from None
-    flat = {}
-    for key, value in values.items():
-        if isinstance(value, dict) and key not in SECTIONS:
-            raise SeqgenError(f"--config {path} has a section [{key}]; use [{'], ['.join(SECTIONS)}] or none")
-        for name, item in (value.items() if isinstance(value, dict) else [(key, value)]):
-            option = name.replace("-", "_")
-            if option in flat:
-                raise SeqgenError(f"--config {path} sets {name} twice; keep one")
-            if isinstance(item, (dict, list)) or not isinstance(item, (str, int, float, bool)):
-                raise SeqgenError(f"--config {path}: {name} must be a single number, text or true/false, "
-                                  f"not {type(item).__name__} {item!r}"[:200])
-            flat[option] = item
-    return flat
-
-
-# The sections a --config file may use; they are only for the reader's eyes.
-SECTIONS = ("model", "train")
 
 
 def _check_config_value(path: str, param: click.Parameter, value):

@@ -6,40 +6,33 @@ import json
 
 import click
 
-from seqgen.cli.base import cli, refuse_foreign_options
+from seqgen.cli.base import cli, explicit_options, options_of, refuse_foreign_options
+from seqgen.config import option_names
+from seqgen.device import DEVICES
+from seqgen.tasks import TASKS, get_task
 
-# Which checkpoints each option of `seqgen evaluate` applies to (the rest apply to all).
-APPLIES_TO = {
-    "split": ("language-model", "translate"), "text_file": ("language-model",), "batch_size": ("language-model",),
-    "num_generated": ("language-model",), "encoding": ("language-model", "translate"),
-    "holdout": ("forecast",), "backtest": ("forecast",), "origins": ("forecast",),
-    "test_file": ("classify",), "pairs_file": ("translate",), "beam_size": ("translate",),
-}
+
+def _task_options() -> tuple[list[click.Option], dict]:
+    """The options of every task's EvaluateConfig, each once, its help led by the tasks it serves; and for each
+    option the tasks it applies to."""
+    applies_to: dict = {}
+    for task in TASKS:
+        for name in option_names(get_task(task).EvaluateConfig):
+            applies_to.setdefault(name, []).append(task)
+    options = options_of(*(get_task(task).EvaluateConfig for task in TASKS))
+    for option in options:
+        owners = [task.replace("-", " ") for task in applies_to[option.name]]
+        text = option.help
+        option.help = f"{', '.join(owners).capitalize()}: {text[:1].lower() + text[1:]}"
+    return options, {name: tuple(tasks) for name, tasks in applies_to.items()}
+
+
+TASK_OPTIONS, APPLIES_TO = _task_options()
 
 
 @cli.command("evaluate")
 @click.argument("checkpoint", type=click.Path())
-@click.option("--split", type=click.Choice(["val", "test"]), default="test", show_default=True,
-              help="Language model, translate: which held-out part of the training corpus to score.")
-@click.option("--text", "text_file", type=click.Path(dir_okay=False), default=None,
-              help="Language model: score this text file instead of --split.")
-@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of --text or --pairs.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Language model: streams the text is scored in (fewer when the text is short).")
-@click.option("--num-generated", type=click.IntRange(min=0), default=8, show_default=True,
-              help="Music: pieces generated to compare their statistics with the corpus's.")
-@click.option("--pairs", "pairs_file", type=click.Path(dir_okay=False), default=None,
-              help="Translate: score this TSV of source<TAB>target pairs instead of --split.")
-@click.option("--beam-size", type=click.IntRange(min=2, max=64), default=5, show_default=True,
-              help="Translate: the beam scored beside greedy decoding.")
-@click.option("--holdout", type=click.IntRange(min=1), default=None,
-              help="Forecast: score the forecast of the last N points [default: those the run kept out, else its "
-                   "horizon].")
-@click.option("--backtest", is_flag=True, help="Forecast: repeat from several origins a season apart, retraining at each.")
-@click.option("--origins", type=click.IntRange(min=1), default=3, show_default=True, help="Forecast: origins of --backtest.")
-@click.option("--test", "test_file", type=click.Path(dir_okay=False), default=None,
-              help="Classify: labelled file to score [default: the run's --test file].")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True, help="Where to run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_context
 def evaluate_command(ctx, checkpoint, device, as_json, **options):
@@ -53,16 +46,14 @@ def evaluate_command(ctx, checkpoint, device, as_json, **options):
 
     model = seqgen.api.load(checkpoint, device)
     refuse_foreign_options(ctx, options, model.task, APPLIES_TO)
-    wanted = {name: value for name, value in options.items() if model.task in APPLIES_TO[name]}
-    result = model.evaluate(**{KEYWORDS.get(name, name): value for name, value in wanted.items()})
+    result = model.evaluate(**explicit_options(ctx, options))
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
     PRINTERS[model.task](result)
 
 
-# The evaluate() keyword of each option whose flag reads better under another name.
-KEYWORDS = {"text_file": "text", "pairs_file": "pairs", "test_file": "test"}
+evaluate_command.params[1:1] = TASK_OPTIONS  # after CHECKPOINT, before --device
 
 
 def print_language_model(result: dict) -> None:

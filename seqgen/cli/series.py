@@ -9,9 +9,10 @@ from pathlib import Path
 
 import click
 
-from seqgen.cli.base import cli
+from seqgen.cli.base import cli, options_of
 from seqgen.cli.evaluate import PRINTERS
 from seqgen.errors import SeqgenError
+from seqgen.tasks.forecast.config import PredictConfig
 
 
 def report_forecast_training(result) -> None:
@@ -62,17 +63,14 @@ PRINTERS.update({"forecast": print_forecast_evaluation, "classify": print_classi
 
 @cli.command("forecast")
 @click.argument("checkpoint", type=click.Path())
-@click.option("--horizon", type=click.IntRange(min=1), default=None,
-              help="Steps to forecast [default: the model's horizon; at most the number of points it forecasts from].")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Draw history, forecast, band and a zoom into this PNG.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Also write the forecast to this CSV file.")
-@click.option("--from-end/--from-training-end", default=True, show_default=True,
-              help="Forecast after the whole series, or after the points the model was trained on (to compare with --holdout).")
-def forecast_command(checkpoint, horizon, plot, csv_path, from_end):
+def forecast_command(checkpoint, plot, csv_path, horizon, from_end):
     """Forecast the series a forecast checkpoint was trained on, with a 90 % band; a table on stdout."""
     from seqgen.tasks.forecast import Forecaster
     from seqgen.tasks.forecast.forecast import check_plot_path
 
+    PredictConfig(horizon=horizon, from_end=from_end)  # a value out of range is one line before the model is read
     if plot is not None:
         try:
             check_plot_path(plot)
@@ -97,6 +95,9 @@ def forecast_command(checkpoint, horizon, plot, csv_path, from_end):
     if drawn is not None:
         click.echo(f"Forecast plot: {drawn}", err=True)
     click.echo("\n".join(rows))
+
+
+forecast_command.params[1:1] = options_of(PredictConfig)  # after CHECKPOINT
 
 
 @cli.command("classify")

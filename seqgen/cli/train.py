@@ -6,8 +6,8 @@ import math
 
 import click
 
-from seqgen.cli.base import cli, explicit_options, load_config_file, options_of, read_config_file
-from seqgen.config import option_names
+from seqgen.cli.base import cli, explicit_options, load_config_file, options_of
+from seqgen.config import option_names, read_config_file
 from seqgen.errors import SeqgenError
 from seqgen.tasks import TASKS, get_task
 
@@ -69,9 +69,10 @@ def train_command(ctx: click.Context, task, resume, sample_length, quiet, **opti
     if resume is not None:
         named = explicit_options(ctx, {"task": task}).get("task")  # else the task is the run's own
         task = seqgen.api.task_of_run(resume, named)
-        result = seqgen.api.train(task, resume=resume, progress=not quiet, **given)
-    else:
-        result = seqgen.api.train(task, progress=not quiet, **given)
+        given["resume"] = resume
+    if explicit_options(ctx, {"sample_length": sample_length}) or getattr(get_task(task), "SHOWS_SAMPLES", False):
+        given["sample_length"] = sample_length
+    result = seqgen.api.train(task, quiet=quiet, **given)
     from seqgen.distributed import launch_rank
 
     main = launch_rank() == 0  # under torchrun, only rank 0 reports
@@ -86,8 +87,8 @@ def train_command(ctx: click.Context, task, resume, sample_length, quiet, **opti
         return
     if getattr(result, "stop_reason", None) == "patience":
         click.echo("Stopped early: the validation loss stopped improving (--patience).", err=True)
-    if sample_length and task in SAMPLES:
-        SAMPLES[task](result, sample_length)
+    if getattr(result, "sample", None) is not None:
+        SAMPLES[task](result)
 
 
 train_command.common = [
@@ -122,22 +123,15 @@ def _report_language_model(result) -> None:
     click.echo(f"Checkpoints: {result.best_path}  {result.latest_path}", err=True)
 
 
-def _sample_language_model(result, length: int) -> None:
-    from seqgen.tasks.language_model import LanguageModel
-
-    model = LanguageModel.load(result.best_path, "cpu")
+def _show_language_model_sample(result) -> None:
     click.echo(f"Sample (temperature 0.8), from: seqgen sample {result.best_path}", err=True)
-    if model.is_music:
-        # A music model writes its sample beside the checkpoints instead of printing it.
-        written = model.write(length=length, seed=0, output=str(result.run_dir / "sample.mid"), plot=True)
-        for path in written:
-            click.echo(str(path))
-        if not written:
-            click.echo("The sample has no notes (the model ended it at once); nothing written. Train longer.", err=True)
+    if isinstance(result.sample, str):
+        click.echo(result.sample)
         return
-    for piece in model.stream(length=length, seed=0):
-        click.echo(piece, nl=False)
-    click.echo()
+    for path in result.sample:  # a music model wrote its sample beside the checkpoints
+        click.echo(str(path))
+    if not result.sample:
+        click.echo("The sample has no notes (the model ended it at once); nothing written. Train longer.", err=True)
 
 
 def _register():
@@ -145,7 +139,7 @@ def _register():
 
     REPORTS.update({"language-model": _report_language_model, "translate": translate.report_training,
                     "forecast": series.report_forecast_training, "classify": series.report_classify_training})
-    SAMPLES.update({"language-model": _sample_language_model, "translate": translate.show_examples})
+    SAMPLES.update({"language-model": _show_language_model_sample, "translate": translate.show_examples})
 
 
 REPORTS: dict = {}

@@ -6,8 +6,10 @@ import sys
 
 import click
 
-from seqgen.cli.base import FiniteFloat, cli
+from seqgen.cli.base import cli, options_of
 from seqgen.cli.evaluate import PRINTERS
+from seqgen.device import DEVICES
+from seqgen.tasks.translate.config import DecodeConfig
 
 
 def report_training(result) -> None:
@@ -18,41 +20,26 @@ def report_training(result) -> None:
     click.echo(f"Checkpoints: {result.best_path}  {result.latest_path}", err=True)
 
 
-def show_examples(result, count: int) -> None:
-    """A few test pairs translated by the best model, after training."""
-    from seqgen.tasks.translate import Translator
-    from seqgen.tasks.translate.data import checkpoint_splits
-
-    translator = Translator.load(result.best_path, "cpu")
-    examples = checkpoint_splits(translator.payload)["test"][:min(count, 5)]
-    if not examples:
+def show_examples(result) -> None:
+    """The test pairs the best model translated after training (seqgen.api.train's `sample`)."""
+    if not result.sample:
         return
     click.echo(f"Test examples (greedy), from: seqgen translate {result.best_path} TEXT", err=True)
-    for (source, target), output in zip(examples, translator.translate([s for s, _ in examples])):
-        click.echo(f"{source}\t{output}" + ("" if output == target else f"\t(expected {target})"))
-
-
-MAX_BEAM = 64  # a wider beam costs memory and time in proportion and no longer changes the best translation
+    for example in result.sample:
+        expected = "" if example["output"] == example["expected"] else f"\t(expected {example['expected']})"
+        click.echo(f"{example['source']}\t{example['output']}{expected}")
 
 
 @cli.command("translate")
 @click.argument("checkpoint", type=click.Path())
 @click.argument("texts", nargs=-1, required=True)
-@click.option("--beam-size", type=click.IntRange(min=1, max=MAX_BEAM), default=5, show_default=True,
-              help=f"Hypotheses kept per step (1: greedy; at most {MAX_BEAM}).")
-@click.option("--length-penalty", type=FiniteFloat(min=0.0, max=10.0), default=1.0, show_default=True,
-              help="Rank hypotheses by log-probability / length^this (0 favours short outputs).")
-@click.option("--max-len", type=click.IntRange(min=1, max=1000), default=None,
-              help="Most tokens per translation [default: 2 × source + 10, at most 512].")
 @click.option("--plot-attention", type=click.Path(dir_okay=False), default=None, help="Draw the attention of the translation into this PNG.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "int8"]), default="auto", show_default=True,
-              help="Decoder weights on the CPU: int8 (per-channel scales) or fp32; auto is int8 where PyTorch "
-                   "has the kernels.")
-def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plot_attention, device, precision):
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True, help="Where to run.")
+def translate_command(checkpoint, texts, plot_attention, device, **search):
     """Translate TEXTS with a translate checkpoint, one line out per text; `-` reads stdin line by line."""
     from seqgen.tasks.translate import Translator
 
+    DecodeConfig(**search)  # a value out of range is one line before the model is loaded
     if plot_attention is not None and (len(texts) != 1 or texts == ("-",)):
         raise click.UsageError("--plot-attention draws one translation: give exactly one text")
     if plot_attention is not None and not plot_attention.lower().endswith((".png", ".svg", ".pdf")):
@@ -72,7 +59,7 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
             click.echo(f"note: {where} has {'at least ' if len(batch[0]) > translator.max_length * 64 else ''}{length:,} "
                        f"tokens, more than the {translator.max_length} the model reads (--max-length it was trained "
                        f"with); translating its first {translator.max_length}", err=True)
-        return translator.translate(batch, beam_size, max_len, length_penalty, precision=precision)
+        return translator.translate(batch, **search)
 
     translation = None
     for text in texts:
@@ -90,6 +77,9 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
         path = draw(*translator.attention(texts[0], translation), plot_attention)
         click.echo(translation)
         click.echo(f"Attention plot: {path}", err=True)
+
+
+translate_command.params[2:2] = options_of(DecodeConfig)  # after CHECKPOINT and TEXTS
 
 
 STDIN_LINE_LIMIT = 1 << 20  # bytes: a longer "line" is not a sentence (binary data, or a file without newlines)

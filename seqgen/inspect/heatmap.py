@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqgen.config import check
 from seqgen.errors import SeqgenError
 from seqgen.inspect.features import FEATURE_NAMES
 from seqgen.plots import save_figure
@@ -26,9 +27,19 @@ def plot_heatmap(inspection, path, units=None, start: int = 0, columns: int = MA
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from seqgen.inspect.page import start_view
+
     path = Path(path)
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise SeqgenError(f"--png needs a file name ending in .png (or .svg, .pdf), not {path.name}")
+    start = check("--start", start, int, min=0)
+    if start >= inspection.steps:
+        raise SeqgenError(f"--start {start} is past the input's last step ({inspection.steps - 1})")
+    if units is not None:
+        if not isinstance(units, (list, tuple)) or not all(isinstance(u, (list, tuple)) and len(u) == 3 for u in units):
+            raise SeqgenError("units must be a list of (layer, unit, quantity), e.g. [(0, 5, 'c')]")
+        units = [start_view(inspection, *u) for u in units]
+    columns, rows = check("columns", columns, int, min=1), check("rows", rows, int, min=1)
     ranking = inspection.ranking(rows)
     if units is None:
         units = [(e["layer"], e["unit"], e["quantity"]) for e in ranking] or [(inspection.layers - 1, u, "c")

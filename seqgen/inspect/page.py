@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqgen.config import check
 from seqgen.errors import SeqgenError
 from seqgen.inspect.features import FEATURE_NAMES, describe
 from seqgen.inspect.record import NAMES, write_atomically
@@ -105,6 +106,8 @@ def write_page(inspection, path, layer: int | None = None, unit: int | None = No
 
 def start_view(inspection, layer, unit, quantity) -> tuple[int, int, str]:
     """The unit a page or heat map starts on: the one asked for, else the most telling one, else unit 0's C."""
+    layer, unit = (check(f"--{name}", value, int, optional=True, min=0) for name, value in (("layer", layer),
+                                                                                             ("unit", unit)))
     best = (inspection.ranking(1) or [{"layer": inspection.layers - 1, "unit": 0, "quantity": "c"}])[0]
     layer = best["layer"] if layer is None else layer
     unit = best["unit"] if unit is None else unit

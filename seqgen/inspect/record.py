@@ -12,6 +12,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from seqgen.config import check
 from seqgen.errors import SeqgenError
 from seqgen.models.gates import QUANTITIES, lstm_gates
 
@@ -68,7 +69,7 @@ class Inspection:
 
     def save(self, path) -> Path:
         """Write the arrays as .npz (to a temporary file first, then renamed)."""
-        path = Path(path)
+        path = Path(check("--save", path, str, path=True))
         if path.suffix != ".npz":
             raise SeqgenError(f"--save writes a .npz file; give a name ending in .npz, not {path.name}")
         return write_atomically(path, lambda f: np.savez(f, **self.arrays()))
@@ -78,7 +79,7 @@ class Inspection:
         """The most telling units: see seqgen.inspect.features.rank_units."""
         from seqgen.inspect.features import rank_units
 
-        return rank_units(self, top)
+        return rank_units(self, check("--top", top, int, min=1))
 
     def saturation(self) -> dict:
         """For each gate i, f, o: (layers, units, 2), the share of steps each unit spends below 0.1 and above 0.9."""
@@ -89,13 +90,13 @@ class Inspection:
         """The self-contained page (see seqgen.inspect.page)."""
         from seqgen.inspect.page import write_page
 
-        return write_page(self, path, **view)
+        return write_page(self, check("--html", path, str, path=True), **view)
 
     def png(self, path, **view) -> Path:
         """The heat map of units over the input (see seqgen.inspect.heatmap)."""
         from seqgen.inspect.heatmap import plot_heatmap
 
-        return plot_heatmap(self, path, **view)
+        return plot_heatmap(self, check("--png", path, str, path=True), **view)
 
 
 def write_atomically(path: Path, write: Callable, mode: str = "wb") -> Path:

@@ -3,7 +3,7 @@ weights and stopped early on its own validation fold; class probabilities, the t
 confusion plot."""
 
 from seqgen.tasks import lazy_parts
-from seqgen.tasks.classify.config import ClassifyConfig
+from seqgen.tasks.classify.config import ClassifyConfig, EvaluateConfig  # noqa: F401  (part of the API)
 
 NAME = "classify"
 SUMMARY = "an ensemble of sequence classifiers"

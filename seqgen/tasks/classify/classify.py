@@ -4,18 +4,18 @@ length, the labels of a file laid out as the training file, and the test report.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
 
 from seqgen.checkpoint import rebuilding, require
-from seqgen.config import from_dict
+from seqgen.config import check, from_dict
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
-from seqgen.tasks.classify.config import ClassifyConfig
+from seqgen.tasks.classify.config import ClassifyConfig, EvaluateConfig
 from seqgen.tasks.classify.data import pad, read_like_training
 from seqgen.training import load_finished
 
@@ -68,6 +68,20 @@ def check_payload(payload: dict) -> None:
         raise SeqgenError("it holds no networks")
 
 
+def _sequences(data) -> list:
+    """Sequences given as an array (examples first) or a list; the shape of each is checked by probabilities()."""
+    if hasattr(data, "__array__") and not isinstance(data, (list, tuple)):  # numpy, torch, pandas
+        data = np.asarray(data)
+        if data.ndim not in (2, 3):
+            raise SeqgenError(f"an array of sequences is 2-D (examples × steps) or 3-D (examples × steps × channels), "
+                              f"not of shape {data.shape}; one sequence is an array of one row, e.g. x[None]")
+        return list(data)
+    if not isinstance(data, (list, tuple)):
+        raise SeqgenError(f"give the file to classify (a path) or its sequences (an array or a list of them), not "
+                          f"{type(data).__name__}")
+    return list(data)
+
+
 class Classifier:
     """What `seqgen.load` returns for a classify checkpoint: the ensemble, its classes and scaling."""
 
@@ -80,8 +94,8 @@ class Classifier:
     def load(cls, path, device: str = "auto") -> "Classifier":
         """Rebuild the ensemble from a checkpoint alone; a damaged or unfinished one is one line. The networks
         are small, so `auto` runs them on the CPU (cuda only when asked for)."""
+        device = resolve_device("cpu" if isinstance(device, str) and device == "auto" else device)
         path, payload = load_finished(path, NAME)
-        device = resolve_device("cpu" if device == "auto" else device) if isinstance(device, str) else device
         with rebuilding(path):
             check_payload(payload)
             networks = [rebuild(payload["model_config"], state, device) for state in payload["members"]]
@@ -104,17 +118,24 @@ class Classifier:
         except (TypeError, ValueError):
             sequences = []
         shapes = [s.shape[1:] for s in sequences]
-        if not sequences or any(len(s) == 0 or not np.all(np.isfinite(s)) for s in sequences) or \
+        if not sequences or any(s.ndim == 0 or len(s) == 0 or not np.all(np.isfinite(s)) for s in sequences) or \
                 any(shape not in (((channels,),) if channels > 1 else ((), (1,))) for shape in shapes):
             what = "a non-empty list of numbers" if channels == 1 else f"a (steps, {channels}) array"
             raise SeqgenError(f"give one or more sequences, each {what} of finite values")
         return predict_proba(self.networks, self.payload["scaling"], sequences, self.device)
 
     def classify(self, data, labeled: bool = True) -> list[dict]:
-        """Classify every sequence of the file `data`, laid out as the training file (labeled=False: its lines
-        hold only values). One row per sequence: row number, label ("" without), predicted class and the
-        probability of each class."""
-        labels, sequences = read_like_training(data, self.payload, labeled=labeled)
+        """Classify every sequence of `data`: a file (a path) laid out as the training file (labeled=False: its
+        lines hold only values), or the sequences themselves: a 2-D array (examples × steps; for a model of
+        several channels, a 3-D one, examples × steps × channels) or a list of sequences of any lengths. One row
+        per sequence: row number, label ("" without), predicted class and the probability of each class."""
+        labeled = check("labeled", labeled, bool)
+        if isinstance(data, (str, os.PathLike)):
+            labels, sequences = read_like_training(check("the file to classify", data, str, path=True), self.payload,
+                                                   labeled=labeled)
+        else:
+            sequences = _sequences(data)
+            labels = [""] * len(sequences)
         rows = []
         for index, (label, p) in enumerate(zip(labels, self.probabilities(sequences)), start=1):
             rows.append({"row": index, "label": label, "predicted": self.classes[int(p.argmax())],
@@ -154,12 +175,12 @@ class Classifier:
                           title=f"network {member} of {len(self.networks)}: class {self.classes[best]} "
                           f"(p = {probabilities[best]:.2f})", features=series_features(values, 1))
 
-    def evaluate(self, test: Optional[str] = None) -> dict:
+    def evaluate(self, test=EvaluateConfig.test) -> dict:
         """The figures `seqgen evaluate` prints, as a dict: accuracy, macro-F1, per-class precision, recall,
         F1 and support, and the confusion matrix on `test` (default: the run's --test file)."""
         from seqgen.tasks.classify.evaluate import classification_report
 
-        test = test or self.payload["train_config"].get("test")
+        test = EvaluateConfig(test=test).test or self.payload["train_config"].get("test")
         if not test:
             raise SeqgenError("this classifier was trained without --test; give a labelled file with --test FILE")
         labels, sequences = read_like_training(test, self.payload)

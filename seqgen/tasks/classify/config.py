@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from seqgen.config import NetworkOptions, RunOptions, default, option
+from seqgen.config import Checked, NetworkOptions, RunOptions, default, option
 
 
 @dataclass(frozen=True)
@@ -15,8 +15,9 @@ class ClassifyConfig(RunOptions, NetworkOptions):
 
     corpus: Optional[str] = option(None, "Labelled training file (required): UCR format (the label first on each "
                                    "line), a UEA/UCR .ts file (one or more channels) or CSV with a header and a label "
-                                   "column.")
-    test: Optional[str] = option(None, "Labelled test file scored after training, laid out as the training file.")
+                                   "column.", path=True)
+    test: Optional[str] = option(None, "Labelled test file scored after training, laid out as the training file.",
+                                 path=True)
     label_column: Optional[str] = option(None, "Name of the label column of CSV files with a header [default: label, "
                                          "else the first].")
     bidirectional: bool = option(True, "Read each sequence both ways.")
@@ -40,3 +41,10 @@ class ClassifyConfig(RunOptions, NetworkOptions):
                                 "initialisation, dropout and data order.")
     device: str = default("cpu", help="Where to train: the CPU (these networks are small), cuda when available "
                                       "(auto), or forced.")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig(Checked):
+    """What `seqgen evaluate` scores of a classifier (Classifier.evaluate's keywords)."""
+
+    test: Optional[str] = option(None, "Labelled file to score [default: the run's --test file].", path=True)

@@ -3,7 +3,7 @@ multi-step LSTM forecasters, forecasts with a 90 % band for any horizon, and the
 seasonal naive and SARIMA."""
 
 from seqgen.tasks import lazy_parts
-from seqgen.tasks.forecast.config import ForecastConfig
+from seqgen.tasks.forecast.config import EvaluateConfig, ForecastConfig, PredictConfig  # noqa: F401  (part of the API)
 
 NAME = "forecast"
 SUMMARY = "an ensemble of LSTM forecasters of a numeric series"

@@ -1,11 +1,12 @@
-"""The forecasting task's options: the series, its preprocessing, the ensemble and its training."""
+"""The forecasting task's options: the series, its preprocessing, the ensemble and its training (ForecastConfig),
+what `seqgen forecast` asks (PredictConfig) and what evaluating it scores (EvaluateConfig)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
 
-from seqgen.config import NetworkOptions, RunOptions, default, option
+from seqgen.config import Checked, NetworkOptions, RunOptions, default, option
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,7 @@ class ForecastConfig(RunOptions, NetworkOptions):
     """How a forecaster is built and trained; stored in its checkpoint."""
 
     corpus: str = option("airline", "The series: the built-in `airline` passengers, or a CSV file (dates in the "
-                         "first column, values in --column, else the last).")
+                         "first column, values in --column, else the last).", path=True)
     column: Optional[str] = option(None, "CSV column holding the values [default: the last column].")
     covariates: Optional[str] = option(None, "Other CSV columns the network reads beside the series' own past "
                                        "(comma-separated, e.g. Income,Savings); only their past is used, so a "
@@ -45,3 +46,23 @@ class ForecastConfig(RunOptions, NetworkOptions):
                                 "data order.")
     device: str = default("cpu", help="Where to train: the CPU (these networks are small), cuda when available "
                                       "(auto), or forced.")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig(Checked):
+    """What `seqgen evaluate` scores of a forecaster (Forecaster.evaluate's keywords)."""
+
+    holdout: Optional[int] = option(None, "Score the forecast of the last N points [default: those the run kept out, "
+                                    "else its horizon].", min=1)
+    backtest: bool = option(False, "Repeat from several origins a season apart, retraining at each.")
+    origins: int = option(3, "Origins of --backtest.", min=1)
+
+
+@dataclass(frozen=True)
+class PredictConfig(Checked):
+    """What `seqgen forecast` asks of a forecaster (Forecaster.forecast's keywords)."""
+
+    horizon: Optional[int] = option(None, "Steps to forecast [default: the model's horizon; at most the number of "
+                                    "points it forecasts from].", min=1)
+    from_end: bool = option(True, "Forecast after the whole series, or after the points the model was trained on (to "
+                            "compare with --holdout).", off="--from-training-end")

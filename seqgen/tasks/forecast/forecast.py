@@ -11,13 +11,13 @@ import numpy as np
 import torch
 
 from seqgen.checkpoint import rebuilding, require
-from seqgen.config import from_dict
+from seqgen.config import check, from_dict
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.forecast import LSTMForecaster
 from seqgen.plots import save_figure
 from seqgen.tasks.forecast.baselines import COMBINABLE, combine_baseline
-from seqgen.tasks.forecast.config import ForecastConfig
+from seqgen.tasks.forecast.config import EvaluateConfig, ForecastConfig, PredictConfig
 from seqgen.tasks.forecast.data import (
     covariate_matrix,
     future_dates,
@@ -113,9 +113,11 @@ def check_forecast(result: dict, history: np.ndarray, what: str = "the forecast"
                           f"the model diverges there; {fix}")
 
 
-def check_plot_path(path) -> None:
-    if not str(path).lower().endswith(PLOT_SUFFIXES):
+def check_plot_path(path) -> str:
+    path = check("--plot", path, str, path=True)
+    if not path.lower().endswith(PLOT_SUFFIXES):
         raise SeqgenError("--plot needs a file name ending in .png, .svg or .pdf")
+    return path
 
 
 def _numbers(values, what: str, low: float = -math.inf) -> None:
@@ -179,8 +181,8 @@ class Forecaster:
     def load(cls, path, device: str = "auto") -> "Forecaster":
         """Read and check a forecast checkpoint; a damaged or unfinished one is one line. The networks are
         tiny, so `auto` runs them on the CPU (cuda only when asked for)."""
+        device = resolve_device("cpu" if isinstance(device, str) and device == "auto" else device)
         path, payload = load_finished(path, NAME)
-        device = resolve_device("cpu" if device == "auto" else device) if isinstance(device, str) else device
         with rebuilding(path):
             check_payload(payload)
             for member in range(len(payload["members"])):
@@ -213,12 +215,13 @@ class Forecaster:
     def train_config(self) -> ForecastConfig:
         return from_dict(ForecastConfig, self.payload["train_config"])
 
-    def forecast(self, horizon: Optional[int] = None, from_end: bool = True) -> list[dict]:
+    def forecast(self, horizon: Optional[int] = PredictConfig.horizon,
+                 from_end: bool = PredictConfig.from_end) -> list[dict]:
         """The next `horizon` steps (default: the model's horizon) after the whole series, or after the
         points it was trained on (from_end=False, to set beside the held-out ones): one row per step with
         step, date, forecast and the 90 % band's lower and upper bounds."""
-        if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1):
-            raise SeqgenError(f"--horizon must be a whole number >= 1, not {horizon!r}")
+        asked = PredictConfig(horizon=horizon, from_end=from_end)
+        horizon, from_end = asked.horizon, asked.from_end
         values = self.values
         n = len(values) if from_end else self.train_points
         steps = horizon or self.horizon
@@ -236,11 +239,17 @@ class Forecaster:
         return [{"step": k + 1, "date": labels[k], "forecast": float(result["forecast"][k]),
                  "lower": float(result["lower"][k]), "upper": float(result["upper"][k])} for k in range(steps)]
 
-    def plot(self, path, horizon: Optional[int] = None, from_end: bool = True, table: Optional[list] = None) -> Path:
+    def plot(self, path, horizon: Optional[int] = PredictConfig.horizon, from_end: bool = PredictConfig.from_end,
+             table: Optional[list] = None) -> Path:
         """Draw history, forecast, band (and the actual points, when forecasting from the training end) with
         a zoom on the forecast into a PNG, SVG or PDF; `table` reuses rows `forecast` already returned."""
-        check_plot_path(path)
-        table = table if table is not None else self.forecast(horizon, from_end)
+        path = check_plot_path(path)
+        if table is None:
+            table = self.forecast(horizon, from_end)
+        elif not (isinstance(table, list) and table and all(isinstance(row, dict) and
+                                                            {"forecast", "lower", "upper"} <= set(row) for row in table)):
+            raise SeqgenError("table must be the rows forecast() returned (each with forecast, lower and upper)")
+        from_end = PredictConfig(from_end=from_end).from_end
         values = self.values
         n = len(values) if from_end else self.train_points
         result = {key: np.array([row[key] for row in table]) for key in ("forecast", "lower", "upper")}
@@ -278,15 +287,14 @@ class Forecaster:
                           values=values[points], features=series_features(values[points], prep["season"], points),
                           title=f"{name}: network {member} of {members}, after each window of {prep['window']} points")
 
-    def evaluate(self, holdout: Optional[int] = None, backtest: bool = False, origins: int = 3) -> dict:
+    def evaluate(self, holdout: Optional[int] = EvaluateConfig.holdout, backtest: bool = EvaluateConfig.backtest,
+                 origins: int = EvaluateConfig.origins) -> dict:
         """The figures `seqgen evaluate` prints, as a dict: RMSE, MAE, MAPE and MASE of the LSTM, seasonal
         naive and SARIMA on held-out points (see seqgen.tasks.forecast.evaluate)."""
         from seqgen.tasks.forecast.evaluate import evaluate_forecaster
 
-        for name, value in (("holdout", holdout), ("origins", origins)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise SeqgenError(f"--{name} must be a whole number >= 1, not {value!r}")
-        return evaluate_forecaster(self.payload, holdout, backtest, origins, self.device.type)
+        c = EvaluateConfig(holdout=holdout, backtest=backtest, origins=origins)
+        return evaluate_forecaster(self.payload, c.holdout, c.backtest, c.origins, self.device.type)
 
 
 def plot_forecast(payload: dict, history: np.ndarray, result: dict, path: str | Path,

@@ -1,4 +1,5 @@
-"""The language model's options: how it is trained (TrainConfig) and how it is sampled (SampleConfig).
+"""The language model's options: how it is trained (TrainConfig), how it is sampled (SampleConfig) and what
+evaluating it scores (EvaluateConfig).
 The network's own options are ModelConfig, beside the network in seqgen/models/lstm.py."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ class TrainConfig(StepOptions, CorpusOptions):
     DEFAULT_MINUTES: ClassVar[float] = 3.0
 
     corpus: str = option("lady-susan", "Built-in corpus (see `seqgen corpora`), a text file, a folder of .txt "
-                         "files, or music files.")
+                         "files, or music files.", path=True)
     val_fraction: float = default(0.05, help="Share of the corpus, taken from its end before the test part, used "
                                              "for validation.")
     test_fraction: float = default(0.05, help="Share of the corpus, taken from its very end, held out for testing.")
@@ -51,10 +52,23 @@ class SampleConfig(Checked):
                             "fp32; auto is int8 on the CPU where PyTorch has the kernels.",
                             choices=("auto", "fp32", "int8"))
     output: Optional[str] = option(None, "Write the samples to this file (x-1.txt, x-2.txt, … with several); music "
-                                   "needs it.")
+                                   "needs it.", path=True)
     format: str = option("midi", "Music: file format written (wav: rendered to audio with FluidSynth; an --output "
                          "ending in .wav chooses it too).", choices=("midi", "musicxml", "abc", "wav"))
-    prime_midi: Optional[str] = option(None, "Music: continue this MIDI, MusicXML or ABC file.")
+    prime_midi: Optional[str] = option(None, "Music: continue this MIDI, MusicXML or ABC file.", path=True)
     bars: Optional[int] = option(None, "Music: stop each sample after this many new bars.", min=1)
     keep_primer: bool = option(True, "Music: the written file starts with the primer's notes.")
     plot: bool = option(False, "Music: also write a piano-roll PNG beside each file.")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig(Checked):
+    """What `seqgen evaluate` scores of a language model (LanguageModel.evaluate's keywords)."""
+
+    split: str = option("test", "Which held-out part of the training corpus to score.", choices=("val", "test"))
+    text: Optional[str] = option(None, "Score this text file instead of --split.", path=True)
+    encoding: str = option("utf-8", "Text encoding of the file scored, e.g. latin-1.")
+    batch_size: int = option(16, "Streams the text is scored in (fewer when the text is short).", min=1)
+    num_generated: int = option(8, "Pieces a music model generates to compare their statistics with the corpus's.",
+                                min=0)
+    seed: int = option(0, "Random seed of the pieces a music model generates.", min=0, max=2**63 - 1)

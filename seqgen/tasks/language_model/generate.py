@@ -12,12 +12,12 @@ import numpy as np
 import torch
 
 from seqgen.checkpoint import check_weights, load_checkpoint, rebuilding, resolve_checkpoint
-from seqgen.config import build, from_dict
+from seqgen.config import build, check, from_dict
 from seqgen.decode.sampling import generate, stream_text
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models import LSTMLanguageModel, ModelConfig
-from seqgen.tasks.language_model.config import SampleConfig, TrainConfig
+from seqgen.tasks.language_model.config import EvaluateConfig, SampleConfig, TrainConfig
 from seqgen.tokenizers import tokenizer_from_state
 from seqgen.tokenizers.char import UnknownCharacterError
 
@@ -37,8 +37,8 @@ class LanguageModel:
     def load(cls, path, device: str = "auto") -> "LanguageModel":
         """Rebuild the model and its tokenizer from a checkpoint alone; a damaged file is one line."""
         path = resolve_checkpoint(path)
+        device = resolve_device(device)
         payload = load_checkpoint(path, task=NAME)
-        device = resolve_device(device) if isinstance(device, str) else device
         with rebuilding(path):
             config = from_dict(ModelConfig, payload["model_config"])
             from_dict(TrainConfig, payload.get("train_config", {}))
@@ -59,6 +59,7 @@ class LanguageModel:
         return self.tokenizer.kind in ("music", "frames")
 
     def encode(self, text: str):
+        text = check("the text to encode", text, str)
         try:
             return self.tokenizer.encode(text).astype("int64")
         except UnknownCharacterError as error:
@@ -172,6 +173,10 @@ class LanguageModel:
         steps) for the page, the heat map and the ranking."""
         from seqgen.inspect import record
 
+        text = check("the input of inspect", text, str, optional=True)
+        prime_midi = check("--prime-midi", prime_midi, str, optional=True, path=True)
+        window = check("window", window, int, optional=True, min=1)
+        save = check("--save", save, str, optional=True, path=True)
         if self.is_music:
             from seqgen.music.generate import primer_tokens
 
@@ -233,12 +238,25 @@ class LanguageModel:
                                 features=music_features(labels) if self.is_music else text_features(labels))
         return inspection, state
 
-    def evaluate(self, split: str = "test", text: Optional[str] = None, encoding: str = "utf-8",
-                 batch_size: int = 16, num_generated: int = 8, seed: int = 0) -> dict:
+    def evaluate(self, split: str = EvaluateConfig.split, text=None, encoding: str = EvaluateConfig.encoding,
+                 batch_size: int = EvaluateConfig.batch_size, num_generated: int = EvaluateConfig.num_generated,
+                 seed: int = EvaluateConfig.seed) -> dict:
         """The figures `seqgen evaluate` prints, as a dict (`text` is a file to score instead of a split)."""
         from seqgen.tasks.language_model.evaluate import evaluate
 
-        return evaluate(self, split, text, encoding, batch_size, num_generated, seed)
+        c = EvaluateConfig(split=split, text=text, encoding=encoding, batch_size=batch_size,
+                           num_generated=num_generated, seed=seed)
+        return evaluate(self, c.split, c.text, c.encoding, c.batch_size, c.num_generated, c.seed)
+
+
+def training_sample(best_path, length: int):
+    """What `seqgen train --sample-length N` shows of a finished run: N tokens sampled from its best model (seed 0,
+    temperature 0.8) as text; a music model writes them to sample.mid (and its piano roll) beside the checkpoints
+    and gives the files written (none when the sample has no notes)."""
+    model = LanguageModel.load(best_path, "cpu")
+    if model.is_music:
+        return model.write(length=length, seed=0, output=str(Path(best_path).parent / "sample.mid"), plot=True)
+    return "".join(model.stream(length=length, seed=0))
 
 
 def output_paths(output: str, count: int, suffix: str) -> list[Path]:

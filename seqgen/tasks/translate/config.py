@@ -1,11 +1,12 @@
-"""The translation task's options: the pairs, the encoder-decoder's size and its training."""
+"""The translation task's options: the pairs, the encoder-decoder's size and its training (TranslateConfig), the
+search of `seqgen translate` (DecodeConfig) and what evaluating it scores (EvaluateConfig)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from seqgen.config import CorpusOptions, NetworkOptions, StepOptions, default, option
+from seqgen.config import Checked, CorpusOptions, NetworkOptions, StepOptions, default, option
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,7 @@ class TranslateConfig(StepOptions, CorpusOptions, NetworkOptions):
 
     DEFAULT_MINUTES: ClassVar[float] = 4.0
 
-    corpus: str = option("dates", "Built-in `dates` task, or a TSV file of source<TAB>target pairs.")
+    corpus: str = option("dates", "Built-in `dates` task, or a TSV file of source<TAB>target pairs.", path=True)
     source_column: Optional[int] = option(None, "TSV column of the source text [default: 3 for Tatoeba files, else 1].",
                                           min=1)
     target_column: Optional[int] = option(None, "TSV column of the target text [default: 4 for Tatoeba files, else 2].",
@@ -33,3 +34,32 @@ class TranslateConfig(StepOptions, CorpusOptions, NetworkOptions):
     batch_size: int = default(128, help="Sentence pairs per optimizer step.")
     lr: float = default(3e-3)
     eval_interval: int = default(200)
+
+
+MAX_BEAM = 64  # a wider beam costs memory and time in proportion and no longer changes the best translation
+
+
+@dataclass(frozen=True)
+class DecodeConfig(Checked):
+    """How `seqgen translate` searches for a translation (Translator.translate's keywords, whose own defaults
+    are greedy search in fp32)."""
+
+    beam_size: int = option(5, f"Hypotheses kept per step (1: greedy; at most {MAX_BEAM}).", min=1, max=MAX_BEAM)
+    length_penalty: float = option(1.0, "Rank hypotheses by log-probability / length^this (0 favours short outputs).",
+                                   min=0.0, max=10.0)
+    max_len: Optional[int] = option(None, "Most tokens per translation [default: 2 × source + 10, at most 512].",
+                                    min=1, max=1000)
+    batch_size: int = option(64, "Texts translated at once (sorted by length, so similar lengths share a batch).",
+                             min=1)
+    precision: str = option("auto", "Decoder weights on the CPU: int8 (per-channel scales) or fp32; auto is int8 "
+                            "where PyTorch has the kernels.", choices=("auto", "fp32", "int8"))
+
+
+@dataclass(frozen=True)
+class EvaluateConfig(Checked):
+    """What `seqgen evaluate` scores of a translation model (Translator.evaluate's keywords)."""
+
+    split: str = option("test", "Which held-out part of the training corpus to score.", choices=("val", "test"))
+    pairs: Optional[str] = option(None, "Score this TSV of source<TAB>target pairs instead of --split.", path=True)
+    encoding: str = option("utf-8", "Text encoding of the file scored, e.g. latin-1.")
+    beam_size: int = option(5, "The beam scored beside greedy decoding.", min=2, max=MAX_BEAM)

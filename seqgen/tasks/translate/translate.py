@@ -9,18 +9,41 @@ import numpy as np
 import torch
 
 from seqgen.checkpoint import check_weights, load_checkpoint, rebuilding, resolve_checkpoint
-from seqgen.config import from_dict
+from seqgen.config import check, check_values, from_dict
 from seqgen.decode.sampling import resolve_sample_precision
 from seqgen.decode.search import Seq2SeqStepper, beam_search, greedy_search
 from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import BOS, EOS, PAD, Seq2Seq, Seq2SeqConfig
-from seqgen.tasks.translate.config import TranslateConfig
-from seqgen.tasks.translate.data import MAX_OUTPUT_LENGTH, Vocab, clip_chars, make_batch
+from seqgen.tasks.translate.config import DecodeConfig, EvaluateConfig, TranslateConfig
+from seqgen.tasks.translate.data import MAX_OUTPUT_LENGTH, Vocab, checkpoint_splits, clip_chars, make_batch
 from seqgen.tokenizers import tokenizer_from_state
 
 NAME = "translate"
 DEFAULT_MAX_LENGTH = TranslateConfig.max_length  # for checkpoints written before the cap was stored
+
+
+def check_texts(texts, what: str = "text") -> list[str]:
+    """`texts` (one string, or a list of them) as a list of strings that can be translated; anything else is
+    one line naming the first that cannot."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if isinstance(texts, (bytes, dict)) or not hasattr(texts, "__iter__"):
+        raise SeqgenError(f"give the {what}s to translate as a string or a list of strings, not "
+                          f"{type(texts).__name__}")
+    texts = list(texts)
+    for number, text in enumerate(texts, start=1):
+        where = what if len(texts) == 1 else f"{what} {number}"
+        if not isinstance(text, str):
+            raise SeqgenError(f"{where} is {type(text).__name__} {text!r}"[:160] + "; give strings")
+        if "\x00" in text:
+            raise SeqgenError(f"{where} holds a NUL byte, so it is binary data, not text; give plain UTF-8 text")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SeqgenError(f"{where} is not valid UTF-8 text (it holds a lone surrogate); give plain UTF-8 "
+                              "text") from None
+    return texts
 
 
 class Translator:
@@ -38,8 +61,8 @@ class Translator:
     def load(cls, path, device: str = "auto") -> "Translator":
         """Rebuild a Translator from a translate checkpoint alone; a damaged file is one line."""
         path = resolve_checkpoint(path)
+        device = resolve_device(device)
         payload = load_checkpoint(path, task=NAME)
-        device = resolve_device(device) if isinstance(device, str) else device
         with rebuilding(path):
             config = from_dict(TranslateConfig, payload.get("train_config") or {})
             model_config = from_dict(Seq2SeqConfig, payload["model_config"])
@@ -55,6 +78,7 @@ class Translator:
 
     def source_length(self, text: str) -> int:
         """Tokens `text` encodes to; more than `max_length` means `translate` reads only its first max_length."""
+        text, = check_texts([text])
         return len(self.source_vocab.encode(clip_chars(text, self.max_length)))
 
     def translate(self, texts, beam_size: int = 1, max_len: Optional[int] = None,
@@ -63,10 +87,10 @@ class Translator:
         A text longer than `max_length` source tokens is cut to its first max_length tokens, so no input
         makes decoding hang; max_len is capped at MAX_OUTPUT_LENGTH. With `precision` int8 (or auto, on
         the CPU) the decoder steps with int8 weights."""
-        if isinstance(texts, str):
-            texts = [texts]
-        if beam_size < 1 or (max_len is not None and max_len < 1) or length_penalty < 0:
-            raise SeqgenError("beam_size and max_len must be at least 1, and length_penalty at least 0")
+        texts = check_texts(texts)
+        search = check_values(DecodeConfig, beam_size=beam_size, max_len=max_len, length_penalty=length_penalty,
+                              batch_size=batch_size, precision=precision)
+        beam_size, max_len, length_penalty, batch_size, precision = search.values()
         self.model.eval()
         encoded = [self.source_vocab.encode(clip_chars(t, self.max_length))[:self.max_length] for t in texts]
         max_len = min(max_len, MAX_OUTPUT_LENGTH) if max_len else None
@@ -92,6 +116,7 @@ class Translator:
     @torch.inference_mode()
     def attention(self, text: str, translation: str):
         """(source pieces, target pieces, weights (T, S)) of the model reading `translation` for `text`."""
+        text, translation = check_texts([text, translation])
         self.model.eval()
         source_ids = self.source_vocab.encode(clip_chars(text, self.max_length))[:self.max_length]
         target_ids = self.target_vocab.encode(clip_chars(translation, MAX_OUTPUT_LENGTH))[:MAX_OUTPUT_LENGTH]
@@ -108,10 +133,13 @@ class Translator:
         from seqgen.inspect import Inspection, check_steps, text_features
         from seqgen.models.gates import lstm_gates
 
-        if not isinstance(text, str) or not text.strip():
+        text, = check_texts([text])
+        if not text.strip():
             raise SeqgenError("the text is empty; give a sentence to inspect")
+        top_k = check("top_k", top_k, int, min=1)
         if translation is None:
             translation = self.translate([text])[0]
+        translation, = check_texts([translation], "the translation")
         self.model.eval()
         source_ids = self.source_vocab.encode(clip_chars(text, self.max_length))[:self.max_length]
         target_ids = self.target_vocab.encode(clip_chars(translation, MAX_OUTPUT_LENGTH))[:MAX_OUTPUT_LENGTH]
@@ -138,9 +166,20 @@ class Translator:
                                       top_labels=[[self.target_vocab.piece(int(i)) for i in row] for row in top],
                                       title=f"decoder writing: {translation}")}
 
-    def evaluate(self, split: str = "test", pairs: Optional[str] = None, encoding: str = "utf-8",
-                 beam_size: int = 5) -> dict:
+    def evaluate(self, split: str = EvaluateConfig.split, pairs=None, encoding: str = EvaluateConfig.encoding,
+                 beam_size: int = EvaluateConfig.beam_size) -> dict:
         """Exact match, BLEU and chrF, greedy and with a beam, on the run's split or a pairs file."""
         from seqgen.tasks.translate.evaluate import evaluate
 
-        return evaluate(self, split, pairs, encoding, beam_size)
+        c = EvaluateConfig(split=split, pairs=pairs, encoding=encoding, beam_size=beam_size)
+        return evaluate(self, c.split, c.pairs, c.encoding, c.beam_size)
+
+
+def training_sample(best_path, count: int) -> list[dict]:
+    """What `seqgen train --task translate --sample-length N` shows of a finished run: the first N (at most 5)
+    test pairs translated greedily by its best model, each as source, output and expected."""
+    translator = Translator.load(best_path, "cpu")
+    examples = checkpoint_splits(translator.payload)["test"][:min(count, 5)]
+    outputs = translator.translate([source for source, _ in examples]) if examples else []
+    return [{"source": source, "output": output, "expected": target}
+            for (source, target), output in zip(examples, outputs)]
