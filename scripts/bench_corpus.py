@@ -35,7 +35,7 @@ torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])  # torch loads parts of 
 import matplotlib.pyplot  # the loss plot a run draws when it saves
 stage, path, kind = sys.argv[1], sys.argv[2], sys.argv[3]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the corpus's own cost is measured above this
-config = TrainConfig(corpus=path, tokenizer=kind, vocab_size=4000, max_steps=1000, eval_interval=10**9,
+config = TrainConfig(corpus=path, tokenizer=kind, **({} if kind == "char" else {"vocab_size": 4000}), max_steps=1000, eval_interval=10**9,
                      val_fraction=0.001, test_fraction=0.0,
                      output_dir=sys.argv[4], name=stage + kind, device="cpu")
 begin = time.perf_counter()

@@ -84,7 +84,8 @@ def main() -> None:
             key = f"tatoeba_{tokenizer}"
             key += f"_v{args.vocab_size}" if args.vocab_size != 2000 and tokenizer != "char" else ""
             key += f"_{args.tatoeba_minutes:g}min" if args.tatoeba_minutes != 10.0 else ""
-            config = TranslateConfig(corpus=str(TATOEBA), tokenizer=tokenizer, vocab_size=args.vocab_size, shared_vocab=True,
+            vocab = {} if tokenizer == "char" else {"vocab_size": args.vocab_size}  # a char vocabulary is its characters
+            config = TranslateConfig(corpus=str(TATOEBA), tokenizer=tokenizer, **vocab, shared_vocab=True,
                                      embedding_dim=128, hidden_size=256, dropout=0.3, batch_size=64, lr=2e-3,
                                      eval_interval=250, max_time=args.tatoeba_minutes, device="cpu",
                                      output_dir=args.runs_dir, name=key)

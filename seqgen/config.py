@@ -205,7 +205,8 @@ class CorpusOptions(Checked):
     encoding: str = option("utf-8", "Text encoding of the corpus files, e.g. latin-1.")
     tokenizer: str = option("char", "Tokens: Unicode characters, or sentencepiece subwords.",
                             choices=("char", "bpe", "unigram"))
-    vocab_size: int = option(2000, "Vocabulary size for bpe / unigram tokenizers (ignored for char).", min=2)
+    vocab_size: int = option(2000, "Vocabulary size of bpe / unigram tokenizers (a char vocabulary is the corpus's "
+                             "characters).", min=2)
     val_fraction: float = option(0.05, "Share of the corpus held out for validation.", min=0.0, max=0.5)
     test_fraction: float = option(0.05, "Share of the corpus held out for testing.", min=0.0, max=0.5)
 

@@ -27,6 +27,31 @@ class Splits:
     skipped: list = field(default_factory=list)  # music: (file, reason) for unusable files
 
 
+# The options only one kind of corpus reads; a value other than the default given for another kind would vanish.
+MUSIC_OPTIONS = ("grid", "transpose", "augment")
+TEXT_OPTIONS = ("encoding", "tokenizer", "vocab_size")
+
+
+def check_corpus_options(config: TrainConfig) -> None:
+    """One line for an option the corpus does not read: a music option for a text, a text option for music, the
+    grid for a piano roll (one frame a quarter note), --vocab-size for --tokenizer char."""
+    from seqgen.config import flag
+    from seqgen.music.corpus import is_music_corpus
+
+    kind = "piano-roll" if is_pianoroll_corpus(config.corpus) else "music" if is_music_corpus(config.corpus) else "text"
+    unread = {"text": MUSIC_OPTIONS + (("vocab_size",) if config.tokenizer == "char" else ()),
+              "music": TEXT_OPTIONS, "piano-roll": TEXT_OPTIONS + ("grid",)}[kind]
+    defaults = TrainConfig()
+    changed = [name for name in unread if getattr(config, name) != getattr(defaults, name)]
+    if changed == ["vocab_size"] and kind == "text":
+        raise SeqgenError("--vocab-size does not apply to --tokenizer char (its vocabulary is the corpus's "
+                          "characters); use --tokenizer bpe or unigram, or leave it out")
+    if changed:
+        flags = ", ".join(flag(n) for n in changed)
+        raise SeqgenError(f"{flags} {'does' if len(changed) == 1 else 'do'} not apply to {config.corpus!r}, a {kind} "
+                          f"corpus; leave {'it' if len(changed) == 1 else 'them'} out")
+
+
 def load_splits(config: TrainConfig, tokenizer_state: Optional[dict] = None, progress: bool = True) -> Splits:
     """Read, split and encode the corpus; with `tokenizer_state`, reuse that tokenizer instead of fitting one."""
     from seqgen.music.corpus import is_music_corpus

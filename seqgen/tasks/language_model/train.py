@@ -18,7 +18,7 @@ from seqgen.errors import SeqgenError
 from seqgen.models import LSTMLanguageModel, ModelConfig
 from seqgen.runs import RunFolder
 from seqgen.tasks.language_model.config import TrainConfig
-from seqgen.tasks.language_model.data import Splits, TextStreams, load_splits
+from seqgen.tasks.language_model.data import Splits, TextStreams, check_corpus_options, load_splits
 from seqgen.tasks.language_model.evaluate import evaluate_loss, masked_loss, next_token_bias, unscored_token
 from seqgen.training import FitResult, TrainState, fit, make_optimizer, open_run_folder, resume_point
 
@@ -121,6 +121,8 @@ def train(model_config: ModelConfig, config: TrainConfig, resume: Optional[str] 
     returns True, latest.pt is saved with the full state and the function returns.
     """
     checkpoint = None
+    if resume is None:
+        check_corpus_options(config)  # a resumed run's options were its own when it started
     if resume is not None:
         resume, checkpoint = resume_point(resume, NAME, overrides)
         with rebuilding(resume):

@@ -18,7 +18,15 @@ from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import PAD, Seq2Seq, Seq2SeqConfig
 from seqgen.runs import RunFolder
 from seqgen.tasks.translate.config import TranslateConfig
-from seqgen.tasks.translate.data import PairData, Vocab, batches, fingerprint, make_batch, prepare_pairs
+from seqgen.tasks.translate.data import (
+    PairData,
+    Vocab,
+    batches,
+    check_corpus_options,
+    fingerprint,
+    make_batch,
+    prepare_pairs,
+)
 from seqgen.tasks.translate.evaluate import validation_loss
 from seqgen.tasks.translate.translate import Translator
 from seqgen.tokenizers import tokenizer_from_state
@@ -118,6 +126,8 @@ def train(config: TranslateConfig, resume: Optional[str] = None, overrides: Opti
     """Train an encoder-decoder on `config.corpus`; best.pt has the lowest validation loss. With
     `resume` (a latest.pt or its run folder) continue that run exactly."""
     checkpoint, vocabs = None, None
+    if resume is None:
+        check_corpus_options(config)  # a resumed run's options were its own when it started
     if resume is not None:
         resume, checkpoint = resume_point(resume, NAME, overrides)
         if "data_position" not in checkpoint:
