@@ -62,6 +62,8 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
                                  (save_path, (".npz",), "--save")):
         if path is not None and Path(path).suffix.lower() not in suffixes:
             raise click.UsageError(f"{flag} needs a file name ending in {' or '.join(suffixes)}, not {Path(path).name}")
+    if options["text_file"] is None and ctx.get_parameter_source("encoding") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--encoding is the encoding of --text-file; without one, leave it out")
     if options["text"] is not None and options["text_file"] is not None:
         raise click.UsageError("give the text either with --text or with --text-file, not both")
     for path in (html_path, png_path, save_path):

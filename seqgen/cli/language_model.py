@@ -22,6 +22,8 @@ def sample_command(ctx, checkpoint, prime_file, encoding, **options):
 
     from seqgen.tasks.language_model import LanguageModel
 
+    if prime_file is None and ctx.get_parameter_source("encoding") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--encoding is the encoding of --prime-file; without one, leave it out")
     if prime_file is not None:
         if "prime" in explicit_options(ctx, options):
             raise click.UsageError("give the prime text either with --prime or with --prime-file, not both")

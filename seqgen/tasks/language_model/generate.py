@@ -246,6 +246,8 @@ class LanguageModel:
 
         c = EvaluateConfig(split=split, text=text, encoding=encoding, batch_size=batch_size,
                            num_generated=num_generated, seed=seed)
+        if c.text is None and c.encoding != EvaluateConfig.encoding:
+            raise SeqgenError("--encoding is the encoding of the file given with --text; without one, leave it out")
         return evaluate(self, c.split, c.text, c.encoding, c.batch_size, c.num_generated, c.seed)
 
 

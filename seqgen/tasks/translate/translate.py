@@ -172,6 +172,8 @@ class Translator:
         from seqgen.tasks.translate.evaluate import evaluate
 
         c = EvaluateConfig(split=split, pairs=pairs, encoding=encoding, beam_size=beam_size)
+        if c.pairs is None and c.encoding != EvaluateConfig.encoding:
+            raise SeqgenError("--encoding is the encoding of the file given with --pairs; without one, leave it out")
         return evaluate(self, c.split, c.pairs, c.encoding, c.beam_size)
 
 
