@@ -70,7 +70,8 @@ def train(task: Optional[str] = None, *, resume=None, config=None, sample_length
         options = {**from_file, **options}
     resume = check("--resume", resume, str, optional=True, path=True)
     sample_length = check("--sample-length", sample_length, int, optional=True, min=0)
-    progress = check("progress", progress, bool) and not check("quiet", quiet, bool)
+    progress, quiet = check("progress", progress, bool), check("quiet", quiet, bool)
+    progress = progress and not quiet
     if should_stop is not None and not callable(should_stop):
         raise SeqgenError(f"should_stop must be a function of no arguments that says when to stop, not {should_stop!r}"
                           [:200])
