@@ -124,3 +124,17 @@ def test_ctrl_c_saves_latest_and_exits_cleanly(corpus_file, tmp_path):
     from seqgen.checkpoint import load_checkpoint
 
     assert load_checkpoint(latest)["step"] >= 10
+
+
+def test_help_lists_every_command_s_options_without_importing_torch():
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom click.testing import CliRunner\nfrom seqgen.cli import cli\n"
+              "for args in (['--help'], ['train', '--task', 'translate', '--help'], ['evaluate', '--help'],\n"
+              "             ['translate', '--help'], ['forecast', '--help'], ['sample', '--help'], ['inspect', '--help']):\n"
+              "    assert CliRunner().invoke(cli, args).exit_code == 0, args\n"
+              "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -8,7 +8,6 @@ import click
 
 from seqgen.cli.base import cli, options_of
 from seqgen.cli.evaluate import PRINTERS
-from seqgen.device import DEVICES
 from seqgen.tasks.translate.config import DecodeConfig
 
 
@@ -34,7 +33,7 @@ def show_examples(result) -> None:
 @click.argument("checkpoint", type=click.Path())
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--plot-attention", type=click.Path(dir_okay=False), default=None, help="Draw the attention of the translation into this PNG.")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True, help="Where to run.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
 def translate_command(checkpoint, texts, plot_attention, device, **search):
     """Translate TEXTS with a translate checkpoint, one line out per text; `-` reads stdin line by line."""
     from seqgen.tasks.translate import Translator
