@@ -3,6 +3,7 @@ without index, named and unnamed, dates in the first column), `.ts` files writte
 networks' 32-bit floats cannot hold. A header is never read as values, nor a row of values dropped as a header,
 and what cannot be told apart is one line saying how to settle it."""
 
+import csv
 import re
 import warnings
 from pathlib import Path
@@ -57,6 +58,7 @@ SERIES_SHAPES = [  # (id, write the file, the column read, the first date)
      "lynx", "2000-01-01"),
     ("frame-unnamed-columns", lambda p: pd.DataFrame(np.c_[np.arange(20.0), LYNX]).to_csv(p), "1", "0"),
     ("frame-semicolons", lambda p: _lynx(YEARS, "lynx").to_csv(p, sep=";"), "lynx", "1821"),
+    ("series-quote-all", lambda p: _lynx(MONTHS, "lynx").to_csv(p, quoting=csv.QUOTE_ALL), "lynx", "2000-01-01"),
 ]
 
 
@@ -134,6 +136,9 @@ CLASSIFY_SHAPES = [  # (id, write the file, labelled)
     ("unlabelled-index", lambda p: _frame(False).to_csv(p), False),
     ("unlabelled-no-index", lambda p: _frame(False).to_csv(p, index=False), False),
     ("unlabelled-tabs", lambda p: _frame(False).to_csv(p, sep="\t"), False),
+    ("quote-all", lambda p: _frame().to_csv(p, quoting=csv.QUOTE_ALL), True),
+    ("quote-non-numeric", lambda p: _frame(first=True).to_csv(p, quoting=csv.QUOTE_NONNUMERIC, index=False), True),
+    ("quote-all-spaces", lambda p: _frame().to_csv(p, quoting=csv.QUOTE_ALL, sep=" ", index=False), True),
 ]
 
 
@@ -145,6 +150,15 @@ def test_every_pandas_shape_of_sequences_reads_its_rows_without_header_or_index(
     assert labels == (Y if labeled else [""] * 6)
     assert np.allclose(np.stack(sequences), X)
     assert layout["format"] == "csv" and layout["lines"] == [2, 3, 4, 5, 6, 7]
+
+
+def test_a_label_holding_a_comma_is_one_label(tmp_path):
+    path = tmp_path / "rows.csv"
+    frame = _frame()
+    frame["label"] = ["up, fast", "down"] * 3
+    frame.to_csv(path, index=False)  # pandas quotes the label: "up, fast"
+    labels, sequences, _ = read_labeled_file(path)
+    assert labels == ["up, fast", "down"] * 3 and np.allclose(np.stack(sequences), X)
 
 
 def test_whole_number_sequences_under_pandas_names_are_one_line(tmp_path):
@@ -170,7 +184,7 @@ def test_a_classifier_trained_on_a_pandas_csv_classifies_its_unlabelled_twin(tmp
     rng = np.random.default_rng(1)
     ramps = np.array([(1 if i % 2 else -1) * np.linspace(-1, 1, 12) for i in range(16)]) + 0.1 * rng.random((16, 12))
     frame = pd.DataFrame(ramps.round(4))
-    frame["label"] = ["up" if i % 2 else "down" for i in range(16)]
+    frame["label"] = ["up, fast" if i % 2 else "down" for i in range(16)]  # pandas quotes the comma's label
     frame.to_csv(tmp_path / "train.csv")
     frame.drop(columns="label").to_csv(tmp_path / "unlabelled.csv")
     result = run("train", "--task", "classify", "--corpus", tmp_path / "train.csv", "--output-dir", tmp_path,
@@ -179,7 +193,9 @@ def test_a_classifier_trained_on_a_pandas_csv_classifies_its_unlabelled_twin(tmp
     assert seqgen.load(tmp_path / "c").payload["layout"]["columns"] == [str(i) for i in range(12)] + ["label"]
     result = run("classify", tmp_path / "c", tmp_path / "unlabelled.csv", "--no-labels")
     assert result.exit_code == 0, result.output
-    assert len(result.stdout.splitlines()) == 17
+    rows = list(csv.reader(result.stdout.splitlines()))
+    assert rows[0] == ["row", "label", "predicted", "p_down", "p_up, fast"] and len(rows) == 17
+    assert all(len(row) == 5 and row[2] in ("down", "up, fast") for row in rows[1:])
     message = one_line_error(run("classify", tmp_path / "c", tmp_path / "unlabelled.csv"))
     assert "has no column 'label'" in message and "pass --no-labels" in message
 

@@ -254,6 +254,24 @@ def _sequence_values(cells: list, where: str) -> list:
     return values
 
 
+_SPLIT = re.compile(r"\s*[,;\t]\s*|\s+")
+
+
+def _cells(line: str) -> list:
+    """The cells of a UCR or CSV line, split at commas, semicolons, tabs or spaces. Spaces before the first value pad
+    UCR files; a separator there is an empty first cell (pandas' unnamed index). Quoted cells (pandas quotes a label
+    holding a comma, and every cell under quoting=QUOTE_ALL) are read as the csv module reads them."""
+    line = line.rstrip().lstrip(" ")
+    if '"' in line:
+        outside = re.sub(r'"[^"]*"', "", line)
+        delimiter = next((d for d in ",;\t " if d in outside), ",")
+        try:
+            return [cell.strip() for cell in next(csv.reader([line], delimiter=delimiter, skipinitialspace=True))]
+        except csv.Error:  # a quoted field over the csv module's size limit: split as if unquoted, and report its cells
+            pass
+    return _SPLIT.split(line)
+
+
 def _is_ts(path: Path, text: str) -> bool:
     """A `.ts` archive file: by its suffix, or by a first line (after comments) that is an @ tag."""
     if path.suffix.lower() == ".ts":
@@ -280,9 +298,7 @@ def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labe
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
         raise SeqgenError(f"{path} has no sequences in it")
-    split = re.compile(r"\s*[,;\t]\s*|\s+")
-    # Spaces before the first value pad UCR files; a separator there is an empty first cell (pandas' unnamed index).
-    rows = [(number, split.split(line.rstrip().lstrip(" "))) for number, line in lines]
+    rows = [(number, _cells(line)) for number, line in lines]
     header = _first_row_names_columns([cells for _, cells in rows])
     if header is None and label_column is None:
         numbers = [cell for cell in rows[0][1] if _kind(cell) == "number"]
