@@ -382,3 +382,16 @@ def test_the_evaluate_table_keeps_large_figures_apart():
     lines = format_table({"scores": scores}).splitlines()
     assert lines[0].split() == ["method", "RMSE", "MAE", "MAPE", "%", "MASE"]
     assert len(lines[1].split()) == 5 and len({len(line) for line in lines}) == 1
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_diverging_forecaster_is_one_line_in_inspect_and_forecast(tmp_path):
+    result = run("train", "--task", "forecast", "--corpus", "airline", "--epochs", 1, "--ensemble", 1, "--hidden-size", 4,
+                 "--output-dir", tmp_path, "--name", "f", "--device", "cpu", "--quiet")
+    assert result.exit_code == 0, result.output
+    forecaster = seqgen.load(tmp_path / "f")
+    forecaster.payload["members"][0]["head.bias"] += 1e6  # a correction exp() cannot hold
+    with pytest.raises(SeqgenError, match="network 0's one-step forecast after point 36 is not a finite number"):
+        forecaster.inspect()
+    with pytest.raises(SeqgenError, match="becomes non-finite or absurd .* at step 1"):
+        forecaster.forecast()
