@@ -152,6 +152,15 @@ def test_every_pandas_shape_of_sequences_reads_its_rows_without_header_or_index(
     assert layout["format"] == "csv" and layout["lines"] == [2, 3, 4, 5, 6, 7]
 
 
+def test_the_one_named_column_among_pandas_numbers_is_the_label(tmp_path):
+    path = tmp_path / "rows.csv"
+    frame = _frame(False)
+    frame["class"] = Y
+    frame.to_csv(path)  # ",0,1,…,7,class"
+    labels, sequences, layout = read_labeled_file(path)
+    assert labels == Y and np.allclose(np.stack(sequences), X) and layout["label_column"] == "class"
+
+
 def test_a_label_holding_a_comma_is_one_label(tmp_path):
     path = tmp_path / "rows.csv"
     frame = _frame()

@@ -48,7 +48,7 @@ def _number(cell: str) -> Optional[float]:
 
 # A cell that reads as a date or time: 2000-01, 1949-01-31T06:00, 12/31/1999, 1949 Q1, Jan 1949, 1-Jan-2000.
 _DATE = re.compile(r"\d[\d\s:/.\-TZ+]*|\d{4}\s?-?Q[1-4]|(\d{1,2}[-/ ])?[a-z]{3,9}\.?[-/ ,]+\d{2,4}", re.IGNORECASE)
-_SNIFF_ROWS = 200  # rows below the first that a header is judged against
+_SNIFF_ROWS = 100  # rows below the first that a header is judged against
 
 
 def _kind(cell: str) -> str:
@@ -66,13 +66,13 @@ def _first_row_names_columns(rows: list) -> Optional[bool]:
     one typo stays data and its bad cell is reported. pandas names unnamed columns 0, 1, 2, …: such a row is a header
     beside a name or an empty cell, or above values pandas wrote as decimals; alone above whole numbers it may be
     either, and the answer is None."""
-    first, below = rows[0], rows[1:_SNIFF_ROWS + 1]
+    first, below = rows[0], [[_kind(cell) for cell in row] for row in rows[1:_SNIFF_ROWS + 1]]
     numeric = [cell for cell in first if _kind(cell) == "number"]
     pandas_names = bool(numeric) and all(cell == str(i) for i, cell in enumerate(numeric))
     names = data = 0
     for j, cell in enumerate(first):
         kind = _kind(cell)
-        filled = [_kind(row[j]) for row in below if j < len(row) and _kind(row[j]) != "empty"]
+        filled = [kinds[j] for kinds in below if j < len(kinds) and kinds[j] != "empty"]
         column = max(("number", "date", "text"), key=filled.count) if filled else None
         if kind == "number" and pandas_names:
             continue
@@ -90,7 +90,8 @@ def _first_row_names_columns(rows: list) -> Optional[bool]:
     if len(numeric) > 1 and len(numeric) < len(first):
         return True  # 0, 1, … beside a name: no row of values looks like that
     columns = [j for j, cell in enumerate(first) if _kind(cell) == "number"]
-    below_numbers = [row[j] for row in below for j in columns if j < len(row) and _kind(row[j]) == "number"]
+    below_numbers = [row[j] for row, kinds in zip(rows[1:], below) for j in columns if j < len(row) and
+                     kinds[j] == "number"]
     if below_numbers and all(re.search(r"[.eE]", cell) for cell in below_numbers):
         return True  # pandas writes float columns as 269.0: a 0 above them is a name
     return None
@@ -233,7 +234,6 @@ def read_labeled_sequences(path: str | Path, label_column: Optional[str] = None,
     return labels, sequences
 
 
-
 def _sequence_values(cells: list, where: str) -> list:
     """The numbers of one sequence's cells (UCR, CSV or one channel of a .ts case); trailing missing values
     pad a shorter sequence, any other missing or non-numeric cell is one line naming `where` and the value."""
@@ -305,7 +305,8 @@ def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labe
         raise SeqgenError(f"{path} line {rows[0][0]} holds {', '.join(numbers[:3])}{', …' if len(numbers) > 3 else ''}"
                           " above whole numbers: the names pandas gives unnamed columns, or a first sequence; if it "
                           "names the columns, remove it (pandas: to_csv(header=False))"
-                          + (" or name the label column with --label-column" if labeled else ""))
+                          + (" or name the label column with --label-column" if labeled else "")
+                          + "; if it is a sequence, move it below another")
     label_index = 0 if labeled else None
     names, wanted = None, None
     if header is not False and (header or label_column is not None):
@@ -313,7 +314,10 @@ def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labe
         if names[0] == "" and len(names) > 1:  # pandas' unnamed index: row numbers, not values
             names, rows = names[1:], [(number, cells[1:]) for number, cells in rows]
         if labeled:
-            wanted = label_column or ("label" if "label" in names else names[0])
+            # "label", else the one named column among numbered ones (pandas' 0, 1, …), else the first
+            words = [name for name in names if _kind(name) != "number"]
+            default = names[0] if len(words) != 1 or len(names) == 1 else words[0]
+            wanted = label_column or ("label" if "label" in names else default)
             if wanted not in names:
                 raise LabelError(f"{path} has no column {wanted!r}; its columns are: "
                                  f"{', '.join(repr(n) for n in names)}")

@@ -18,7 +18,7 @@ class ClassifyConfig(RunOptions, NetworkOptions):
                                    "column.")
     test: Optional[str] = option(None, "Labelled test file scored after training, laid out as the training file.")
     label_column: Optional[str] = option(None, "Name of the label column of CSV files with a header [default: label, "
-                                         "else the first].")
+                                         "else the one named column among numbered ones, else the first].")
     bidirectional: bool = option(True, "Read each sequence both ways.")
     conv_channels: int = option(64, "Channels of the convolutional branch beside the LSTM (0: LSTM only).", min=0)
     class_weights: bool = option(True, "Weight the loss by inverse class frequency (for imbalanced classes).")
