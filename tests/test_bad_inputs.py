@@ -402,6 +402,8 @@ FILE_ROWS = [
     ("train-series-pandas-name-or-value", lambda w: ["train", "--task", "forecast", "--corpus",
                                                      w.file("s.csv", "0\n" + "".join(f"{100 + i}\n" for i in range(48))),
                                                      "--epochs", 1, *QUIET], "say so with --column 0"),
+    ("train-classify-batch-size-one", lambda w: ["train", "--task", "classify", "--corpus", w.ucr, "--batch-size", 1,
+                                                 *QUIET], "--batch-size must be >= 2"),
     ("train-ts-channels-disagree", lambda w: ["train", "--task", "classify", "--corpus", w.file("m.ts", TS_UNEVEN),
                                               *QUIET], "line 5 has 2 channel(s) before the label, line 4, the first "
                                                        "case, has 3"),

@@ -35,7 +35,7 @@ class ClassifyConfig(RunOptions, NetworkOptions):
     lr: float = default(3e-3, help="Learning rate of AdamW (constant).")
     weight_decay: float = default(1e-2)
     epochs: float = default(150.0, help="Most passes over the training sequences, for each network of the ensemble.")
-    batch_size: int = default(16, help="Sequences per optimizer step.")
+    batch_size: int = default(16, help="Sequences per optimizer step (at least 2, which batch norm needs).", min=2)
     seed: int = default(0, help="Random seed of the validation folds; network m of the ensemble uses seed + m for its "
                                 "initialisation, dropout and data order.")
     device: str = default("cpu", help="Where to train: the CPU (these networks are small), cuda when available "
