@@ -307,6 +307,19 @@ BINARY_LATE_NUL = make_text(3000).encode() + b"\x00tail\n"  # the NUL well past 
 UTF16 = make_text(300).encode("utf-16")
 LATIN1 = "Caf\xe9 na\xefve \xfcber alles.\n".encode("latin-1") * 20
 
+BIG_ROWS = "2 " + " ".join(["0.5"] * 20) + "\n1 " + " ".join(["3e38", "-3e38"] * 10) + "\n"
+UNLABELLED_ROWS = "".join(" ".join(f"{0.1 * i - j / 20:.2f}" for i in range(20)) + "\n" for j in range(3))
+PANDAS_NAMES_ROWS = ",".join(str(i) for i in range(20)) + "\n" + ",".join(["3"] * 20) + "\n"
+TS_UNEVEN = "@univariate false\n@classLabel true a b\n@data\n1,2:3,4:5,6:a\n1,2:3,4:b\n"
+
+
+def _series(big: str, covariate: bool = False) -> str:
+    """Four years of monthly sales (and temperatures), one cell of them `big`."""
+    rows = [f"{2000 + i // 12}-{i % 12 + 1:02d},{big if covariate and i == 10 else 1.5},"
+            f"{big if not covariate and i == 10 else 100 + i}\n" for i in range(48)]
+    return "month,temp,sales\n" + "".join(rows)
+
+
 FILE_ROWS = [
     ("train-empty", lambda w: ["train", "--corpus", w.file("empty.txt"), *LM], "is empty"),
     ("train-blank", lambda w: ["train", "--corpus", w.file("blank.txt", "\n \n\t\n"), *LM], "is empty"),
@@ -367,6 +380,33 @@ FILE_ROWS = [
     ("classify-binary", lambda w: ["classify", w.cl, w.file("u.txt", b"1 0.5\x00 0.2\n")], "binary"),
     ("evaluate-cl-test-unseen-label", lambda w: ["evaluate", w.cl, "--test",
                                                  w.file("u.txt", "7 " + " ".join(["0.5"] * 20) + "\n")], "7"),
+    # values the networks' 32-bit floats cannot hold once scaled: one line naming the row, never p = nan
+    ("classify-beyond-float32-after-scaling", lambda w: ["classify", w.cl, w.file("u.txt", BIG_ROWS)],
+     "u.txt row 2 (line 2) holds 3e+38"),
+    ("evaluate-cl-test-beyond-float32", lambda w: ["evaluate", w.cl, "--test", w.file("u.txt", BIG_ROWS)],
+     "u.txt row 2 (line 2) holds 3e+38"),
+    ("train-classify-test-beyond-float32", lambda w: ["train", "--task", "classify", "--corpus", w.ucr, "--test",
+                                                      w.file("u.txt", BIG_ROWS), "--epochs", 1, "--ensemble", 1,
+                                                      *QUIET], "u.txt row 2 (line 2) holds 3e+38"),
+    ("train-series-beyond-float32", lambda w: ["train", "--task", "forecast", "--corpus", w.file("s.csv", _series("1e300")),
+                                               "--no-log-transform", "--epochs", 1, *QUIET],
+     "column 'sales' holds 1e300, beyond the range of 32-bit floats"),
+    ("train-covariate-beyond-float32", lambda w: ["train", "--task", "forecast", "--corpus",
+                                                  w.file("s.csv", _series("1.7e308", covariate=True)), "--covariates",
+                                                  "temp", "--epochs", 1, *QUIET], "column 'temp' holds 1.7e308"),
+    # files read as they are meant: an unlabelled file is told of --no-labels, a header that may be values is asked
+    ("classify-unlabelled-without-no-labels", lambda w: ["classify", w.cl, w.file("u.txt", UNLABELLED_ROWS)],
+     "u.txt holds no labels, pass --no-labels"),
+    ("classify-pandas-names-over-whole-numbers", lambda w: ["classify", w.cl, w.file("u.csv", PANDAS_NAMES_ROWS),
+                                                            "--no-labels"], "the names pandas gives unnamed columns"),
+    ("train-series-pandas-name-or-value", lambda w: ["train", "--task", "forecast", "--corpus",
+                                                     w.file("s.csv", "0\n" + "".join(f"{100 + i}\n" for i in range(48))),
+                                                     "--epochs", 1, *QUIET], "say so with --column 0"),
+    ("train-classify-batch-size-one", lambda w: ["train", "--task", "classify", "--corpus", w.ucr, "--batch-size", 1,
+                                                 *QUIET], "--batch-size must be >= 2"),
+    ("train-ts-channels-disagree", lambda w: ["train", "--task", "classify", "--corpus", w.file("m.ts", TS_UNEVEN),
+                                              *QUIET], "line 5 has 2 channel(s) before the label, line 4, the first "
+                                                       "case, has 3"),
 ]
 
 OPTION_ROWS = [
@@ -707,6 +747,10 @@ API_ROWS = [
     ("classify-list-of-none", lambda w: lambda: seqgen.load(w.cl).classify([None]), "give one or more sequences"),
     ("classify-labeled-string", lambda w: lambda: seqgen.load(w.cl).classify(w.ucr, labeled="no"),
      "labeled must be true or false"),
+    ("classify-probabilities-beyond-float32", lambda w: lambda: seqgen.load(w.cl).probabilities([[3e38] * 20]),
+     "sequence 1 holds 3e+38"),
+    ("inspect-classify-beyond-float32", lambda w: lambda: seqgen.load(w.cl).inspect([1e300, 1.0, 2.0]),
+     "beyond the range of 32-bit floats"),
 ] + [
     (f"load-{task}-{damage}", (lambda t, d: lambda w: (lambda p: lambda: seqgen.load(p))(w.damaged(getattr(w, t), d)))(
         task, damage), DAMAGE_EXPECTED[damage])

@@ -4,6 +4,8 @@ and `seqgen evaluate` print for them."""
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 from pathlib import Path
 
@@ -112,14 +114,21 @@ def classify_command(checkpoint, data, output, no_labels):
 
     classifier = Classifier.load(checkpoint)
     predictions = classifier.classify(data, labeled=not no_labels)
-    rows = ["row,label,predicted," + ",".join(f"p_{c}" for c in classifier.classes)]
+    rows = [_csv_row(["row", "label", "predicted"] + [f"p_{c}" for c in classifier.classes])]
     for p in predictions:
-        rows.append(f"{p['row']},{p['label']},{p['predicted']}," + ",".join(f"{x:.4f}" for x in p["probabilities"].values()))
+        rows.append(_csv_row([p["row"], p["label"], p["predicted"]] + [f"{x:.4f}" for x in p["probabilities"].values()]))
     if output is None:
         click.echo("\n".join(rows))
         return
     _write_rows(output, rows)
     click.echo(f"{len(predictions)} predictions: {output}", err=True)
+
+
+def _csv_row(cells: list) -> str:
+    """One CSV line, a label holding a comma or a quote quoted (a .ts label may hold either)."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="").writerow(cells)
+    return line.getvalue()
 
 
 def _write_rows(path: str, rows: list) -> None:

@@ -22,6 +22,11 @@ BUILTIN_SERIES = {
     "airline": ("airline.csv", "passengers", "monthly international airline passengers, thousands, 1949-1960 (Box & Jenkins)", 12),
 }
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the networks compute in 32-bit floats
+
+
+class LabelError(SeqgenError):
+    """A labelled file's labels are missing or unknown: perhaps the file holds no labels at all."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,57 @@ def _number(cell: str) -> Optional[float]:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+# A cell that reads as a date or time: 2000-01, 1949-01-31T06:00, 12/31/1999, 1949 Q1, Jan 1949, 1-Jan-2000.
+_DATE = re.compile(r"\d[\d\s:/.\-TZ+]*|\d{4}\s?-?Q[1-4]|(\d{1,2}[-/ ])?[a-z]{3,9}\.?[-/ ,]+\d{2,4}", re.IGNORECASE)
+_SNIFF_ROWS = 100  # rows below the first that a header is judged against
+
+
+def _kind(cell: str) -> str:
+    if cell.lower() in _MISSING:
+        return "empty"
+    if _number(cell) is not None:
+        return "number"
+    return "date" if _DATE.fullmatch(cell) else "text"
+
+
+def _first_row_names_columns(rows: list) -> Optional[bool]:
+    """Whether the first of `rows` (lists of stripped cells) names the columns rather than holding values: True when
+    more of its cells parse unlike the cells below them (a name over numbers or dates; an empty cell over values, as
+    pandas heads an unnamed index) than like them (a number over numbers, a date over dates), so a row of values with
+    one typo stays data and its bad cell is reported. pandas names unnamed columns 0, 1, 2, …: such a row is a header
+    beside a name or an empty cell, or above values pandas wrote as decimals; alone above whole numbers it may be
+    either, and the answer is None."""
+    first, below = rows[0], [[_kind(cell) for cell in row] for row in rows[1:_SNIFF_ROWS + 1]]
+    numeric = [cell for cell in first if _kind(cell) == "number"]
+    pandas_names = bool(numeric) and all(cell == str(i) for i, cell in enumerate(numeric))
+    names = data = 0
+    for j, cell in enumerate(first):
+        kind = _kind(cell)
+        filled = [kinds[j] for kinds in below if j < len(kinds) and kinds[j] != "empty"]
+        column = max(("number", "date", "text"), key=filled.count) if filled else None
+        if kind == "number" and pandas_names:
+            continue
+        if column is None:  # nothing below this cell: judge it alone
+            names += kind == "text"
+            data += kind in ("number", "date")
+        elif kind in ("empty", "text") and column in ("number", "date"):
+            names += 1
+        elif kind == "empty" and column == "text":
+            names += 1
+        elif kind == column and kind in ("number", "date"):
+            data += 1
+    if names != data or names or not pandas_names:
+        return names > data
+    if len(numeric) > 1 and len(numeric) < len(first):
+        return True  # 0, 1, … beside a name: no row of values looks like that
+    columns = [j for j, cell in enumerate(first) if _kind(cell) == "number"]
+    below_numbers = [row[j] for row, kinds in zip(rows[1:], below) for j in columns if j < len(row) and
+                     kinds[j] == "number"]
+    if below_numbers and all(re.search(r"[.eE]", cell) for cell in below_numbers):
+        return True  # pandas writes float columns as 269.0: a 0 above them is a name
+    return None
 
 
 def _read_text(path: Path) -> str:
@@ -69,16 +125,22 @@ def read_series_csv(path: str | Path, column: Optional[str] = None, name: Option
     except csv.Error:
         dialect = csv.excel
     try:
-        rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
+        reader = csv.reader(io.StringIO(text), dialect)
+        numbered = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if any(c.strip() for c in row)]
     except csv.Error as error:  # a stray quote or carriage return, a field over the csv module's size limit
         raise SeqgenError(f"{path} is not a readable CSV file ({error}); give comma-, semicolon- or tab-separated "
                           "values with a header row") from None
-    if not rows:
+    if not numbered:
         raise SeqgenError(f"{path} holds no values, only separators or blank lines; give a CSV file of numbers")
-    first = [cell.strip() for cell in rows[0]]
-    header = any(_number(cell) is None for cell in first[-1:]) or (column is not None) or bool(covariates)
+    rows = [row for _, row in numbered]
+    first = rows[0]
+    header = True if column is not None or covariates else _first_row_names_columns(rows)
+    if header is None:
+        raise SeqgenError(f"{path} line {numbered[0][0]} ({','.join(first)[:40]}) may be the names pandas gives "
+                          f"unnamed columns or the first values; if it is a header, say so with --column {first[-1]}, "
+                          "else add a header row of names above the values")
     if header:
-        names, rows = first, rows[1:]
+        names, numbered = first, numbered[1:]
     else:
         names = [f"column {i + 1}" for i in range(len(first))]
     if column is None:
@@ -99,26 +161,29 @@ def read_series_csv(path: str | Path, column: Optional[str] = None, name: Option
             raise SeqgenError(f"--covariates names {covariate!r} twice, or the value column itself; name other "
                               "columns, each once")
         extra.append(names.index(covariate))
-    if not rows:
+    if not numbered:
         raise SeqgenError(f"{path} has a header but no rows of data")
     others = [i for i in range(len(names)) if i != index and i not in extra]
-    text_columns = [i for i in others if i < len(rows[0]) and _number(rows[0][i].strip()) is None]
+    first_values = numbered[0][1]
+    text_columns = [i for i in others if i < len(first_values) and _number(first_values[i]) is None]
     date_index = text_columns[0] if text_columns else (0 if 0 in others else None)
     columns = {i: [] for i in [index] + extra}
     dates = []
-    for row_number, row in enumerate(rows, start=1):
-        line = row_number + (1 if header else 0)
+    for line, row in numbered:
         for i, values in columns.items():
-            cell = row[i].strip() if i < len(row) else ""
+            cell = row[i] if i < len(row) else ""
             if cell.lower() in _MISSING:
                 raise SeqgenError(f"{path} line {line} has a missing value in column {names[i]!r}; "
                                   "fill or drop missing values first (seqgen does not guess them)")
             value = _number(cell)
             if value is None:
                 raise SeqgenError(f"{path} line {line}, column {names[i]!r} holds {cell[:30]!r}, which is not a number")
+            if abs(value) > FLOAT32_MAX:
+                raise SeqgenError(f"{path} line {line}, column {names[i]!r} holds {cell[:30]}, beyond the range of "
+                                  f"32-bit floats (±{FLOAT32_MAX:.3g}) the networks compute in; rescale the data")
             values.append(value)
         if date_index is not None:
-            dates.append(row[date_index].strip() if date_index < len(row) else "")
+            dates.append(row[date_index] if date_index < len(row) else "")
     extras = {names[i]: np.asarray(columns[i], dtype=np.float64) for i in extra} or None
     return Series(name or path.stem, np.asarray(columns[index], dtype=np.float64), dates or None, names[index], extras)
 
@@ -169,9 +234,6 @@ def read_labeled_sequences(path: str | Path, label_column: Optional[str] = None,
     return labels, sequences
 
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
 def _sequence_values(cells: list, where: str) -> list:
     """The numbers of one sequence's cells (UCR, CSV or one channel of a .ts case); trailing missing values
     pad a shorter sequence, any other missing or non-numeric cell is one line naming `where` and the value."""
@@ -185,19 +247,29 @@ def _sequence_values(cells: list, where: str) -> list:
             what = "a missing value" if cell.lower() in _MISSING else f"{cell[:30]!r}, which is not a number"
             raise SeqgenError(f"{where}, value {position} is {what}; only trailing missing values (a shorter "
                               "sequence) are allowed")
-        if abs(value) > _FLOAT32_MAX:
+        if abs(value) > FLOAT32_MAX:
             raise SeqgenError(f"{where}, value {position} is {cell[:30]}, beyond the range of 32-bit floats "
-                              f"(±{_FLOAT32_MAX:.3g}); rescale the data")
+                              f"(±{FLOAT32_MAX:.3g}); rescale the data")
         values.append(value)
     return values
 
 
-def _is_header(cells: list) -> bool:
-    """A first row of names, not of values: more of its cells are words than numbers. A row of numbers with a typo
-    in one cell is data, and its bad cell is reported, instead of being dropped as a header."""
-    words = sum(1 for cell in cells if _number(cell) is None and cell.lower() not in _MISSING)
-    numbers = sum(1 for cell in cells if _number(cell) is not None)
-    return words > 0 and words >= numbers
+_SPLIT = re.compile(r"\s*[,;\t]\s*|\s+")
+
+
+def _cells(line: str) -> list:
+    """The cells of a UCR or CSV line, split at commas, semicolons, tabs or spaces. Spaces before the first value pad
+    UCR files; a separator there is an empty first cell (pandas' unnamed index). Quoted cells (pandas quotes a label
+    holding a comma, and every cell under quoting=QUOTE_ALL) are read as the csv module reads them."""
+    line = line.rstrip().lstrip(" ")
+    if '"' in line:
+        outside = re.sub(r'"[^"]*"', "", line)
+        delimiter = next((d for d in ",;\t " if d in outside), ",")
+        try:
+            return [cell.strip() for cell in next(csv.reader([line], delimiter=delimiter, skipinitialspace=True))]
+        except csv.Error:  # a quoted field over the csv module's size limit: split as if unquoted, and report its cells
+            pass
+    return _SPLIT.split(line)
 
 
 def _is_ts(path: Path, text: str) -> bool:
@@ -212,8 +284,10 @@ def _is_ts(path: Path, text: str) -> bool:
 
 
 def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labeled: bool = True) -> tuple[list, list, dict]:
-    """read_labeled_sequences, plus the file's layout (see `check_layout`) for checking later files against it.
-    A sequence is a 1-D array of values, or (T, C) for a file with C > 1 channels (`.ts` files)."""
+    """read_labeled_sequences, plus the file's layout (see `check_layout`) for checking later files against it, and
+    under "lines" the line number of each sequence. A sequence is a 1-D array of values, or (T, C) for a file with
+    C > 1 channels (`.ts` files). A header is told from values by `_first_row_names_columns`; pandas' unnamed index
+    column is dropped."""
     path = Path(path)
     text = _read_text(path)
     if _is_ts(path, text):
@@ -224,23 +298,30 @@ def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labe
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
         raise SeqgenError(f"{path} has no sequences in it")
-    split = re.compile(r"\s*[,;\t]\s*|\s+")
-    rows = [(number, split.split(line.strip())) for number, line in lines]
-    header_cells = rows[0][1]
-    label_index = 0
+    rows = [(number, _cells(line)) for number, line in lines]
+    header = _first_row_names_columns([cells for _, cells in rows])
+    if header is None and label_column is None:
+        numbers = [cell for cell in rows[0][1] if _kind(cell) == "number"]
+        raise SeqgenError(f"{path} line {rows[0][0]} holds {', '.join(numbers[:3])}{', …' if len(numbers) > 3 else ''}"
+                          " above whole numbers: the names pandas gives unnamed columns, or a first sequence; if it "
+                          "names the columns, remove it (pandas: to_csv(header=False))"
+                          + (" or name the label column with --label-column" if labeled else "")
+                          + "; if it is a sequence, move it below another")
+    label_index = 0 if labeled else None
     names, wanted = None, None
-    if not labeled:
-        if _is_header(header_cells):
-            names = header_cells
-            rows = rows[1:]
-        label_index = None
-    elif _is_header(header_cells[1:]):
-        names = header_cells
-        wanted = label_column or ("label" if "label" in names else names[0])
-        if wanted not in names:
-            raise SeqgenError(f"{path} has no column {wanted!r}; its columns are: {', '.join(repr(n) for n in names)}")
-        label_index = names.index(wanted)
-        rows = rows[1:]
+    if header is not False and (header or label_column is not None):
+        names, rows = rows[0][1], rows[1:]
+        if names[0] == "" and len(names) > 1:  # pandas' unnamed index: row numbers, not values
+            names, rows = names[1:], [(number, cells[1:]) for number, cells in rows]
+        if labeled:
+            # "label", else the one named column among numbered ones (pandas' 0, 1, …), else the first
+            words = [name for name in names if _kind(name) != "number"]
+            default = names[0] if len(words) != 1 or len(names) == 1 else words[0]
+            wanted = label_column or ("label" if "label" in names else default)
+            if wanted not in names:
+                raise LabelError(f"{path} has no column {wanted!r}; its columns are: "
+                                 f"{', '.join(repr(n) for n in names)}")
+            label_index = names.index(wanted)
     elif label_column is not None:
         raise SeqgenError(f"{path} has no header row, so it has no column named {label_column!r}; "
                           "in UCR files the label is the first value of each line")
@@ -252,7 +333,7 @@ def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labe
         if label_index is not None:
             label = cells[label_index].strip() if label_index < len(cells) else ""
             if label.lower() in _MISSING:
-                raise SeqgenError(f"{path} line {number} has no label")
+                raise LabelError(f"{path} line {number} has no label")
             cells = cells[:label_index] + cells[label_index + 1:]
         values = _sequence_values(cells, f"{path} line {number}")
         if not values:
@@ -263,13 +344,15 @@ def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labe
     layout = {"format": "csv" if names is not None else "ucr", "columns": list(names) if names is not None else None,
               "label_column": wanted if names is not None else (0 if label_index is not None else None),
               "min_length": min(lengths), "max_length": max(lengths),
-              "cells_per_row": max(len(cells) for _, cells in rows), "channels": 1}
+              "cells_per_row": max(len(cells) for _, cells in rows), "channels": 1,
+              "lines": [number for number, _ in rows]}
     return labels, sequences, layout
 
 
 # The UEA/UCR archive's `.ts` format (as sktime and aeon write it): comment lines (#), header tags, then @data
 # with one case per line, its channels separated by ':' and its label last, values by ','; '?' is missing.
 _TS_BOOLEAN_TAGS = ("timestamps", "missing", "univariate", "equallength", "classlabel", "targetlabel")
+_TS_ALIASES = {"dimension": "dimensions"}  # aeon writes @dimension
 
 
 def _ts_boolean(path: Path, number: int, tag: str, word: str) -> bool:
@@ -285,8 +368,8 @@ def _ts_header(path: Path, lines: list) -> tuple[dict, int]:
         if not line.startswith("@"):
             raise SeqgenError(f"{path} line {number}: expected a @ tag, found {line[:30]!r} (a .ts file's cases "
                               "follow its @data line)")
-        tag, _, rest = line[1:].partition(" ")
-        tag, words = tag.lower(), rest.split()
+        tag, rest = (line[1:].split(None, 1) + ["", ""])[:2]  # a tag in any case, then its words after spaces or tabs
+        tag, words = _TS_ALIASES.get(tag.lower(), tag.lower()), rest.split()
         if tag == "data":
             if words:
                 raise SeqgenError(f"{path} line {number}: @data must stand alone on its line")
@@ -337,13 +420,14 @@ def read_ts(path: str | Path, text: Optional[str] = None, labeled: bool = True) 
     if labeled and not has_labels:
         raise SeqgenError(f"{path} has no class labels (@classLabel false or missing); give a labelled file, or "
                           "--no-labels to classify it")
-    channels = header.get("dimensions", 1)
-    if header.get("univariate") and channels != 1:
-        raise SeqgenError(f"{path} line {where['dimensions']}: @univariate true but @dimensions {channels}")
+    stated = header.get("dimensions")
+    if header.get("univariate") and stated not in (None, 1):
+        raise SeqgenError(f"{path} line {where['dimensions']}: @univariate true but @dimensions {stated}")
     data = lines[first:]
     if not data:
         raise SeqgenError(f"{path} has no cases after @data")
     labels, sequences = [], []
+    channels, first_case = stated, None  # without @dimensions, the first case says how many channels every case has
     for number, line in data:
         if line.startswith("@"):
             raise SeqgenError(f"{path} line {number}: a @ tag after @data")
@@ -358,9 +442,18 @@ def read_ts(path: str | Path, text: Optional[str] = None, labeled: bool = True) 
             elif label not in classes:
                 shown = ", ".join(repr(c) for c in classes[:8]) + (", …" if len(classes) > 8 else "")
                 raise SeqgenError(f"{path} line {number}: label {label[:30]!r} is not one of @classLabel's ({shown})")
+        elif len(fields) > 1 and not fields[-1].strip():
+            fields.pop()  # aeon ends an unlabelled case with ':'
+        if channels is None:
+            channels, first_case = len(fields), number
+            if header.get("univariate") and channels != 1:
+                raise SeqgenError(f"{path} line {number} has {channels} channels (separated by ':'), but @univariate "
+                                  "is true")
         if len(fields) != channels:
-            raise SeqgenError(f"{path} line {number} has {len(fields)} channel(s) before the label, @dimensions says "
-                              f"{channels} (channels are separated by ':', the label is last)")
+            said = (f"@dimensions (line {where['dimensions']}) says {channels}" if stated is not None else
+                    f"line {first_case}, the first case, has {channels}")
+            raise SeqgenError(f"{path} line {number} has {len(fields)} channel(s) before the label, {said} "
+                              "(channels are separated by ':', the label is last)")
         columns = []
         for channel, field in enumerate(fields, start=1):
             values = _sequence_values(field.split(","), f"{path} line {number}, channel {channel}")
@@ -382,7 +475,8 @@ def read_ts(path: str | Path, text: Optional[str] = None, labeled: bool = True) 
                 raise SeqgenError(f"{path} line {number}: @seriesLength {header['serieslength']}, but this case has "
                                   f"{length} steps")
     layout = {"format": "ts", "columns": None, "label_column": None, "min_length": min(lengths),
-              "max_length": max(lengths), "cells_per_row": max(lengths) * channels, "channels": channels}
+              "max_length": max(lengths), "cells_per_row": max(lengths) * channels, "channels": channels,
+              "lines": [number for number, _ in data]}
     return labels, sequences, layout
 
 
@@ -451,5 +545,6 @@ def check_known_labels(labels: list, classes: list, path: str | Path) -> None:
     """Every label of a test file must be one the model was trained on."""
     unknown = sorted(set(labels) - set(classes))
     if unknown:
-        raise SeqgenError(f"{path} has label(s) {', '.join(repr(u) for u in unknown)} never seen in training "
-                          f"(the model knows: {', '.join(repr(c) for c in classes)})")
+        shown = ", ".join(repr(u) for u in unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
+        raise LabelError(f"{path} has label(s) {shown} never seen in training "
+                         f"(the model knows: {', '.join(repr(c) for c in classes)})")

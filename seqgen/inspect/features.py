@@ -68,9 +68,10 @@ def music_features(labels: list) -> dict:
 
 def series_features(values: np.ndarray, season: int, positions=None) -> dict:
     """The value, its change from the point before, and (with a season) the position in the season of each
-    point; `positions` are the points' indices in the whole series (default 0, 1, …)."""
-    values = np.asarray(values, dtype=np.float32)
-    out = {"value": values, "change": np.r_[0.0, np.diff(values)].astype(np.float32)}
+    point; `positions` are the points' indices in the whole series (default 0, 1, …). In 64-bit floats: the change
+    between values near the 32-bit limit (±3.4e38) and its range would overflow 32 bits."""
+    values = np.asarray(values, dtype=np.float64)
+    out = {"value": values, "change": np.r_[0.0, np.diff(values)]}
     if season > 1:
         positions = np.arange(len(values)) if positions is None else np.asarray(positions)
         out["season_position"] = (positions % season).astype(np.float32)

@@ -6,17 +6,19 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 
 from seqgen.checkpoint import rebuilding, require
 from seqgen.config import check, from_dict
+from seqgen.data.series import FLOAT32_MAX, LabelError
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
 from seqgen.tasks.classify.config import ClassifyConfig, EvaluateConfig
-from seqgen.tasks.classify.data import pad, read_like_training
+from seqgen.tasks.classify.data import check_scalable, pad, read_like_training
 from seqgen.training import load_finished
 
 NAME = "classify"
@@ -28,8 +30,13 @@ def rebuild(model_config: dict, state: dict, device="cpu") -> LSTMClassifier:
     return model.to(device).eval()
 
 
-def predict_proba(models, scaling: dict, sequences: list, device="cpu", batch_size: int = 256) -> np.ndarray:
-    """Class probabilities (N, C) for sequences of any lengths, averaged over the ensemble's networks."""
+def predict_proba(models, scaling: dict, sequences: list, device="cpu", batch_size: int = 256,
+                  describe: Optional[Callable[[int], str]] = None) -> np.ndarray:
+    """Class probabilities (N, C) for sequences of any lengths, averaged over the ensemble's networks. A sequence
+    the networks' 32-bit floats cannot hold, scaled or on its way through them, is one line naming it by
+    `describe(i)` (default: "sequence i")."""
+    describe = describe or (lambda i: f"sequence {i + 1}")
+    check_scalable(sequences, scaling, describe)
     models = models if isinstance(models, (list, tuple)) else [models]
     out = []
     with torch.no_grad():
@@ -37,7 +44,15 @@ def predict_proba(models, scaling: dict, sequences: list, device="cpu", batch_si
             values, lengths = pad(sequences[start:start + batch_size], scaling)
             values, lengths = values.to(device), lengths.to(device)
             out.append(torch.stack([model.eval()(values, lengths).softmax(-1) for model in models]).mean(0).cpu().numpy())
-    return np.concatenate(out)
+    probabilities = np.concatenate(out)
+    finite = np.isfinite(probabilities).all(1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        peak = float(np.abs(np.asarray(sequences[row], dtype=np.float64)).max())
+        raise SeqgenError(f"{describe(row)}: the model's class probabilities are not numbers, as its values (up to "
+                          f"{peak:.4g}) lie too far outside the training data's for the model's 32-bit floats; give "
+                          "values in the training data's units and range")
+    return probabilities
 
 
 def check_payload(payload: dict) -> None:
@@ -112,9 +127,13 @@ class Classifier:
     def probabilities(self, sequences: list) -> np.ndarray:
         """Class probabilities (N, classes), in the order of `classes`, for sequences of values: each 1-D for a
         one-channel model, else (steps, channels); any lengths."""
+        return self._probabilities(self._checked(sequences), lambda i: f"sequence {i + 1}")
+
+    def _checked(self, sequences: list) -> list:
+        """The sequences as float64 arrays of the model's channels; anything else is one line."""
         channels = self.payload["model_config"].get("input_size", 1)
         try:
-            sequences = [np.asarray(s, dtype=np.float32) for s in sequences]
+            sequences = [np.asarray(s, dtype=np.float64) for s in sequences]
         except (TypeError, ValueError):
             sequences = []
         shapes = [s.shape[1:] for s in sequences]
@@ -122,7 +141,15 @@ class Classifier:
                 any(shape not in (((channels,),) if channels > 1 else ((), (1,))) for shape in shapes):
             what = "a non-empty list of numbers" if channels == 1 else f"a (steps, {channels}) array"
             raise SeqgenError(f"give one or more sequences, each {what} of finite values")
-        return predict_proba(self.networks, self.payload["scaling"], sequences, self.device)
+        return sequences
+
+    def _probabilities(self, sequences: list, describe: Callable[[int], str]) -> np.ndarray:
+        for row, sequence in enumerate(sequences):
+            if np.abs(sequence).max() > FLOAT32_MAX:
+                raise SeqgenError(f"{describe(row)} holds a value beyond the range of 32-bit floats "
+                                  f"(±{FLOAT32_MAX:.3g}) the model computes in; rescale it")
+        sequences = [np.asarray(s, dtype=np.float32) for s in sequences]
+        return predict_proba(self.networks, self.payload["scaling"], sequences, self.device, describe=describe)
 
     def classify(self, data, labeled: bool = True) -> list[dict]:
         """Classify every sequence of `data`: a file (a path) laid out as the training file (labeled=False: its
@@ -131,13 +158,17 @@ class Classifier:
         per sequence: row number, label ("" without), predicted class and the probability of each class."""
         labeled = check("labeled", labeled, bool)
         if isinstance(data, (str, os.PathLike)):
-            labels, sequences = read_like_training(check("the file to classify", data, str, path=True), self.payload,
-                                                   labeled=labeled)
+            data = check("the file to classify", data, str, path=True)
+            try:
+                labels, sequences, describe = read_like_training(data, self.payload, labeled=labeled)
+            except LabelError as error:
+                raise SeqgenError(f"{error}; if {data} holds no labels, pass --no-labels") from None
         else:
-            sequences = _sequences(data)
+            sequences = self._checked(_sequences(data))
             labels = [""] * len(sequences)
+            describe = lambda i: f"sequence {i + 1}"  # noqa: E731
         rows = []
-        for index, (label, p) in enumerate(zip(labels, self.probabilities(sequences)), start=1):
+        for index, (label, p) in enumerate(zip(labels, self._probabilities(sequences, describe)), start=1):
             rows.append({"row": index, "label": label, "predicted": self.classes[int(p.argmax())],
                          "probabilities": {c: float(x) for c, x in zip(self.classes, p)}})
         return rows
@@ -163,10 +194,10 @@ class Classifier:
             what = "a list of finite numbers" if channels == 1 else f"a (steps, {channels}) array of finite numbers"
             raise SeqgenError(f"give one sequence: {what}")
         check_steps(len(values), "the sequence")
+        probabilities = self._probabilities([values], lambda i: "the sequence")[0]  # refuses what cannot be scaled
         scaled, _ = pad([values.astype(np.float32)], self.payload["scaling"])  # (1, T, C)
         lstm = self.networks[member].lstm
         gates, _ = lstm_gates(lstm, scaled.to(self.device))  # (L, 1, T, D·H)
-        probabilities = self.probabilities([values])[0]
         values = values if channels == 1 else values[:, 0]  # the page draws the first channel
         best = int(probabilities.argmax())
         return Inspection(kind="series", tokens=np.arange(len(values)), labels=[str(t) for t in range(len(values))],
@@ -183,6 +214,6 @@ class Classifier:
         test = EvaluateConfig(test=test).test or self.payload["train_config"].get("test")
         if not test:
             raise SeqgenError("this classifier was trained without --test; give a labelled file with --test FILE")
-        labels, sequences = read_like_training(test, self.payload)
-        report = classification_report(labels, self.probabilities(sequences), self.classes)
+        labels, sequences, describe = read_like_training(test, self.payload)
+        report = classification_report(labels, self._probabilities(sequences, describe), self.classes)
         return {"source": str(test), **report}

@@ -19,7 +19,7 @@ class ClassifyConfig(RunOptions, NetworkOptions):
     test: Optional[str] = option(None, "Labelled test file scored after training, laid out as the training file.",
                                  path=True)
     label_column: Optional[str] = option(None, "Name of the label column of CSV files with a header [default: label, "
-                                         "else the first].")
+                                         "else the one named column among numbered ones, else the first].")
     bidirectional: bool = option(True, "Read each sequence both ways.")
     conv_channels: int = option(64, "Channels of the convolutional branch beside the LSTM (0: LSTM only).", min=0)
     class_weights: bool = option(True, "Weight the loss by inverse class frequency (for imbalanced classes).")
@@ -36,7 +36,7 @@ class ClassifyConfig(RunOptions, NetworkOptions):
     lr: float = default(3e-3, help="Learning rate of AdamW (constant).")
     weight_decay: float = default(1e-2)
     epochs: float = default(150.0, help="Most passes over the training sequences, for each network of the ensemble.")
-    batch_size: int = default(16, help="Sequences per optimizer step.")
+    batch_size: int = default(16, help="Sequences per optimizer step (at least 2, which batch norm needs).", min=2)
     seed: int = default(0, help="Random seed of the validation folds; network m of the ensemble uses seed + m for its "
                                 "initialisation, dropout and data order.")
     device: str = default("cpu", help="Where to train: the CPU (these networks are small), cuda when available "

@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 
-from seqgen.data.series import check_known_labels, check_layout, read_labeled_file
+from seqgen.data.series import FLOAT32_MAX, check_known_labels, check_layout, read_labeled_file
 from seqgen.errors import SeqgenError
 from seqgen.tasks.classify.config import ClassifyConfig
 
@@ -38,10 +38,32 @@ def pad(sequences: list, scaling: dict) -> tuple[torch.Tensor, torch.Tensor]:
     mean = np.asarray(scaling["mean"], dtype=np.float32).reshape(-1)
     std = np.asarray(scaling["std"], dtype=np.float32).reshape(-1)
     values = torch.zeros(len(sequences), int(lengths.max()), max(len(mean), channels(sequences[0])))
-    for row, sequence in enumerate(sequences):
-        scaled = (sequence.reshape(len(sequence), -1) - mean) / std  # (T, C)
-        values[row, :len(sequence)] = torch.from_numpy(scaled.astype(np.float32))
+    with np.errstate(over="ignore", invalid="ignore"):  # values beyond 32-bit floats are refused by check_scalable
+        for row, sequence in enumerate(sequences):
+            scaled = (sequence.reshape(len(sequence), -1) - mean) / std  # (T, C)
+            values[row, :len(sequence)] = torch.from_numpy(scaled.astype(np.float32))
     return values, lengths
+
+
+def check_scalable(sequences: list, scaling: dict, describe: Callable[[int], str]) -> None:
+    """Refuse a sequence whose values, scaled as the training data were, leave the 32-bit floats the networks
+    compute in (they would come out as probabilities that are not numbers); `describe(i)` names sequence i."""
+    mean = np.asarray(scaling["mean"], dtype=np.float64).reshape(-1)
+    std = np.asarray(scaling["std"], dtype=np.float64).reshape(-1)
+    for row, sequence in enumerate(sequences):
+        values = np.asarray(sequence, dtype=np.float64).reshape(len(sequence), -1)  # (T, C)
+        deviations = np.abs((values - mean) / std)
+        if not np.all(deviations <= FLOAT32_MAX):
+            step, channel = np.unravel_index(np.argmax(np.where(np.isfinite(deviations), deviations, np.inf)),
+                                             deviations.shape)
+            raise SeqgenError(f"{describe(row)} holds {values[step, channel]:.4g} (step {step + 1}), "
+                              f"{deviations[step, channel]:.3g} deviations from the training data's mean: beyond the "
+                              "32-bit floats the model computes in; give values in the training data's units "
+                              f"(mean {_shown(mean)}, deviation {_shown(std)})")
+
+
+def _shown(numbers: np.ndarray) -> str:
+    return ", ".join(f"{x:.4g}" for x in numbers[:4]) + (", …" if len(numbers) > 4 else "")
 
 
 def fit_scaling(sequences: list) -> dict:
@@ -56,11 +78,13 @@ def fit_scaling(sequences: list) -> dict:
 
 
 def folds(targets: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """A stratified fold number for every example: each class is dealt round the folds in random order."""
+    """A stratified fold number for every example: each class is dealt round the folds in random order. The one
+    example of a class (fold -1) is held out by no network: held out, its network could never learn that class,
+    and the rest of the ensemble would learn it from that one example anyway."""
     assigned = np.zeros(len(targets), dtype=np.int64)
     for c in np.unique(targets):
         members = rng.permutation(np.flatnonzero(targets == c))
-        assigned[members] = np.arange(len(members)) % count
+        assigned[members] = np.arange(len(members)) % count if len(members) > 1 else -1
     return assigned
 
 
@@ -97,6 +121,7 @@ def read_training_data(config: ClassifyConfig) -> TrainingData:
         raise SeqgenError("--task classify needs --corpus TRAIN_FILE: labelled sequences, UCR format (label first), "
                           "a .ts archive file or CSV with a label column")
     labels, sequences, layout = read_labeled_file(config.corpus, config.label_column)
+    del layout["lines"]  # the layout is stored in the checkpoint: only what later files are checked against
     classes = sorted_classes(labels)
     if len(classes) < 2:
         raise SeqgenError(f"{config.corpus} has only one class ({classes[0]!r}); classification needs two or more")
@@ -106,17 +131,20 @@ def read_training_data(config: ClassifyConfig) -> TrainingData:
         check_layout(config.test, test_layout, layout, lengths=False)
         check_known_labels(test_labels, classes, config.test)
         check_layout(config.test, test_layout, layout)
-        test = (test_labels, test_sequences)
+        test = (test_labels, test_sequences, test_layout["lines"])
     scaling = fit_scaling(sequences)
+    if test is not None:  # before training, not after it
+        check_scalable(test[1], scaling, rows_of(config.test, test[2]))
     digest = hashlib.sha256(repr(labels).encode())
     for sequence in sequences:
         digest.update(np.ascontiguousarray(sequence, dtype=np.float32).tobytes() + b"|")
     return TrainingData(labels, sequences, layout, classes, scaling, digest.hexdigest()[:16], test)
 
 
-def read_like_training(path, payload: dict, labeled: bool = True) -> tuple[list, list]:
-    """(labels, sequences) of a file to classify or score, refused in one line when it is laid out unlike the
-    training file (checkpoints written before the layout was stored are not checked)."""
+def read_like_training(path, payload: dict, labeled: bool = True) -> tuple[list, list, Callable[[int], str]]:
+    """(labels, sequences, describe) of a file to classify or score, refused in one line when it is laid out unlike
+    the training file (checkpoints written before the layout was stored are not checked); describe(i) names
+    sequence i by its row and line for errors."""
     trained = payload.get("layout")
     label_column = payload["train_config"].get("label_column")
     if isinstance(trained, dict) and trained.get("format") == "csv" and labeled:
@@ -127,7 +155,12 @@ def read_like_training(path, payload: dict, labeled: bool = True) -> tuple[list,
     if labeled:
         check_known_labels(labels, payload["classes"], path)
     check_layout(path, layout, trained, labeled=labeled)
-    return labels, sequences
+    return labels, sequences, rows_of(path, layout["lines"])
+
+
+def rows_of(path, lines: list) -> Callable[[int], str]:
+    """Names sequence i of a file in errors: its row (as the predictions number them) and line."""
+    return lambda i: f"{path} row {i + 1} (line {lines[i]})"
 
 
 def default_run_stem(config: ClassifyConfig) -> str:

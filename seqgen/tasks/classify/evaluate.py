@@ -37,9 +37,12 @@ def format_report(report: dict) -> str:
              f"{'class':<{width}}  precision  recall      F1  support"]
     for name, s in report["per_class"].items():
         lines.append(f"{name:<{width}}  {s['precision']:>9.3f}  {s['recall']:>6.3f}  {s['f1']:>6.3f}  {s['support']:>7}")
-    lines += ["", "confusion (rows: true class, columns: predicted)", " " * width + "".join(f"{c:>8}" for c in classes)]
+    # Each column as wide as its label or its largest count, two spaces apart, so long labels never run together.
+    columns = [max(6, len(c), *(len(str(row[j])) for row in report["confusion"])) for j, c in enumerate(classes)]
+    lines += ["", "confusion (rows: true class, columns: predicted)",
+              " " * width + "".join(f"  {c:>{w}}" for c, w in zip(classes, columns))]
     for name, row in zip(classes, report["confusion"]):
-        lines.append(f"{name:<{width}}" + "".join(f"{n:>8}" for n in row))
+        lines.append(f"{name:<{width}}" + "".join(f"  {n:>{w}}" for n, w in zip(row, columns)))
     return "\n".join(lines)
 
 

@@ -23,7 +23,14 @@ from seqgen.models.classify import LSTMClassifier
 from seqgen.runs import RunFolder, RunPaths
 from seqgen.tasks.classify.classify import predict_proba, rebuild
 from seqgen.tasks.classify.config import ClassifyConfig
-from seqgen.tasks.classify.data import TrainingData, default_run_stem, fold_count, folds, read_training_data
+from seqgen.tasks.classify.data import (
+    TrainingData,
+    default_run_stem,
+    fold_count,
+    folds,
+    read_training_data,
+    rows_of,
+)
 from seqgen.tasks.classify.evaluate import classification_report, plot_confusion
 from seqgen.training import (
     arm,
@@ -310,8 +317,9 @@ def _train(ensemble: Ensemble, state: EnsembleState, run: RunFolder, should_stop
     report = None
     if data.test is not None:
         models = [rebuild(ensemble.model_config, r["best_state"], device) for r in state.records]
-        report = classification_report(data.test[0], predict_proba(models, data.scaling, data.test[1], device),
-                                       data.classes)
+        labels, sequences, lines = data.test
+        report = classification_report(labels, predict_proba(models, data.scaling, sequences, device,
+                                                             describe=rows_of(config.test, lines)), data.classes)
         plot_confusion(report, run.path / "confusion.png", f"{Path(config.test).name}: accuracy "
                                                            f"{report['accuracy']:.3f}")
     final = payload(report)

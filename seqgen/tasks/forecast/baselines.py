@@ -31,10 +31,9 @@ def sarima(history: np.ndarray, steps: int, season: int, log: bool) -> Optional[
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = SARIMAX(y, order=(0, 1, 1), seasonal_order=seasonal).fit(disp=False)
-            forecast = result.forecast(steps)
+            forecast = np.exp(result.forecast(steps)) if log else np.asarray(result.forecast(steps))
     except Exception:  # a fit that fails is a missing baseline, not a failed evaluation
         return None
-    forecast = np.exp(forecast) if log else np.asarray(forecast)
     return forecast if np.all(np.isfinite(forecast)) else None
 
 

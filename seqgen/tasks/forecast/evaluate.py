@@ -103,11 +103,14 @@ def _mean(values: list) -> Optional[float]:
 
 
 def format_table(result: dict) -> str:
+    """The scores as a table, each column as wide as its widest figure so large ones never run together."""
     width = max([16] + [len(name) + 2 for name in result["scores"]])
-    lines = [f"{'method':<{width}}{'RMSE':>10}{'MAE':>10}{'MAPE %':>9}{'MASE':>8}"]
-    for name, s in result["scores"].items():
-        cells = [f"{s['rmse']:>10.2f}", f"{s['mae']:>10.2f}",
-                 f"{s['mape']:>9.2f}" if s["mape"] is not None else f"{'-':>9}",
-                 f"{s['mase']:>8.3f}" if s["mase"] is not None else f"{'-':>8}"]
-        lines.append(f"{name:<{width}}" + "".join(cells))
+    formats = (("RMSE", "rmse", ".2f", 10), ("MAE", "mae", ".2f", 10), ("MAPE %", "mape", ".2f", 9),
+               ("MASE", "mase", ".3f", 8))
+    cells = {name: [format(s[key], spec) if s[key] is not None else "-" for _, key, spec, _ in formats]
+             for name, s in result["scores"].items()}
+    widths = [max(least, *(len(row[k]) + 2 for row in cells.values())) for k, (_, _, _, least) in enumerate(formats)]
+    lines = [f"{'method':<{width}}" + "".join(f"{head:>{w}}" for (head, _, _, _), w in zip(formats, widths))]
+    for name, row in cells.items():
+        lines.append(f"{name:<{width}}" + "".join(f"{cell:>{w}}" for cell, w in zip(row, widths)))
     return "\n".join(lines)

@@ -281,6 +281,10 @@ class Forecaster:
         forecast = untransform(np.array([reference(z, end, 1, step_lag)[0] for end in ends])
                                + correction * prep["scale"], prep["log"])
         points = ends - 1  # the last point each window holds
+        if not np.all(np.isfinite(forecast)):
+            point = int(points[np.argmin(np.isfinite(forecast))])
+            raise SeqgenError(f"network {member}'s one-step forecast after point {point + 1} is not a finite number: the "
+                              "network diverges there; retrain the model")
         labels = [self.dates[p] if self.dates else str(p + 1) for p in points]
         name = self.payload["series"]["name"]
         return Inspection(kind="series", tokens=points, labels=labels, gates=last, forecast=forecast,

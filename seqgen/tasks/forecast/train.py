@@ -14,7 +14,7 @@ import torch
 
 from seqgen.checkpoint import rebuilding, require, save_checkpoint
 from seqgen.config import from_dict, to_dict
-from seqgen.data.series import Series, check_series
+from seqgen.data.series import FLOAT32_MAX, Series, check_series
 from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.forecast import LSTMForecaster
@@ -102,6 +102,12 @@ class Ensemble:
         if names and (covariates is None or covariates.shape != (len(values), len(names))):
             raise SeqgenError(f"--covariates {config.covariates} needs those columns beside the series' {len(values)} "
                               "points")
+        for what, column in [("the series", values)] + [(f"covariate {name!r}", covariates[:, k])
+                                                        for k, name in enumerate(names)]:
+            if not np.all(np.abs(column) <= FLOAT32_MAX):  # NaN too
+                point = int(np.argmin(np.abs(column) <= FLOAT32_MAX))
+                raise SeqgenError(f"{what} holds {column[point]:.4g} at point {point + 1}: not a number within the "
+                                  f"range of 32-bit floats (±{FLOAT32_MAX:.3g}) the networks compute in; rescale it")
         if config.combine != "none":  # fail before training, not after: the statistical model must fit this series
             combine_baseline(config.combine, values, config.horizon, season, config.log_transform)
         self.config, self.device = config, device
