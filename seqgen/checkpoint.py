@@ -52,7 +52,8 @@ def save_checkpoint(payload: dict, path: str | Path, kept: Optional[str] = None)
                 Path(tmp).unlink(missing_ok=True)
         reason = _write_failure(error, path.parent)
         if kept is None:
-            kept = f"the last good {path.name} is intact" if path.exists() else "no earlier checkpoint of that name exists"
+            kept = (f"the last good {path.name} is intact" if path.exists() else
+                    "no earlier checkpoint of that name exists")
         raise SeqgenError(f"could not write checkpoint {path} ({reason}); {kept}; free disk space or choose "
                           "another --output-dir") from None
     except BaseException:

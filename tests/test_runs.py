@@ -19,8 +19,9 @@ from seqgen.models import LSTMLanguageModel
 from seqgen.tasks.language_model.train import train
 
 AIRLINE = Path(seqgen.__file__).parent / "data" / "airline.csv"
-SMALL = {"forecast": dict(corpus=str(AIRLINE), epochs=2, ensemble=1, hidden_size=8, device="cpu"),
-         "classify": dict(epochs=2, ensemble=2, hidden_size=8, conv_channels=4, batch_size=8, device="cpu")}
+SMALL = {"forecast": {"corpus": str(AIRLINE), "epochs": 2, "ensemble": 1, "hidden_size": 8, "device": "cpu"},
+         "classify": {"epochs": 2, "ensemble": 2, "hidden_size": 8, "conv_channels": 4, "batch_size": 8,
+                      "device": "cpu"}}
 
 
 def files_of(folder: Path) -> dict:
@@ -63,8 +64,8 @@ def poison_after(monkeypatch, steps: int) -> None:
 @pytest.mark.parametrize("task", ["language-model", "translate", "forecast", "classify"])
 def test_a_name_that_holds_a_run_is_refused_for_every_task_and_nothing_changes(finished, tiny_train, tmp_path, task):
     before = files_of(finished.run_dir)
-    options = {"language-model": dict(corpus=tiny_train.corpus, max_steps=3),
-               "translate": dict(max_steps=1, train_pairs=100),
+    options = {"language-model": {"corpus": tiny_train.corpus, "max_steps": 3},
+               "translate": {"max_steps": 1, "train_pairs": 100},
                "forecast": SMALL["forecast"],
                "classify": dict(SMALL["classify"], corpus=str(ucr(tmp_path / "train.ucr")))}[task]
     with pytest.raises(SeqgenError) as caught:
@@ -140,8 +141,8 @@ def test_two_runs_without_a_name_in_the_same_second_get_folders_of_their_own(tin
             return cls(2026, 1, 2, 3, 4, 5)
 
     monkeypatch.setattr(seqgen.runs.datetime, "datetime", Frozen)
-    config = dict(corpus=tiny_train.corpus, max_steps=2, eval_interval=2, output_dir=tiny_train.output_dir,
-                  hidden_size=16, embedding_dim=8, batch_size=4, bptt=16, eval_batch_size=4, device="cpu")
+    config = {"corpus": tiny_train.corpus, "max_steps": 2, "eval_interval": 2, "output_dir": tiny_train.output_dir,
+              "hidden_size": 16, "embedding_dim": 8, "batch_size": 4, "bptt": 16, "eval_batch_size": 4, "device": "cpu"}
     first = seqgen.train(**config, progress=False)
     second = seqgen.train(**config, seed=7, progress=False)
     assert first.run_dir != second.run_dir and second.run_dir.name == first.run_dir.name + "-2"
