@@ -178,6 +178,11 @@ def launch_rank() -> int:
         return 0  # `join` says what is wrong with the launch
 
 
+# A rank that does not print its error waits this long before it exits: torchrun stops every process as soon
+# as one ends, and rank 0, meeting the same error at about the same moment, must have printed its line by then.
+QUIET_RANK_WAIT = 2.0
+
+
 def reports(error: BaseException) -> bool:
     """Whether this process prints `error` as its one line. The ranks of a torchrun launch run the same
     command, and an error on rank 0 reaches the others as the same line, so rank 0 alone prints what every

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
 
 import click
 
@@ -47,10 +48,12 @@ class SeqgenGroup(click.Group):
 def _fail(error: BaseException, line: str, code: int) -> None:
     """Print the error's one line and exit with `code`; under torchrun, once for the whole launch (rank 0
     prints what every rank meets, another rank only an error of its own)."""
-    from seqgen.distributed import reports
+    from seqgen.distributed import QUIET_RANK_WAIT, reports
 
     if reports(error):
         click.echo(line, err=True)
+    else:
+        time.sleep(QUIET_RANK_WAIT)
     sys.exit(code)
 
 
