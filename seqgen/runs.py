@@ -270,8 +270,13 @@ class RunFolder:
     def write_json(self, name: str, data: dict) -> Path:
         path = self.path / name
         tmp = path.with_suffix(".json.tmp")
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         try:
-            tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            encoded = text.encode("utf-8")
+        except UnicodeEncodeError:  # a path of bytes that are not UTF-8 (a name typed in another encoding)
+            encoded = (json.dumps(data, indent=2) + "\n").encode("ascii")
+        try:
+            tmp.write_bytes(encoded)
             os.replace(tmp, path)
         except OSError as error:
             tmp.unlink(missing_ok=True)

@@ -268,3 +268,13 @@ def test_a_full_disk_during_a_checkpoint_write_says_so_and_keeps_the_previous_on
     folder = Path(tiny_train.output_dir) / "run"
     assert load_checkpoint(folder / "latest.pt")["step"] == 10
     assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_name_in_bytes_that_are_not_utf8_still_gets_its_run_json(tiny_train):
+    """On Linux a folder name may be any bytes; Python hands those that are not UTF-8 over as surrogates."""
+    result = seqgen.train(corpus=tiny_train.corpus, max_steps=2, eval_interval=2, output_dir=tiny_train.output_dir,
+                          name="caf\udce9", progress=False, hidden_size=16, embedding_dim=8, batch_size=4, bptt=16,
+                          eval_batch_size=4, device="cpu")
+    import json
+
+    assert json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))["step"] == 2
