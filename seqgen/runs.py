@@ -113,6 +113,7 @@ class RunFolder:
         self._lock = None
         self._written: set[str] = set()  # files of this run: written by this process, or by the run it resumes
         self._replaced: Optional[list] = None  # with --overwrite: the old run's entries, removed at the first write
+        self._claimed = False  # whether this process has written in the folder yet
 
     @classmethod
     def new(cls, output_dir: str, name: Optional[str], default_stem: str, overwrite: bool = False) -> "RunFolder":
@@ -220,7 +221,6 @@ class RunFolder:
     def wrote(self, path: Path) -> None:
         """Note a file this run has written. The first one claims the folder: the run --overwrite replaces is
         removed (all but what this run wrote), and `last` points here."""
-        first = not self._written
         self._written.add(Path(path).name)
         if self._replaced is not None:
             for entry in self._replaced:
@@ -235,7 +235,8 @@ class RunFolder:
                     raise SeqgenError(f"could not remove {entry} of the run --overwrite replaces: "
                                       f"{error.strerror or error}") from None
             self._replaced = None
-        if first:
+        if not self._claimed:
+            self._claimed = True
             self._point_last_here()
 
     def has_written(self, name: str) -> bool:

@@ -278,3 +278,12 @@ def test_a_name_in_bytes_that_are_not_utf8_still_gets_its_run_json(tiny_train):
     import json
 
     assert json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))["step"] == 2
+
+
+def test_a_resumed_run_takes_last_over_when_it_saves(finished, tiny_model, tiny_train):
+    other = train(tiny_model, dataclasses.replace(tiny_train, name="other", max_steps=2, eval_interval=2),
+                  progress=False)
+    last = Path(tiny_train.output_dir) / "last"
+    assert os.readlink(last) == "other"
+    seqgen.train(resume=str(finished.run_dir), max_steps=22, progress=False)
+    assert os.readlink(last) == "run" and other.best_path.exists()
