@@ -103,10 +103,10 @@ def _taken(folder: Path) -> SeqgenError:
 class RunFolder:
     """A run's folder, created and locked for as long as this process trains into it.
 
-    The folder is claimed when the run writes its first file: with --overwrite, that is when the run it
-    replaces is removed (so a new run that fails before it saves anything leaves the old one as it was),
-    and `last` moves to the first run that has a checkpoint (so `seqgen sample checkpoints/last` keeps
-    working while a new run starts)."""
+    The folder is claimed when the run writes its first file (a checkpoint): with --overwrite, that is
+    when the run it replaces is removed (so a new run that fails before it saves anything leaves the old
+    one as it was), and when `last` moves here (so `seqgen sample checkpoints/last` keeps naming a run
+    with a checkpoint while a new run starts)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
