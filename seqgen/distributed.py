@@ -14,7 +14,7 @@ import contextlib
 import datetime
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
 from seqgen.errors import SeqgenError
@@ -44,6 +44,8 @@ class World:
     size: int = 1
     backend: Optional[str] = None
     owns_group: bool = False  # whether `join` started the process group (and `leave` ends it)
+    # How the line of a lost peer ends: the training loop names its own last save, once it has one.
+    after_loss: Callable[[], str] = field(default=lambda: "the run stops here", repr=False)
 
     @property
     def main(self) -> bool:
@@ -64,8 +66,7 @@ class World:
             reason = re.sub(r"^\[[^\]]*\]\s*", "", str(error).strip().splitlines()[0] if str(error).strip() else "")
             reason = reason.split(". ")[0].rstrip(".")[:120] or type(error).__name__
             raise PeerLost(f"rank {self.rank} of {self.size}: another process of this run stopped or cannot be "
-                           f"reached while {what} ({reason}); the run stops here, and `--resume` continues it from "
-                           "the last latest.pt") from None
+                           f"reached while {what} ({reason}); {self.after_loss()}") from None
 
     @contextlib.contextmanager
     def alone(self):

@@ -335,6 +335,13 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
                  "this run saved no checkpoint before it diverged")
         return f"lower --lr (now {config.lr:g}) or --grad-clip; {saved}"
 
+    def after_loss() -> str:
+        if run.has_written("latest.pt"):
+            return f"the run stops here, and `--resume {run.latest}` continues it from its last save"
+        return "the run stops here, before it saved a checkpoint"
+
+    world.after_loss = after_loss
+
     def fraction_done() -> float:
         done = 0.0
         if max_steps is not None:

@@ -158,7 +158,8 @@ def test_a_rank_that_dies_ends_the_run_with_one_line(corpus):
     job, err = signal_rank_one(corpus, "kill", signal.SIGKILL)
     assert job.returncode != 0
     ours = [line for line in err.splitlines() if line.startswith("Error: ")]
-    assert len(ours) == 1 and "another process of this run stopped" in ours[0] and "--resume" in ours[0]
+    assert len(ours) == 1 and "another process of this run stopped" in ours[0]
+    assert "`--resume signals/kill/latest.pt` continues it" in ours[0]  # this run's own last save
     assert not seqgen_frames(err)
     torch.load(corpus / "signals" / "kill" / "latest.pt", weights_only=True)  # the last good checkpoint is intact
 
@@ -218,3 +219,13 @@ def test_under_torchrun_an_error_of_one_rank_alone_is_printed_by_that_rank(monke
             raise SeqgenError("no such file or folder: c.txt")
     assert str(caught.value) == "rank 1 of 2: no such file or folder: c.txt"
     assert reports(caught.value) and not reports(SeqgenError("the same on every rank"))
+
+
+def test_a_peer_lost_before_the_first_save_names_no_checkpoint_to_resume():
+    from seqgen.distributed import PeerLost, World
+
+    with pytest.raises(PeerLost) as caught:
+        with World(rank=0, size=2).collective("agreeing on the step"):
+            raise RuntimeError("[../gloo/transport.cc:1] Connection closed by peer. more")
+    assert str(caught.value).endswith("(Connection closed by peer); the run stops here")
+    assert "--resume" not in str(caught.value) and "latest.pt" not in str(caught.value)
