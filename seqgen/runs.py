@@ -246,8 +246,11 @@ class RunFolder:
     def save_checkpoint(self, payload: dict, path: Path) -> Path:
         """seqgen.checkpoint.save_checkpoint into this folder; a failure says truthfully what is left."""
         path = Path(path)
+        saved = sorted(name for name in self._written if name.endswith(".pt"))
         if path.name in self._written:
             kept = f"the last good {path.name} is intact"
+        elif saved:
+            kept = f"this run's {' and '.join(saved)} {'is' if len(saved) == 1 else 'are'} intact"
         elif self._replaced is not None:
             kept = "the run --overwrite was to replace is left as it was"
         else:

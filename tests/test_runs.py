@@ -287,3 +287,23 @@ def test_a_resumed_run_takes_last_over_when_it_saves(finished, tiny_model, tiny_
     assert os.readlink(last) == "other"
     seqgen.train(resume=str(finished.run_dir), max_steps=22, progress=False)
     assert os.readlink(last) == "run" and other.best_path.exists()
+
+
+@pytest.mark.parametrize("task", ["forecast", "classify"])
+def test_a_full_disk_at_the_end_of_an_ensemble_run_says_what_is_intact(task, tmp_path, monkeypatch):
+    import seqgen.runs
+
+    real, calls = seqgen.runs.save_checkpoint, []
+
+    def save(payload, path, kept=None):
+        calls.append(Path(path).name)
+        if Path(path).name == "best.pt":  # the first best.pt, after latest.pt was saved during the run
+            raise SeqgenError(f"could not write checkpoint {path} (No space left on device); {kept}")
+        return real(payload, path, kept)
+
+    monkeypatch.setattr(seqgen.runs, "save_checkpoint", save)
+    options = dict(SMALL[task], ensemble=2, corpus=str(ucr(tmp_path / "t.ucr"))) if task == "classify" else \
+        dict(SMALL[task], ensemble=2)
+    with pytest.raises(SeqgenError) as caught:
+        seqgen.train(task, output_dir=str(tmp_path / "runs"), name="r", progress=False, **options)
+    assert calls[0] == "latest.pt" and "this run's latest.pt is intact" in str(caught.value)
