@@ -263,3 +263,17 @@ def test_no_writable_cache_and_no_temporary_folder_is_one_line(corpus_file, tmp_
     line = one_line_error(run("train", "--corpus", corpus_file, "--max-steps", 1, "--output-dir", tmp_path / "runs",
                               "--device", "cpu", "--quiet"))
     assert "SEQGEN_CACHE" in line
+
+
+def test_a_cache_path_the_file_system_refuses_is_a_warning_or_one_line(corpus_file, tmp_path, monkeypatch):
+    from conftest import one_line_error, run
+
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / ("x" * 300)))  # a name too long for the file system
+    monkeypatch.setattr(token_files, "_fallback", {})
+    trained = run("train", "--corpus", corpus_file, "--max-steps", 1, "--output-dir", tmp_path / "runs",
+                  "--device", "cpu", "--quiet", "--sample-length", 0, "--hidden-size", 8, "--embedding-dim", 8)
+    assert trained.exit_code == 0 and "could not write the token cache" in trained.output, trained.output
+    line = one_line_error(run("train", "--corpus", "tinyshakespeare", "--max-steps", 1, "--quiet"))
+    assert "SEQGEN_CACHE" in line and "too long" in line
+    listed = run("corpora")
+    assert listed.exit_code == 0 and "tinyshakespeare" in listed.output
