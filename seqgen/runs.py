@@ -67,6 +67,9 @@ def check_new_run(output_dir: str, name: Optional[str], overwrite: bool = False)
     to; writes nothing, so a train function calls it before reading any data and the mistake is one line
     at once."""
     if name is None:
+        if overwrite:
+            raise SeqgenError("--overwrite replaces the run in the folder of a --name; give the --name of the run to "
+                              "replace (without --name every run gets a new folder)")
         return
     folder = Path(output_dir).expanduser() / check_name(name)
     try:
@@ -120,8 +123,8 @@ class RunFolder:
         """A new run's folder. A folder that already holds a run is refused unless `overwrite`; without --name,
         a run started in the same second as another gets a folder of its own (`<stem>-<time>-2`)."""
         base = Path(output_dir).expanduser()
+        check_new_run(output_dir, name, overwrite)
         if name is not None:
-            check_new_run(output_dir, name, overwrite)
             folder = cls(base / name).open()
             if folder._claimed_by_another_run(overwrite):
                 folder.close()

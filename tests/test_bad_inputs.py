@@ -558,6 +558,8 @@ OUTPUT_ROWS = [
     ("resume-classify-finished", lambda w: ["train", "--task", "classify", "--resume", w.cl, *QUIET], "finished"),
     ("resume-forecast-finished", lambda w: ["train", "--task", "forecast", "--resume", w.fc, *QUIET], "finished"),
     ("resume-overwrite", lambda w: ["train", "--resume", w.lm, "--overwrite", *QUIET], "--overwrite is for a new run"),
+    ("train-overwrite-without-name", lambda w: ["train", "--task", "forecast", "--epochs", 1, "--ensemble", 1,
+                                                "--output-dir", w.dir / "o", "--overwrite", *QUIET], "give the --name"),
     ("sample-output-proc", lambda w: ["sample", w.lm, "--length", 5, "--output", "/proc/x/y.txt"], "/proc/x"),
     ("sample-output-proc-two", lambda w: ["sample", w.lm, "--length", 5, "--num-samples", 2, "--output", "/proc/x/y.txt"],
      "/proc/x"),
