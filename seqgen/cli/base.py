@@ -52,7 +52,7 @@ def _fail(error: BaseException, line: str, code: int) -> None:
 
     if reports(error):
         click.echo(line, err=True)
-    else:
+    elif not isinstance(error, (KeyboardInterrupt, click.Abort)):  # Ctrl-C reached rank 0 as well: no wait
         time.sleep(QUIET_RANK_WAIT)
     sys.exit(code)
 
