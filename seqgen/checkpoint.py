@@ -8,10 +8,13 @@ file is one line, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import pickle
+import shutil
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -22,9 +25,10 @@ FORMAT = "seqgen-checkpoint"
 VERSION = 1
 
 
-def save_checkpoint(payload: dict, path: str | Path) -> Path:
+def save_checkpoint(payload: dict, path: str | Path, kept: Optional[str] = None) -> Path:
     """Write to a temporary file beside `path`, then rename: a crash, a kill or a full disk never
-    leaves half a file, and the previous checkpoint of that name stays as it was."""
+    leaves half a file, and the previous checkpoint of that name stays as it was. `kept` says, for the
+    error line, what is left when the write fails (by default: whether a file of that name exists)."""
     path = Path(path)
     payload = {"format": FORMAT, "version": VERSION, "seqgen_version": __version__, **payload}
     tmp = None
@@ -32,26 +36,68 @@ def save_checkpoint(payload: dict, path: str | Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            out = _Remembering(f)
+            try:
+                torch.save(payload, out)
+            except RuntimeError:
+                if out.error is not None:  # torch words a failed write its own way; the system's words are clearer
+                    raise out.error from None
+                raise
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except (OSError, RuntimeError) as error:  # torch reports a failed write as RuntimeError
         if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        reason = getattr(error, "strerror", None) or (str(error).splitlines() or [type(error).__name__])[0]
-        kept = f"the last good {path.name} is intact" if path.exists() else "no earlier checkpoint of that name exists"
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink(missing_ok=True)
+        reason = _write_failure(error, path.parent)
+        if kept is None:
+            kept = (f"the last good {path.name} is intact" if path.exists() else
+                    "no earlier checkpoint of that name exists")
         raise SeqgenError(f"could not write checkpoint {path} ({reason}); {kept}; free disk space or choose "
                           "another --output-dir") from None
     except BaseException:
         if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
 
+class _Remembering:
+    """A file whose first failed write is kept, so a full disk is reported as such and not as torch's
+    "unexpected pos" (torch turns the OSError of a write into a RuntimeError of its own)."""
+
+    def __init__(self, file):
+        self.file, self.error = file, None
+
+    def write(self, data) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as error:
+            self.error = self.error or error
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _write_failure(error: BaseException, folder: Path) -> str:
+    """The reason a write failed, in the system's words where there are any."""
+    seen = error
+    while seen is not None:  # the OSError behind a RuntimeError, if there is one
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    with contextlib.suppress(OSError):
+        if shutil.disk_usage(folder).free == 0:
+            return os.strerror(errno.ENOSPC)
+    return (str(error).splitlines() or [type(error).__name__])[0][:160]
+
+
 def resolve_checkpoint(path: str | Path, file_name: str = "best.pt") -> Path:
-    """Accept a checkpoint file or a run folder (its best.pt, or `file_name`), named by a str or a pathlib.Path."""
+    """Accept a checkpoint file or a run folder (its best.pt, or `file_name`), named by a str or a pathlib.Path.
+    `<output_dir>/last` stands for the newest run that has that file, also while a newer run has not saved one yet."""
     if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
         raise SeqgenError(f"a checkpoint is named by a path (text or a pathlib.Path) to a file or run folder, not "
                           f"{type(path).__name__} {path!r}"[:200])
@@ -59,6 +105,8 @@ def resolve_checkpoint(path: str | Path, file_name: str = "best.pt") -> Path:
         raise SeqgenError(f"checkpoint {os.fspath(path)!r} is not a path to a file or run folder")
     path = Path(path).expanduser()
     try:
+        if path.name == "last" and (path.is_dir() or path.is_symlink()) and not (path / file_name).is_file():
+            path = _newest_run(path.parent, file_name) or path
         if path.is_dir():
             path = path / file_name
         found = path.exists()
@@ -67,6 +115,19 @@ def resolve_checkpoint(path: str | Path, file_name: str = "best.pt") -> Path:
     if not found:
         raise SeqgenError(f"checkpoint {path} does not exist; train one with `seqgen train`")
     return path
+
+
+def _newest_run(output_dir: Path, file_name: str) -> Optional[Path]:
+    """The run folder in `output_dir` whose `file_name` was written last, if any has one."""
+    newest, when = None, -1
+    with contextlib.suppress(OSError):
+        for folder in output_dir.iterdir():
+            with contextlib.suppress(OSError):
+                if folder.name != "last" and folder.is_dir() and (folder / file_name).is_file():
+                    mtime = (folder / file_name).stat().st_mtime_ns
+                    if mtime > when:
+                        newest, when = folder, mtime
+    return newest
 
 
 def load_checkpoint(path: str | Path, task: str | None = None, mmap: bool = False) -> dict:

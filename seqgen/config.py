@@ -170,6 +170,8 @@ class RunOptions(Checked):
                             choices=("auto", "fp32", "bf16"))
     output_dir: str = option("checkpoints", "Folder that receives the run folder.", path=True)
     name: Optional[str] = option(None, "Run folder name, inside --output-dir [default: corpus name and time].")
+    overwrite: bool = option(False, "Replace the run already in the --name folder (its files are removed when this "
+                             "run saves its first checkpoint); without it such a folder is refused.")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ so that every process takes the same decisions.
 
     torchrun --standalone --nproc-per-node 4 -m seqgen train --batch-size 256
 
-Without torchrun, `join` returns a world of one process and nothing here does any work.
+Without torchrun, `join` returns a world of one process and nothing here does any work (torch is
+imported only for a launch, so the command line can ask `reports` at no cost).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import contextlib
 import datetime
 import os
 import re
-from dataclasses import dataclass
-from typing import Callable, Optional
-
-import torch
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Optional
 
 from seqgen.errors import SeqgenError
+
+if TYPE_CHECKING:
+    import torch
 
 BACKENDS = {"cuda": "nccl", "cpu": "gloo"}
 TIMEOUT = datetime.timedelta(minutes=30)  # a rank silent this long (not dead: a dead one is seen at once) ends the run
@@ -26,6 +28,11 @@ TIMEOUT = datetime.timedelta(minutes=30)  # a rank silent this long (not dead: a
 
 class PeerLost(SeqgenError):
     pass
+
+
+class OwnError(SeqgenError):
+    """An error one process of a torchrun launch meets alone (a corpus missing on its node, a GPU it lacks):
+    that process prints it, where an error every rank meets is printed by rank 0 alone (see `reports`)."""
 
 
 @dataclass
@@ -37,6 +44,8 @@ class World:
     size: int = 1
     backend: Optional[str] = None
     owns_group: bool = False  # whether `join` started the process group (and `leave` ends it)
+    # How the line of a lost peer ends: the training loop names its own last save, once it has one.
+    after_loss: Callable[[], str] = field(default=lambda: "the run stops here", repr=False)
 
     @property
     def main(self) -> bool:
@@ -57,14 +66,27 @@ class World:
             reason = re.sub(r"^\[[^\]]*\]\s*", "", str(error).strip().splitlines()[0] if str(error).strip() else "")
             reason = reason.split(". ")[0].rstrip(".")[:120] or type(error).__name__
             raise PeerLost(f"rank {self.rank} of {self.size}: another process of this run stopped or cannot be "
-                           f"reached while {what} ({reason}); the run stops here, and `--resume` continues it from "
-                           "the last latest.pt") from None
+                           f"reached while {what} ({reason}); {self.after_loss()}") from None
+
+    @contextlib.contextmanager
+    def alone(self):
+        """For what a rank other than 0 does after rank 0 did it without error: a SeqgenError here is this
+        process's own, so it names its rank and is printed by it."""
+        try:
+            yield
+        except OwnError:
+            raise
+        except SeqgenError as error:
+            if self.main or self.size == 1:
+                raise
+            raise OwnError(f"rank {self.rank} of {self.size}: {error}") from None
 
     def agree(self, elapsed: float, stop: bool) -> tuple[float, bool]:
         """The training seconds of the slowest rank, and whether any rank was asked to stop: every rank then
         follows the same learning-rate schedule and budget, and Ctrl-C on one stops all."""
         if self.size == 1:
             return elapsed, stop
+        import torch
         import torch.distributed as dist
 
         values = torch.tensor([elapsed, float(stop)], dtype=torch.float64, device=self._device())
@@ -126,12 +148,17 @@ class World:
             self.owns_group = False
 
     def _device(self) -> torch.device:
+        import torch
+
         return torch.device("cuda", torch.cuda.current_device()) if self.backend == "nccl" else torch.device("cpu")
 
 
 def launched() -> bool:
     """Whether this process is one of several that torchrun (or another launcher) started."""
-    return int(os.environ.get("WORLD_SIZE", "1") or 1) > 1
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1") or 1) > 1
+    except ValueError:
+        return True  # not a number: `join` says so
 
 
 @contextlib.contextmanager
@@ -146,7 +173,22 @@ def joined(device: torch.device):
 
 def launch_rank() -> int:
     """This process's rank in a torchrun launch (0 without one): only rank 0 reports to the user."""
-    return int(os.environ.get("RANK", "0") or 0) if launched() else 0
+    try:
+        return int(os.environ.get("RANK", "0") or 0) if launched() else 0
+    except ValueError:
+        return 0  # `join` says what is wrong with the launch
+
+
+# A rank that does not print its error waits this long before it exits: torchrun stops every process as soon
+# as one ends, and rank 0, meeting the same error at about the same moment, must have printed its line by then.
+QUIET_RANK_WAIT = 2.0
+
+
+def reports(error: BaseException) -> bool:
+    """Whether this process prints `error` as its one line. The ranks of a torchrun launch run the same
+    command, and an error on rank 0 reaches the others as the same line, so rank 0 alone prints what every
+    rank meets; another rank prints only an error of its own (OwnError). torchrun's report follows."""
+    return launch_rank() == 0 or isinstance(error, OwnError)
 
 
 def join(device: torch.device) -> tuple[World, torch.device]:
@@ -154,16 +196,18 @@ def join(device: torch.device) -> tuple[World, torch.device]:
     the process group (nccl on CUDA, one GPU per local rank; gloo on the CPU) is started here."""
     if not launched():
         return World(), device
+    import torch
     import torch.distributed as dist
 
     try:
         rank, local_rank, size = (int(os.environ[name]) for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"))
     except (KeyError, ValueError):
-        raise SeqgenError("WORLD_SIZE is set but RANK or LOCAL_RANK is not: launch several processes with "
-                          "torchrun (e.g. `torchrun --standalone --nproc-per-node 2 -m seqgen train`)") from None
+        raise SeqgenError("WORLD_SIZE is set but RANK and LOCAL_RANK are not (all three must be whole numbers): "
+                          "launch several processes with torchrun (e.g. `torchrun --standalone --nproc-per-node 2 "
+                          "-m seqgen train`)") from None
     if device.type == "cuda":
         if local_rank >= torch.cuda.device_count():
-            raise SeqgenError(f"local rank {local_rank} has no GPU of its own (this machine has "
+            raise OwnError(f"local rank {local_rank} has no GPU of its own (this machine has "
                               f"{torch.cuda.device_count()}); use --nproc-per-node {torch.cuda.device_count()} or fewer")
         torch.cuda.set_device(local_rank)
         device = torch.device("cuda", local_rank)

@@ -16,7 +16,7 @@ from typing import Callable, Optional, Protocol
 import torch
 from torch import nn
 
-from seqgen.checkpoint import check_weights, load_checkpoint, resolve_checkpoint, save_checkpoint
+from seqgen.checkpoint import check_weights, load_checkpoint, resolve_checkpoint
 from seqgen.config import RESUMABLE_OVERRIDES, StepOptions, flag
 from seqgen.device import autocast, resolve_precision
 from seqgen.distributed import World
@@ -69,10 +69,11 @@ def set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def check_finite(value: float, what: str, where: str, hint: str) -> None:
-    """Stop a run whose loss is no longer a number, saying where and what to change."""
+def check_finite(value: float, what: str, where: str, hint) -> None:
+    """Stop a run whose loss is no longer a number, saying where and what to change (`hint`: text, or a
+    function giving it, called only then)."""
     if not math.isfinite(value):
-        raise TrainingDiverged(f"the {what} became {value} {where}; {hint}")
+        raise TrainingDiverged(f"the {what} became {value} {where}; {hint() if callable(hint) else hint}")
 
 
 def progress_bar(total: float, enabled: bool, **options):
@@ -123,20 +124,25 @@ class StopRequest:
     def __init__(self):
         self.requested = False
         self.armed = False
+        self.interrupted = False  # a signal came before the loop started: the run must never start training
 
     def __call__(self) -> bool:
         return self.requested
 
     def signal(self, signum, frame) -> None:
         if self.requested or not self.armed:
+            self.interrupted = True
             raise KeyboardInterrupt
         self.requested = True
         print("\nStopping: saving latest.pt (press Ctrl-C again to abort at once).", file=sys.stderr, flush=True)
 
 
 def arm(should_stop) -> None:
-    """Tell a StopRequest the loop runs: from now on a signal asks it to save and stop."""
+    """Tell a StopRequest the loop runs: from now on a signal asks it to save and stop. A signal that came
+    before (its KeyboardInterrupt swallowed by some library on the way) stops the run here, before it trains."""
     if isinstance(should_stop, StopRequest):
+        if should_stop.interrupted:
+            raise KeyboardInterrupt
         should_stop.armed = True
 
 
@@ -171,10 +177,22 @@ def load_finished(path, task: str) -> tuple:
     return path, payload
 
 
+def refuse_finished(path, payload: dict, task: str) -> None:
+    """An ensemble run whose every network is trained has nothing to continue: one line, and nothing rewritten."""
+    state = payload.get("train_state")
+    if isinstance(state, dict) and state.get("complete") is True:
+        networks = (payload.get("train_config") or {}).get("ensemble", state.get("member"))
+        raise SeqgenError(f"{path} is a finished {task} run (all {networks} networks trained) and resuming it has "
+                          "nothing to do; start a new run with another --name (or --overwrite to replace this one)")
+
+
 def resume_point(path, task: str, overrides: Optional[dict] = None, allowed=RESUMABLE_OVERRIDES) -> tuple:
     """(file, payload) of the checkpoint a run resumes from: a latest.pt or its run folder. Options other
     than `allowed` cannot change. A file that is an older state of its run than the latest.pt beside it
     (e.g. best.pt) is refused: resuming it would overwrite the newer state."""
+    if "overwrite" in (overrides or {}):
+        raise SeqgenError("--overwrite is for a new run; --resume continues the run in its own folder (leave "
+                          "out --overwrite)")
     fixed = sorted(set(overrides or {}) - set(allowed))
     if fixed:
         raise SeqgenError(f"{', '.join(flag(n) for n in fixed)} cannot change when resuming a {task} run; only "
@@ -328,7 +346,18 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
         task.network = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     precision = resolve_precision(config.precision, device, getattr(task, "tokens_per_step", None))
     max_steps, epochs, max_time = config.budget()
-    hint = f"lower --lr (now {config.lr:g}) or --grad-clip; the last good checkpoint is {run.latest}"
+
+    def hint() -> str:
+        saved = (f"the last good checkpoint is {run.latest}" if run.has_written("latest.pt") else
+                 "this run saved no checkpoint before it diverged")
+        return f"lower --lr (now {config.lr:g}) or --grad-clip; {saved}"
+
+    def after_loss() -> str:
+        if run.has_written("latest.pt"):
+            return f"the run stops here, and `--resume {run.latest}` continues it from its last save"
+        return "the run stops here, before it saved a checkpoint"
+
+    world.after_loss = after_loss
 
     def fraction_done() -> float:
         done = 0.0
@@ -345,9 +374,9 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
         data = {**task.payload(), **state.to_payload(model, optimizer, device, world)}
         if not world.main:
             return
-        save_checkpoint(data, run.latest)
+        run.save_checkpoint(data, run.latest)
         if improved:
-            save_checkpoint(data, run.best)
+            run.save_checkpoint(data, run.best)
         best = None if math.isinf(state.best_val_loss) else state.best_val_loss
         run.write_json("run.json", {**task.summary(), "device": str(device), "precision": precision,
                                     **world.describe(),
@@ -374,7 +403,7 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
         return True
 
     if state.step > 0 and fraction_done() >= 1.0:
-        raise SeqgenError(f"this run already spent its budget (step {state.step}); to train on, extend it with "
+        raise SeqgenError(f"this run is finished: it spent its budget (step {state.step}); to train on, extend it with "
                           "--max-steps, --epochs or --max-time")
     for note in notes if world.main else ():
         print(note, file=sys.stderr)

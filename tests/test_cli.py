@@ -1,7 +1,9 @@
 import json
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -138,3 +140,54 @@ def test_help_lists_every_command_s_options_without_importing_torch():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_ctrl_c_while_a_tokenizer_is_trained_stops_at_once_and_never_trains(tmp_path):
+    """sentencepiece trains in C++ for seconds (here about 8 s of unigram on 60,000 lines), where Python
+    cannot run a signal's handler: Ctrl-C must still answer at once, and no run may start after it."""
+    import random
+
+    rng = random.Random(0)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 10))) for _ in range(20000)]
+    corpus = tmp_path / "words.txt"
+    corpus.write_text("".join(" ".join(rng.choice(words) for _ in range(10)) + "\n" for _ in range(60000)))
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-m", "seqgen", "train", "--corpus", str(corpus), "--tokenizer", "unigram",
+               "--max-steps", "3", "--output-dir", str(tmp_path / "runs"), *TINY]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "SEQGEN_CACHE": str(cache), "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 180
+    while not list(cache.glob("tokens/sources-*.json")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)  # the corpus is surveyed: the tokenizer's training comes next
+    time.sleep(1.5)
+    assert process.poll() is None, process.communicate()
+    lines = []  # (seconds after the signal, line) of stderr, read as they come
+
+    def read():
+        for line in process.stderr:
+            lines.append((time.time() - sent, line.rstrip()))
+
+    reader = threading.Thread(target=read)
+    sent = time.time()
+    process.send_signal(signal.SIGINT)
+    reader.start()
+    process.wait(timeout=120)
+    reader.join()
+    err = "\n".join(line for _, line in lines)
+    assert process.returncode == 130, err
+    answered = [at for at, line in lines if line == "Aborted."]
+    assert answered and answered[0] < 2, lines  # the tokenizer's remaining seconds of training are not waited for
+    assert "Traceback" not in err
+    assert not (tmp_path / "runs").exists()  # never went on into training
+
+
+def test_a_signal_before_the_loop_starts_stops_the_run_even_if_swallowed():
+    from seqgen.training import StopRequest, arm
+
+    request = StopRequest()
+    with pytest.raises(KeyboardInterrupt):
+        request.signal(signal.SIGINT, None)
+    # some library on the way caught the KeyboardInterrupt and went on: the loop must still not start
+    with pytest.raises(KeyboardInterrupt):
+        arm(request)
+    assert not request()  # and never became a request to save a checkpoint

@@ -18,6 +18,9 @@ from conftest import make_text
 import seqgen
 
 TORCHRUN = Path(sys.executable).parent / "torchrun"
+# seqgen's own source files, however the checkout is named (a checkout named `seqgen`, with its venv inside, has
+# `seqgen/` in the path of torchrun's own files too)
+PACKAGE = {str(Path(seqgen.__file__).parent) + os.sep, str(Path(seqgen.__file__).resolve().parent) + os.sep}
 MODEL = {"embedding_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.0}  # no dropout: its masks differ by rank
 RUN = {"batch_size": 4, "bptt": 16, "eval_interval": 6, "log_interval": 1, "warmup_steps": 2, "device": "cpu"}
 
@@ -32,6 +35,12 @@ def torchrun(folder: Path, *args, timeout: float = 240) -> subprocess.CompletedP
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run([str(TORCHRUN), "--standalone", "--nproc-per-node", "2", "-m", "seqgen", *map(str, args)],
                           cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def seqgen_frames(stderr: str) -> list[str]:
+    """The lines of a traceback in `stderr` that point into seqgen's own files."""
+    return [line for line in stderr.splitlines()
+            if line.strip().startswith('File "') and any(folder in line for folder in PACKAGE)]
 
 
 def losses(run_dir: Path) -> list[float]:
@@ -110,8 +119,9 @@ def test_a_global_batch_the_processes_cannot_share_is_one_line(corpus):
                       "bad", "--quiet")
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-    assert lines and all("--batch-size 3" in line and "divisible by the 2 processes" in line for line in lines)
-    assert 'seqgen/' not in "".join(line for line in result.stderr.splitlines() if line.strip().startswith('File "'))
+    assert len(lines) == 1, result.stderr  # every rank meets it; rank 0 alone prints it
+    assert "--batch-size 3" in lines[0] and "divisible by the 2 processes" in lines[0]
+    assert not seqgen_frames(result.stderr)
 
 
 def signal_rank_one(folder: Path, name: str, signum: int) -> tuple[subprocess.Popen, str]:
@@ -148,8 +158,9 @@ def test_a_rank_that_dies_ends_the_run_with_one_line(corpus):
     job, err = signal_rank_one(corpus, "kill", signal.SIGKILL)
     assert job.returncode != 0
     ours = [line for line in err.splitlines() if line.startswith("Error: ")]
-    assert len(ours) == 1 and "another process of this run stopped" in ours[0] and "--resume" in ours[0]
-    assert 'seqgen/' not in "".join(line for line in err.splitlines() if line.strip().startswith('File "'))
+    assert len(ours) == 1 and "another process of this run stopped" in ours[0]
+    assert "`--resume signals/kill/latest.pt` continues it" in ours[0]  # this run's own last save
+    assert not seqgen_frames(err)
     torch.load(corpus / "signals" / "kill" / "latest.pt", weights_only=True)  # the last good checkpoint is intact
 
 
@@ -171,3 +182,50 @@ def _environ(pid: int) -> set:
         return set((Path("/proc") / str(pid) / "environ").read_bytes().decode(errors="replace").split("\0"))
     except OSError:
         return set()
+
+
+def test_the_traceback_check_looks_at_seqgens_own_files_only():
+    package = sorted(PACKAGE)[0]
+    torchrun_frame = '  File "/home/me/seqgen/.venv/lib/python3.11/site-packages/torch/distributed/run.py", line 9'
+    assert seqgen_frames(torchrun_frame) == []
+    assert seqgen_frames(f'  File "{package}training.py", line 1') != []
+
+
+def test_under_torchrun_an_error_every_rank_meets_is_printed_by_rank_zero_alone(monkeypatch):
+    from click.testing import CliRunner
+
+    import seqgen.distributed
+    from seqgen.cli import cli
+
+    monkeypatch.setattr(seqgen.distributed, "QUIET_RANK_WAIT", 0)  # no rank 0 to wait for here
+
+    def error_lines(rank: str) -> tuple[int, list[str]]:
+        env = {"WORLD_SIZE": "2", "RANK": rank, "LOCAL_RANK": rank}
+        result = CliRunner().invoke(cli, ["train", "--batch-size", "0", "--quiet"], env=env)
+        return result.exit_code, [line for line in result.output.splitlines() if line.strip()]
+
+    assert error_lines("0") == (1, ["Error: --batch-size must be >= 1, not 0"])
+    assert error_lines("1") == (1, [])  # the same line would follow from every other rank
+
+
+def test_under_torchrun_an_error_of_one_rank_alone_is_printed_by_that_rank(monkeypatch):
+    from seqgen.distributed import OwnError, World, reports
+    from seqgen.errors import SeqgenError
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(OwnError) as caught:
+        with World(rank=1, size=2).alone():  # rank 0 did this without error
+            raise SeqgenError("no such file or folder: c.txt")
+    assert str(caught.value) == "rank 1 of 2: no such file or folder: c.txt"
+    assert reports(caught.value) and not reports(SeqgenError("the same on every rank"))
+
+
+def test_a_peer_lost_before_the_first_save_names_no_checkpoint_to_resume():
+    from seqgen.distributed import PeerLost, World
+
+    with pytest.raises(PeerLost) as caught:
+        with World(rank=0, size=2).collective("agreeing on the step"):
+            raise RuntimeError("[../gloo/transport.cc:1] Connection closed by peer. more")
+    assert str(caught.value).endswith("(Connection closed by peer); the run stops here")
+    assert "--resume" not in str(caught.value) and "latest.pt" not in str(caught.value)

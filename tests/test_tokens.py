@@ -118,3 +118,162 @@ def test_an_unwritable_cache_warns_and_still_trains(tiny_train, tmp_path, monkey
                                           (65537, np.uint32)])
 def test_token_dtype_is_the_smallest_unsigned_type(vocab, dtype):
     assert token_files.token_dtype(vocab) == dtype
+
+
+# -- a token file is the one asked for, or it is rebuilt ---------------------------------------------------------
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    """A cache of the test's own: the tests below damage and swap its entries."""
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _entries(splits) -> tuple:
+    data = splits.ids["train"].filename
+    return data, data.with_suffix(".json")
+
+
+def _texts_of(splits) -> str:
+    return splits.tokenizer.decode(np.concatenate([splits.ids[s] for s in token_files.SPLITS]))
+
+
+def test_swapped_token_files_are_rebuilt_not_trained_on(own_cache, tiny_train, corpus_file, tmp_path, capsys):
+    other = tmp_path / "other.txt"
+    other.write_text(corpus_file.read_text(encoding="utf-8").upper(), encoding="utf-8")
+    config_b = dataclasses.replace(tiny_train, corpus=str(other))
+    a, b = load_splits(tiny_train, progress=False), load_splits(config_b, progress=False)
+    for x, y in zip(_entries(a), _entries(b)):  # the two entries change places, header and ids alike
+        x.rename(tmp_path / "swap")
+        y.rename(x)
+        (tmp_path / "swap").rename(y)
+    again = load_splits(tiny_train, progress=False)
+    assert "another corpus or tokenizer" in capsys.readouterr().err
+    assert _texts_of(again) == corpus_file.read_text(encoding="utf-8")
+    assert _texts_of(load_splits(config_b, progress=False)) == other.read_text(encoding="utf-8")
+
+
+def test_ids_swapped_under_a_sound_header_are_rebuilt(own_cache, tiny_train, corpus_file, tmp_path, capsys):
+    text = corpus_file.read_text(encoding="utf-8")
+    other = tmp_path / "other.txt"
+    other.write_text("\n".join(reversed(text.split("\n"))), encoding="utf-8")  # same characters, same length
+    a = load_splits(tiny_train, progress=False)
+    b = load_splits(dataclasses.replace(tiny_train, corpus=str(other)), progress=False)
+    assert _entries(a)[0].stat().st_size == _entries(b)[0].stat().st_size
+    _entries(a)[0].write_bytes(_entries(b)[0].read_bytes())
+    again = load_splits(tiny_train, progress=False)
+    assert "does not hold the ids its header describes" in capsys.readouterr().err
+    assert _texts_of(again) == text
+
+
+def test_ids_outside_the_tokenizer_are_rebuilt_even_under_a_forged_checksum(own_cache, tiny_train, corpus_file, capsys):
+    import json
+    import zlib
+
+    first = load_splits(tiny_train, progress=False)
+    data, header = _entries(first)
+    ids = np.fromfile(data, dtype=np.uint8)
+    ids[5] = 250  # the vocabulary has a few dozen characters
+    ids.tofile(data)
+    forged = json.loads(header.read_text())
+    forged["crc32"] = zlib.crc32(ids.tobytes())
+    header.write_text(json.dumps(forged))
+    again = load_splits(tiny_train, progress=False)
+    assert "outside its tokenizer" in capsys.readouterr().err
+    assert _texts_of(again) == corpus_file.read_text(encoding="utf-8")
+
+
+def test_a_renamed_fit_entry_is_not_trusted(own_cache, tiny_train, corpus_file):
+    char = load_splits(tiny_train, progress=False)
+    bpe_config = dataclasses.replace(tiny_train, tokenizer="bpe", vocab_size=320)
+    load_splits(bpe_config, progress=False)
+    folder = _entries(char)[0].parent
+    fits = sorted(folder.glob("fit-*.json"), key=lambda p: p.stat().st_mtime_ns)[-2:]
+    contents = [p.read_bytes() for p in fits]
+    fits[0].write_bytes(contents[1])
+    fits[1].write_bytes(contents[0])
+    assert load_splits(tiny_train, progress=False).tokenizer.kind == "char"
+    assert load_splits(bpe_config, progress=False).tokenizer.kind == "bpe"
+
+
+def test_a_damaged_token_file_is_rebuilt_on_the_command_line_in_train_and_evaluate(own_cache, corpus_file, tmp_path):
+    from conftest import run
+
+    tiny = ["--hidden-size", 16, "--embedding-dim", 8, "--num-layers", 1, "--batch-size", 2, "--bptt", 8,
+            "--eval-batch-size", 2, "--device", "cpu", "--quiet", "--sample-length", 0]
+    first = run("train", "--corpus", corpus_file, "--max-steps", 2, "--output-dir", tmp_path, "--name", "a", *tiny)
+    assert first.exit_code == 0, first.output
+    for data in token_files.cache_dir().glob("tokens/*.bin"):
+        data.write_bytes(b"\xff" * data.stat().st_size)  # ids far outside any small vocabulary
+    again = run("train", "--corpus", corpus_file, "--max-steps", 2, "--output-dir", tmp_path, "--name", "b", *tiny)
+    assert again.exit_code == 0 and "tokenising again" in again.output, again.output
+    for data in token_files.cache_dir().glob("tokens/*.bin"):
+        data.write_bytes(b"\xff" * data.stat().st_size)
+    scored = run("evaluate", tmp_path / "a", "--split", "test")
+    assert scored.exit_code == 0 and "tokenising again" in scored.output, scored.output
+
+
+# -- the cache folder: a lock that is a folder, an unwritable cache, fallback folders ----------------------------
+
+def test_a_lock_in_the_token_cache_that_is_a_folder_is_one_line(own_cache, tiny_train, corpus_file):
+    from conftest import one_line_error, run
+
+    fingerprint = token_files.survey([corpus_file.read_text(encoding="utf-8")]).fingerprint
+    fit_key = token_files.key_of(corpus=fingerprint, splits=[tiny_train.val_fraction, tiny_train.test_fraction],
+                                 kind="char", vocab=None)
+    (token_files.cache_dir() / "tokens" / f"{fit_key}.lock").mkdir(parents=True)
+    line = one_line_error(run("train", "--corpus", corpus_file, "--max-steps", 1, "--output-dir",
+                              tiny_train.output_dir, "--device", "cpu", "--quiet"))
+    assert f"{fit_key}.lock" in line and "remove it" in line
+
+
+def test_fallback_token_folders_are_removed_when_the_process_ends(corpus_file, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    blocker, temp = tmp_path / "not-a-folder", tmp_path / "tmp"
+    blocker.write_text("")
+    temp.mkdir()
+    abandoned = temp / f"{token_files.FALLBACK_PREFIX}old"  # left by a process killed long ago
+    abandoned.mkdir()
+    (abandoned / ".lock").write_text("")
+    (abandoned / "x.bin").write_bytes(b"\x00" * 10)
+    os.utime(abandoned, (1, 1))
+    code = ("import sys; from seqgen.tasks.language_model.data import load_splits; "
+            "from seqgen.tasks.language_model import TrainConfig; "
+            f"s = load_splits(TrainConfig(corpus={str(corpus_file)!r}), progress=False); "
+            "print(s.ids['train'].filename.parent)")
+    env = {**os.environ, "SEQGEN_CACHE": str(blocker), "TMPDIR": str(temp)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    used = done.stdout.strip().splitlines()[-1]
+    assert used.startswith(str(temp)) and "removed when it ends" in done.stderr
+    assert list(temp.iterdir()) == []  # its own folder and the abandoned one are gone
+
+
+def test_no_writable_cache_and_no_temporary_folder_is_one_line(corpus_file, tmp_path, monkeypatch):
+    from conftest import one_line_error, run
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("SEQGEN_CACHE", str(blocker))
+    monkeypatch.setattr(token_files.tempfile, "tempdir", str(blocker / "tmp"))
+    monkeypatch.setattr(token_files, "_fallback", {})
+    line = one_line_error(run("train", "--corpus", corpus_file, "--max-steps", 1, "--output-dir", tmp_path / "runs",
+                              "--device", "cpu", "--quiet"))
+    assert "SEQGEN_CACHE" in line
+
+
+def test_a_cache_path_the_file_system_refuses_is_a_warning_or_one_line(corpus_file, tmp_path, monkeypatch):
+    from conftest import one_line_error, run
+
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / ("x" * 300)))  # a name too long for the file system
+    monkeypatch.setattr(token_files, "_fallback", {})
+    trained = run("train", "--corpus", corpus_file, "--max-steps", 1, "--output-dir", tmp_path / "runs",
+                  "--device", "cpu", "--quiet", "--sample-length", 0, "--hidden-size", 8, "--embedding-dim", 8)
+    assert trained.exit_code == 0 and "could not write the token cache" in trained.output, trained.output
+    line = one_line_error(run("train", "--corpus", "tinyshakespeare", "--max-steps", 1, "--quiet"))
+    assert "SEQGEN_CACHE" in line and "too long" in line
+    listed = run("corpora")
+    assert listed.exit_code == 0 and "tinyshakespeare" in listed.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
 
 import click
 
@@ -23,31 +24,37 @@ class SeqgenGroup(click.Group):
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as error:
             hint = f" (see: {error.ctx.command_path} --help)" if error.ctx is not None else ""
-            click.echo(f"Error: {_one_line(error.format_message())}{hint}", err=True)
-            sys.exit(error.exit_code)
+            _fail(error, f"Error: {_one_line(error.format_message())}{hint}", error.exit_code)
         except click.ClickException as error:
-            click.echo(f"Error: {_one_line(error.format_message())}", err=True)
-            sys.exit(error.exit_code)
+            _fail(error, f"Error: {_one_line(error.format_message())}", error.exit_code)
         except SeqgenError as error:
-            click.echo(f"Error: {_one_line(str(error))}", err=True)
-            sys.exit(1)
-        except (click.Abort, KeyboardInterrupt):
-            click.echo("Aborted.", err=True)
-            sys.exit(130)
-        except MemoryError:
-            click.echo("Error: out of memory; use a smaller model (--hidden-size, --num-layers, --embedding-dim) "
-                       "or a smaller --batch-size", err=True)
-            sys.exit(1)
+            _fail(error, f"Error: {_one_line(str(error))}", 1)
+        except (click.Abort, KeyboardInterrupt) as error:
+            _fail(error, "Aborted.", 130)
+        except MemoryError as error:
+            _fail(error, "Error: out of memory; use a smaller model (--hidden-size, --num-layers, --embedding-dim) "
+                  "or a smaller --batch-size", 1)
         except RuntimeError as error:  # torch reports an allocation it cannot make as a RuntimeError
             if not _out_of_memory(error):
                 raise
-            click.echo(f"Error: out of memory ({_one_line(str(error).splitlines()[0])[:160]}); use a smaller model "
-                       "(--hidden-size, --num-layers, --embedding-dim) or a smaller --batch-size", err=True)
-            sys.exit(1)
+            _fail(error, f"Error: out of memory ({_one_line(str(error).splitlines()[0])[:160]}); use a smaller model "
+                  "(--hidden-size, --num-layers, --embedding-dim) or a smaller --batch-size", 1)
         except BrokenPipeError:  # `seqgen sample … | head`: the reader left; nothing is wrong
             sys.stderr.close()
             sys.exit(0)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(error: BaseException, line: str, code: int) -> None:
+    """Print the error's one line and exit with `code`; under torchrun, once for the whole launch (rank 0
+    prints what every rank meets, another rank only an error of its own)."""
+    from seqgen.distributed import QUIET_RANK_WAIT, reports
+
+    if reports(error):
+        click.echo(line, err=True)
+    elif not isinstance(error, (KeyboardInterrupt, click.Abort)):  # Ctrl-C reached rank 0 as well: no wait
+        time.sleep(QUIET_RANK_WAIT)
+    sys.exit(code)
 
 
 def _out_of_memory(error: Exception) -> bool:

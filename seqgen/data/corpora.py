@@ -81,15 +81,29 @@ def corpus_path(corpus: Corpus, download: bool = True) -> Path:
     if corpus.music21_path:
         return _music21_root() / corpus.music21_path
     path = cache_dir() / f"{corpus.name}.txt"
-    if download and corpus.sha256 and path.is_file() and _sha256(path) != corpus.sha256:
+    try:
+        present = path.exists()
+    except OSError as error:  # e.g. a SEQGEN_CACHE path too long for the file system
+        if not download:
+            return path
+        raise SeqgenError(f"cannot use the cache folder {path.parent} for corpus {corpus.name!r} "
+                          f"({error.strerror or error}); set SEQGEN_CACHE to a usable folder") from None
+    if download and corpus.sha256 and present and path.is_file() and _sha256(path) != corpus.sha256:
         import sys
 
         print(f"warning: the cached copy of {corpus.name!r} at {path} does not match its sha256 (damaged or edited); "
               "downloading it again", file=sys.stderr, flush=True)
         _download(corpus, path)
-    elif not path.exists() and download:
+    elif not present and download:
         _download(corpus, path)
     return path
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a path the file system refuses (too long, …) holds nothing
+        return False
 
 
 def _sha256(path: Path) -> str | None:
@@ -326,7 +340,7 @@ def describe_corpora() -> list[dict]:
             files = sum(1 for p in path.iterdir() if p.suffix.lower() in (".mxl", ".xml", ".krn", ".abc", ".mid")) if path.is_dir() else 0
             size = f"{corpus.size:,} pieces" if corpus.size else f"{files} files"
             where = str(path)
-        elif path.exists():
+        elif _exists(path):
             size, where = f"{path.stat().st_size / 1e3:,.0f} kB", str(path)
         else:
             size, where = f"{corpus.size / 1e3:,.0f} kB", f"{corpus.url} (not yet downloaded)"

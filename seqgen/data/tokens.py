@@ -8,22 +8,29 @@ They live in seqgen's cache (`$SEQGEN_CACHE/tokens`, by default `~/.cache/seqgen
                         lines, character set), valid while the files' sizes and times are unchanged
     <key>.bin           the token ids of the whole corpus, train then validation then test, in the
                         smallest unsigned type that holds the vocabulary
-    <key>.json          its header: format, dtype, corpus fingerprint, tokenizer, split offsets
+    <key>.json          its header: format, dtype, corpus fingerprint, tokenizer, split offsets, checksum
     fit-<key>.json      which <key> a fitted tokenizer (kind, vocabulary size) produced for a corpus
 
 A token file is keyed by the corpus's content and the tokenizer, so a second run on the same corpus
-starts without tokenising again, and a corpus changed on disk is tokenised anew.
+starts without tokenising again, and a corpus changed on disk is tokenised anew. Each time it is opened
+it is checked against the corpus and tokenizer it was asked for (its header's fingerprint, tokenizer and
+key, its ids' checksum and range): a file that fails is rebuilt, never trained on.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
+import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
@@ -34,7 +41,7 @@ from seqgen.data.corpora import cache_dir
 from seqgen.errors import SeqgenError
 
 FORMAT = "seqgen-tokens"
-VERSION = 1
+VERSION = 2  # 2: the header holds the ids' checksum
 SPLITS = ("train", "val", "test")
 
 try:
@@ -178,59 +185,111 @@ def tokenizer_key(state: dict) -> str:
     return _key(tokenizer_to_json(state))
 
 
+def file_key(fingerprint: str, fractions: list, tokenizer_state: dict) -> str:
+    """The key of the token file of a corpus (its fingerprint), split fractions and tokenizer."""
+    return key_of(corpus=fingerprint, splits=list(fractions), tokenizer=tokenizer_key(tokenizer_state))
+
+
+class Mismatch(Exception):
+    """A token file that is not the one asked for: the reason, for the warning."""
+
+
 class TokenCache:
     """The token files of the cache folder, or of a temporary folder when the cache cannot be written."""
 
     def __init__(self, folder: Optional[Path] = None):
         self.folder = Path(folder) if folder is not None else cache_dir() / "tokens"
 
-    def open(self, key: str) -> Optional[TokenFile]:
-        """The token file of `key` when a sound one exists; a damaged one is removed (it will be rebuilt)."""
+    def open(self, key: str, fingerprint: str, fractions: list,
+             vocab_size: Callable[[dict], int]) -> Optional[TokenFile]:
+        """The token file of `key` when a sound one exists for this corpus (`fingerprint`, split `fractions`):
+        its header names this corpus and a tokenizer whose key makes `key`, and its ids have the checksum the
+        header records and lie below `vocab_size(the header's tokenizer state)`. Any other file (damaged,
+        truncated, swapped, from another seqgen) is removed, to be rebuilt."""
         header_path, data_path = self.folder / f"{key}.json", self.folder / f"{key}.bin"
         if not header_path.exists():
             return None
         try:
-            header = json.loads(header_path.read_text(encoding="utf-8"))
-            dtype = np.dtype(header["dtype"])
-            count = int(header["tokens"])
-            ok = (header.get("format") == FORMAT and header.get("version") == VERSION
-                  and dtype in (np.uint8, np.uint16, np.uint32) and data_path.stat().st_size == count * dtype.itemsize
-                  and [header["splits"][s][0] for s in SPLITS[1:]] == [header["splits"][s][1] for s in SPLITS[:-1]]
-                  and header["splits"]["test"][1] == count)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
-            ok = False
-        if not ok:
-            print(f"warning: the token file {data_path} is damaged or from another seqgen; tokenising again",
-                  file=sys.stderr, flush=True)
+            header = self._check(key, header_path, data_path, fingerprint, fractions, vocab_size)
+        except Mismatch as reason:
+            print(f"warning: the token file {data_path} {reason}; tokenising again", file=sys.stderr, flush=True)
             for path in (header_path, data_path):
                 with contextlib.suppress(OSError):
                     path.unlink()
             return None
-        tokens = np.memmap(data_path, dtype=dtype, mode="c") if count else np.zeros(0, dtype=dtype)
-        return TokenFile(data_path, header, tokens)
+        return _mapped(data_path, header)
+
+    @staticmethod
+    def _check(key, header_path, data_path, fingerprint, fractions, vocab_size) -> dict:
+        try:
+            header = json.loads(header_path.read_text(encoding="utf-8"))
+            dtype = np.dtype(header["dtype"])
+            count = int(header["tokens"])
+            sound = (header.get("format") == FORMAT and header.get("version") == VERSION
+                     and dtype in (np.uint8, np.uint16, np.uint32) and count >= 0
+                     and data_path.stat().st_size == count * dtype.itemsize
+                     and [header["splits"][s][0] for s in SPLITS[1:]] == [header["splits"][s][1] for s in SPLITS[:-1]]
+                     and header["splits"]["train"][0] == 0 and header["splits"]["test"][1] == count
+                     and all(0 <= header["splits"][s][0] <= header["splits"][s][1] for s in SPLITS))
+            state = tokenizer_from_json(header["tokenizer"])
+            claimed = header["corpus"]["fingerprint"], file_key(header["corpus"]["fingerprint"], fractions, state)
+            checksum = int(header["crc32"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+            raise Mismatch("is damaged or from another seqgen") from None
+        if not sound:
+            raise Mismatch("is damaged or from another seqgen")
+        if claimed != (fingerprint, key):
+            raise Mismatch("belongs to another corpus or tokenizer than its name says (renamed or edited)")
+        try:
+            limit = int(vocab_size(state))
+        except Exception:  # a tokenizer state that does not rebuild is a damaged header
+            raise Mismatch("names a tokenizer that cannot be rebuilt (damaged)") from None
+        try:
+            found, largest = _scan(data_path, dtype)
+        except OSError:
+            raise Mismatch("cannot be read") from None
+        if found != checksum:
+            raise Mismatch("does not hold the ids its header describes (damaged or edited)")
+        if largest >= limit:
+            raise Mismatch(f"holds id {largest}, outside its tokenizer's {limit} (damaged or edited)")
+        return header
 
     def alias(self, fit_key: str) -> Optional[str]:
         try:
-            return str(json.loads((self.folder / f"fit-{fit_key}.json").read_text(encoding="utf-8"))["key"])
-        except (OSError, ValueError, KeyError, TypeError):
+            entry = json.loads((self.folder / f"fit-{fit_key}.json").read_text(encoding="utf-8"))
+            return str(entry["key"]) if entry.get("fit") == fit_key else None  # a renamed entry is not trusted
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def write_alias(self, fit_key: str, key: str) -> None:
-        _write_json(self.folder / f"fit-{fit_key}.json", {"key": key})
+        _write_json(self.folder / f"fit-{fit_key}.json", {"fit": fit_key, "key": key})
 
     @contextlib.contextmanager
     def lock(self, key: str):
         """Hold the key while building, so two runs (or two ranks) on one corpus tokenise it once."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if fcntl is None:
+        path = self.folder / f"{key}.lock"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a") if fcntl is not None else None
+        except OSError as error:
+            raise SeqgenError(f"cannot use the token cache's lock file {path} ({error.strerror or error}); remove "
+                              "it, or set SEQGEN_CACHE to another folder") from None
+        if handle is None:
             yield
             return
-        with open(self.folder / f"{key}.lock", "a") as handle:
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                self._remove_partial(key)
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _remove_partial(self, key: str) -> None:
+        """Half-written files of `key` that a killed process left (the lock is ours, so no live one writes)."""
+        for stale in self.folder.glob(f"{key}.*.part"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
     def build(self, key: str, header: dict, pieces: Iterable[tuple[str, str]], encode: Callable[[str], np.ndarray],
               dtype: np.dtype, progress=None) -> TokenFile:
@@ -238,7 +297,7 @@ class TokenCache:
         disk leaves no half-written token file behind."""
         data_path, header_path = self.folder / f"{key}.bin", self.folder / f"{key}.json"
         partial = data_path.with_name(f"{data_path.name}.{os.getpid()}.part")
-        offsets, count, split_now = {}, 0, None
+        offsets, count, split_now, checksum = {}, 0, None, 0
         try:
             with partial.open("wb") as out:
                 for split, text in pieces:
@@ -246,8 +305,9 @@ class TokenCache:
                         for name in SPLITS[:SPLITS.index(split) + 1]:  # an empty split begins where the next does
                             offsets.setdefault(name, count)
                         split_now = split
-                    ids = encode(text)
-                    out.write(np.ascontiguousarray(ids, dtype=dtype).data)
+                    ids = np.ascontiguousarray(encode(text), dtype=dtype)
+                    out.write(ids.data)
+                    checksum = zlib.crc32(ids.data, checksum)
                     count += len(ids)
                     if progress is not None:
                         progress(len(text))
@@ -255,17 +315,46 @@ class TokenCache:
                 offsets.setdefault(name, count)
             bounds = [offsets[name] for name in SPLITS] + [count]
             header = {"format": FORMAT, "version": VERSION, "dtype": dtype.name, "tokens": count, **header,
-                      "splits": {name: [bounds[i], bounds[i + 1]] for i, name in enumerate(SPLITS)}}
+                      "splits": {name: [bounds[i], bounds[i + 1]] for i, name in enumerate(SPLITS)},
+                      "crc32": checksum}
             os.replace(partial, data_path)
             _write_json(header_path, header, strict=True)
         except OSError as error:
             with contextlib.suppress(OSError):
                 partial.unlink()
-            raise SeqgenError(f"could not write the token file {data_path} ({error.strerror or error}); free some "
-                              "space, or set SEQGEN_CACHE to a writable folder with room for the tokenised corpus") from None
-        opened = self.open(key)
-        assert opened is not None
-        return opened
+            hint = ("free some space, or set SEQGEN_CACHE to a writable folder with room for the tokenised corpus"
+                    if error.errno in (errno.ENOSPC, errno.EDQUOT) else
+                    "remove it, or set SEQGEN_CACHE to a writable folder")
+            raise SeqgenError(f"could not write the token file {data_path} ({error.strerror or error}); "
+                              f"{hint}") from None
+        except BaseException:  # Ctrl-C: no half-written file is left behind
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            raise
+        return _mapped(data_path, header)
+
+
+def _mapped(data_path: Path, header: dict) -> TokenFile:
+    dtype, count = np.dtype(header["dtype"]), int(header["tokens"])
+    tokens = np.memmap(data_path, dtype=dtype, mode="c") if count else np.zeros(0, dtype=dtype)
+    return TokenFile(data_path, header, tokens)
+
+
+def _scan(path: Path, dtype: np.dtype, block: int = 1 << 24) -> tuple[int, int]:
+    """(crc32, largest id) of a token file, read a block at a time (read, not mapped: the pages do not
+    count against the process's memory)."""
+    checksum, largest = 0, -1
+    buffer = np.empty(block // dtype.itemsize, dtype=dtype)
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            read = f.readinto(memoryview(buffer).cast("B"))
+            if not read:
+                break
+            ids = buffer[:read // dtype.itemsize]
+            checksum = zlib.crc32(ids.data, checksum)
+            if len(ids):
+                largest = max(largest, int(ids.max()))
+    return checksum, largest
 
 
 def writable_cache() -> TokenCache:
@@ -278,11 +367,59 @@ def writable_cache() -> TokenCache:
         probe.unlink()
         return cache
     except OSError as error:
-        folder = Path(tempfile.mkdtemp(prefix="seqgen-tokens-"))
+        folder = _fallback_folder(cache.folder, error)
         print(f"warning: could not write the token cache under {cache.folder} ({error.strerror or error}); tokenising "
-              f"into {folder} for this run (set SEQGEN_CACHE to a writable folder to tokenise once)",
-              file=sys.stderr, flush=True)
+              f"into {folder} for this run, removed when it ends (set SEQGEN_CACHE to a writable folder to tokenise "
+              "once)", file=sys.stderr, flush=True)
         return TokenCache(folder)
+
+
+FALLBACK_PREFIX = "seqgen-tokens-"
+_fallback: dict = {}  # this process's fallback folder and the handle of its lock
+
+
+def _fallback_folder(wanted: Path, reason: OSError) -> Path:
+    """One temporary token folder per process, removed when the process ends; folders that processes killed
+    before they could remove theirs are removed here (a folder's lock dies with its process)."""
+    folder = _fallback.get("folder")
+    if folder is not None and folder.is_dir():
+        return folder
+    _remove_abandoned_fallbacks()
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=FALLBACK_PREFIX))
+        handle = open(folder / ".lock", "a")
+    except OSError as error:
+        raise SeqgenError(f"could not write the token cache under {wanted} ({reason.strerror or reason}), nor a "
+                          f"temporary folder ({error.strerror or error}); set SEQGEN_CACHE to a writable "
+                          "folder") from None
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _fallback.update(folder=folder, lock=handle)
+    atexit.register(_remove_fallback, folder)
+    return folder
+
+
+def _remove_fallback(folder: Path) -> None:
+    handle = _fallback.pop("lock", None)
+    _fallback.pop("folder", None)
+    if handle is not None:
+        handle.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_abandoned_fallbacks() -> None:
+    if fcntl is None:
+        return
+    with contextlib.suppress(OSError):
+        for folder in Path(tempfile.gettempdir()).glob(f"{FALLBACK_PREFIX}*"):
+            try:
+                if time.time() - folder.stat().st_mtime < 60:
+                    continue  # made a moment ago: its process may not hold its lock yet
+                with open(folder / ".lock", "r") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # taken: its process is gone
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                continue  # alive, or not one of ours
 
 
 def _key(value) -> str:

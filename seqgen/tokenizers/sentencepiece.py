@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import threading
 
 import numpy as np
 
@@ -58,7 +59,8 @@ class SentencePieceTokenizer:
 
         model = io.BytesIO()
         try:
-            spm.SentencePieceTrainer.train(
+            interruptible(
+                spm.SentencePieceTrainer.train,
                 sentence_iterator=iter(lines),
                 model_writer=model,
                 model_type=kind,
@@ -154,3 +156,25 @@ class SentencePieceTokenizer:
                 processor.piece_to_id(f"<0x{byte:02X}>") == unknown for byte in range(256)):
             raise SeqgenError(damaged.format("its model lacks the newline and byte pieces seqgen trains"))
         return cls(kind, bytes(model))
+
+
+def interruptible(work, *args, **kwargs):
+    """`work(*args, **kwargs)` in a thread of its own while this one waits in short steps, so that Ctrl-C
+    stops a long call into C++ (sentencepiece trains for seconds to minutes with the GIL released) at once:
+    Python runs a signal's handler only between its own steps, here every 0.1 s. After an interrupt the
+    thread finishes unwatched, and its result is dropped."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work(*args, **kwargs)
+        except BaseException as error:  # handed to the waiting thread, which raises it
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name="sentencepiece-trainer", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.1)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

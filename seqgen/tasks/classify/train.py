@@ -15,12 +15,12 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import rebuilding, require, save_checkpoint
+from seqgen.checkpoint import rebuilding, require
 from seqgen.config import from_dict, to_dict
 from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
-from seqgen.runs import RunFolder, RunPaths
+from seqgen.runs import RunFolder, RunPaths, check_new_run
 from seqgen.tasks.classify.classify import predict_proba, rebuild
 from seqgen.tasks.classify.config import ClassifyConfig
 from seqgen.tasks.classify.data import (
@@ -37,6 +37,7 @@ from seqgen.training import (
     check_finite,
     parameter_groups,
     progress_bar,
+    refuse_finished,
     resume_point,
     rng_state,
     set_rng_state,
@@ -245,6 +246,7 @@ def _resumed(resume, overrides: Optional[dict]) -> tuple:
     if "train_state" not in checkpoint:
         raise SeqgenError(f"{resume} holds no training state to resume (best.pt files and checkpoints of earlier "
                           "seqgen versions have none); give a run's latest.pt or its folder, or start a new run")
+    refuse_finished(resume, checkpoint, NAME)
     with rebuilding(resume):
         require(checkpoint, train_config=dict, train_state=dict)
         require(checkpoint["train_state"], fingerprint=str)
@@ -261,6 +263,8 @@ def train(config: ClassifyConfig, resume=None, overrides: Optional[dict] = None,
     checkpoint = None
     if resume is not None:
         resume, checkpoint, config = _resumed(resume, overrides)
+    else:  # a --name already taken is one line before the data is read
+        check_new_run(config.output_dir, config.name, config.overwrite)
     data = read_training_data(config)
     if checkpoint is not None and data.fingerprint != checkpoint["train_state"]["fingerprint"]:
         raise SeqgenError(f"the training file {config.corpus} changed since the checkpoint was written; it cannot be "
@@ -274,7 +278,7 @@ def train(config: ClassifyConfig, resume=None, overrides: Optional[dict] = None,
                 state = EnsembleState.from_payload(checkpoint, config.ensemble, ensemble.epochs)
                 ensemble.restore_check(state)
         run = (RunFolder.of_checkpoint(resume) if checkpoint is not None else
-               RunFolder.new(config.output_dir, config.name, default_run_stem(config)))
+               RunFolder.new(config.output_dir, config.name, default_run_stem(config), config.overwrite))
         try:
             return _train(ensemble, state, run, should_stop, progress)
         finally:
@@ -293,8 +297,8 @@ def _train(ensemble: Ensemble, state: EnsembleState, run: RunFolder, should_stop
                 "training": [{k: v for k, v in r.items() if k != "best_state"} for r in state.records]}
 
     def save(state: EnsembleState) -> None:
-        save_checkpoint({**payload(None), "train_state": state.to_payload(config.ensemble, data.fingerprint)},
-                        run.latest)
+        run.save_checkpoint({**payload(None), "train_state": state.to_payload(config.ensemble, data.fingerprint)},
+                            run.latest)
 
     def summary(saved: dict) -> dict:
         val_examples = len(ensemble.rows(0)[0])
@@ -320,11 +324,12 @@ def _train(ensemble: Ensemble, state: EnsembleState, run: RunFolder, should_stop
         labels, sequences, lines = data.test
         report = classification_report(labels, predict_proba(models, data.scaling, sequences, device,
                                                              describe=rows_of(config.test, lines)), data.classes)
-        plot_confusion(report, run.path / "confusion.png", f"{Path(config.test).name}: accuracy "
-                                                           f"{report['accuracy']:.3f}")
     final = payload(report)
-    save_checkpoint(final, run.best)
-    save_checkpoint({**final, "train_state": state.to_payload(config.ensemble, data.fingerprint)}, run.latest)
+    run.save_checkpoint(final, run.best)
+    run.save_checkpoint({**final, "train_state": state.to_payload(config.ensemble, data.fingerprint)}, run.latest)
+    if report is not None:  # after the checkpoints: the folder is this run's once it holds one
+        run.wrote(plot_confusion(report, run.path / "confusion.png", f"{Path(config.test).name}: accuracy "
+                                                                     f"{report['accuracy']:.3f}"))
     run.write_json("run.json", summary(final))
     run.plot_history(state.records[0]["history"], x_label="epoch")  # the first network's curves
     return ClassifyResult(run, config.ensemble, state.member, epochs, final["best_val_loss"], stopped_early, report,

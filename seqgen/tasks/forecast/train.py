@@ -12,13 +12,13 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import rebuilding, require, save_checkpoint
+from seqgen.checkpoint import rebuilding, require
 from seqgen.config import from_dict, to_dict
 from seqgen.data.series import FLOAT32_MAX, Series, check_series
 from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.forecast import LSTMForecaster
-from seqgen.runs import RunFolder, RunPaths
+from seqgen.runs import RunFolder, RunPaths, check_new_run
 from seqgen.tasks.forecast.baselines import combine_baseline
 from seqgen.tasks.forecast.config import ForecastConfig
 from seqgen.tasks.forecast.data import (
@@ -36,6 +36,7 @@ from seqgen.training import (
     check_finite,
     parameter_groups,
     progress_bar,
+    refuse_finished,
     resume_point,
     rng_state,
     set_rng_state,
@@ -238,6 +239,7 @@ def _resumed(resume, overrides: Optional[dict]) -> tuple:
     if "train_state" not in checkpoint:
         raise SeqgenError(f"{resume} holds no training state to resume (best.pt files and checkpoints of earlier "
                           "seqgen versions have none); give a run's latest.pt or its folder, or start a new run")
+    refuse_finished(resume, checkpoint, NAME)
     with rebuilding(resume):
         require(checkpoint, train_config=dict, series=dict, train_points=int, train_state=dict)
         config = dataclasses.replace(from_dict(ForecastConfig, checkpoint["train_config"]), **(overrides or {}))
@@ -260,6 +262,7 @@ def train(config: ForecastConfig, resume=None, overrides: Optional[dict] = None,
     if resume is not None:
         resume, checkpoint, config, series, n_train = _resumed(resume, overrides)
     else:
+        check_new_run(config.output_dir, config.name, config.overwrite)  # a --name already taken: one line at once
         series, config, n_train = read_training_series(config)
     device = resolve_device(config.device)
     with small_network_threads(device):
@@ -272,7 +275,7 @@ def train(config: ForecastConfig, resume=None, overrides: Optional[dict] = None,
                 state = EnsembleState.from_payload(checkpoint, config.ensemble, ensemble.epochs)
                 ensemble.restore_check(state)
         run = (RunFolder.of_checkpoint(resume) if checkpoint is not None else
-               RunFolder.new(config.output_dir, config.name, f"{series.name}-forecast"))
+               RunFolder.new(config.output_dir, config.name, f"{series.name}-forecast", config.overwrite))
         try:
             return _train(ensemble, state, config, series, n_train, run, should_stop, progress)
         finally:
@@ -285,8 +288,8 @@ def _train(ensemble: Ensemble, state: EnsembleState, config: ForecastConfig, ser
             "preprocessing": ensemble.prep, "model_config": ensemble.model_config}
 
     def save(state: EnsembleState) -> None:
-        save_checkpoint({**base, "members": state.members, "train_state": state.to_payload(config.ensemble)},
-                        run.latest)
+        run.save_checkpoint({**base, "members": state.members, "train_state": state.to_payload(config.ensemble)},
+                            run.latest)
 
     total = config.ensemble * ensemble.epochs
     bar = progress_bar(total, progress, desc="forecast ensemble", initial=state.member * ensemble.epochs + state.epoch,
@@ -303,8 +306,8 @@ def _train(ensemble: Ensemble, state: EnsembleState, config: ForecastConfig, ser
         return ForecastResult(run, n_train, config.ensemble, state.member, ensemble.epochs, "interrupted", [], None)
     fitted = ensemble.result(state)
     payload = {**base, **fitted}
-    save_checkpoint(payload, run.best)  # no validation split: the final ensemble is the best one
-    save_checkpoint({**payload, "train_state": state.to_payload(config.ensemble)}, run.latest)
+    run.save_checkpoint(payload, run.best)  # no validation split: the final ensemble is the best one
+    run.save_checkpoint({**payload, "train_state": state.to_payload(config.ensemble)}, run.latest)
     run.write_json("run.json", {**summary, "residual_std": fitted["residual_std"], "history": fitted["history"]})
     run.plot_history([{"step": h["epoch"], "train_loss": h["train_loss"]} for h in fitted["history"]], x_label="epoch")
     return ForecastResult(run, n_train, config.ensemble, state.member, ensemble.epochs, "budget", fitted["history"],

@@ -82,18 +82,24 @@ def _text_splits(config: TrainConfig, tokenizer_state: Optional[dict], progress:
     if tokenizer_state is None:  # a tokenizer fitted to this corpus: look it up by its settings
         vocab = None if config.tokenizer == "char" else config.vocab_size
         fit_key = token_files.key_of(corpus=survey.fingerprint, splits=fractions, kind=config.tokenizer, vocab=vocab)
+
+    def vocab_size(state: dict) -> int:
+        return tokenizer_from_state(state).vocab_size
+
+    def open_file(key: str):
+        return cache.open(key, survey.fingerprint, fractions, vocab_size)
+
     with cache.lock(fit_key or token_files.tokenizer_key(tokenizer_state)):
         key = cache.alias(fit_key) if fit_key else None
-        found = cache.open(key) if key else None
+        found = open_file(key) if key else None
         if found is None:
             if tokenizer_state is None:
                 tokenizer = _fit_tokenizer(config, survey, chunks, bounds)
                 tokenizer_state = tokenizer.to_state()
             else:
                 tokenizer = tokenizer_from_state(tokenizer_state)
-            key = token_files.key_of(corpus=survey.fingerprint, splits=fractions,
-                                     tokenizer=token_files.tokenizer_key(tokenizer_state))
-            found = cache.open(key)
+            key = token_files.file_key(survey.fingerprint, fractions, tokenizer_state)
+            found = open_file(key)
             if found is None:
                 found = _tokenise(cache, key, tokenizer, survey, chunks, bounds, name, progress)
             if fit_key:

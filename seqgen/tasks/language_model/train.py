@@ -16,7 +16,7 @@ from seqgen.device import resolve_device
 from seqgen.distributed import World, joined
 from seqgen.errors import SeqgenError
 from seqgen.models import LSTMLanguageModel, ModelConfig
-from seqgen.runs import RunFolder
+from seqgen.runs import RunFolder, check_new_run
 from seqgen.tasks.language_model.config import TrainConfig
 from seqgen.tasks.language_model.data import Splits, TextStreams, check_corpus_options, load_splits
 from seqgen.tasks.language_model.evaluate import evaluate_loss, masked_loss, next_token_bias, unscored_token
@@ -137,7 +137,10 @@ def _train(model_config, config, resume, checkpoint, world: World, device, shoul
     if config.batch_size % world.size:
         raise SeqgenError(f"--batch-size {config.batch_size} (the global batch) must be divisible by the "
                           f"{world.size} processes, each of which trains its share of the streams")
+    if checkpoint is None:  # a --name already taken is one line before the corpus is read
+        world.from_main(lambda: check_new_run(config.output_dir, config.name, config.overwrite))
     torch.manual_seed(config.seed)
+
     def read():
         return load_splits(config, checkpoint["tokenizer"] if checkpoint is not None else None, progress and world.main)
 
@@ -145,7 +148,11 @@ def _train(model_config, config, resume, checkpoint, world: World, device, shoul
     # rank 0 stops every rank with the same line.
     first = []
     world.from_main(lambda: first.append(read()))
-    splits = first[0] if world.main else read()
+    if world.main:
+        splits = first[0]
+    else:
+        with world.alone():  # rank 0 read it: an error here is this process's own (e.g. no such file on its node)
+            splits = read()
     if checkpoint is not None and checkpoint["corpus"]["fingerprint"] != splits.fingerprint:
         raise SeqgenError(f"the corpus {config.corpus!r} changed since the checkpoint was written; it cannot be resumed")
     check_size("train", splits.ids["train"], config.batch_size)
@@ -157,7 +164,7 @@ def _train(model_config, config, resume, checkpoint, world: World, device, shoul
         torch.manual_seed(config.seed + 7919 * world.rank)  # same initial weights everywhere, own dropout masks
 
     run = open_run_folder(world, lambda: RunFolder.of_checkpoint(resume) if checkpoint is not None else
-                          RunFolder.new(config.output_dir, config.name, splits.name))
+                          RunFolder.new(config.output_dir, config.name, splits.name, config.overwrite))
     try:
         task = LanguageModelTraining(model, model_config, config, splits, device, world)
         state = TrainState()

@@ -16,7 +16,7 @@ from seqgen.device import resolve_device
 from seqgen.distributed import World, joined
 from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import PAD, Seq2Seq, Seq2SeqConfig
-from seqgen.runs import RunFolder
+from seqgen.runs import RunFolder, check_new_run
 from seqgen.tasks.translate.config import TranslateConfig
 from seqgen.tasks.translate.data import (
     PairData,
@@ -145,8 +145,18 @@ def train(config: TranslateConfig, resume: Optional[str] = None, overrides: Opti
 
 
 def _train(config, resume, checkpoint, vocabs, world: World, device, should_stop, progress) -> FitResult:
+    if checkpoint is None:  # a --name already taken is one line before the corpus is read
+        world.from_main(lambda: check_new_run(config.output_dir, config.name, config.overwrite))
     torch.manual_seed(config.seed)
-    data = prepare_pairs(config, vocabs)
+    # Rank 0 reads the pairs first, so an error every rank would meet is one line from rank 0; after it, an
+    # error on another rank is that rank's own (e.g. no such file on its node).
+    first = []
+    world.from_main(lambda: first.append(prepare_pairs(config, vocabs)))
+    if world.main:
+        data = first[0]
+    else:
+        with world.alone():
+            data = prepare_pairs(config, vocabs)
     if checkpoint is not None and checkpoint["corpus"].get("train_fingerprint") != fingerprint(data.train_pairs):
         raise SeqgenError(f"the corpus {config.corpus!r} changed since the checkpoint was written; it cannot be resumed")
     model_config = Seq2SeqConfig(data.source_vocab.size, data.target_vocab.size, config.embedding_dim,
@@ -155,7 +165,7 @@ def _train(config, resume, checkpoint, vocabs, world: World, device, should_stop
     if world.size > 1:
         torch.manual_seed(config.seed + 7919 * world.rank)  # same initial weights everywhere, own dropout masks
     run = open_run_folder(world, lambda: RunFolder.of_checkpoint(resume) if checkpoint is not None else
-                          RunFolder.new(config.output_dir, config.name, data.name))
+                          RunFolder.new(config.output_dir, config.name, data.name, config.overwrite))
     try:
         task = TranslationTraining(model, model_config, config, data, device, world)
         state = TrainState()
