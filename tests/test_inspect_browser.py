@@ -157,6 +157,5 @@ def test_a_music_page_shows_event_tokens_a_bar_a_line(browser, tmp_path):
     open_page(browser, inspection.html(tmp_path / "music.html"))
     assert [s.text for s in browser.find_elements(By.CSS_SELECTOR, "#text .tok")] == labels
     assert len(browser.find_elements(By.CSS_SELECTOR, "#text br")) == labels.count("bar")  # a line per bar
-    assert "bar position" in browser.find_element(By.ID, "ranking").text or "part" in browser.find_element(
-        By.ID, "ranking").text
+    assert "position in the bar" in browser.find_element(By.ID, "ranking").text
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -56,7 +56,7 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
     from pathlib import Path
 
     import seqgen.api
-    from seqgen.inspect.features import describe
+    from seqgen.inspect.features import describe, unranked_reason
 
     for path, suffixes, flag in ((html_path, (".html", ".htm"), "--html"), (png_path, (".png", ".svg", ".pdf"), "--png"),
                                  (save_path, (".npz",), "--save")):
@@ -111,7 +111,7 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
     for entry in inspection.ranking(top):
         click.echo(describe(entry, per_direction))
     if not inspection.ranking(1):
-        click.echo("no feature of this input varies, so no unit is ranked", err=True)
+        click.echo(unranked_reason(inspection), err=True)
 
 
 def _folder_for(path) -> None:

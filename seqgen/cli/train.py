@@ -113,16 +113,19 @@ def _report_language_model(result) -> None:
 
 def _sample_language_model(result, length: int) -> None:
     from seqgen.tasks.language_model import LanguageModel
+    from seqgen.tasks.language_model.generate import NoNotesError
 
     model = LanguageModel.load(result.best_path, "cpu")
     click.echo(f"Sample (temperature 0.8), from: seqgen sample {result.best_path}", err=True)
     if model.is_music:
         # A music model writes its sample beside the checkpoints instead of printing it.
-        written = model.write(length=length, seed=0, output=str(result.run_dir / "sample.mid"), plot=True)
+        try:
+            written = model.write(length=length, seed=0, output=str(result.run_dir / "sample.mid"), plot=True)
+        except NoNotesError:
+            click.echo("The sample has no notes (the model drew none); nothing written. Train longer.", err=True)
+            return
         for path in written:
             click.echo(str(path))
-        if not written:
-            click.echo("The sample has no notes (the model ended it at once); nothing written. Train longer.", err=True)
         return
     for piece in model.stream(length=length, seed=0):
         click.echo(piece, nl=False)

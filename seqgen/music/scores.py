@@ -127,7 +127,7 @@ def piece_to_score(piece: dict, grid: int):
     """A music21 Score with one part per part index; notes sharing part, onset and length form chords."""
     from music21 import chord, duration, instrument, key, meter, note, pitch, stream, tempo
 
-    from seqgen.music.events import note_times
+    from seqgen.music.events import bar_starts, note_times, piece_end
 
     score = stream.Score()
     times = note_times(piece, grid)
@@ -135,12 +135,9 @@ def piece_to_score(piece: dict, grid: int):
     for offset, length, part, number in times:
         groups.setdefault((part, offset, length), []).append(number)
     signatures = {b: (n, d) for b, n, d in piece.get("time_signatures", [])} or {0: (4, 4)}
-    bar_offsets, start, length_q = {}, 0.0, 4.0
-    for bar in range(max([n[0] for n in piece["notes"]] + [0]) + 1):
-        if bar in signatures:
-            length_q = signatures[bar][0] * 4 / signatures[bar][1]
-        bar_offsets[bar] = start
-        start += length_q
+    bars = max(max([n[0] for n in piece["notes"]] + [0]) + 1, piece.get("bars") or 0)
+    bar_offsets = dict(enumerate(bar_starts(piece, bars)[:-1]))
+    end = piece_end(piece, grid)
     for part_index in sorted({g[0] for g in groups}) or [0]:
         part = stream.Part(id=f"part{part_index + 1}")
         part.partName = f"Part {part_index + 1}"
@@ -160,37 +157,62 @@ def piece_to_score(piece: dict, grid: int):
             element = note.Note(notes[0]) if len(notes) == 1 else chord.Chord(notes)
             element.duration = duration.Duration(length)
             part.insert(offset, element)
+        last = max((offset + length for g, offset, length in groups if g == part_index), default=0.0)
+        if end - last > 1e-9:  # the piece's silent last bars (or frames) are part of it: a rest to its end
+            part.insert(last, note.Rest(quarterLength=end - last))
         score.insert(0, part)
     return score
 
 
-def write_piece(piece: dict, path: Path, fmt: str, grid: int) -> Path:
-    """Write the piece as MIDI or MusicXML; written whole or not at all (through a temporary beside it)."""
+def write_piece(piece: dict, path: Path, fmt: str, grid: int, atomic: bool = True) -> Path:
+    """Write the piece as MIDI or MusicXML; written whole or not at all (through a temporary beside it, see
+    seqgen.files), or straight to `path` with atomic=False (a file in a temporary folder of the caller's)."""
+    import contextlib
     import os
 
     from seqgen.errors import SeqgenError
+    from seqgen.files import staged
+    from seqgen.music.events import piece_end
 
     if fmt not in WRITERS:
         raise SeqgenError(f"music21 cannot write {fmt!r} files; use --format midi or musicxml")
     score = piece_to_score(piece, grid)
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        written = score.write(WRITERS[fmt][0], fp=str(tmp))
-        os.replace(written or tmp, path)
-    except OSError as error:
-        _remove_quietly(tmp)
-        raise SeqgenError(f"cannot write {path}: {error.strerror or error}; choose a writable --output") from None
+        with staged(path, "; choose a writable --output") if atomic else contextlib.nullcontext(path) as target:
+            if fmt == "midi":
+                _write_midi(score, target, piece_end(piece, grid))
+            else:
+                written = score.write(WRITERS[fmt][0], fp=str(target))
+                if written is not None and Path(written) != target:  # music21 chose another name: it becomes the file
+                    os.replace(written, target)
+    except SeqgenError:
+        raise
+    except OSError as error:  # only where atomic=False: staged() makes every OSError its own line
+        from seqgen.files import reason
+
+        raise SeqgenError(f"cannot write {path}: {reason(error)}") from None
     except Exception as error:
-        _remove_quietly(tmp)
         first = (str(error).splitlines() or [""])[0][:200]
         raise SeqgenError(f"music21 could not write {path}: {type(error).__name__}: {first}") from None
     return path
 
 
-def _remove_quietly(path: Path) -> None:
+def _write_midi(score, path: Path, end: float) -> None:
+    """The score as a MIDI file whose tracks end where the piece ends (`end`, in quarter notes): music21 ends a
+    track a quarter note after its last event, so a piece's silent last bars would be lost, and a piece of
+    8 bars would last 8 bars and a quarter."""
+    from music21.midi import translate
+
+    midi = translate.streamToMidiFile(score)
+    ticks = int(round(end * midi.ticksPerQuarterNote))
+    for track in midi.tracks:
+        deltas = [event for event in track.events if event.isDeltaTime()]
+        if deltas:  # the last is the wait before END_OF_TRACK, the track's last event
+            before = sum(delta.time for delta in deltas[:-1])
+            deltas[-1].time = max(0, ticks - before)
+    midi.open(str(path), "wb")
     try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        pass
+        midi.write()
+    finally:
+        midi.close()

@@ -16,7 +16,9 @@ from seqgen.config import build, from_dict
 from seqgen.decode.sampling import generate, stream_text
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
+from seqgen.files import together, write_atomically
 from seqgen.models import LSTMLanguageModel, ModelConfig
+from seqgen.music.frames import HIGHEST, LOWEST
 from seqgen.tasks.language_model.config import SampleConfig, TrainConfig
 from seqgen.tokenizers import tokenizer_from_state
 from seqgen.tokenizers.char import UnknownCharacterError
@@ -108,13 +110,15 @@ class LanguageModel:
         return texts[0] if config.num_samples == 1 else texts
 
     def _pieces(self, config: SampleConfig) -> list[dict]:
-        from seqgen.music.generate import primer_tokens
+        from seqgen.music.generate import frame_primer_tokens, primer_tokens
 
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         if self.tokenizer.kind == "frames":
-            primer = frame_primer(self.tokenizer, config)
+            primer = frame_primer_tokens(self.tokenizer, config.prime_midi, config.prime)
             frames = 4 * config.bars if config.bars else None
-            return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, config.length, config.temperature,
+            # a frame is at most its 88 keys and `frame`: this many tokens always hold the frames asked for
+            length = max(config.length, (HIGHEST - LOWEST + 2) * frames) if frames else config.length
+            return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.temperature,
                                          config.top_k, config.top_p, seed, self.device, frames, config.precision)
         primer = primer_tokens(self.tokenizer, config.prime_midi, config.prime)
         length = max(config.length, 300 * config.bars) if config.bars else config.length
@@ -131,11 +135,11 @@ class LanguageModel:
         if not self.is_music:
             texts = self.generate(**{**dataclasses.asdict(config), "output": None})
             texts = [texts] if isinstance(texts, str) else texts
-            written = []
-            for path, text in zip(output_paths(config.output, len(texts), ".txt"), texts):
-                _write_text(path, text + "\n")
-                written.append(path)
-            return written
+            paths = output_paths(config.output, len(texts), ".txt")
+            with together():  # every sample is written, or none is
+                for path, text in zip(paths, texts):
+                    write_atomically(path, lambda f, text=text: f.write(text + "\n"), "w")
+            return paths
         from seqgen.music.plot import plot_piano_roll
         from seqgen.music.scores import WRITERS, write_piece
 
@@ -148,17 +152,21 @@ class LanguageModel:
             synthesizer()  # without FluidSynth, one line before the samples are drawn
         elif fmt not in WRITERS:
             raise SeqgenError(f"music21 cannot write {fmt!r} files; use --format midi, musicxml or wav")
-        written = []
+        written, silent = [], []
         paths = output_paths(config.output, config.num_samples, ".wav" if fmt == "wav" else WRITERS[fmt][1])
-        for path, piece in zip(paths, self._pieces(config)):
-            if not piece["notes"]:
-                continue  # the caller sees it missing from the list
-            if fmt == "wav":
-                written.append(write_wav(piece, path, self.tokenizer.grid))
-            else:
-                written.append(write_piece(piece, path, fmt, self.tokenizer.grid))
-            if config.plot:
-                written.append(plot_piano_roll(piece, self.tokenizer.grid, path.with_suffix(".png")))
+        with together():  # the files of the samples with notes (and their plots) are written together, or none
+            for path, piece in zip(paths, self._pieces(config)):
+                if not piece["notes"]:
+                    silent.append(path)
+                    continue
+                if fmt == "wav":
+                    written.append(write_wav(piece, path, self.tokenizer.grid))
+                else:
+                    written.append(write_piece(piece, path, fmt, self.tokenizer.grid))
+                if config.plot:
+                    written.append(plot_piano_roll(piece, self.tokenizer.grid, path.with_suffix(".png")))
+        if silent:
+            raise NoNotesError(_no_notes(silent, config.num_samples))
         return written
 
     def inspect(self, text: Optional[str] = None, prime_midi: Optional[str] = None, top_k: int = 3,
@@ -173,13 +181,19 @@ class LanguageModel:
         from seqgen.inspect import record
 
         if self.is_music:
-            from seqgen.music.generate import primer_tokens
+            from seqgen.music.generate import frame_primer_tokens, primer_tokens
 
+            frames = self.tokenizer.kind == "frames"
             if not prime_midi and not (text or "").strip():
-                raise SeqgenError("give a piece to inspect: --prime-midi FILE, or event tokens with --text")
+                raise SeqgenError(f"give a piece to inspect: --prime-midi FILE, or {'frame' if frames else 'event'} "
+                                  "tokens with --text")
             if prime_midi and text:
                 raise SeqgenError("give either --prime-midi or --text, not both")
-            ids = np.asarray(primer_tokens(self.tokenizer, prime_midi, text or ""), dtype=np.int64)
+            if frames:
+                ids = frame_primer_tokens(self.tokenizer, prime_midi, text or "", flag="--text")
+            else:
+                ids = primer_tokens(self.tokenizer, prime_midi, text or "")
+            ids = np.asarray(ids, dtype=np.int64)
         else:
             if prime_midi:
                 raise SeqgenError("--prime-midi is for music models; this checkpoint is a text model")
@@ -210,7 +224,7 @@ class LanguageModel:
 
     def _read(self, ids: np.ndarray, top_k: int, window: int, state=None):
         """(Inspection of `ids`, the LSTM state after them), starting from `state`."""
-        from seqgen.inspect import Inspection, music_features, read_in_windows, text_features
+        from seqgen.inspect import Inspection, frame_features, music_features, read_in_windows, text_features
 
         model = self.model.eval()
         tokens = torch.as_tensor(ids, dtype=torch.long, device=self.device)[None]  # (1, T)
@@ -230,7 +244,8 @@ class LanguageModel:
                                 top_probs=np.concatenate([p for p, _ in readouts]),
                                 top_labels=[[piece(i) for i in row] for row in top],
                                 title=f"{self.path.parent.name}/{self.path.name}: {len(ids):,} tokens",
-                                features=music_features(labels) if self.is_music else text_features(labels))
+                                features=(frame_features if self.tokenizer.kind == "frames" else music_features
+                                          if self.is_music else text_features)(labels))
         return inspection, state
 
     def evaluate(self, split: str = "test", text: Optional[str] = None, encoding: str = "utf-8",
@@ -239,6 +254,20 @@ class LanguageModel:
         from seqgen.tasks.language_model.evaluate import evaluate
 
         return evaluate(self, split, text, encoding, batch_size, num_generated, seed)
+
+
+class NoNotesError(SeqgenError):
+    """A music sample the model drew no note in: there is nothing to write for it."""
+
+
+def _no_notes(silent: list, count: int) -> str:
+    """The line for samples the model drew no note in (nothing to write for them)."""
+    advice = "try another --seed, a higher --temperature, or a larger --length or --bars"
+    if count == 1:
+        return f"the sample has no notes (the model drew none), so {silent[0]} was not written; {advice}"
+    names = ", ".join(str(p) for p in silent[:3]) + (", …" if len(silent) > 3 else "")
+    return (f"{len(silent)} of {count} samples have no notes (the model drew none), so {names} "
+            f"{'was' if len(silent) == 1 else 'were'} not written (the other {count - len(silent)} were); {advice}")
 
 
 def output_paths(output: str, count: int, suffix: str) -> list[Path]:
@@ -257,30 +286,28 @@ def output_paths(output: str, count: int, suffix: str) -> list[Path]:
     return [path.with_name(f"{path.stem}-{index}{path.suffix}") for index in range(1, count + 1)]
 
 
-def _write_text(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
-
-
 def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, bars: Optional[int],
                     temperature: float, top_k: Optional[int], top_p: Optional[float], seed: int, device,
                     keep_primer: bool = True, precision: str = "fp32") -> list[dict]:
     """`num_samples` pieces continuing `primer`, generated as one batch.
 
-    A sample stops at its `end` token, at a new `piece` token, after `bars` new bars, or after
-    `length` tokens, whichever comes first.
+    A sample stops at its `end` token, at a new `piece` token, or after `length` tokens. With `bars` it is
+    exactly that many new bars long: `end` and `piece` are never drawn, the sample stops where bar `bars` + 1
+    would begin, and a sample that reaches `length` tokens short of its bars is one line.
     """
     from seqgen.music.generate import without_first_notes
 
     bar, end, start = tokenizer.index["bar"], tokenizer.index["end"], tokenizer.index["piece"]
     prime = torch.tensor(primer, dtype=torch.long, device=device).repeat(num_samples, 1)  # (N, P)
     generator = torch.Generator(device=device).manual_seed(seed)
+    bias = None
+    if bars is not None:  # the piece may not end before its bars are drawn
+        bias = torch.zeros(tokenizer.vocab_size, tokenizer.vocab_size, device=device)
+        bias[:, [end, start]] = float("-inf")
     rows: list[list[int]] = [[] for _ in range(num_samples)]
     done = [False] * num_samples
     new_bars = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision):
+    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias):
         for index, value in enumerate(token.tolist()):
             if done[index]:
                 continue
@@ -295,34 +322,20 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
             rows[index].append(value)
         if all(done):
             break
+    if bars is not None and min(new_bars) < bars:
+        short = min(range(num_samples), key=lambda i: new_bars[i])
+        raise SeqgenError(f"sample {short + 1} drew only {new_bars[short]} of its {bars} bars in {length:,} tokens; "
+                          f"give a larger --length, or fewer --bars")
     primer_notes = len(tokenizer.decode_piece(primer)["notes"])
     pieces = []
     for index, row in enumerate(rows, 1):
         piece = tokenizer.decode_piece(primer + row)
+        piece["bars"] = (primer + row).count(bar)  # silent last bars included
         if not keep_primer:
             piece = without_first_notes(piece, primer_notes)
         piece["name"] = f"sample {index}"
         pieces.append(piece)
     return pieces
-
-
-def frame_primer(tokenizer, config: SampleConfig) -> list[int]:
-    """The tokens a piano-roll sample continues: `piece`, then --prime's token names (pitch_60 … frame)."""
-    if config.prime_midi:
-        raise SeqgenError("--prime-midi continues a file with an event-encoded music model; a piano-roll model takes "
-                          "--prime with frame tokens, e.g. 'pitch_48 pitch_64 pitch_67 pitch_72 frame'")
-    names = config.prime.split()
-    unknown = [t for t in names if t not in tokenizer.index]
-    if unknown:
-        raise SeqgenError(f"--prime for a piano-roll model takes frame tokens such as 'pitch_60 pitch_64 frame'; "
-                          f"unknown: {', '.join(unknown[:5])}")
-    ids = [tokenizer.index[t] for t in names if t != "piece"]
-    allowed = tokenizer.next_token_mask()
-    for before, after in zip([tokenizer.piece_id, *ids], ids):
-        if not allowed[before, after]:
-            raise SeqgenError(f"--prime: {tokenizer.tokens[after]} cannot follow {tokenizer.tokens[before]} "
-                              "(a frame lists its pitches in ascending order, then `frame`)")
-    return [tokenizer.piece_id, *ids]
 
 
 def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, temperature: float,
