@@ -58,13 +58,12 @@ def staged(path, hint: str = "") -> Iterator[Path]:
 
 
 def write_atomically(path, write: Callable, mode: str = "wb", hint: str = "") -> Path:
-    """write(file) into a temporary beside `path`, then flushed to the disk and renamed (see `staged`)."""
+    """write(file) into a temporary beside `path`, then renamed (see `staged`); a full disk that shows only when
+    the file is closed is caught too."""
     path = Path(path)
     with staged(path, hint) as tmp:
         with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())  # a full disk some file systems report only here, not at write()
     return path
 
 

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from seqgen.errors import SeqgenError
+from seqgen.files import TEMPORARY, write_atomically
 from seqgen.plots import save_figure
 
 try:
@@ -104,9 +105,10 @@ class RunFolder:
     def _remove_stale_temporaries(self) -> None:
         """Half-written files of an earlier process that was killed mid-write (we hold the lock, so no
         live writer owns them)."""
-        for pattern in (".*.pt.*.tmp", "*.json.tmp", "*.tmp.png"):
+        for pattern in (".*.pt.*.tmp", "*.json.tmp", "*.tmp.png", f".*{TEMPORARY}*"):
             for stale in self.path.glob(pattern):
-                stale.unlink(missing_ok=True)
+                if stale.is_file() and not stale.is_symlink():
+                    stale.unlink(missing_ok=True)
 
     def _point_last_here(self) -> None:
         """Keep `<output_dir>/last` pointing at the newest run, so `seqgen sample checkpoints/last` works."""
@@ -120,16 +122,9 @@ class RunFolder:
             pass  # no symlinks here (some Windows set-ups): the run folder's own name still works
 
     def write_json(self, name: str, data: dict) -> Path:
-        path = self.path / name
-        tmp = path.with_suffix(".json.tmp")
-        try:
-            tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError as error:
-            tmp.unlink(missing_ok=True)
-            raise SeqgenError(f"could not write {path}: {error.strerror or error}; the checkpoints beside it are "
-                              "intact") from None
-        return path
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        return write_atomically(self.path / name, lambda f: f.write(text), "w",
+                                hint="; the checkpoints beside it are intact")
 
     def plot_history(self, history: list, name: str = "loss.png", x_label: str = "step") -> Path:
         return plot_history(history, self.path / name, x_label)

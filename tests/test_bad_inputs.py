@@ -725,6 +725,147 @@ def test_a_full_disk_on_the_command_line_is_one_line(world, monkeypatch):
     assert not list((world.dir / "runs" / "full").glob("*.pt*"))
 
 
+class FullDisk:
+    """builtins.open with a disk that fills up in one folder: a file opened there for writing takes `room` bytes,
+    then every write (or the flush at close) fails with ENOSPC, as the file system says it. `only` limits it to
+    files whose name starts so."""
+
+    def __init__(self, folder, room=64, only=""):
+        import builtins
+
+        self.folder, self.room, self.only, self.real = str(folder), room, only, builtins.open
+
+    def __call__(self, file, mode="r", *args, **kwargs):
+        handle = self.real(file, mode, *args, **kwargs)
+        name = os.fspath(file) if isinstance(file, (str, os.PathLike)) else ""
+        if (any(flag in mode for flag in "wax+") and os.path.abspath(name).startswith(self.folder)
+                and os.path.basename(name).startswith(self.only)):
+            return Filling(handle, self.room)
+        return handle
+
+
+class Filling:
+    """A file on a disk with `room` bytes left, written through an 8 KB buffer as Python's are: a small write
+    fails only when the buffer goes out (a larger write, flush() or close()), a large one at once."""
+
+    BUFFER = 8192
+
+    def __init__(self, handle, room):
+        self._handle, self._room, self._pending, self._full = handle, room, 0, False
+
+    def _out(self):
+        if self._full or self._pending > self._room:
+            self._full, self._pending = True, 0
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._room -= self._pending
+        self._pending = 0
+
+    def write(self, data):
+        self._pending += len(data)
+        if self._full or self._pending > self.BUFFER:
+            self._out()
+        return self._handle.write(data)
+
+    def flush(self):
+        self._out()
+        self._handle.flush()
+
+    def close(self):
+        try:
+            if not self._handle.closed:
+                self._out()
+        finally:
+            self._handle.close()
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __iter__(self):
+        return iter(self._handle)
+
+
+TEXT_TO_INSPECT = make_text(40)
+
+
+def _with_fluidsynth(args):
+    from seqgen.music.audio import synthesizer
+
+    try:
+        synthesizer()
+    except SeqgenError:
+        if not os.environ.get("CI"):  # CI installs FluidSynth: there the row must run
+            pytest.skip("FluidSynth is not installed")
+    return args
+
+# Every file seqgen writes, with a full disk: (id, build → (arguments, the files it writes)).
+OUTPUTS = [
+    ("inspect-html", lambda w, o: (["inspect", w.lm, "--text", TEXT_TO_INSPECT, "--html", o / "p.html"], ["p.html"])),
+    ("inspect-png", lambda w, o: (["inspect", w.lm, "--text", TEXT_TO_INSPECT, "--png", o / "p.png"], ["p.png"])),
+    ("inspect-save-streamed", lambda w, o: (["inspect", w.lm, "--text", TEXT_TO_INSPECT, "--save", o / "g.npz"],
+                                            ["g.npz"])),
+    ("inspect-save", lambda w, o: (["inspect", w.fc, "--save", o / "g.npz"], ["g.npz"])),
+    ("sample-text", lambda w, o: (["sample", w.lm, "--length", 300, "--seed", 1, "--output", o / "s.txt"], ["s.txt"])),
+    ("sample-midi", lambda w, o: (["sample", w.music, "--prime-midi", _midi(w.dir / "p.mid", 0), "--length", 5,
+                                   "--seed", 1, "--output", o / "s.mid"], ["s.mid"])),
+    ("sample-musicxml", lambda w, o: (["sample", w.music, "--prime-midi", _midi(w.dir / "p.mid", 0), "--length", 5,
+                                       "--seed", 1, "--format", "musicxml", "--output", o / "s.musicxml"],
+                                      ["s.musicxml"])),
+    ("sample-wav", lambda w, o: (_with_fluidsynth(["sample", w.music, "--prime-midi", _midi(w.dir / "p.mid", 0),
+                                                   "--length", 5, "--seed", 1, "--output", o / "s.wav"]), ["s.wav"])),
+    ("sample-plot", lambda w, o: (["sample", w.music, "--prime-midi", _midi(w.dir / "p.mid", 0), "--length", 5,
+                                   "--seed", 1, "--plot", "--output", o / "s.mid"], ["s.mid", "s.png"])),
+    ("translate-plot-attention", lambda w, o: (["translate", w.tr, "3 May 1979", "--plot-attention", o / "a.png"],
+                                               ["a.png"])),
+    ("forecast-csv-and-plot", lambda w, o: (["forecast", w.fc, "--csv", o / "f.csv", "--plot", o / "f.png"],
+                                            ["f.csv", "f.png"])),
+    ("classify-output", lambda w, o: (["classify", w.cl, w.ucr, "--output", o / "c.csv"], ["c.csv"])),
+]
+
+
+@pytest.mark.parametrize("build", [pytest.param(b, id=i) for i, b in OUTPUTS])
+@pytest.mark.parametrize("room", [0, 64])
+def test_a_full_disk_while_an_output_is_written_is_one_line_and_leaves_the_folder_as_it_was(world, monkeypatch,
+                                                                                           build, room):
+    import builtins
+
+    out = world.dir / "out"
+    out.mkdir()
+    args, names = build(world, out)
+    for name in names:  # the files of an earlier run, which must stay as they were
+        (out / name).write_bytes(b"the earlier file")
+    monkeypatch.setattr(builtins, "open", FullDisk(out, room))
+    line = one_line_error(run(*args))
+    monkeypatch.undo()
+    assert "No space left on device" in line and str(out) in line, line
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)  # no temporary file or folder is left
+    assert all((out / name).read_bytes() == b"the earlier file" for name in names)
+
+
+def test_a_full_disk_at_the_last_of_several_samples_leaves_every_earlier_one_as_it_was(world, monkeypatch):
+    import builtins
+
+    out = world.dir / "out"
+    out.mkdir()
+    names = ["s-1.txt", "s-2.txt", "s-3.txt"]
+    for name in names:
+        (out / name).write_bytes(b"the earlier file")
+    monkeypatch.setattr(builtins, "open", FullDisk(out, 0, only=".s-3.txt"))
+    line = one_line_error(run("sample", world.lm, "--length", 20, "--num-samples", 3, "--seed", 1, "--output",
+                              out / "s.txt"))
+    monkeypatch.undo()
+    assert "cannot write" in line and "s-3.txt: No space left on device" in line
+    assert sorted(p.name for p in out.iterdir()) == names
+    assert all((out / name).read_bytes() == b"the earlier file" for name in names)
+    assert run("sample", world.lm, "--length", 20, "--num-samples", 3, "--seed", 1, "--output", out / "s.txt").exit_code == 0
+    assert all((out / name).read_bytes() != b"the earlier file" for name in names)
+
+
 def test_stale_temporaries_are_removed_on_resume(world):
     folder = world.dir / "copy"
     shutil.copytree(world.lm, folder)
