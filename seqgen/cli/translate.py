@@ -29,7 +29,7 @@ def show_examples(result, count: int) -> None:
         return
     click.echo(f"Test examples (greedy), from: seqgen translate {result.best_path} TEXT", err=True)
     for (source, target), output in zip(examples, translator.translate([s for s, _ in examples])):
-        click.echo(f"{source}\t{output}" + ("" if output == target else f"\t(expected {target})"))
+        click.echo(f"{source}\t{output.marked()}" + ("" if output == target else f"\t(expected {target})"))
 
 
 MAX_BEAM = 64  # a wider beam costs memory and time in proportion and no longer changes the best translation
@@ -79,16 +79,16 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
         if text != "-":
             translation = run([text])[0]
             if plot_attention is None:  # else printed once the plot is drawn, so a plot that fails is one line
-                click.echo(translation)
+                click.echo(translation.marked())
             continue
         for number, line in enumerate(_stdin_lines(), start=1):
-            click.echo(run([line], f"line {number} of stdin")[0] if line.strip() else "")
+            click.echo(run([line], f"line {number} of stdin")[0].marked() if line.strip() else "")
             sys.stdout.flush()
     if plot_attention is not None:
         from seqgen.tasks.translate.evaluate import plot_attention as draw
 
         path = draw(*translator.attention(texts[0], translation), plot_attention)
-        click.echo(translation)
+        click.echo(translation.marked())
         click.echo(f"Attention plot: {path}", err=True)
 
 
