@@ -79,6 +79,15 @@ def _midi(path, shift):
     return path
 
 
+def _long_note(path, beats=20_000):
+    """A 37-byte MIDI file: one note held for `beats` quarter notes."""
+    song = mido.MidiFile(ticks_per_beat=1)
+    song.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=80, time=0),
+                                       mido.Message("note_off", note=60, velocity=0, time=beats)]))
+    song.save(str(path))
+    return path
+
+
 @pytest.fixture(scope="module")
 def music_run(root):
     folder = root / "inputs" / "midi"
@@ -356,6 +365,13 @@ FILE_ROWS = [
                                              "--output", w.dir / "o.mid", "--seed", 1], "bad.mid"),
     ("sample-prime-midi-missing", lambda w: ["sample", w.music, "--prime-midi", w.dir / "none.mid",
                                              "--output", w.dir / "o.mid", "--seed", 1], "none.mid"),
+    ("sample-prime-midi-20000-beat-note", lambda w: ["sample", w.music, "--prime-midi", _long_note(w.dir / "long.mid"),
+                                                     "--output", w.dir / "o.mid", "--seed", 1],
+     "long.mid: lasts 20,000 quarter notes, more than the 10,000"),
+    ("inspect-prime-midi-20000-beat-note", lambda w: ["inspect", w.music, "--prime-midi", _long_note(w.dir / "long.mid")],
+     "lasts 20,000 quarter notes"),
+    ("train-music-only-20000-beat-note", lambda w: ["train", "--corpus", w.folder("long", a_mid=_long_note(
+        w.dir / "long.mid").read_bytes()), *LM], "lasts 20,000 quarter notes"),
     ("evaluate-lm-text-empty", lambda w: ["evaluate", w.lm, "--text", w.file("e.txt")], "is empty"),
     ("evaluate-lm-text-binary", lambda w: ["evaluate", w.lm, "--text", w.file("e.txt", BINARY_LATE_NUL)], "binary"),
     ("evaluate-lm-text-missing", lambda w: ["evaluate", w.lm, "--text", w.dir / "none.txt"], "none.txt"),
@@ -382,6 +398,14 @@ OPTION_ROWS = [
     ("sample-num-samples-zero", lambda w: ["sample", w.lm, "--num-samples", 0], "--num-samples"),
     ("sample-seed-negative", lambda w: ["sample", w.lm, "--seed", -1], "--seed"),
     ("sample-length-not-a-number", lambda w: ["sample", w.lm, "--length", "ten"], "--length"),
+    ("sample-music-length-huge", lambda w: ["sample", w.music, "--length", 10_000_000, "--output", w.dir / "o.mid"],
+     "--length 10,000,000 is more than a music sample holds"),
+    ("sample-music-bars-huge", lambda w: ["sample", w.music, "--bars", 10**9, "--output", w.dir / "o.mid"], "--bars"),
+    ("sample-music-samples-times-bars", lambda w: ["sample", w.music, "--bars", 1000, "--num-samples", 100,
+                                                   "--output", w.dir / "o.mid"], "seqgen draws at once"),
+    ("sample-text-samples-times-length", lambda w: ["sample", w.lm, "--length", 10_000_000, "--num-samples", 3,
+                                                    "--output", w.dir / "o.txt"], "30,000,000 tokens, more than"),
+
     ("train-lr-inf", lambda w: ["train", "--corpus", w.corpus, *LM, "--lr", "inf"], "--lr"),
     ("train-lr-nan", lambda w: ["train", "--corpus", w.corpus, *LM, "--lr", "nan"], "--lr"),
     ("train-lr-zero", lambda w: ["train", "--corpus", w.corpus, *LM, "--lr", 0], "--lr"),
@@ -632,6 +656,15 @@ API_ROWS = [
     ("inspect-top-k-zero", lambda w: lambda: seqgen.load(w.lm).inspect("the fox", top_k=0), "top_k"),
     ("inspect-forecast-member", lambda w: lambda: seqgen.load(w.fc).inspect(member=5), "--member"),
     ("inspect-classify-nan", lambda w: lambda: seqgen.load(w.cl).inspect([1.0, float("nan")]), "finite"),
+    ("generate-music-length-huge", lambda w: lambda: seqgen.load(w.music).generate(length=1_000_000),
+     "more than a music sample holds"),
+    ("generate-music-samples-times-length", lambda w: lambda: seqgen.load(w.music).generate(num_samples=100_000,
+                                                                                            length=1000),
+     "100,000,000 tokens, more than the 20,000,000"),
+    ("generate-text-samples-times-length", lambda w: lambda: seqgen.load(w.lm).generate(length=10_000_000, num_samples=3),
+     "seqgen draws at once"),
+    ("write-music-prime-midi-20000-beat-note", lambda w: (lambda p: lambda: seqgen.load(w.music).write(
+        prime_midi=str(p), output=str(w.dir / "o.mid")))(_long_note(w.dir / "long.mid")), "lasts 20,000 quarter notes"),
 ] + [
     (f"load-{task}-{damage}", (lambda t, d: lambda w: (lambda p: lambda: seqgen.load(p))(w.damaged(getattr(w, t), d)))(
         task, damage), DAMAGE_EXPECTED[damage])

@@ -18,7 +18,7 @@ def primer_tokens(tokenizer: MusicTokenizer, prime_file: Optional[str], prime_te
 
         pieces, reason = parse_file(prime_file, tokenizer.grid, tokenizer.max_bar)
         if not pieces:
-            raise SeqgenError(f"the primer {prime_file} has no usable notes ({reason})")
+            raise SeqgenError(f"cannot use the primer {prime_file}: {reason}")
         return tokenizer.encode_piece(pieces[0], end=False)
     if prime_text.strip():
         unknown = [t for t in prime_text.split() if t not in tokenizer.index]
@@ -40,7 +40,7 @@ def frame_primer_tokens(tokenizer: FrameTokenizer, prime_file: Optional[str], pr
 
         pieces, reason = parse_file(prime_file, 1, LONGEST_BAR)
         if not pieces:
-            raise SeqgenError(f"the primer {prime_file} has no usable notes ({reason})")
+            raise SeqgenError(f"cannot use the primer {prime_file}: {reason}")
         return tokenizer.encode_frames(notes_to_frames(pieces[0], 1))
     names = prime_text.split()
     unknown = [t for t in names if t not in tokenizer.index]

@@ -24,6 +24,11 @@ from seqgen.tokenizers import tokenizer_from_state
 from seqgen.tokenizers.char import UnknownCharacterError
 
 NAME = "language-model"
+# What one call draws: num_samples × length tokens are held until the samples are decoded (20 million: 160 MB),
+# and a music sample is written through music21, which takes minutes past some 30,000 notes (MAX_NOTES; three
+# event tokens or more make a note, so 100,000 tokens stay below it).
+MAX_TOKENS_AT_ONCE = 20_000_000
+MAX_MUSIC_LENGTH = 100_000
 MUSIC_ONLY = {"format": "midi", "prime_midi": None, "bars": None, "keep_primer": True, "plot": False}
 
 
@@ -105,14 +110,21 @@ class LanguageModel:
         config = self._options(options)
         if self.is_music:
             return self._pieces(config)
-        rows = torch.stack(list(self._tokens(config)), dim=1).cpu()  # (N, length)
-        texts = [config.prime + self.tokenizer.decode(row.tolist()) for row in rows]
+        _check_budget(config.num_samples, config.length)
+        rows = torch.empty(config.num_samples, config.length, dtype=torch.long, device=self.device)  # (N, length)
+        for step, token in enumerate(self._tokens(config)):
+            rows[:, step] = token
+        texts = [config.prime + self.tokenizer.decode(row.tolist()) for row in rows.cpu()]
         return texts[0] if config.num_samples == 1 else texts
 
     def _pieces(self, config: SampleConfig) -> list[dict]:
         from seqgen.music.generate import frame_primer_tokens, primer_tokens
 
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+        if config.length > MAX_MUSIC_LENGTH:
+            raise SeqgenError(f"--length {config.length:,} is more than a music sample holds ({MAX_MUSIC_LENGTH:,} "
+                              "tokens, some 30,000 notes: the most seqgen writes to one file); ask for fewer tokens, or "
+                              "give --bars")
         if self.tokenizer.kind == "frames":
             primer = frame_primer_tokens(self.tokenizer, config.prime_midi, config.prime)
             frames = 4 * config.bars if config.bars else None
@@ -159,6 +171,7 @@ class LanguageModel:
                 if not piece["notes"]:
                     silent.append(path)
                     continue
+                _check_size(piece, self.tokenizer.grid, path)
                 if fmt == "wav":
                     written.append(write_wav(piece, path, self.tokenizer.grid))
                 else:
@@ -256,6 +269,25 @@ class LanguageModel:
         return evaluate(self, split, text, encoding, batch_size, num_generated, seed)
 
 
+def _check_budget(num_samples: int, length: int) -> None:
+    """One line, before anything is drawn, when the samples would not fit in memory at once."""
+    if num_samples * length > MAX_TOKENS_AT_ONCE:
+        raise SeqgenError(f"{num_samples:,} samples of {length:,} tokens are {num_samples * length:,} tokens, more than "
+                          f"the {MAX_TOKENS_AT_ONCE:,} seqgen draws at once; ask for fewer --num-samples or a smaller "
+                          "--length (a single text sample printed, not written, streams at any length)")
+
+
+def _check_size(piece: dict, grid: int, path: Path) -> None:
+    """One line, before music21 spends minutes on it, for a piece beyond what seqgen reads or writes in one file."""
+    from seqgen.music.events import piece_end
+    from seqgen.music.scores import MAX_NOTES, MAX_QUARTERS
+
+    if len(piece["notes"]) > MAX_NOTES or piece_end(piece, grid) > MAX_QUARTERS:
+        raise SeqgenError(f"{path.name} would hold {len(piece['notes']):,} notes over {piece_end(piece, grid):,.0f} "
+                          f"quarter notes, more than the {MAX_NOTES:,} notes or {MAX_QUARTERS:,} quarter notes seqgen "
+                          "writes to one file; ask for fewer --bars, a smaller --length or a shorter primer")
+
+
 class NoNotesError(SeqgenError):
     """A music sample the model drew no note in: there is nothing to write for it."""
 
@@ -288,20 +320,22 @@ def output_paths(output: str, count: int, suffix: str) -> list[Path]:
 
 def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, bars: Optional[int],
                     temperature: float, top_k: Optional[int], top_p: Optional[float], seed: int, device,
-                    keep_primer: bool = True, precision: str = "fp32") -> list[dict]:
+                    keep_primer: bool = True, precision: str = "fp32", exact: bool = True) -> list[dict]:
     """`num_samples` pieces continuing `primer`, generated as one batch.
 
     A sample stops at its `end` token, at a new `piece` token, or after `length` tokens. With `bars` it is
     exactly that many new bars long: `end` and `piece` are never drawn, the sample stops where bar `bars` + 1
-    would begin, and a sample that reaches `length` tokens short of its bars is one line.
+    would begin, and a sample that reaches `length` tokens short of its bars is one line. With exact=False
+    `bars` is only a bound: a sample also ends where the model ends it (pieces as the model writes them).
     """
+    _check_budget(num_samples, length)
     from seqgen.music.generate import without_first_notes
 
     bar, end, start = tokenizer.index["bar"], tokenizer.index["end"], tokenizer.index["piece"]
     prime = torch.tensor(primer, dtype=torch.long, device=device).repeat(num_samples, 1)  # (N, P)
     generator = torch.Generator(device=device).manual_seed(seed)
     bias = None
-    if bars is not None:  # the piece may not end before its bars are drawn
+    if bars is not None and exact:  # the piece may not end before its bars are drawn
         bias = torch.zeros(tokenizer.vocab_size, tokenizer.vocab_size, device=device)
         bias[:, [end, start]] = float("-inf")
     rows: list[list[int]] = [[] for _ in range(num_samples)]
@@ -322,7 +356,7 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
             rows[index].append(value)
         if all(done):
             break
-    if bars is not None and min(new_bars) < bars:
+    if bars is not None and exact and min(new_bars) < bars:
         short = min(range(num_samples), key=lambda i: new_bars[i])
         raise SeqgenError(f"sample {short + 1} drew only {new_bars[short]} of its {bars} bars in {length:,} tokens; "
                           f"give a larger --length, or fewer --bars")
@@ -343,6 +377,7 @@ def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int,
                           precision: str = "fp32") -> list[dict]:
     """`num_samples` piano-roll pieces continuing `primer`, drawn with the frame mask (a pitch only above the
     frame's previous one); each stops after `length` tokens or `frames` new frames. The primer's frames stay."""
+    _check_budget(num_samples, length)
     from seqgen.music.frames import frames_to_piece
     from seqgen.tasks.language_model.evaluate import next_token_bias
 
