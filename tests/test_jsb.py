@@ -230,6 +230,10 @@ def test_a_piano_roll_sample_continues_a_midi_file(roll_run, tmp_path):
     onsets = [m.note for m in mido.MidiFile(str(out)) if m.type == "note_on" and m.velocity > 0]
     assert onsets[:3] == [53, 60, 62]  # the primer's notes come first
     assert mido.MidiFile(str(out)).length == pytest.approx(8 * 0.5)  # its 4 frames and 1 bar of 4: 8 quarter notes
+    alone = run("sample", roll_run, "--prime-midi", tmp_path / "t.mid", "--bars", 1, "--seed", 1, "--no-keep-primer",
+                "--output", tmp_path / "alone.mid")
+    assert alone.exit_code == 0, alone.output
+    assert mido.MidiFile(str(tmp_path / "alone.mid")).length == pytest.approx(4 * 0.5)  # the new bar alone
     low = tune(tmp_path / "low.mid", pitches=(20, 30))  # A0 is the lowest key: 20 and its fifth below are off it
     line = one_line_error(run("sample", roll_run, "--prime-midi", low, "--output", out))
     assert "outside the piano's 88 keys" in line and "13, 20" in line

@@ -131,7 +131,8 @@ class LanguageModel:
             # a frame is at most its 88 keys and `frame`: this many tokens always hold the frames asked for
             length = max(config.length, (HIGHEST - LOWEST + 2) * frames) if frames else config.length
             return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.temperature,
-                                         config.top_k, config.top_p, seed, self.device, frames, config.precision)
+                                         config.top_k, config.top_p, seed, self.device, frames, config.precision,
+                                         config.keep_primer)
         primer = primer_tokens(self.tokenizer, config.prime_midi, config.prime)
         length = max(config.length, 300 * config.bars) if config.bars else config.length
         return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.bars,
@@ -374,12 +375,14 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
 
 def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, temperature: float,
                           top_k: Optional[int], top_p: Optional[float], seed: int, device, frames: Optional[int] = None,
-                          precision: str = "fp32") -> list[dict]:
+                          precision: str = "fp32", keep_primer: bool = True) -> list[dict]:
     """`num_samples` piano-roll pieces continuing `primer`, drawn with the frame mask (a pitch only above the
-    frame's previous one); each stops after `length` tokens or `frames` new frames. The primer's frames stay."""
-    _check_budget(num_samples, length)
+    frame's previous one); each stops after `length` tokens or `frames` new frames. The primer's frames come
+    first, unless keep_primer is False."""
     from seqgen.music.frames import frames_to_piece
     from seqgen.tasks.language_model.evaluate import next_token_bias
+
+    _check_budget(num_samples, length)
 
     prime = torch.tensor(primer, dtype=torch.long, device=device).repeat(num_samples, 1)  # (N, P)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -397,5 +400,8 @@ def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int,
     pieces = []
     for index, row in enumerate(rows, 1):
         decoded = tokenizer.decode_frames(primer + row)
-        pieces.append(frames_to_piece(decoded[-1] if decoded else [], f"sample {index}"))
+        kept = decoded[-1] if decoded else []
+        if not keep_primer:
+            kept = kept[primer.count(tokenizer.frame_id):]
+        pieces.append(frames_to_piece(kept, f"sample {index}"))
     return pieces
