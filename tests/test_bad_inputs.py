@@ -9,6 +9,7 @@ one line. Rows of the Python API return a function to call instead, which must r
 
 import errno
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -897,6 +898,47 @@ def test_a_full_disk_at_the_last_of_several_samples_leaves_every_earlier_one_as_
     assert all((out / name).read_bytes() == b"the earlier file" for name in names)
     assert run("sample", world.lm, "--length", 20, "--num-samples", 3, "--seed", 1, "--output", out / "s.txt").exit_code == 0
     assert all((out / name).read_bytes() != b"the earlier file" for name in names)
+
+
+REAL_LIMIT = """
+import json, resource, signal, sys
+from click.testing import CliRunner
+from seqgen.cli import cli
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG instead of killing
+resource.setrlimit(resource.RLIMIT_FSIZE, (2048, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+print(json.dumps([(r.exit_code, r.output) for r in (CliRunner().invoke(cli, args) for args in json.loads(sys.argv[1]))]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs the file-size limit of a POSIX system")
+def test_a_real_write_failure_in_every_writer_is_one_line_and_leaves_the_folder_as_it_was(world):
+    """The operating system itself refuses the writes (a file-size limit of 2 KB: "File too large"), inside
+    matplotlib, numpy, zipfile, music21 and FluidSynth's MIDI, as a full disk would."""
+    out = world.dir / "out"
+    out.mkdir()
+    names = ["p.html", "g.npz", "p.png", "s.mid", "s.musicxml", "f.csv", "f.png"]
+    for name in names:
+        (out / name).write_bytes(b"the earlier file")
+    primer = str(_midi(world.dir / "p.mid", 0))
+    text = make_text(200)
+    commands = [["inspect", str(world.lm), "--text", text, "--html", str(out / "p.html")],
+                ["inspect", str(world.lm), "--text", text, "--save", str(out / "g.npz")],
+                ["inspect", str(world.lm), "--text", text, "--png", str(out / "p.png")],
+                ["sample", str(world.music), "--prime-midi", primer, "--bars", 20, "--length", 50_000, "--seed", 1, "--output",
+                 str(out / "s.mid")],  # some 10 KB
+                ["sample", str(world.music), "--prime-midi", primer, "--length", 200, "--seed", 1, "--output",
+                 str(out / "s.musicxml"), "--format", "musicxml"],
+                ["forecast", str(world.fc), "--csv", str(out / "f.csv"), "--plot", str(out / "f.png")]]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    child = subprocess.run([sys.executable, "-c", REAL_LIMIT, json.dumps([[str(a) for a in c] for c in commands])],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert "Traceback" not in child.stderr and "Exception ignored" not in child.stderr, child.stderr[-3000:]
+    for command, (code, output) in zip(commands, json.loads(child.stdout)):
+        lines = [line for line in output.splitlines() if line.strip() and not line.startswith("(seed")]
+        assert code == 1 and len(lines) == 1 and "File too large" in lines[0] and str(out) in lines[0], (command, output)
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    assert all((out / name).read_bytes() == b"the earlier file" for name in names)
 
 
 def test_stale_temporaries_are_removed_on_resume(world):

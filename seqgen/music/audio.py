@@ -9,7 +9,7 @@ import wave
 from pathlib import Path
 
 from seqgen.errors import SeqgenError
-from seqgen.files import write_atomically
+from seqgen.files import reason, write_atomically
 
 SAMPLE_RATE = 44_100
 DEFAULT_TEMPO = 120.0  # quarter notes a minute of a MIDI file without a tempo (music21 writes none then)
@@ -47,9 +47,13 @@ def write_wav(piece: dict, path: Path, grid: int, sample_rate: int = SAMPLE_RATE
 
     synthesizer()  # the missing library is one line before anything is written
     path = Path(path)
-    with tempfile.TemporaryDirectory() as folder:
-        midi = write_piece(piece, Path(folder) / "piece.mid", "midi", grid, atomic=False)
-        samples = render_midi(midi, sample_rate)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            midi = write_piece(piece, Path(folder) / "piece.mid", "midi", grid, atomic=False)
+            samples = render_midi(midi, sample_rate)
+    except OSError as error:  # the MIDI file FluidSynth reads, in the system's temporary folder
+        raise SeqgenError(f"cannot write {path}: {reason(error)} (its MIDI, rendered from the temporary folder "
+                          f"{tempfile.gettempdir()})") from None
     if len(samples) == 0:
         raise SeqgenError(f"FluidSynth rendered no sound for {path} (the piece has no notes)")
     # FluidSynth stops at the last note's release; the piece's silent last bars are silence to its end

@@ -285,7 +285,8 @@ def piece_to_score(piece: dict, grid: int):
 
 def write_piece(piece: dict, path: Path, fmt: str, grid: int, atomic: bool = True) -> Path:
     """Write the piece as MIDI or MusicXML; written whole or not at all (through a temporary beside it, see
-    seqgen.files), or straight to `path` with atomic=False (a file in a temporary folder of the caller's)."""
+    seqgen.files), or straight to `path` with atomic=False (a file in a temporary folder of the caller's, who
+    gets the OSError of a failed write)."""
     import contextlib
     import os
 
@@ -305,12 +306,8 @@ def write_piece(piece: dict, path: Path, fmt: str, grid: int, atomic: bool = Tru
                 written = score.write(WRITERS[fmt][0], fp=str(target))
                 if written is not None and Path(written) != target:  # music21 chose another name: it becomes the file
                     os.replace(written, target)
-    except SeqgenError:
+    except (SeqgenError, OSError):  # an OSError only where atomic=False: the caller's file, the caller's line
         raise
-    except OSError as error:  # only where atomic=False: staged() makes every OSError its own line
-        from seqgen.files import reason
-
-        raise SeqgenError(f"cannot write {path}: {reason(error)}") from None
     except Exception as error:
         first = (str(error).splitlines() or [""])[0][:200]
         raise SeqgenError(f"music21 could not write {path}: {type(error).__name__}: {first}") from None
