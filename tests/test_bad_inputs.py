@@ -416,6 +416,8 @@ OPTION_ROWS = [
     ("train-bptt-zero", lambda w: ["train", "--corpus", w.corpus, *LM, "--bptt", 0], "--bptt"),
     ("train-batch-size-zero", lambda w: ["train", "--corpus", w.corpus, *LM, "--batch-size", 0], "--batch-size"),
     ("train-max-steps-zero", lambda w: ["train", "--corpus", w.corpus, *LM, "--max-steps", 0], "--max-steps"),
+    ("train-sample-length-huge", lambda w: ["train", "--corpus", w.corpus, *LM[:-5], "--sample-length", 10**12, *QUIET],
+     "--sample-length"),
     ("train-epochs-nan", lambda w: ["train", "--corpus", w.corpus, *LM, "--epochs", "nan"], "--epochs"),
     ("train-max-time-inf", lambda w: ["train", "--corpus", w.corpus, *LM, "--max-time", "inf"], "--max-time"),
     ("train-weight-decay-inf", lambda w: ["train", "--corpus", w.corpus, *LM, "--weight-decay", "inf"], "--weight-decay"),

@@ -257,3 +257,15 @@ def test_of_several_samples_those_with_notes_are_written_and_the_others_named(ev
     with pytest.raises(SeqgenError, match=r"1 of 3 samples have no notes \(the model drew none\), so \S+s-2.mid was not written \(the other 2 were\)"):
         model.write(output=str(tmp_path / "s.mid"), num_samples=3, seed=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s-1.mid", "s-3.mid"]
+
+
+def test_the_sample_after_training_is_cut_to_what_a_music_sample_holds_and_says_so(event_run, tmp_path, monkeypatch,
+                                                                                   capsys):
+    from types import SimpleNamespace
+
+    from seqgen.cli.train import _sample_language_model
+    from seqgen.tasks.language_model import generate
+
+    monkeypatch.setattr(generate, "MAX_MUSIC_LENGTH", 60)
+    _sample_language_model(SimpleNamespace(best_path=event_run[0], run_dir=tmp_path), 10_000_000)
+    assert "Sample (temperature 0.8, 60 tokens)" in capsys.readouterr().err

@@ -90,7 +90,7 @@ train_command.common = [
                  help="Continue the run saved in this latest.pt (or run folder) exactly."),
 ]
 train_command.trailing = [
-    click.Option(["--sample-length"], type=click.IntRange(min=0), default=300, show_default=True,
+    click.Option(["--sample-length"], type=click.IntRange(min=0, max=10_000_000), default=300, show_default=True,
                  help="Language model: tokens sampled from the best model at the end; translate: test examples "
                       "shown (0: none)."),
     click.Option(["--quiet"], is_flag=True, help="No progress bar."),
@@ -113,10 +113,13 @@ def _report_language_model(result) -> None:
 
 def _sample_language_model(result, length: int) -> None:
     from seqgen.tasks.language_model import LanguageModel
-    from seqgen.tasks.language_model.generate import NoNotesError
+    from seqgen.tasks.language_model.generate import MAX_MUSIC_LENGTH, NoNotesError
 
     model = LanguageModel.load(result.best_path, "cpu")
-    click.echo(f"Sample (temperature 0.8), from: seqgen sample {result.best_path}", err=True)
+    cut = model.is_music and length > MAX_MUSIC_LENGTH  # the most a music sample holds: the preview is cut to it
+    length = min(length, MAX_MUSIC_LENGTH) if cut else length
+    click.echo(f"Sample (temperature 0.8{f', {length:,} tokens' if cut else ''}), from: seqgen sample "
+               f"{result.best_path}", err=True)
     if model.is_music:
         # A music model writes its sample beside the checkpoints instead of printing it.
         try:
