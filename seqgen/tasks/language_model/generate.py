@@ -141,7 +141,9 @@ class LanguageModel:
 
     def write(self, **options) -> list[Path]:
         """Generate and write every sample to `output` (x.txt / x.mid, or x-1, x-2, … with several);
-        music pieces get a piano roll beside them with plot=True. Returns the files written."""
+        music pieces get a piano roll beside them with plot=True. Returns the files written. The files are put
+        in place together, once all are written (a failure leaves the files of those names as they were). A
+        music sample without notes has no file: NoNotesError (a SeqgenError) names it, after the others."""
         config = self._options(options)
         if not config.output:
             raise SeqgenError("give an output file, e.g. --output samples/piece.mid")
