@@ -902,6 +902,24 @@ def test_a_full_disk_at_the_last_of_several_samples_leaves_every_earlier_one_as_
     assert all((out / name).read_bytes() != b"the earlier file" for name in names)
 
 
+@pytest.mark.parametrize("failing", [".p.png", ".g.npz"])
+def test_a_full_disk_at_one_of_inspects_files_leaves_every_one_as_it_was(world, monkeypatch, failing):
+    import builtins
+
+    out = world.dir / "out"
+    out.mkdir()
+    names = ["p.html", "p.png", "g.npz"]
+    for name in names:
+        (out / name).write_bytes(b"the earlier file")
+    monkeypatch.setattr(builtins, "open", FullDisk(out, 0, only=failing))
+    line = one_line_error(run("inspect", world.lm, "--text", TEXT_TO_INSPECT, "--html", out / "p.html", "--png",
+                              out / "p.png", "--save", out / "g.npz"))
+    monkeypatch.undo()
+    assert "No space left on device" in line
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    assert all((out / name).read_bytes() == b"the earlier file" for name in names)
+
+
 REAL_LIMIT = """
 import json, resource, signal, sys
 from click.testing import CliRunner
