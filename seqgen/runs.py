@@ -20,6 +20,7 @@ from typing import Optional
 
 from seqgen.checkpoint import save_checkpoint
 from seqgen.errors import SeqgenError
+from seqgen.files import TEMPORARY, write_atomically
 from seqgen.plots import save_figure
 
 try:
@@ -218,9 +219,10 @@ class RunFolder:
     def _remove_stale_temporaries(self) -> None:
         """Half-written files of an earlier process that was killed mid-write (we hold the lock, so no
         live writer owns them)."""
-        for pattern in (".*.pt.*.tmp", "*.json.tmp", "*.tmp.png"):
+        for pattern in (".*.pt.*.tmp", "*.json.tmp", "*.tmp.png", f".*{TEMPORARY}*"):
             for stale in self.path.glob(pattern):
-                stale.unlink(missing_ok=True)
+                if stale.is_file() and not stale.is_symlink():
+                    stale.unlink(missing_ok=True)
 
     def wrote(self, path: Path) -> None:
         """Note a file this run has written. The first one claims the folder: the run --overwrite replaces is
@@ -276,20 +278,13 @@ class RunFolder:
             pass  # no symlinks here (some Windows set-ups): the run folder's own name still works
 
     def write_json(self, name: str, data: dict) -> Path:
-        path = self.path / name
-        tmp = path.with_suffix(".json.tmp")
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         try:
             encoded = text.encode("utf-8")
         except UnicodeEncodeError:  # a path of bytes that are not UTF-8 (a name typed in another encoding)
             encoded = (json.dumps(data, indent=2) + "\n").encode("ascii")
-        try:
-            tmp.write_bytes(encoded)
-            os.replace(tmp, path)
-        except OSError as error:
-            tmp.unlink(missing_ok=True)
-            raise SeqgenError(f"could not write {path}: {error.strerror or error}; the checkpoints beside it are "
-                              "intact") from None
+        path = write_atomically(self.path / name, lambda f: f.write(encoded), "wb",
+                                hint="; the checkpoints beside it are intact")
         self.wrote(path)
         return path
 

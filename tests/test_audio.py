@@ -59,8 +59,10 @@ def test_wav_output_is_audio_of_the_piece_length_and_not_silent(model, tmp_path)
         assert (audio.getnchannels(), audio.getsampwidth(), audio.getframerate()) == (1, 2, 44_100)
         seconds = audio.getnframes() / audio.getframerate()
         samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2").astype(float) / 32768
-    # the same seed draws the same piece: its notes, then FluidSynth's one-second release
-    assert seconds == pytest.approx(last_note_end(tmp_path / "x.mid") + 1.0, abs=0.05)
+    # the same seed draws the same piece: its notes, then FluidSynth's one-second release, and at least its two
+    # bars (eight quarter notes at 120 a minute), silent last beats included
+    assert seconds == pytest.approx(max(last_note_end(tmp_path / "x.mid") + 1.0, 4.0), abs=0.05)
+    assert mido.MidiFile(str(tmp_path / "x.mid")).length == pytest.approx(4.0)
     assert np.sqrt(np.mean(samples ** 2)) > 0.01  # not silent
     # --format wav names the file .wav itself
     result = run("sample", model, "--output", tmp_path / "y", "--format", "wav", *common)
@@ -80,3 +82,19 @@ def test_without_fluidsynth_one_line_says_what_to_install(model, tmp_path, monke
 def test_a_wav_format_with_another_suffix_is_refused(model, tmp_path):
     line = one_line_error(run("sample", model, "--output", tmp_path / "x.mid", "--format", "wav", "--seed", 1))
     assert "x.wav" in line
+
+
+@needs_fluidsynth
+def test_wav_into_an_unwritable_place_is_one_line_and_nothing_after_it(model, tmp_path, monkeypatch):
+    import gc
+    import sys
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)  # "Exception ignored in ...", as Python prints it
+    for target in ("/proc/x.wav", tmp_path / "f" / "x.wav"):
+        (tmp_path / "f").write_bytes(b"")  # a file where the folder would be
+        line = one_line_error(run("sample", model, "--output", target, "--seed", 1, "--bars", 1))
+        assert "cannot" in line
+        gc.collect()
+    assert unraisable == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]

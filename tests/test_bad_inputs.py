@@ -9,6 +9,7 @@ one line. Rows of the Python API return a function to call instead, which must r
 
 import errno
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -75,6 +76,15 @@ def _midi(path, shift):
         track.append(mido.Message("note_on", note=pitch + shift, velocity=80, time=0))
         track.append(mido.Message("note_off", note=pitch + shift, velocity=0, time=480))
     song.tracks.append(track)
+    song.save(str(path))
+    return path
+
+
+def _long_note(path, beats=20_000):
+    """A 37-byte MIDI file: one note held for `beats` quarter notes."""
+    song = mido.MidiFile(ticks_per_beat=1)
+    song.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=80, time=0),
+                                       mido.Message("note_off", note=60, velocity=0, time=beats)]))
     song.save(str(path))
     return path
 
@@ -369,6 +379,13 @@ FILE_ROWS = [
                                              "--output", w.dir / "o.mid", "--seed", 1], "bad.mid"),
     ("sample-prime-midi-missing", lambda w: ["sample", w.music, "--prime-midi", w.dir / "none.mid",
                                              "--output", w.dir / "o.mid", "--seed", 1], "none.mid"),
+    ("sample-prime-midi-20000-beat-note", lambda w: ["sample", w.music, "--prime-midi", _long_note(w.dir / "long.mid"),
+                                                     "--output", w.dir / "o.mid", "--seed", 1],
+     "long.mid: lasts 20,000 quarter notes, more than the 10,000"),
+    ("inspect-prime-midi-20000-beat-note", lambda w: ["inspect", w.music, "--prime-midi", _long_note(w.dir / "long.mid")],
+     "lasts 20,000 quarter notes"),
+    ("train-music-only-20000-beat-note", lambda w: ["train", "--corpus", w.folder("long", a_mid=_long_note(
+        w.dir / "long.mid").read_bytes()), *LM], "lasts 20,000 quarter notes"),
     ("evaluate-lm-text-empty", lambda w: ["evaluate", w.lm, "--text", w.file("e.txt")], "is empty"),
     ("evaluate-lm-text-binary", lambda w: ["evaluate", w.lm, "--text", w.file("e.txt", BINARY_LATE_NUL)], "binary"),
     ("evaluate-lm-text-missing", lambda w: ["evaluate", w.lm, "--text", w.dir / "none.txt"], "none.txt"),
@@ -422,6 +439,14 @@ OPTION_ROWS = [
     ("sample-num-samples-zero", lambda w: ["sample", w.lm, "--num-samples", 0], "--num-samples"),
     ("sample-seed-negative", lambda w: ["sample", w.lm, "--seed", -1], "--seed"),
     ("sample-length-not-a-number", lambda w: ["sample", w.lm, "--length", "ten"], "--length"),
+    ("sample-music-length-huge", lambda w: ["sample", w.music, "--length", 10_000_000, "--output", w.dir / "o.mid"],
+     "--length 10,000,000 is more than a music sample holds"),
+    ("sample-music-bars-huge", lambda w: ["sample", w.music, "--bars", 10**9, "--output", w.dir / "o.mid"], "--bars"),
+    ("sample-music-samples-times-bars", lambda w: ["sample", w.music, "--bars", 1000, "--num-samples", 100,
+                                                   "--output", w.dir / "o.mid"], "seqgen draws at once"),
+    ("sample-text-samples-times-length", lambda w: ["sample", w.lm, "--length", 10_000_000, "--num-samples", 3,
+                                                    "--output", w.dir / "o.txt"], "30,000,000 tokens, more than"),
+
     ("train-lr-inf", lambda w: ["train", "--corpus", w.corpus, *LM, "--lr", "inf"], "--lr"),
     ("train-lr-nan", lambda w: ["train", "--corpus", w.corpus, *LM, "--lr", "nan"], "--lr"),
     ("train-lr-zero", lambda w: ["train", "--corpus", w.corpus, *LM, "--lr", 0], "--lr"),
@@ -431,6 +456,8 @@ OPTION_ROWS = [
     ("train-bptt-zero", lambda w: ["train", "--corpus", w.corpus, *LM, "--bptt", 0], "--bptt"),
     ("train-batch-size-zero", lambda w: ["train", "--corpus", w.corpus, *LM, "--batch-size", 0], "--batch-size"),
     ("train-max-steps-zero", lambda w: ["train", "--corpus", w.corpus, *LM, "--max-steps", 0], "--max-steps"),
+    ("train-sample-length-huge", lambda w: ["train", "--corpus", w.corpus, *LM[:-5], "--sample-length", 10**12, *QUIET],
+     "--sample-length"),
     ("train-epochs-nan", lambda w: ["train", "--corpus", w.corpus, *LM, "--epochs", "nan"], "--epochs"),
     ("train-max-time-inf", lambda w: ["train", "--corpus", w.corpus, *LM, "--max-time", "inf"], "--max-time"),
     ("train-weight-decay-inf", lambda w: ["train", "--corpus", w.corpus, *LM, "--weight-decay", "inf"], "--weight-decay"),
@@ -773,6 +800,15 @@ API_ROWS = [
      "sequence 1 holds 3e+38"),
     ("inspect-classify-beyond-float32", lambda w: lambda: seqgen.load(w.cl).inspect([1e300, 1.0, 2.0]),
      "beyond the range of 32-bit floats"),
+    ("generate-music-length-huge", lambda w: lambda: seqgen.load(w.music).generate(length=1_000_000),
+     "more than a music sample holds"),
+    ("generate-music-samples-times-length", lambda w: lambda: seqgen.load(w.music).generate(num_samples=100_000,
+                                                                                            length=1000),
+     "100,000,000 tokens, more than the 20,000,000"),
+    ("generate-text-samples-times-length", lambda w: lambda: seqgen.load(w.lm).generate(length=10_000_000, num_samples=3),
+     "seqgen draws at once"),
+    ("write-music-prime-midi-20000-beat-note", lambda w: (lambda p: lambda: seqgen.load(w.music).write(
+        prime_midi=str(p), output=str(w.dir / "o.mid")))(_long_note(w.dir / "long.mid")), "lasts 20,000 quarter notes"),
 ] + [
     (f"load-{task}-{damage}", (lambda t, d: lambda w: (lambda p: lambda: seqgen.load(p))(w.damaged(getattr(w, t), d)))(
         task, damage), DAMAGE_EXPECTED[damage])
@@ -892,6 +928,206 @@ def test_a_full_disk_on_the_command_line_is_one_line(world, monkeypatch):
     line = one_line_error(run("train", "--corpus", world.corpus, *LM, "--output-dir", world.dir / "runs", "--name", "full"))
     assert "could not write checkpoint" in line and "No space left on device" in line
     assert not list((world.dir / "runs" / "full").glob("*.pt*"))
+
+
+class FullDisk:
+    """builtins.open with a disk that fills up in one folder: a file opened there for writing takes `room` bytes,
+    then every write (or the flush at close) fails with ENOSPC, as the file system says it. `only` limits it to
+    files whose name starts so."""
+
+    def __init__(self, folder, room=64, only=""):
+        import builtins
+
+        self.folder, self.room, self.only, self.real = str(folder), room, only, builtins.open
+
+    def __call__(self, file, mode="r", *args, **kwargs):
+        handle = self.real(file, mode, *args, **kwargs)
+        name = os.fspath(file) if isinstance(file, (str, os.PathLike)) else ""
+        if (any(flag in mode for flag in "wax+") and os.path.abspath(name).startswith(self.folder)
+                and os.path.basename(name).startswith(self.only)):
+            return Filling(handle, self.room)
+        return handle
+
+
+class Filling:
+    """A file on a disk with `room` bytes left, written through an 8 KB buffer as Python's are: a small write
+    fails only when the buffer goes out (a larger write, flush() or close()), a large one at once."""
+
+    BUFFER = 8192
+
+    def __init__(self, handle, room):
+        self._handle, self._room, self._pending, self._full = handle, room, 0, False
+
+    def _out(self):
+        if self._full or self._pending > self._room:
+            self._full, self._pending = True, 0
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._room -= self._pending
+        self._pending = 0
+
+    def write(self, data):
+        self._pending += len(data)
+        if self._full or self._pending > self.BUFFER:
+            self._out()
+        return self._handle.write(data)
+
+    def flush(self):
+        self._out()
+        self._handle.flush()
+
+    def close(self):
+        try:
+            if not self._handle.closed:
+                self._out()
+        finally:
+            self._handle.close()
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __iter__(self):
+        return iter(self._handle)
+
+
+TEXT_TO_INSPECT = make_text(40)
+
+
+def _with_fluidsynth(args):
+    from seqgen.music.audio import synthesizer
+
+    try:
+        synthesizer()
+    except SeqgenError:
+        if not os.environ.get("CI"):  # CI installs FluidSynth: there the row must run
+            pytest.skip("FluidSynth is not installed")
+    return args
+
+# Every file seqgen writes, with a full disk: (id, build → (arguments, the files it writes)).
+OUTPUTS = [
+    ("inspect-html", lambda w, o: (["inspect", w.lm, "--text", TEXT_TO_INSPECT, "--html", o / "p.html"], ["p.html"])),
+    ("inspect-png", lambda w, o: (["inspect", w.lm, "--text", TEXT_TO_INSPECT, "--png", o / "p.png"], ["p.png"])),
+    ("inspect-save-streamed", lambda w, o: (["inspect", w.lm, "--text", TEXT_TO_INSPECT, "--save", o / "g.npz"],
+                                            ["g.npz"])),
+    ("inspect-save", lambda w, o: (["inspect", w.fc, "--save", o / "g.npz"], ["g.npz"])),
+    ("sample-text", lambda w, o: (["sample", w.lm, "--length", 300, "--seed", 1, "--output", o / "s.txt"], ["s.txt"])),
+    ("sample-midi", lambda w, o: (["sample", w.music, "--prime-midi", _midi(w.dir / "p.mid", 0), "--length", 5,
+                                   "--seed", 1, "--output", o / "s.mid"], ["s.mid"])),
+    ("sample-musicxml", lambda w, o: (["sample", w.music, "--prime-midi", _midi(w.dir / "p.mid", 0), "--length", 5,
+                                       "--seed", 1, "--format", "musicxml", "--output", o / "s.musicxml"],
+                                      ["s.musicxml"])),
+    ("sample-wav", lambda w, o: (_with_fluidsynth(["sample", w.music, "--prime-midi", _midi(w.dir / "p.mid", 0),
+                                                   "--length", 5, "--seed", 1, "--output", o / "s.wav"]), ["s.wav"])),
+    ("sample-plot", lambda w, o: (["sample", w.music, "--prime-midi", _midi(w.dir / "p.mid", 0), "--length", 5,
+                                   "--seed", 1, "--plot", "--output", o / "s.mid"], ["s.mid", "s.png"])),
+    ("translate-plot-attention", lambda w, o: (["translate", w.tr, "3 May 1979", "--plot-attention", o / "a.png"],
+                                               ["a.png"])),
+    ("forecast-csv-and-plot", lambda w, o: (["forecast", w.fc, "--csv", o / "f.csv", "--plot", o / "f.png"],
+                                            ["f.csv", "f.png"])),
+    ("classify-output", lambda w, o: (["classify", w.cl, w.ucr, "--output", o / "c.csv"], ["c.csv"])),
+]
+
+
+@pytest.mark.parametrize("build", [pytest.param(b, id=i) for i, b in OUTPUTS])
+@pytest.mark.parametrize("room", [0, 64])
+def test_a_full_disk_while_an_output_is_written_is_one_line_and_leaves_the_folder_as_it_was(world, monkeypatch,
+                                                                                           build, room):
+    import builtins
+
+    out = world.dir / "out"
+    out.mkdir()
+    args, names = build(world, out)
+    for name in names:  # the files of an earlier run, which must stay as they were
+        (out / name).write_bytes(b"the earlier file")
+    monkeypatch.setattr(builtins, "open", FullDisk(out, room))
+    line = one_line_error(run(*args))
+    monkeypatch.undo()
+    assert "No space left on device" in line and str(out) in line, line
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)  # no temporary file or folder is left
+    assert all((out / name).read_bytes() == b"the earlier file" for name in names)
+
+
+def test_a_full_disk_at_the_last_of_several_samples_leaves_every_earlier_one_as_it_was(world, monkeypatch):
+    import builtins
+
+    out = world.dir / "out"
+    out.mkdir()
+    names = ["s-1.txt", "s-2.txt", "s-3.txt"]
+    for name in names:
+        (out / name).write_bytes(b"the earlier file")
+    monkeypatch.setattr(builtins, "open", FullDisk(out, 0, only=".s-3.txt"))
+    line = one_line_error(run("sample", world.lm, "--length", 20, "--num-samples", 3, "--seed", 1, "--output",
+                              out / "s.txt"))
+    monkeypatch.undo()
+    assert "cannot write" in line and "s-3.txt: No space left on device" in line
+    assert sorted(p.name for p in out.iterdir()) == names
+    assert all((out / name).read_bytes() == b"the earlier file" for name in names)
+    assert run("sample", world.lm, "--length", 20, "--num-samples", 3, "--seed", 1, "--output", out / "s.txt").exit_code == 0
+    assert all((out / name).read_bytes() != b"the earlier file" for name in names)
+
+
+@pytest.mark.parametrize("failing", [".p.png", ".g.npz"])
+def test_a_full_disk_at_one_of_inspects_files_leaves_every_one_as_it_was(world, monkeypatch, failing):
+    import builtins
+
+    out = world.dir / "out"
+    out.mkdir()
+    names = ["p.html", "p.png", "g.npz"]
+    for name in names:
+        (out / name).write_bytes(b"the earlier file")
+    monkeypatch.setattr(builtins, "open", FullDisk(out, 0, only=failing))
+    line = one_line_error(run("inspect", world.lm, "--text", TEXT_TO_INSPECT, "--html", out / "p.html", "--png",
+                              out / "p.png", "--save", out / "g.npz"))
+    monkeypatch.undo()
+    assert "No space left on device" in line
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    assert all((out / name).read_bytes() == b"the earlier file" for name in names)
+
+
+REAL_LIMIT = """
+import json, resource, signal, sys
+from click.testing import CliRunner
+from seqgen.cli import cli
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG instead of killing
+resource.setrlimit(resource.RLIMIT_FSIZE, (2048, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+print(json.dumps([(r.exit_code, r.output) for r in (CliRunner().invoke(cli, args) for args in json.loads(sys.argv[1]))]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs the file-size limit of a POSIX system")
+def test_a_real_write_failure_in_every_writer_is_one_line_and_leaves_the_folder_as_it_was(world):
+    """The operating system itself refuses the writes (a file-size limit of 2 KB: "File too large"), inside
+    matplotlib, numpy, zipfile, music21 and FluidSynth's MIDI, as a full disk would."""
+    out = world.dir / "out"
+    out.mkdir()
+    names = ["p.html", "g.npz", "p.png", "s.mid", "s.musicxml", "f.csv", "f.png"]
+    for name in names:
+        (out / name).write_bytes(b"the earlier file")
+    primer = str(_midi(world.dir / "p.mid", 0))
+    text = make_text(200)
+    commands = [["inspect", str(world.lm), "--text", text, "--html", str(out / "p.html")],
+                ["inspect", str(world.lm), "--text", text, "--save", str(out / "g.npz")],
+                ["inspect", str(world.lm), "--text", text, "--png", str(out / "p.png")],
+                ["sample", str(world.music), "--prime-midi", primer, "--bars", 20, "--length", 50_000, "--seed", 1, "--output",
+                 str(out / "s.mid")],  # some 10 KB
+                ["sample", str(world.music), "--prime-midi", primer, "--length", 200, "--seed", 1, "--output",
+                 str(out / "s.musicxml"), "--format", "musicxml"],
+                ["forecast", str(world.fc), "--csv", str(out / "f.csv"), "--plot", str(out / "f.png")]]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    child = subprocess.run([sys.executable, "-c", REAL_LIMIT, json.dumps([[str(a) for a in c] for c in commands])],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert "Traceback" not in child.stderr and "Exception ignored" not in child.stderr, child.stderr[-3000:]
+    for command, (code, output) in zip(commands, json.loads(child.stdout)):
+        lines = [line for line in output.splitlines() if line.strip() and not line.startswith("(seed")]
+        assert code == 1 and len(lines) == 1 and "File too large" in lines[0] and str(out) in lines[0], (command, output)
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    assert all((out / name).read_bytes() == b"the earlier file" for name in names)
 
 
 def test_stale_temporaries_are_removed_on_resume(world):

@@ -242,3 +242,86 @@ def test_a_missing_music_corpus_says_so(tmp_path):
 
     with pytest.raises(SeqgenError, match="no such file or folder"):
         music_files(str(tmp_path / "nowhere"))
+
+
+# -- what one file may hold ----------------------------------------------------------------------
+
+def midi_file(path, events, ticks_per_beat=480):
+    """A one-track MIDI file of mido messages."""
+    import mido
+
+    song = mido.MidiFile(ticks_per_beat=ticks_per_beat)
+    song.tracks.append(mido.MidiTrack(events))
+    song.save(str(path))
+    return path
+
+
+def held(pitch, beats, ticks_per_beat=480):
+    import mido
+
+    return [mido.Message("note_on", note=pitch, velocity=80, time=0),
+            mido.Message("note_off", note=pitch, velocity=0, time=int(beats * ticks_per_beat))]
+
+
+def timed(call):
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+def test_a_37_byte_file_of_one_20000_beat_note_is_refused_at_once(tmp_path):
+    path = midi_file(tmp_path / "long.mid", held(60, 20_000, 1), ticks_per_beat=1)
+    assert path.stat().st_size < 40
+    (pieces, reason), seconds = timed(lambda: parse_file(str(path), 4, 12))
+    assert pieces == [] and "lasts 20,000 quarter notes, more than the 10,000" in reason
+    assert seconds < 5  # it took four minutes
+    abc = tmp_path / "long.abc"
+    abc.write_text("X:1\nT:t\nM:4/4\nL:1/4\nK:C\nC20000|\n")
+    assert "lasts 20,000 quarter notes" in parse_file(str(abc), 4, 12)[1]
+
+
+def test_a_note_held_over_thousands_of_bars_is_one_note_read_in_seconds(tmp_path):
+    path = midi_file(tmp_path / "held.mid", held(60, 8_000))
+    (pieces, reason), seconds = timed(lambda: parse_file(str(path), 4, 12))
+    assert reason is None and pieces[0]["notes"] == [[0, 0, 0, 60, 8_000 * 4]]  # the ties music21 makes, joined
+    assert seconds < 15  # joining its 2,000 tied parts took music21's stripTies over a minute
+
+
+def test_thousands_of_tempo_changes_text_events_and_a_late_end_change_nothing_and_cost_nothing(tmp_path):
+    import mido
+
+    noise = []
+    for index in range(5_000):  # in the first beat, as a damaged or hostile file has them
+        noise += [mido.MetaMessage("set_tempo", tempo=400_000 + index, time=0), mido.MetaMessage("text", text="x", time=0)]
+    plain = midi_file(tmp_path / "plain.mid", [mido.MetaMessage("set_tempo", tempo=400_000, time=0), *held(60, 1), *held(64, 2)])
+    busy = midi_file(tmp_path / "busy.mid", [*noise, *held(60, 1), *held(64, 2),
+                                             mido.MetaMessage("end_of_track", time=480 * 1_000_000)])
+    (pieces, reason), seconds = timed(lambda: parse_file(str(busy), 4, 12))
+    assert reason is None and seconds < 10  # 2,000 tempo changes alone took music21 14 s; 5,000, minutes
+    expected = parse_file(str(plain), 4, 12)[0]
+    assert [{**p, "name": ""} for p in pieces] == [{**p, "name": ""} for p in expected]
+    assert pieces[0]["tempo"] == pytest.approx(150.0)  # the first tempo is the piece's
+
+
+def test_files_beyond_the_limits_are_refused_in_one_line_and_skipped_in_a_corpus(tmp_path, monkeypatch):
+    import mido
+
+    from seqgen.music import scores
+
+    late_signature = midi_file(tmp_path / "late.mid", [*held(60, 1), mido.MetaMessage(
+        "time_signature", numerator=3, denominator=4, time=480 * 20_000)])
+    assert "lasts 20,001 quarter notes" in parse_file(str(late_signature), 4, 12)[1]
+    monkeypatch.setattr(scores, "MAX_NOTES", 10)
+    many = midi_file(tmp_path / "many.mid", [m for pitch in range(40, 52) for m in held(pitch, 0.5)])
+    assert parse_file(str(many), 4, 12)[1] == "holds 12 notes, more than the 10 seqgen reads from one file; split the piece"
+    monkeypatch.setattr(scores, "MAX_SIGNATURE_CHANGES", 3)
+    changes = [mido.MetaMessage("time_signature", numerator=2 + i % 2, denominator=4, time=480) for i in range(5)]
+    assert "changes time or key signature 5 times" in parse_file(str(midi_file(tmp_path / "ts.mid", [*held(60, 1), *changes])),
+                                                                   4, 12)[1]
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    midi_file(folder / "long.mid", held(60, 20_000, 1), ticks_per_beat=1)
+    write_source(folder, ".mid")
+    _, pieces, skipped = music_corpus.load_pieces(str(folder), MusicTokenizer(), progress=False)
+    assert len(pieces) == 1 and dict(skipped)["long.mid"].startswith("lasts 20,000 quarter notes")

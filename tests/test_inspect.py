@@ -294,3 +294,50 @@ def test_a_multichannel_classifier_is_inspected_over_all_its_channels(tmp_path):
     assert inspection.gates["h"].shape[1] == 10  # (layers, T, units): one step per point, both channels read
     with pytest.raises(SeqgenError, match=r"\(steps, 2\) array"):
         model.inspect(np.linspace(0, 1, 10))  # one channel is not enough
+
+
+ONE_LINE = "the quick brown fox jumps over a lazy dog while my sister reads her letter"
+
+
+def test_on_one_line_no_unit_is_said_to_follow_the_position_in_it(text_run):
+    result = run("inspect", text_run.best_path, "--text", ONE_LINE, "--top", 10)
+    assert result.exit_code == 0, result.output
+    ranked = [line for line in result.output.splitlines() if "follows" in line]
+    assert ranked and not any("position in the line" in line for line in ranked), result.output
+    assert all("r = +1.00" not in line and "r = -1.00" not in line for line in ranked)
+
+
+def test_a_unit_that_only_drifts_follows_no_feature_and_one_that_follows_a_feature_is_found_despite_drift():
+    rng = np.random.default_rng(0)
+    labels = list("one line here\nand a second, longer line of text\n" * 2)
+    features = text_features(labels)
+    steps = np.arange(len(labels))
+    gates = {q: rng.uniform(0, 1, (1, len(labels), 4)).astype(np.float32) for q in "ifgoch"}
+    gates["c"][0, :, 0] = steps * 0.01 + rng.normal(0, 0.01, len(labels))  # drifts through the input, nothing else
+    gates["c"][0, :, 1] = features["word_start"] + steps * 0.05  # starts of words, on a strong drift
+    inspection = Inspection("text", np.zeros(len(labels)), labels, gates, features=features)
+    ranking = {(e["unit"], e["quantity"]): e for e in rank_units(inspection, 8)}
+    assert ranking[(1, "c")]["feature"] == "word_start" and ranking[(1, "c")]["r"] > 0.95
+    assert abs(ranking.get((0, "c"), {"r": 0.0})["r"]) < 0.5
+
+
+def test_features_that_are_the_step_count_or_a_single_change_rank_nothing():
+    from seqgen.inspect import series_features
+    from seqgen.inspect.features import telling_features, unranked_reason
+
+    def inspection(labels, features):
+        gates = {q: np.random.default_rng(1).uniform(0, 1, (1, len(labels), 3)).astype(np.float32) for q in "ifgoch"}
+        return Inspection("text", np.zeros(len(labels)), labels, gates, features=features)
+
+    line = inspection(list(ONE_LINE), text_features(list(ONE_LINE)))
+    assert "line_position" not in telling_features(line)  # one line: the column is the step
+    assert {"word_start"} <= set(telling_features(line))
+    unclosed = list('he said "and never stopped')  # a quote opened once: only a before and an after
+    assert "in_quotes" not in telling_features(inspection(unclosed, text_features(unclosed)))
+    short = series_features(np.sin(np.arange(10.0)), season=12)  # shorter than a season: the position is the step
+    assert "season_position" not in telling_features(inspection(list("abcdefghij"), short))
+    assert "value" in telling_features(inspection(list("abcdefghij"), short))
+    few = inspection(list("a b"), text_features(list("a b")))
+    assert rank_units(few) == [] and "too few" in unranked_reason(few)
+    flat = inspection(list("aaaaaaaaaa"), {"line_position": np.zeros(10, dtype=np.float32)})
+    assert rank_units(flat) == [] and "no feature" in unranked_reason(flat)

@@ -157,6 +157,19 @@ def test_a_music_page_shows_event_tokens_a_bar_a_line(browser, tmp_path):
     open_page(browser, inspection.html(tmp_path / "music.html"))
     assert [s.text for s in browser.find_elements(By.CSS_SELECTOR, "#text .tok")] == labels
     assert len(browser.find_elements(By.CSS_SELECTOR, "#text br")) == labels.count("bar")  # a line per bar
-    assert "bar position" in browser.find_element(By.ID, "ranking").text or "part" in browser.find_element(
-        By.ID, "ranking").text
+    assert "position in the bar" in browser.find_element(By.ID, "ranking").text
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_the_page_numbers_layers_and_units_from_0_and_says_their_range(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    labels = list("two layers of 256 units\n" * 2)
+    gates = {q: np.random.default_rng(2).uniform(0.05, 0.95, (2, len(labels), 256)).astype(np.float32) for q in "ifgoch"}
+    inspection = Inspection("text", np.zeros(len(labels)), labels, gates)
+    open_page(browser, inspection.html(tmp_path / "p.html", layer=1, unit=255))
+    assert browser.find_element(By.ID, "layer").text == "1 (layers 0–1)"  # the second of two: not "1 of 1"
+    assert browser.find_element(By.ID, "unit").get_attribute("value") == "255"
+    assert browser.find_element(By.ID, "units").text == "(units 0–255)"  # 256 units: not "of 255"
+    assert "too few" not in browser.find_element(By.TAG_NAME, "body").text
+    assert "No feature of this input varies" in browser.find_element(By.TAG_NAME, "body").text

@@ -154,3 +154,97 @@ def test_any_token_sequence_decodes_to_valid_frames():
             for frame in frames:
                 assert frame == sorted(set(frame)) and all(21 <= p <= 108 for p in frame)
             assert piece_to_frames(frames_to_piece(frames, "x")) == frames
+
+
+@pytest.fixture(scope="module")
+def roll_run(tmp_path_factory):
+    """A tiny piano-roll model (a few steps: what it draws does not matter here, only what it reads and writes)."""
+    folder = tmp_path_factory.mktemp("roll")
+    rng = random.Random(0)
+    data = {"train": [random_piece(rng) for _ in range(6)], "valid": [random_piece(rng)], "test": [random_piece(rng)]}
+    (folder / "roll.json").write_text(json.dumps(data))
+    result = run("train", "--corpus", folder / "roll.json", "--max-steps", 4, "--batch-size", 2, "--bptt", 16,
+                 "--hidden-size", 16, "--embedding-dim", 8, "--num-layers", 2, "--eval-interval", 4,
+                 "--output-dir", folder / "runs", "--name", "jsb", "--sample-length", 0, "--device", "cpu", "--quiet")
+    assert result.exit_code == 0, result.output
+    return folder / "runs" / "jsb"
+
+
+FRAMES = "pitch_48 pitch_55 pitch_64 pitch_72 frame pitch_50 pitch_55 pitch_65 pitch_71 frame frame pitch_48 frame " * 3
+
+
+def tune(path, pitches=(60, 62, 64, 65), beats=1.0):
+    """One voice of quarter notes (beats long each), with a second voice a fifth below under the first note."""
+    song = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    track.append(mido.Message("note_on", note=pitches[0] - 7, velocity=80, time=0))
+    for index, pitch in enumerate(pitches):
+        track.append(mido.Message("note_on", note=pitch, velocity=80, time=0))
+        track.append(mido.Message("note_off", note=pitch, velocity=0, time=int(480 * beats)))
+        if index == 0:
+            track.append(mido.Message("note_off", note=pitches[0] - 7, velocity=0, time=0))
+    song.tracks.append(track)
+    song.save(str(path))
+    return path
+
+
+def test_inspect_reads_a_piano_roll_from_frame_tokens_and_from_a_midi_file(roll_run, tmp_path):
+    import seqgen
+
+    tokenizer = FrameTokenizer()
+    result = run("inspect", roll_run, "--text", FRAMES, "--html", tmp_path / "p.html", "--save", tmp_path / "g.npz",
+                 "--png", tmp_path / "p.png")
+    assert result.exit_code == 0, result.output
+    saved = np.load(tmp_path / "g.npz")
+    assert saved["tokens"].tolist() == [tokenizer.piece_id] + [tokenizer.index[t] for t in FRAMES.split()]
+    assert saved["h"].shape == (2, len(saved["tokens"]), 16)
+    page = (tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "pitch_55" in page and "frame" in page
+    # a MIDI file is read as the piano roll's quarter-note frames: the low G held under the first note only
+    inspection = seqgen.load(roll_run, device="cpu").inspect(prime_midi=str(tune(tmp_path / "t.mid")))
+    assert inspection.labels == ["piece", "pitch_53", "pitch_60", "frame", "pitch_62", "frame", "pitch_64", "frame",
+                                 "pitch_65", "frame"]
+    assert set(inspection.features) == {"bar_position", "voice", "pitch"}
+    assert inspection.features["voice"].tolist() == [0, 0, 1, 2, 0, 1, 0, 1, 0, 1]
+    result = run("inspect", roll_run, "--prime-midi", tmp_path / "t.mid", "--top", 2)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--text", "pitch_64 pitch_60 frame"], "--text: pitch_60 cannot follow pitch_64"),
+    (["--text", "pitch_60 pos_4 frame"], "unknown: pos_4"),
+    (["--text", "   "], "frame tokens with --text"),
+    (["--prime-midi", "x.mid", "--text", "frame"], "not both"),
+    (["--text", "pitch_60 frame", "--member", 1], "--member does not apply"),
+])
+def test_bad_piano_roll_input_to_inspect_is_one_line(roll_run, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert message in one_line_error(run("inspect", roll_run, *args))
+
+
+def test_a_piano_roll_sample_continues_a_midi_file(roll_run, tmp_path):
+    out = tmp_path / "s.mid"
+    result = run("sample", roll_run, "--prime-midi", tune(tmp_path / "t.mid"), "--bars", 1, "--seed", 1,
+                 "--output", out)
+    assert result.exit_code == 0, result.output
+    onsets = [m.note for m in mido.MidiFile(str(out)) if m.type == "note_on" and m.velocity > 0]
+    assert onsets[:3] == [53, 60, 62]  # the primer's notes come first
+    assert mido.MidiFile(str(out)).length == pytest.approx(8 * 0.5)  # its 4 frames and 1 bar of 4: 8 quarter notes
+    alone = run("sample", roll_run, "--prime-midi", tmp_path / "t.mid", "--bars", 1, "--seed", 1, "--no-keep-primer",
+                "--output", tmp_path / "alone.mid")
+    assert alone.exit_code == 0, alone.output
+    assert mido.MidiFile(str(tmp_path / "alone.mid")).length == pytest.approx(4 * 0.5)  # the new bar alone
+    low = tune(tmp_path / "low.mid", pitches=(20, 30))  # A0 is the lowest key: 20 and its fifth below are off it
+    line = one_line_error(run("sample", roll_run, "--prime-midi", low, "--output", out))
+    assert "outside the piano's 88 keys" in line and "13, 20" in line
+
+
+@pytest.mark.parametrize("bars", [1, 3])
+def test_bars_gives_exactly_that_many_bars_whatever_the_length(roll_run, tmp_path, bars):
+    out = tmp_path / "s.mid"
+    result = run("sample", roll_run, "--bars", bars, "--length", 5, "--num-samples", 3, "--seed", 2,
+                 "--temperature", 1.5, "--output", out)
+    assert result.exit_code == 0, result.output
+    for index in (1, 2, 3):
+        # 4 quarter-note frames a bar, 120 quarter notes a minute; silent last frames are part of the piece
+        assert mido.MidiFile(str(out.with_name(f"s-{index}.mid"))).length == pytest.approx(bars * 2.0)

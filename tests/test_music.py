@@ -164,3 +164,110 @@ def test_train_and_sample_music_writes_midi_that_two_readers_open(music_folder, 
     assert 0 <= figures["generated_vs_corpus"]["pitch_class_distance"] <= 1
     bad = runner.invoke(cli, ["sample", str(tmp_path / "runs" / "m"), "--output", str(out), "--format", "abc"])
     assert bad.exit_code != 0 and "cannot write 'abc'" in bad.output
+
+
+def four_four_tune(path, shift=0):
+    """Two bars of 4/4 quarter notes, written with mido."""
+    song = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
+    for pitch in (60, 62, 64, 65, 67, 69, 71, 72):
+        track.append(mido.Message("note_on", note=pitch + shift, velocity=80, time=0))
+        track.append(mido.Message("note_off", note=pitch + shift, velocity=0, time=480))
+    song.tracks.append(track)
+    song.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def event_run(tmp_path_factory):
+    import torch
+
+    folder = tmp_path_factory.mktemp("events")
+    for shift in range(3):
+        four_four_tune(folder / f"tune{shift}.mid", shift)
+    result = CliRunner().invoke(cli, ["train", "--corpus", str(folder), "--max-steps", "4", "--batch-size", "2",
+                                      "--bptt", "8", "--hidden-size", "16", "--embedding-dim", "8", "--eval-interval", "4",
+                                      "--output-dir", str(folder / "runs"), "--name", "m", "--sample-length", "0",
+                                      "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    best = folder / "runs" / "m" / "best.pt"
+    # the same model, but one that ends every piece at once (`end` far above every other token), and one that
+    # never starts a bar
+    for name, token, shift in (("ends.pt", "end", 40.0), ("no-bars.pt", "bar", -40.0)):
+        payload = torch.load(best, weights_only=True)
+        payload["model_state"]["decoder.bias"][MusicTokenizer().index[token]] += shift
+        torch.save(payload, folder / name)
+    return best, folder / "ends.pt", folder / "tune0.mid"
+
+
+def test_bars_gives_exactly_that_many_new_bars_even_where_the_model_would_end_the_piece(event_run, tmp_path):
+    import seqgen
+    from seqgen.music.events import bar_starts
+
+    _, ends, primer = event_run
+    model = seqgen.load(ends, device="cpu")
+    pieces = model.generate(prime_midi=str(primer), bars=3, num_samples=3, seed=1, length=20_000)
+    assert [piece["bars"] for piece in pieces] == [2 + 3] * 3  # the primer's two bars, then three new ones
+    written = model.write(prime_midi=str(primer), bars=3, num_samples=3, seed=1, length=20_000,
+                          output=str(tmp_path / "s.mid"))
+    for piece, path in zip(pieces, written):
+        quarters = bar_starts(piece, 5)[-1]  # the five bars, whatever time signatures the model drew
+        assert mido.MidiFile(str(path)).length == pytest.approx(quarters * 0.5)  # 120 quarter notes a minute
+    # without --bars the same model ends each piece at once, after the primer
+    assert all(piece["bars"] == 2 for piece in model.generate(prime_midi=str(primer), num_samples=3, seed=1))
+
+
+def test_bars_that_the_length_cannot_hold_are_one_line(event_run, tmp_path):
+    import seqgen
+
+    model = seqgen.load(event_run[0].parents[2] / "no-bars.pt", device="cpu")
+    with pytest.raises(SeqgenError, match=r"sample 1 drew only 0 of its 2 bars in 600 tokens; give a larger --length"):
+        model.generate(bars=2, num_samples=2, seed=1, length=10)
+
+
+def test_a_sample_without_notes_is_one_line_and_writes_nothing(event_run, tmp_path):
+    from conftest import one_line_error, run
+
+    _, ends, _ = event_run
+    from seqgen.music.audio import synthesizer
+
+    try:
+        synthesizer()
+        names = ("s.mid", "s.musicxml", "s.wav")
+    except SeqgenError:  # no FluidSynth here: WAV output is one line saying what to install
+        names = ("s.mid", "s.musicxml")
+    for fmt in names:
+        line = one_line_error(run("sample", ends, "--seed", 1, "--output", tmp_path / fmt))
+        assert "the sample has no notes" in line and fmt in line and "--seed" in line
+    line = one_line_error(run("sample", ends, "--seed", 1, "--num-samples", 2, "--output", tmp_path / "s.mid"))
+    assert "2 of 2 samples have no notes" in line and "s-1.mid" in line and "s-2.mid" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_of_several_samples_those_with_notes_are_written_and_the_others_named(event_run, tmp_path, monkeypatch):
+    import seqgen
+    from seqgen.tasks.language_model import LanguageModel
+
+    best, _, primer = event_run
+    model = seqgen.load(best, device="cpu")
+    with_notes = parse_file(str(primer), 4, 12)[0][0]
+    silent = {**with_notes, "notes": []}
+    monkeypatch.setattr(LanguageModel, "_pieces", lambda self, config: [with_notes, silent, with_notes])
+    with pytest.raises(SeqgenError, match=r"1 of 3 samples have no notes \(the model drew none\), so \S+s-2.mid was not written \(the other 2 were\)"):
+        model.write(output=str(tmp_path / "s.mid"), num_samples=3, seed=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s-1.mid", "s-3.mid"]
+
+
+def test_the_sample_after_training_is_cut_to_what_a_music_sample_holds_and_says_so(event_run, tmp_path, monkeypatch,
+                                                                                   capsys):
+    from types import SimpleNamespace
+
+    from seqgen.cli.train import _show_language_model_sample
+    from seqgen.tasks.language_model import generate
+
+    monkeypatch.setattr(generate, "MAX_MUSIC_LENGTH", 60)
+    sample = generate.training_sample(event_run[0], 10_000_000)
+    assert sample.tokens == 60 and sample.cut
+    _show_language_model_sample(SimpleNamespace(best_path=event_run[0], sample=sample))
+    assert "Sample (temperature 0.8, 60 tokens)" in capsys.readouterr().err

@@ -141,3 +141,52 @@ def test_dates_held_out_set_shares_no_source_with_training():
         date = datetime.date.fromisoformat(target)
         assert str(date.day) in source and 1950 <= date.year <= 2049
     assert any("de" in s for s, _ in splits["test"]) and any("th" in s for s, _ in splits["test"])
+
+
+@pytest.mark.parametrize("output, problem", [
+    ("2024-02-29", None), ("1950-01-01", None), ("2049-12-31", None), (" 2024-02-29 ", None),
+    ("2024-02-30", "not a calendar date"), ("2023-02-29", "not a calendar date"), ("2024-13-01", "not a calendar date"),
+    ("2097-09-08", "outside the dates task's years 1950-2049"), ("1949-12-31", "outside the dates task's years"),
+    ("2024-2-3", "not a date in the form YYYY-MM-DD"), ("yesterday", "not a date"), ("", "not a date"),
+    ("２０２４-０２-２９", "not a date"),  # digits of another script: not the task's answer, though Python reads them
+])
+def test_a_dates_output_that_is_not_a_calendar_date_of_the_task_is_named(output, problem):
+    from seqgen.data.pairs import date_problem
+
+    found = date_problem(output)
+    assert (found is None) if problem is None else (found is not None and problem in found), found
+
+
+@pytest.fixture(scope="module")
+def dates_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dates")
+    result = run("train", "--task", "translate", "--corpus", "dates", "--train-pairs", 200, "--max-steps", 2,
+                 "--eval-interval", 2, "--embedding-dim", 8, "--hidden-size", 8, "--batch-size", 8, "--sample-length", 0,
+                 "--device", "cpu", "--quiet", "--output-dir", root, "--name", "dates")
+    assert result.exit_code == 0, result.output
+    return root / "dates"
+
+
+def test_dates_translations_that_are_not_calendar_dates_are_marked(dates_run, tiny_run, tmp_path, monkeypatch):
+    import seqgen
+    from seqgen.tasks.translate.data import Vocab
+
+    answers = {"Feb 30, 2024": "2024-02-30", "yesterday": "2097-09-08", "29 Feb 2024": "2024-02-29"}
+    for text, answer in answers.items():
+        monkeypatch.setattr(Vocab, "decode", lambda self, ids, answer=answer: answer)  # what the model wrote
+        result = run("translate", dates_run, text)
+        assert result.exit_code == 0, result.output
+        expected = {"2024-02-30": "2024-02-30\t(not a calendar date)",
+                    "2097-09-08": "2097-09-08\t(outside the dates task's years 1950-2049)",
+                    "2024-02-29": "2024-02-29"}[answer]
+        assert result.stdout == expected + "\n"
+        translation = seqgen.load(dates_run, device="cpu").translate([text])[0]
+        assert translation == answer and (translation.problem is None) == (answer == "2024-02-29")
+        stdin = run("translate", dates_run, "-", input=text + "\n")
+        assert stdin.stdout == expected + "\n"
+        plotted = run("translate", dates_run, text, "--plot-attention", tmp_path / "a.png")
+        assert plotted.stdout == expected + "\n"
+        # a model of another corpus writes what it writes, unmarked
+        other = run("translate", tiny_run[0], "cat")
+        assert other.exit_code == 0 and other.stdout == answer + "\n"
+        assert seqgen.load(tiny_run[0], device="cpu").translate("cat")[0].problem is None

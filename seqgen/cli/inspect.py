@@ -6,6 +6,7 @@ import click
 
 from seqgen.cli.base import cli, refuse_foreign_options
 from seqgen.errors import SeqgenError
+from seqgen.files import together
 
 # Which checkpoints each input option applies to (the rest apply to all).
 APPLIES_TO = {
@@ -56,7 +57,7 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
     from pathlib import Path
 
     import seqgen.api
-    from seqgen.inspect.features import describe
+    from seqgen.inspect.features import describe, unranked_reason
 
     for path, suffixes, flag in ((html_path, (".html", ".htm"), "--html"), (png_path, (".png", ".svg", ".pdf"), "--png"),
                                  (save_path, (".npz",), "--save")):
@@ -76,10 +77,41 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
         from seqgen.data.corpora import read_text_file
 
         text = read_text_file(Path(options["text_file"]), options["encoding"])
-    saved = False
+    notes = []  # "wrote …", said once every file is in place
+    with together():  # the page, the heat map and the .npz are put in place together, or none of them
+        inspection, chosen = _read(model, text, options, save_path, layer, unit, quantity, start)
+        view = {"layer": layer, "unit": unit, "quantity": quantity}
+        if html_path is not None:
+            from seqgen.inspect.page import MAX_PAGE_STEPS
+
+            written = inspection.html(html_path, **view)
+            shown = ("" if inspection.steps <= MAX_PAGE_STEPS
+                     else f" (its first {MAX_PAGE_STEPS:,} of {inspection.steps:,} steps)")
+            notes.append(f"wrote {written}{shown}")
+        if png_path is not None:
+            rows = None
+            if layer is not None or unit is not None or quantity is not None:  # the chosen unit first, then the ranking
+                rows = [chosen] + [(e["layer"], e["unit"], e["quantity"]) for e in inspection.ranking(11)
+                                   if (e["layer"], e["unit"], e["quantity"]) != chosen][:11]
+            notes.append(f"wrote {inspection.png(png_path, units=rows, start=start)}")
+        if save_path is not None:
+            notes.append(f"wrote {save_path if model.task == 'language-model' else inspection.save(save_path)}")
+    for note in notes:
+        click.echo(note, err=True)
+    per_direction = inspection.units // 2 if inspection.directions == 2 else None
+    for entry in inspection.ranking(top):
+        click.echo(describe(entry, per_direction))
+    if not inspection.ranking(1):
+        click.echo(unranked_reason(inspection), err=True)
+
+
+def _read(model, text, options: dict, save_path, layer, unit, quantity, start):
+    """The inspection of the input (a language model's saved as it is read), and the unit the views start on; an
+    input or a unit out of range is one line, before any output."""
+    from seqgen.inspect.page import start_view
+
     if model.task == "language-model":  # saved as it is read: an input of any length fits in memory
         inspection = model.inspect(text, prime_midi=options["prime_midi"], save=save_path)
-        saved = save_path is not None
     elif model.task == "forecast":
         inspection = model.inspect(member=options["member"])
     elif model.task == "translate":
@@ -88,32 +120,10 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
         inspection = model.inspect(text.strip())[options["part"]]
     else:
         inspection = model.inspect(_numbers(text), member=options["member"])
-
-    from seqgen.inspect.page import start_view
-
-    chosen = start_view(inspection, layer, unit, quantity)  # a unit out of range is one line, before any output
+    chosen = start_view(inspection, layer, unit, quantity)
     if start >= inspection.steps:
         raise SeqgenError(f"--start {start} is past the input's last step ({inspection.steps - 1})")
-    view = {"layer": layer, "unit": unit, "quantity": quantity}
-    if html_path is not None:
-        from seqgen.inspect.page import MAX_PAGE_STEPS
-
-        written = inspection.html(html_path, **view)
-        shown = "" if inspection.steps <= MAX_PAGE_STEPS else f" (its first {MAX_PAGE_STEPS:,} of {inspection.steps:,} steps)"
-        click.echo(f"wrote {written}{shown}", err=True)
-    if png_path is not None:
-        rows = None
-        if layer is not None or unit is not None or quantity is not None:  # the chosen unit first, then the ranking
-            rows = [chosen] + [(e["layer"], e["unit"], e["quantity"]) for e in inspection.ranking(11)
-                               if (e["layer"], e["unit"], e["quantity"]) != chosen][:11]
-        click.echo(f"wrote {inspection.png(png_path, units=rows, start=start)}", err=True)
-    if save_path is not None:
-        click.echo(f"wrote {save_path if saved else inspection.save(save_path)}", err=True)
-    per_direction = inspection.units // 2 if inspection.directions == 2 else None
-    for entry in inspection.ranking(top):
-        click.echo(describe(entry, per_direction))
-    if not inspection.ranking(1):
-        click.echo("no feature of this input varies, so no unit is ranked", err=True)
+    return inspection, chosen
 
 
 def _folder_for(path) -> None:

@@ -54,9 +54,6 @@ def sample_command(ctx, checkpoint, prime_file, encoding, **options):
         note_seed()
         for path in written:
             click.echo(str(path))
-        pieces = sum(1 for p in written if p.suffix != ".png")
-        if pieces < config.num_samples:
-            click.echo(f"{config.num_samples - pieces} sample(s) had no notes; nothing written for them", err=True)
         return
     if config.output:
         written = model.write(**dataclasses.asdict(config))

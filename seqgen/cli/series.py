@@ -3,10 +3,8 @@ and `seqgen evaluate` print for them."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
 from pathlib import Path
 
 import click
@@ -14,6 +12,7 @@ import click
 from seqgen.cli.base import cli, options_of
 from seqgen.cli.evaluate import PRINTERS
 from seqgen.errors import SeqgenError
+from seqgen.files import together, write_atomically
 from seqgen.tasks.forecast.config import PredictConfig
 
 
@@ -82,16 +81,12 @@ def forecast_command(checkpoint, plot, csv_path, horizon, from_end):
     table = forecaster.forecast(horizon, from_end)
     rows = ["step,date,forecast,lower,upper"] + [
         f"{r['step']},{r['date']},{r['forecast']:.4f},{r['lower']:.4f},{r['upper']:.4f}" for r in table]
-    # The CSV is written beside its place first and put there only once the plot is drawn too: a failure of
-    # either is one line and leaves no file changed.
-    staged = _stage_rows(csv_path, rows) if csv_path is not None else None
-    try:
+    # The CSV and the plot are put in place together, once both are written: a failure of either is one line
+    # and leaves no file changed.
+    with together():
+        if csv_path is not None:
+            _write_rows(csv_path, rows)
         drawn = forecaster.plot(plot, from_end=from_end, table=table) if plot is not None else None
-        if staged is not None:
-            _put(staged, csv_path)
-    finally:
-        if staged is not None:
-            staged.unlink(missing_ok=True)
     if csv_path is not None:
         click.echo(f"Forecast CSV: {csv_path}", err=True)
     if drawn is not None:
@@ -132,29 +127,4 @@ def _csv_row(cells: list) -> str:
 
 
 def _write_rows(path: str, rows: list) -> None:
-    staged = _stage_rows(path, rows)
-    try:
-        _put(staged, path)
-    finally:
-        staged.unlink(missing_ok=True)
-
-
-def _stage_rows(path: str, rows: list) -> Path:
-    """The rows written to a temporary file beside `path` (its folder made); one line if that cannot be done."""
-    target = Path(path)
-    staged = target.with_name(f".{target.name}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staged.write_text("\n".join(rows) + "\n")
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            staged.unlink()
-        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
-    return staged
-
-
-def _put(staged: Path, path: str) -> None:
-    try:
-        os.replace(staged, path)
-    except OSError as error:
-        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
+    write_atomically(Path(path), lambda f: f.write("\n".join(rows) + "\n"), "w")

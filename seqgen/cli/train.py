@@ -102,7 +102,7 @@ train_command.common = [
                       "for."),
 ]
 train_command.trailing = [
-    click.Option(["--sample-length"], type=click.IntRange(min=0), default=300, show_default=True,
+    click.Option(["--sample-length"], type=click.IntRange(min=0, max=10_000_000), default=300, show_default=True,
                  help="Language model: tokens sampled from the best model at the end; translate: test examples "
                       "shown (0: none)."),
     click.Option(["--quiet"], is_flag=True, help="No progress bar."),
@@ -124,14 +124,16 @@ def _report_language_model(result) -> None:
 
 
 def _show_language_model_sample(result) -> None:
-    click.echo(f"Sample (temperature 0.8), from: seqgen sample {result.best_path}", err=True)
-    if isinstance(result.sample, str):
-        click.echo(result.sample)
+    sample = result.sample
+    cut = f", {sample.tokens:,} tokens" if getattr(sample, "cut", False) else ""
+    click.echo(f"Sample (temperature 0.8{cut}), from: seqgen sample {result.best_path}", err=True)
+    if isinstance(sample, str):
+        click.echo(sample)
         return
     for path in result.sample:  # a music model wrote its sample beside the checkpoints
         click.echo(str(path))
     if not result.sample:
-        click.echo("The sample has no notes (the model ended it at once); nothing written. Train longer.", err=True)
+        click.echo("The sample has no notes (the model drew none); nothing written. Train longer.", err=True)
 
 
 def _register():

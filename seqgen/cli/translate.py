@@ -26,7 +26,7 @@ def show_examples(result) -> None:
     click.echo(f"Test examples (greedy), from: seqgen translate {result.best_path} TEXT", err=True)
     for example in result.sample:
         expected = "" if example["output"] == example["expected"] else f"\t(expected {example['expected']})"
-        click.echo(f"{example['source']}\t{example['output']}{expected}")
+        click.echo(f"{example['source']}\t{example['output'].marked()}{expected}")
 
 
 @cli.command("translate")
@@ -65,16 +65,16 @@ def translate_command(checkpoint, texts, plot_attention, device, **search):
         if text != "-":
             translation = run([text])[0]
             if plot_attention is None:  # else printed once the plot is drawn, so a plot that fails is one line
-                click.echo(translation)
+                click.echo(translation.marked())
             continue
         for number, line in enumerate(_stdin_lines(), start=1):
-            click.echo(run([line], f"line {number} of stdin")[0] if line.strip() else "")
+            click.echo(run([line], f"line {number} of stdin")[0].marked() if line.strip() else "")
             sys.stdout.flush()
     if plot_attention is not None:
         from seqgen.tasks.translate.evaluate import plot_attention as draw
 
         path = draw(*translator.attention(texts[0], translation), plot_attention)
-        click.echo(translation)
+        click.echo(translation.marked())
         click.echo(f"Attention plot: {path}", err=True)
 
 

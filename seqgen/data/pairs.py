@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -83,6 +84,27 @@ def dates_splits(train_size: int, seed: int) -> dict[str, list[Pair]]:
     val = _unique_dates(rng, DATES_VAL_SIZE, {s for s, _ in test})
     train = _unique_dates(rng, train_size, {s for s, _ in test + val})
     return {"train": train, "val": val, "test": test}
+
+
+def date_problem(output: str) -> Optional[str]:
+    """What is wrong with a dates model's output as an answer of the dates task, or None: the task's targets are
+    ISO calendar dates (YYYY-MM-DD) from 1950 to 2049, and a model can write any string of its characters
+    ("2024-02-30" for "Feb 30, 2024", "2097-09-08" for "yesterday")."""
+    text = output.strip()
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return "not a date in the form YYYY-MM-DD"
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        return "not a calendar date"
+    if not FIRST_DAY <= day.toordinal() <= LAST_DAY:
+        first, last = datetime.date.fromordinal(FIRST_DAY).year, datetime.date.fromordinal(LAST_DAY).year
+        return f"outside the dates task's years {first}-{last}"
+    return None
+
+
+# Checks of a model's output by the built-in task it was trained on: what the task's targets can be.
+OUTPUT_CHECKS = {"dates": date_problem}
 
 
 @dataclass

@@ -2,7 +2,8 @@
 "most telling units" of an inspection (after the interpretable cells of Karpathy, Johnson and Fei-Fei 2015).
 
 Text: inside quotes, inside brackets, position in the line, start of a word, end of a sentence.
-Music: position in the bar, part. Series: the value, its change, position in the season.
+Music: position in the bar, part; a piano roll: position in the bar, the voice in the frame, the pitch.
+Series: the value, its change, position in the season.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ FEATURE_NAMES = {
     "in_quotes": "inside quotes", "in_brackets": "inside brackets", "line_position": "position in the line",
     "word_start": "start of a word", "sentence_end": "end of a sentence",
     "bar_position": "position in the bar", "part": "part (voice)",
+    "voice": "voice in the frame, from the lowest", "pitch": "pitch",
     "value": "value", "change": "change from the point before", "season_position": "position in the season",
 }
 QUOTES = {'"': None, "“": True, "”": False, "«": True, "»": False}  # None: a straight quote opens or closes
@@ -66,6 +68,26 @@ def music_features(labels: list) -> dict:
     return out
 
 
+def frame_features(labels: list) -> dict:
+    """A piano roll's tokens (pitch_60 … frame): the frame's position in the bar (4/4, a frame a quarter note),
+    the voice each pitch is in its frame counted from the lowest (at `frame`: the voices the frame had), and
+    the pitch last read."""
+    count = len(labels)
+    out = {name: np.zeros(count, dtype=np.float32) for name in ("bar_position", "voice", "pitch")}
+    frame, voice, pitch = 0, 0, 0
+    for t, name in enumerate(labels):
+        if name.startswith("pitch_"):
+            pitch = int(name[6:])
+        out["bar_position"][t], out["voice"][t], out["pitch"][t] = frame % 4, voice, pitch
+        if name.startswith("pitch_"):
+            voice += 1
+        elif name == "frame":
+            frame, voice = frame + 1, 0
+        elif name == "piece":
+            frame, voice, pitch = 0, 0, 0
+    return out
+
+
 def series_features(values: np.ndarray, season: int, positions=None) -> dict:
     """The value, its change from the point before, and (with a season) the position in the season of each
     point; `positions` are the points' indices in the whole series (default 0, 1, …). In 64-bit floats: the change
@@ -76,6 +98,11 @@ def series_features(values: np.ndarray, season: int, positions=None) -> dict:
         positions = np.arange(len(values)) if positions is None else np.asarray(positions)
         out["season_position"] = (positions % season).astype(np.float32)
     return out
+
+
+MIN_STEPS = 8  # fewer steps leave too few points, once the drift is taken out, for an r to mean anything
+MIN_RANGE = 1e-3  # a unit whose value moves less than this over the input is flat (float rounding, not a signal)
+COLLINEAR = 0.999  # a feature this close to a straight line in time (R²) is the step count, not a feature
 
 
 def correlations(activations: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -89,19 +116,66 @@ def correlations(activations: np.ndarray, features: np.ndarray) -> np.ndarray:
     return standardise(activations) @ standardise(features).T
 
 
+def without_drift(rows: np.ndarray) -> np.ndarray:
+    """Rows (N, T) less their mean and their straight-line trend over the steps (least squares on 1, t)."""
+    rows = rows.astype(np.float64)
+    rows = rows - rows.mean(1, keepdims=True)
+    steps = np.arange(rows.shape[1], dtype=np.float64)
+    steps -= steps.mean()
+    steps /= max(np.linalg.norm(steps), 1e-12)
+    return rows - np.outer(rows @ steps, steps)
+
+
+def telling_features(inspection) -> dict:
+    """The features a unit can be ranked by: each changes value at least twice (a single change only splits the
+    input in a before and an after, which any unit drifting through it follows), and is no straight line in
+    time (the position in a one-line text is the step count itself)."""
+    if inspection.steps < MIN_STEPS:
+        return {}
+    out = {}
+    for name, values in inspection.features.items():
+        values = np.asarray(values, dtype=np.float64)
+        if np.count_nonzero(np.diff(values)) < 2:
+            continue
+        centred = values - values.mean()
+        left = without_drift(values[None])[0]
+        if np.dot(left, left) <= (1 - COLLINEAR) * np.dot(centred, centred):
+            continue
+        out[name] = values
+    return out
+
+
+def unranked_reason(inspection) -> str:
+    """Why rank_units found nothing to rank by."""
+    if inspection.steps < MIN_STEPS:
+        return f"the input has {inspection.steps} steps, too few to rank units by (at least {MIN_STEPS})"
+    return "no feature of this input varies apart from the steady progress through it, so no unit is ranked"
+
+
 def rank_units(inspection, top: int = 10, quantities=("c", "h")) -> list:
     """The `top` units whose C or h follows one feature of the input best (largest |r|), each unit listed once,
-    with the feature, the quantity and r. Empty when the input has no feature that varies."""
-    names = [name for name, values in inspection.features.items() if np.ptp(values) > 0]
-    if not names or inspection.steps < 3:
+    with the feature, the quantity and r. Empty when no feature varies enough (telling_features).
+
+    r is the correlation once the straight-line drift over the steps is taken out of both the unit and the
+    feature (a partial correlation, time held fixed): a unit that only drifts through the input follows no
+    feature, however a feature happens to rise with the position in it. A unit that hardly moves is skipped."""
+    telling = telling_features(inspection)
+    if not telling:
         return []
-    features = np.stack([inspection.features[name] for name in names])  # (K, T)
+    names = list(telling)
+    features = without_drift(np.stack([telling[name] for name in names]))  # (K, T)
     best = {}
     for quantity in quantities:
         values = inspection.gates[quantity]  # (L, T, U)
         layers, _, units = values.shape
-        r = correlations(values.transpose(0, 2, 1).reshape(layers * units, -1), features)  # (L·U, K)
+        rows = values.transpose(0, 2, 1).reshape(layers * units, -1)  # (L·U, T)
+        flat = np.ptp(rows, axis=1) < MIN_RANGE
+        rows = without_drift(rows)
+        rows[flat] = 0.0
+        r = correlations(rows, features)  # (L·U, K)
         for row, column in zip(*np.unravel_index(np.argsort(-np.abs(r), axis=None)[:4 * top], r.shape)):
+            if r[row, column] == 0.0:
+                continue
             key = divmod(int(row), units)
             if key not in best or abs(r[row, column]) > abs(best[key]["r"]):
                 best[key] = {"layer": key[0], "unit": key[1], "quantity": quantity, "feature": names[column],

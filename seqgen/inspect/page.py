@@ -17,8 +17,9 @@ import numpy as np
 
 from seqgen.config import check
 from seqgen.errors import SeqgenError
-from seqgen.inspect.features import FEATURE_NAMES, describe
-from seqgen.inspect.record import NAMES, write_atomically
+from seqgen.files import write_atomically
+from seqgen.inspect.features import FEATURE_NAMES, describe, unranked_reason
+from seqgen.inspect.record import NAMES
 from seqgen.models.gates import QUANTITIES
 
 MAX_PAGE_STEPS = 3000  # the page shows at most the first this many steps (a 2×256 model: a 12 MB page)
@@ -50,6 +51,8 @@ def page_data(inspection, steps: int, layer: int, unit: int, quantity: str) -> d
                      "feature_name": FEATURE_NAMES.get(entry["feature"], entry["feature"])}
                     for entry in inspection.ranking()],
     }
+    if not data["ranking"]:
+        data["unranked"] = unranked_reason(inspection)
     if inspection.top_probs is not None:
         data["top"] = [[[str(label), round(float(p), 4)] for label, p in zip(labels, probs)]
                        for labels, probs in zip(inspection.top_labels[:steps], inspection.top_probs[:steps])]
@@ -174,7 +177,8 @@ Keys: <kbd>←</kbd> <kbd>→</kbd> unit, <kbd>↑</kbd> <kbd>↓</kbd> layer, <
 <span>layer <button id="layer-prev" title="previous layer (↓)">◀</button> <b id="layer"></b>
 <button id="layer-next" title="next layer (↑)">▶</button></span>
 <span>unit <button id="unit-prev" title="previous unit (←)">◀</button> <input id="unit" type="number" min="0">
-<button id="unit-next" title="next unit (→)">▶</button> <span id="direction" class="note"></span></span>
+<button id="unit-next" title="next unit (→)">▶</button> <span id="units" class="note"></span>
+<span id="direction" class="note"></span></span>
 <span id="quantity-buttons"></span>
 <span><span id="legend"></span> <span id="range" class="note"></span></span>
 </div>
@@ -183,7 +187,8 @@ Keys: <kbd>←</kbd> <kbd>→</kbd> unit, <kbd>↑</kbd> <kbd>↓</kbd> layer, <
 <aside>
 <div id="info"><span class="note">Hover a token.</span></div>
 <h2>Most telling units</h2>
-<div class="note">Units whose C or h follows a simple feature of the input most closely (Pearson r over all steps).</div>
+<div class="note">Units whose C or h follows a simple feature of the input most closely (Pearson r over all steps,
+the steady drift through the input taken out of both: a unit that only drifts follows no feature).</div>
 <ol id="ranking"></ol>
 <h2>Gate saturation</h2>
 <div class="note">Each dot is one unit's gate: the share of steps it is below 0.1 (across) and above 0.9 (up).</div>
@@ -275,10 +280,12 @@ unitInput.max = U - 1;
 function render() {
   const {layer, unit, quantity} = view;
   for (let t = 0; t < T; t++) tokens[t].style.backgroundColor = shade(quantity, layer, unit, t);
-  document.getElementById("layer").textContent = `${layer} of ${L - 1}`;
+  // numbered from 0, as --layer, --unit and the ranking number them: "1 (layers 0–1)" is the second of two
+  document.getElementById("layer").textContent = `${layer} (layers 0–${L - 1})`;
   unitInput.value = unit;
+  document.getElementById("units").textContent = `(units 0–${U - 1})`;
   document.getElementById("direction").textContent = D.directions === 2
-    ? (unit < D.per_direction ? "forward" : `backward ${unit - D.per_direction}`) : `of ${U - 1}`;
+    ? (unit < D.per_direction ? "forward" : `backward ${unit - D.per_direction}`) : "";
   for (const b of quantityButtons.children) b.classList.toggle("on", b.dataset.q === quantity);
   const legend = document.getElementById("legend");
   legend.style.background = GATES.has(quantity) ? "linear-gradient(90deg, #fff, rgba(44,111,187,0.85))"
@@ -330,7 +337,12 @@ document.addEventListener("keydown", event => {
 });
 
 const ranking = document.getElementById("ranking");
-if (!D.ranking.length) ranking.outerHTML = '<div class="note">No feature of this input varies enough to rank units by.</div>';
+if (!D.ranking.length) {
+  const note = document.createElement("div");
+  note.className = "note";
+  note.textContent = D.unranked[0].toUpperCase() + D.unranked.slice(1) + ".";
+  ranking.replaceWith(note);
+}
 for (const entry of D.ranking) {
   const item = document.createElement("li");
   const button = document.createElement("button");

@@ -3,7 +3,7 @@ with the state carried, the model's prediction at each step, and the .npz file t
 
 from __future__ import annotations
 
-import os
+import contextlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +14,7 @@ import torch
 
 from seqgen.config import check
 from seqgen.errors import SeqgenError
+from seqgen.files import reason, write_atomically
 from seqgen.models.gates import QUANTITIES, lstm_gates
 
 NAMES = {"i": "input gate", "f": "forget gate", "g": "candidate C̃", "o": "output gate", "c": "cell state C",
@@ -73,7 +74,6 @@ class Inspection:
         if path.suffix != ".npz":
             raise SeqgenError(f"--save writes a .npz file; give a name ending in .npz, not {path.name}")
         return write_atomically(path, lambda f: np.savez(f, **self.arrays()))
-        return path
 
     def ranking(self, top: int = 10) -> list:
         """The most telling units: see seqgen.inspect.features.rank_units."""
@@ -99,25 +99,6 @@ class Inspection:
         return plot_heatmap(self, check("--png", path, str, path=True), **view)
 
 
-def write_atomically(path: Path, write: Callable, mode: str = "wb") -> Path:
-    """write(file) into a temporary file beside `path`, then rename: a reader never sees half a file."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as open() would make it, not mkstemp's owner-only mode
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
-            write(f)
-        os.replace(tmp, path)
-    except OSError as error:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
-    return path
-
-
 class NpzStream:
     """An .npz written part by part, for inputs too long to hold: each array is an .npy file in a temporary
     folder beside the target, each part written at its place in the file, and the files are zipped (stored,
@@ -133,7 +114,7 @@ class NpzStream:
         self.folder = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.folder = Path(tempfile.mkdtemp(prefix=f".{self.path.stem}.", dir=self.path.parent))
+            self.folder = Path(tempfile.mkdtemp(prefix=f".{self.path.name[:100]}.", suffix=".tmp", dir=self.path.parent))
             for name, (dtype, shape) in shapes.items():
                 f = open(self.folder / f"{name}.npy", "wb")  # closed in close() or discard()
                 self.files[name] = f
@@ -142,7 +123,7 @@ class NpzStream:
                 self.layout[name] = (f.tell(), np.dtype(dtype), tuple(shape))
         except OSError as error:
             self.discard()
-            raise SeqgenError(f"cannot write {self.path}: {error.strerror or error}") from None
+            raise SeqgenError(f"cannot write {self.path}: {reason(error)}") from None
 
     def write(self, start: int, arrays: dict) -> None:
         """Put one part, whose first step is `start`, at its place in every file."""
@@ -160,14 +141,15 @@ class NpzStream:
                     f.write(values.tobytes())
         except OSError as error:
             self.discard()
-            raise SeqgenError(f"cannot write {self.path}: {error.strerror or error}") from None
+            raise SeqgenError(f"cannot write {self.path}: {reason(error)}") from None
 
     def close(self) -> Path:
+        """Zip the parts into the .npz (atomically); the temporary folder is removed whatever happens."""
         import zipfile
 
         try:
             for f in self.files.values():
-                f.close()
+                f.close()  # a full disk may show only now, when the last buffered bytes go out
 
             def write(out):
                 with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -176,15 +158,18 @@ class NpzStream:
 
             return write_atomically(self.path, write)
         except OSError as error:
-            raise SeqgenError(f"cannot write {self.path}: {error.strerror or error}") from None
+            raise SeqgenError(f"cannot write {self.path}: {reason(error)}") from None
         finally:
             self.discard()
 
     def discard(self) -> None:
+        """Close and remove every part: called on failure, so it never raises (a file that cannot flush its
+        last bytes is being thrown away anyway)."""
         import shutil
 
         for f in self.files.values():
-            f.close()
+            with contextlib.suppress(OSError):
+                f.close()
         self.files = {}
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import tempfile
 import wave
 from pathlib import Path
 
 from seqgen.errors import SeqgenError
+from seqgen.files import reason, write_atomically
 
 SAMPLE_RATE = 44_100
+DEFAULT_TEMPO = 120.0  # quarter notes a minute of a MIDI file without a tempo (music21 writes none then)
 INSTALL = ("WAV output needs FluidSynth: install the library (`apt install libfluidsynth3`, or "
            "`brew install fluid-synth` on macOS) and seqgen's audio extra (`pip install -e \".[audio]\"`)")
 
@@ -40,26 +42,36 @@ def write_wav(piece: dict, path: Path, grid: int, sample_rate: int = SAMPLE_RATE
     """Write the piece as MIDI (a temporary file), render it, and write 16-bit mono PCM: whole or not at all."""
     import numpy as np
 
+    from seqgen.music.events import piece_end
     from seqgen.music.scores import write_piece
 
     synthesizer()  # the missing library is one line before anything is written
     path = Path(path)
-    with tempfile.TemporaryDirectory() as folder:
-        midi = write_piece(piece, Path(folder) / "piece.mid", "midi", grid)
-        samples = render_midi(midi, sample_rate)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            midi = write_piece(piece, Path(folder) / "piece.mid", "midi", grid, atomic=False)
+            samples = render_midi(midi, sample_rate)
+    except OSError as error:  # the MIDI file FluidSynth reads, in the system's temporary folder
+        raise SeqgenError(f"cannot write {path}: {reason(error)} (its MIDI, rendered from the temporary folder "
+                          f"{tempfile.gettempdir()})") from None
     if len(samples) == 0:
         raise SeqgenError(f"FluidSynth rendered no sound for {path} (the piece has no notes)")
+    # FluidSynth stops at the last note's release; the piece's silent last bars are silence to its end
+    seconds = piece_end(piece, grid) * 60.0 / (piece.get("tempo") or DEFAULT_TEMPO)
+    samples = np.pad(samples, (0, max(0, int(round(seconds * sample_rate)) - len(samples))))
     pcm = (np.clip(samples, -1.0, 1.0) * 0.9 * 32767).astype("<i2")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with wave.open(str(tmp), "wb") as out:
+
+    def write(f):
+        out = wave.open(f, "wb")  # on a file object: a failed open leaves no half-made writer to complain later
+        try:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(sample_rate)
             out.writeframes(pcm.tobytes())
-        os.replace(tmp, path)
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
-        raise SeqgenError(f"cannot write {path}: {error.strerror or error}; choose a writable --output") from None
-    return path
+        except BaseException:
+            with contextlib.suppress(Exception):
+                out.close()  # so that its __del__ has nothing left to write
+            raise
+        out.close()
+
+    return write_atomically(path, write, hint="; choose a writable --output")

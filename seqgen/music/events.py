@@ -173,18 +173,35 @@ class MusicTokenizer:
         return " ".join(self.tokens[int(i)] if 0 <= int(i) < len(self.tokens) else "?" for i in ids) + " "
 
 
-def note_times(piece: dict, grid: int) -> list[tuple[float, float, int, int]]:
-    """(offset, duration) in quarter notes, part and pitch of every note, bars laid end to end."""
+def bar_starts(piece: dict, bars: int) -> list[float]:
+    """The offset in quarter notes of each of the first `bars` + 1 bars (the last: where bar `bars` - 1 ends)."""
     signatures = {b: (n, d) for b, n, d in piece.get("time_signatures", [])}
     starts, start, length = [], 0.0, 4.0
-    last_bar = max([n[0] for n in piece["notes"]] + [0])
-    for bar in range(last_bar + 1):
+    for bar in range(bars + 1):
         if bar in signatures:
             n, d = signatures[bar]
             length = n * 4 / d
         starts.append(start)
         start += length
+    return starts
+
+
+def note_times(piece: dict, grid: int) -> list[tuple[float, float, int, int]]:
+    """(offset, duration) in quarter notes, part and pitch of every note, bars laid end to end."""
+    starts = bar_starts(piece, max([n[0] for n in piece["notes"]] + [0]) + 1)
     return [(starts[b] + p / grid, d / grid, v, pitch) for b, p, v, pitch, d in piece["notes"]]
+
+
+def piece_end(piece: dict, grid: int) -> float:
+    """Where the piece ends, in quarter notes: its last note's end, or later where the piece says it lasts longer
+    (`bars`: a generated piece of that many bars, its last ones perhaps silent; `frames`: a piano roll's
+    quarter-note frames)."""
+    end = max((o + d for o, d, _, _ in note_times(piece, grid)), default=0.0)
+    if piece.get("bars"):
+        end = max(end, bar_starts(piece, piece["bars"])[-1])
+    if piece.get("frames"):
+        end = max(end, float(piece["frames"]))
+    return end
 
 
 def piece_quarters(piece: dict, grid: int) -> float:

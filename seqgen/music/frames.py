@@ -36,6 +36,10 @@ class FrameTokenizer:
     def newline_id(self) -> int:
         return self.piece_id
 
+    def piece(self, token: int) -> str:
+        """One token's name, e.g. pitch_67."""
+        return self.tokens[int(token)]
+
     def to_state(self) -> dict:
         return {"kind": self.kind, "version": FRAMES_VERSION, "lowest": LOWEST, "highest": HIGHEST}
 
@@ -152,5 +156,25 @@ def piece_to_frames(piece: dict) -> list[list[int]]:
         for index in range(start, start + length):
             while len(frames) <= index:
                 frames.append(set())
+            frames[index].add(pitch)
+    return [sorted(frame) for frame in frames]
+
+
+def notes_to_frames(piece: dict, grid: int) -> list[list[int]]:
+    """Any piece (read from a file, `grid` steps per quarter note) as quarter-note frames: the keys sounding in
+    each quarter note, bars laid end to end. A note outside the 88 keys is one line, never dropped unsaid."""
+    import math
+
+    from seqgen.music.events import note_times
+
+    times = note_times(piece, grid)
+    outside = sorted({pitch for *_, pitch in times if not LOWEST <= pitch <= HIGHEST})
+    if outside:
+        raise SeqgenError(f"{piece.get('name', 'the piece')} has notes outside the piano's 88 keys ({LOWEST}-{HIGHEST}): "
+                          f"{', '.join(map(str, outside[:5]))}; a piano-roll model reads only those keys")
+    frames = [set() for _ in range(math.ceil(max((o + d for o, d, _, _ in times), default=0.0) - 1e-9))]
+    for offset, duration, _, pitch in times:
+        first = math.floor(offset + 1e-9)
+        for index in range(first, max(first + 1, math.ceil(offset + duration - 1e-9))):
             frames[index].add(pitch)
     return [sorted(frame) for frame in frames]

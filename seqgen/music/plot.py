@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqgen.music.events import note_times
+from seqgen.music.events import note_times, piece_end
 from seqgen.plots import save_figure
 
 
@@ -24,7 +24,7 @@ def plot_piano_roll(piece: dict, grid: int, path: Path, title: str | None = None
             ax.broken_barh([(offset, length)], (pitch - 0.4, 0.8), color=colours(part % 10))
         ax.plot([], [], color=colours(part % 10), lw=6, label=f"part {part + 1}")
     if times:
-        ax.set_xlim(0, max(o + d for o, d, _, _ in times))
+        ax.set_xlim(0, piece_end(piece, grid))  # silent last bars included
         ax.set_ylim(min(p for *_, p in times) - 2, max(p for *_, p in times) + 2)
         ax.legend(loc="upper right", fontsize=8, ncol=4)
     ax.set_xlabel("quarter notes")

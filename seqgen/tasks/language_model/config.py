@@ -56,7 +56,7 @@ class SampleConfig(Checked):
     format: str = option("midi", "Music: file format written (wav: rendered to audio with FluidSynth; an --output "
                          "ending in .wav chooses it too).", choices=("midi", "musicxml", "abc", "wav"))
     prime_midi: Optional[str] = option(None, "Music: continue this MIDI, MusicXML or ABC file.", path=True)
-    bars: Optional[int] = option(None, "Music: stop each sample after this many new bars.", min=1)
+    bars: Optional[int] = option(None, "Music: each sample is this many new bars long.", min=1, max=1000)
     keep_primer: bool = option(True, "Music: the written file starts with the primer's notes.")
     plot: bool = option(False, "Music: also write a piano-roll PNG beside each file.")
 

@@ -16,12 +16,19 @@ from seqgen.config import build, check, from_dict
 from seqgen.decode.sampling import generate, stream_text
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
+from seqgen.files import together, write_atomically
 from seqgen.models import LSTMLanguageModel, ModelConfig
+from seqgen.music.frames import HIGHEST, LOWEST
 from seqgen.tasks.language_model.config import EvaluateConfig, SampleConfig, TrainConfig
 from seqgen.tokenizers import tokenizer_from_state
 from seqgen.tokenizers.char import UnknownCharacterError
 
 NAME = "language-model"
+# What one call draws: num_samples × length tokens are held until the samples are decoded (20 million: 160 MB),
+# and a music sample is written through music21, which takes minutes past some 30,000 notes (MAX_NOTES; three
+# event tokens or more make a note, so 100,000 tokens stay below it).
+MAX_TOKENS_AT_ONCE = 20_000_000
+MAX_MUSIC_LENGTH = 100_000
 MUSIC_ONLY = {"format": "midi", "prime_midi": None, "bars": None, "keep_primer": True, "plot": False}
 
 
@@ -104,19 +111,29 @@ class LanguageModel:
         config = self._options(options)
         if self.is_music:
             return self._pieces(config)
-        rows = torch.stack(list(self._tokens(config)), dim=1).cpu()  # (N, length)
-        texts = [config.prime + self.tokenizer.decode(row.tolist()) for row in rows]
+        _check_budget(config.num_samples, config.length)
+        rows = torch.empty(config.num_samples, config.length, dtype=torch.long, device=self.device)  # (N, length)
+        for step, token in enumerate(self._tokens(config)):
+            rows[:, step] = token
+        texts = [config.prime + self.tokenizer.decode(row.tolist()) for row in rows.cpu()]
         return texts[0] if config.num_samples == 1 else texts
 
     def _pieces(self, config: SampleConfig) -> list[dict]:
-        from seqgen.music.generate import primer_tokens
+        from seqgen.music.generate import frame_primer_tokens, primer_tokens
 
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+        if config.length > MAX_MUSIC_LENGTH:
+            raise SeqgenError(f"--length {config.length:,} is more than a music sample holds ({MAX_MUSIC_LENGTH:,} "
+                              "tokens, some 30,000 notes: the most seqgen writes to one file); ask for fewer tokens, or "
+                              "give --bars")
         if self.tokenizer.kind == "frames":
-            primer = frame_primer(self.tokenizer, config)
+            primer = frame_primer_tokens(self.tokenizer, config.prime_midi, config.prime)
             frames = 4 * config.bars if config.bars else None
-            return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, config.length, config.temperature,
-                                         config.top_k, config.top_p, seed, self.device, frames, config.precision)
+            # a frame is at most its 88 keys and `frame`: this many tokens always hold the frames asked for
+            length = max(config.length, (HIGHEST - LOWEST + 2) * frames) if frames else config.length
+            return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.temperature,
+                                         config.top_k, config.top_p, seed, self.device, frames, config.precision,
+                                         config.keep_primer)
         primer = primer_tokens(self.tokenizer, config.prime_midi, config.prime)
         length = max(config.length, 300 * config.bars) if config.bars else config.length
         return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.bars,
@@ -125,18 +142,20 @@ class LanguageModel:
 
     def write(self, **options) -> list[Path]:
         """Generate and write every sample to `output` (x.txt / x.mid, or x-1, x-2, … with several);
-        music pieces get a piano roll beside them with plot=True. Returns the files written."""
+        music pieces get a piano roll beside them with plot=True. Returns the files written. The files are put
+        in place together, once all are written (a failure leaves the files of those names as they were). A
+        music sample without notes has no file: NoNotesError (a SeqgenError) names it, after the others."""
         config = self._options(options)
         if not config.output:
             raise SeqgenError("give an output file, e.g. --output samples/piece.mid")
         if not self.is_music:
             texts = self.generate(**{**dataclasses.asdict(config), "output": None})
             texts = [texts] if isinstance(texts, str) else texts
-            written = []
-            for path, text in zip(output_paths(config.output, len(texts), ".txt"), texts):
-                _write_text(path, text + "\n")
-                written.append(path)
-            return written
+            paths = output_paths(config.output, len(texts), ".txt")
+            with together():  # every sample is written, or none is
+                for path, text in zip(paths, texts):
+                    write_atomically(path, lambda f, text=text: f.write(text + "\n"), "w")
+            return paths
         from seqgen.music.plot import plot_piano_roll
         from seqgen.music.scores import WRITERS, write_piece
 
@@ -149,17 +168,22 @@ class LanguageModel:
             synthesizer()  # without FluidSynth, one line before the samples are drawn
         elif fmt not in WRITERS:
             raise SeqgenError(f"music21 cannot write {fmt!r} files; use --format midi, musicxml or wav")
-        written = []
+        written, silent = [], []
         paths = output_paths(config.output, config.num_samples, ".wav" if fmt == "wav" else WRITERS[fmt][1])
-        for path, piece in zip(paths, self._pieces(config)):
-            if not piece["notes"]:
-                continue  # the caller sees it missing from the list
-            if fmt == "wav":
-                written.append(write_wav(piece, path, self.tokenizer.grid))
-            else:
-                written.append(write_piece(piece, path, fmt, self.tokenizer.grid))
-            if config.plot:
-                written.append(plot_piano_roll(piece, self.tokenizer.grid, path.with_suffix(".png")))
+        with together():  # the files of the samples with notes (and their plots) are written together, or none
+            for path, piece in zip(paths, self._pieces(config)):
+                if not piece["notes"]:
+                    silent.append(path)
+                    continue
+                _check_size(piece, self.tokenizer.grid, path)
+                if fmt == "wav":
+                    written.append(write_wav(piece, path, self.tokenizer.grid))
+                else:
+                    written.append(write_piece(piece, path, fmt, self.tokenizer.grid))
+                if config.plot:
+                    written.append(plot_piano_roll(piece, self.tokenizer.grid, path.with_suffix(".png")))
+        if silent:
+            raise NoNotesError(_no_notes(silent, config.num_samples))
         return written
 
     def inspect(self, text: Optional[str] = None, prime_midi: Optional[str] = None, top_k: int = 3,
@@ -178,13 +202,19 @@ class LanguageModel:
         window = check("window", window, int, optional=True, min=1)
         save = check("--save", save, str, optional=True, path=True)
         if self.is_music:
-            from seqgen.music.generate import primer_tokens
+            from seqgen.music.generate import frame_primer_tokens, primer_tokens
 
+            frames = self.tokenizer.kind == "frames"
             if not prime_midi and not (text or "").strip():
-                raise SeqgenError("give a piece to inspect: --prime-midi FILE, or event tokens with --text")
+                raise SeqgenError(f"give a piece to inspect: --prime-midi FILE, or {'frame' if frames else 'event'} "
+                                  "tokens with --text")
             if prime_midi and text:
                 raise SeqgenError("give either --prime-midi or --text, not both")
-            ids = np.asarray(primer_tokens(self.tokenizer, prime_midi, text or ""), dtype=np.int64)
+            if frames:
+                ids = frame_primer_tokens(self.tokenizer, prime_midi, text or "", flag="--text")
+            else:
+                ids = primer_tokens(self.tokenizer, prime_midi, text or "")
+            ids = np.asarray(ids, dtype=np.int64)
         else:
             if prime_midi:
                 raise SeqgenError("--prime-midi is for music models; this checkpoint is a text model")
@@ -215,7 +245,7 @@ class LanguageModel:
 
     def _read(self, ids: np.ndarray, top_k: int, window: int, state=None):
         """(Inspection of `ids`, the LSTM state after them), starting from `state`."""
-        from seqgen.inspect import Inspection, music_features, read_in_windows, text_features
+        from seqgen.inspect import Inspection, frame_features, music_features, read_in_windows, text_features
 
         model = self.model.eval()
         tokens = torch.as_tensor(ids, dtype=torch.long, device=self.device)[None]  # (1, T)
@@ -235,7 +265,8 @@ class LanguageModel:
                                 top_probs=np.concatenate([p for p, _ in readouts]),
                                 top_labels=[[piece(i) for i in row] for row in top],
                                 title=f"{self.path.parent.name}/{self.path.name}: {len(ids):,} tokens",
-                                features=music_features(labels) if self.is_music else text_features(labels))
+                                features=(frame_features if self.tokenizer.kind == "frames" else music_features
+                                          if self.is_music else text_features)(labels))
         return inspection, state
 
     def evaluate(self, split: str = EvaluateConfig.split, text=None, encoding: str = EvaluateConfig.encoding,
@@ -257,8 +288,56 @@ def training_sample(best_path, length: int):
     and gives the files written (none when the sample has no notes)."""
     model = LanguageModel.load(best_path, "cpu")
     if model.is_music:
-        return model.write(length=length, seed=0, output=str(Path(best_path).parent / "sample.mid"), plot=True)
+        cut = length > MAX_MUSIC_LENGTH  # the most a music sample holds: the preview is cut to it
+        length = min(length, MAX_MUSIC_LENGTH)
+        try:
+            written = model.write(length=length, seed=0, output=str(Path(best_path).parent / "sample.mid"), plot=True)
+        except NoNotesError:
+            written = []
+        return WrittenSample(written, length, cut)
     return "".join(model.stream(length=length, seed=0))
+
+
+class WrittenSample(list):
+    """The files a music model's sample after training went to (none when it drew no note), the tokens it was
+    drawn with, and whether the asked length was cut to what a music sample holds."""
+
+    def __init__(self, paths, tokens: int, cut: bool):
+        super().__init__(paths)
+        self.tokens, self.cut = tokens, cut
+
+
+def _check_budget(num_samples: int, length: int) -> None:
+    """One line, before anything is drawn, when the samples would not fit in memory at once."""
+    if num_samples * length > MAX_TOKENS_AT_ONCE:
+        raise SeqgenError(f"{num_samples:,} samples of {length:,} tokens are {num_samples * length:,} tokens, more than "
+                          f"the {MAX_TOKENS_AT_ONCE:,} seqgen draws at once; ask for fewer --num-samples or a smaller "
+                          "--length (a single text sample printed, not written, streams at any length)")
+
+
+def _check_size(piece: dict, grid: int, path: Path) -> None:
+    """One line, before music21 spends minutes on it, for a piece beyond what seqgen reads or writes in one file."""
+    from seqgen.music.events import piece_end
+    from seqgen.music.scores import MAX_NOTES, MAX_QUARTERS
+
+    if len(piece["notes"]) > MAX_NOTES or piece_end(piece, grid) > MAX_QUARTERS:
+        raise SeqgenError(f"{path.name} would hold {len(piece['notes']):,} notes over {piece_end(piece, grid):,.0f} "
+                          f"quarter notes, more than the {MAX_NOTES:,} notes or {MAX_QUARTERS:,} quarter notes seqgen "
+                          "writes to one file; ask for fewer --bars, a smaller --length or a shorter primer")
+
+
+class NoNotesError(SeqgenError):
+    """A music sample the model drew no note in: there is nothing to write for it."""
+
+
+def _no_notes(silent: list, count: int) -> str:
+    """The line for samples the model drew no note in (nothing to write for them)."""
+    advice = "try another --seed, a higher --temperature, or a larger --length or --bars"
+    if count == 1:
+        return f"the sample has no notes (the model drew none), so {silent[0]} was not written; {advice}"
+    names = ", ".join(str(p) for p in silent[:3]) + (", …" if len(silent) > 3 else "")
+    return (f"{len(silent)} of {count} samples have no notes (the model drew none), so {names} "
+            f"{'was' if len(silent) == 1 else 'were'} not written (the other {count - len(silent)} were); {advice}")
 
 
 def output_paths(output: str, count: int, suffix: str) -> list[Path]:
@@ -277,30 +356,30 @@ def output_paths(output: str, count: int, suffix: str) -> list[Path]:
     return [path.with_name(f"{path.stem}-{index}{path.suffix}") for index in range(1, count + 1)]
 
 
-def _write_text(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
-
-
 def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, bars: Optional[int],
                     temperature: float, top_k: Optional[int], top_p: Optional[float], seed: int, device,
-                    keep_primer: bool = True, precision: str = "fp32") -> list[dict]:
+                    keep_primer: bool = True, precision: str = "fp32", exact: bool = True) -> list[dict]:
     """`num_samples` pieces continuing `primer`, generated as one batch.
 
-    A sample stops at its `end` token, at a new `piece` token, after `bars` new bars, or after
-    `length` tokens, whichever comes first.
+    A sample stops at its `end` token, at a new `piece` token, or after `length` tokens. With `bars` it is
+    exactly that many new bars long: `end` and `piece` are never drawn, the sample stops where bar `bars` + 1
+    would begin, and a sample that reaches `length` tokens short of its bars is one line. With exact=False
+    `bars` is only a bound: a sample also ends where the model ends it (pieces as the model writes them).
     """
+    _check_budget(num_samples, length)
     from seqgen.music.generate import without_first_notes
 
     bar, end, start = tokenizer.index["bar"], tokenizer.index["end"], tokenizer.index["piece"]
     prime = torch.tensor(primer, dtype=torch.long, device=device).repeat(num_samples, 1)  # (N, P)
     generator = torch.Generator(device=device).manual_seed(seed)
+    bias = None
+    if bars is not None and exact:  # the piece may not end before its bars are drawn
+        bias = torch.zeros(tokenizer.vocab_size, tokenizer.vocab_size, device=device)
+        bias[:, [end, start]] = float("-inf")
     rows: list[list[int]] = [[] for _ in range(num_samples)]
     done = [False] * num_samples
     new_bars = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision):
+    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias):
         for index, value in enumerate(token.tolist()):
             if done[index]:
                 continue
@@ -315,10 +394,15 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
             rows[index].append(value)
         if all(done):
             break
+    if bars is not None and exact and min(new_bars) < bars:
+        short = min(range(num_samples), key=lambda i: new_bars[i])
+        raise SeqgenError(f"sample {short + 1} drew only {new_bars[short]} of its {bars} bars in {length:,} tokens; "
+                          f"give a larger --length, or fewer --bars")
     primer_notes = len(tokenizer.decode_piece(primer)["notes"])
     pieces = []
     for index, row in enumerate(rows, 1):
         piece = tokenizer.decode_piece(primer + row)
+        piece["bars"] = (primer + row).count(bar)  # silent last bars included
         if not keep_primer:
             piece = without_first_notes(piece, primer_notes)
         piece["name"] = f"sample {index}"
@@ -326,32 +410,16 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
     return pieces
 
 
-def frame_primer(tokenizer, config: SampleConfig) -> list[int]:
-    """The tokens a piano-roll sample continues: `piece`, then --prime's token names (pitch_60 … frame)."""
-    if config.prime_midi:
-        raise SeqgenError("--prime-midi continues a file with an event-encoded music model; a piano-roll model takes "
-                          "--prime with frame tokens, e.g. 'pitch_48 pitch_64 pitch_67 pitch_72 frame'")
-    names = config.prime.split()
-    unknown = [t for t in names if t not in tokenizer.index]
-    if unknown:
-        raise SeqgenError(f"--prime for a piano-roll model takes frame tokens such as 'pitch_60 pitch_64 frame'; "
-                          f"unknown: {', '.join(unknown[:5])}")
-    ids = [tokenizer.index[t] for t in names if t != "piece"]
-    allowed = tokenizer.next_token_mask()
-    for before, after in zip([tokenizer.piece_id, *ids], ids):
-        if not allowed[before, after]:
-            raise SeqgenError(f"--prime: {tokenizer.tokens[after]} cannot follow {tokenizer.tokens[before]} "
-                              "(a frame lists its pitches in ascending order, then `frame`)")
-    return [tokenizer.piece_id, *ids]
-
-
 def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, temperature: float,
                           top_k: Optional[int], top_p: Optional[float], seed: int, device, frames: Optional[int] = None,
-                          precision: str = "fp32") -> list[dict]:
+                          precision: str = "fp32", keep_primer: bool = True) -> list[dict]:
     """`num_samples` piano-roll pieces continuing `primer`, drawn with the frame mask (a pitch only above the
-    frame's previous one); each stops after `length` tokens or `frames` new frames. The primer's frames stay."""
+    frame's previous one); each stops after `length` tokens or `frames` new frames. The primer's frames come
+    first, unless keep_primer is False."""
     from seqgen.music.frames import frames_to_piece
     from seqgen.tasks.language_model.evaluate import next_token_bias
+
+    _check_budget(num_samples, length)
 
     prime = torch.tensor(primer, dtype=torch.long, device=device).repeat(num_samples, 1)  # (N, P)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -369,5 +437,8 @@ def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int,
     pieces = []
     for index, row in enumerate(rows, 1):
         decoded = tokenizer.decode_frames(primer + row)
-        pieces.append(frames_to_piece(decoded[-1] if decoded else [], f"sample {index}"))
+        kept = decoded[-1] if decoded else []
+        if not keep_primer:
+            kept = kept[primer.count(tokenizer.frame_id):]
+        pieces.append(frames_to_piece(kept, f"sample {index}"))
     return pieces

@@ -10,6 +10,7 @@ import torch
 
 from seqgen.checkpoint import check_weights, load_checkpoint, rebuilding, resolve_checkpoint
 from seqgen.config import check, check_values, from_dict
+from seqgen.data.pairs import OUTPUT_CHECKS
 from seqgen.decode.sampling import resolve_sample_precision
 from seqgen.decode.search import Seq2SeqStepper, beam_search, greedy_search
 from seqgen.device import autocast, resolve_device
@@ -21,6 +22,22 @@ from seqgen.tokenizers import tokenizer_from_state
 
 NAME = "translate"
 DEFAULT_MAX_LENGTH = TranslateConfig.max_length  # for checkpoints written before the cap was stored
+
+
+class Translation(str):
+    """One translation: the text itself (a str), and `problem`: why it cannot be an answer of the built-in task
+    the model was trained on (a dates model's "2024-02-30": "not a calendar date"), or None."""
+
+    problem: Optional[str] = None
+
+    def __new__(cls, text: str, problem: Optional[str] = None):
+        translation = super().__new__(cls, text)
+        translation.problem = problem
+        return translation
+
+    def marked(self) -> str:
+        """The text as `seqgen translate` prints it: with its problem after a tab, when it has one."""
+        return str(self) if self.problem is None else f"{self}\t({self.problem})"
 
 
 def check_texts(texts, what: str = "text") -> list[str]:
@@ -56,6 +73,8 @@ class Translator:
         self.model, self.source_vocab, self.target_vocab, self.device = model, source_vocab, target_vocab, device
         self.max_length = max_length  # source tokens read at most: longer texts are cut (see `source_length`)
         self.payload = payload or {}
+        corpus = self.payload.get("corpus") or {}
+        self.check = OUTPUT_CHECKS.get(corpus.get("spec")) if isinstance(corpus, dict) else None
 
     @classmethod
     def load(cls, path, device: str = "auto") -> "Translator":
@@ -82,11 +101,12 @@ class Translator:
         return len(self.source_vocab.encode(clip_chars(text, self.max_length)))
 
     def translate(self, texts, beam_size: int = 1, max_len: Optional[int] = None,
-                  length_penalty: float = 1.0, batch_size: int = 64, precision: str = "fp32") -> list[str]:
+                  length_penalty: float = 1.0, batch_size: int = 64, precision: str = "fp32") -> list[Translation]:
         """Translate texts (a list, or one string) in batches of similar length; beam_size 1 is greedy.
         A text longer than `max_length` source tokens is cut to its first max_length tokens, so no input
         makes decoding hang; max_len is capped at MAX_OUTPUT_LENGTH. With `precision` int8 (or auto, on
-        the CPU) the decoder steps with int8 weights."""
+        the CPU) the decoder steps with int8 weights. Each translation is a str; its `problem` says when it
+        cannot be an answer of the built-in task the model learned (dates: not a calendar date)."""
         texts = check_texts(texts)
         search = check_values(DecodeConfig, beam_size=beam_size, max_len=max_len, length_penalty=length_penalty,
                               batch_size=batch_size, precision=precision)
@@ -110,7 +130,8 @@ class Translator:
                 else:
                     ids = beam_search(step, state, len(rows), BOS, EOS, limit, beam_size, length_penalty, self.device)
             for i, row in zip(rows, ids):
-                out[i] = self.target_vocab.decode(row)
+                text = self.target_vocab.decode(row)
+                out[i] = Translation(text, self.check(text) if self.check is not None else None)
         return out
 
     @torch.inference_mode()
