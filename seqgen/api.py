@@ -13,6 +13,7 @@ from seqgen.config import build, flag
 from seqgen.distributed import launched
 from seqgen.errors import SeqgenError
 from seqgen.tasks import TASKS, get_task, train_function
+from seqgen.threads import check_threads
 from seqgen.training import stop_on_signals
 
 
@@ -62,12 +63,14 @@ def train(task: str = "language-model", *, resume: Optional[str] = None, progres
         return train_function(task)(*configs, should_stop=stop, progress=progress)
 
 
-def load(path, device: str = "auto"):
+def load(path, device: str = "auto", threads: Optional[int] = None):
     """Any task's checkpoint (a file, or a run folder for its best.pt) as that task's model object:
     LanguageModel (generate, write, evaluate), Translator (translate, evaluate), Forecaster
-    (forecast, evaluate) or Classifier (classify, evaluate)."""
+    (forecast, evaluate) or Classifier (classify, evaluate). `threads` fixes the CPU threads its verbs
+    compute with; by default seqgen.threads.ThreadPolicy chooses."""
+    check_threads(threads)
     path = resolve_checkpoint(path)
     task = load_checkpoint(path)["task"]
     if task not in TASKS:
         raise SeqgenError(f"{path} is a {task!r} checkpoint, a task this seqgen does not know; upgrade seqgen")
-    return get_task(task).load(path, device)
+    return get_task(task).load(path, device, threads)

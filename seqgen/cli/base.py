@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from seqgen.config import field_type, flag, metadata
+from seqgen.config import THREADS_HELP, field_type, flag, metadata
 from seqgen.errors import SeqgenError
 from seqgen.version import __version__
 
@@ -104,6 +104,11 @@ def options_of(*classes) -> list[click.Option]:
             options.append(click.Option([flag(field.name), field.name], type=kind, default=field.default,
                                         show_default=shown, help=help_text, metavar=metavar))
     return options
+
+
+def threads_option(command):
+    """--threads, for the commands that compute from a checkpoint (training has it from its config)."""
+    return click.option("--threads", type=click.IntRange(min=1, max=1024), default=None, help=THREADS_HELP)(command)
 
 
 def explicit_options(ctx: click.Context, options: dict) -> dict:

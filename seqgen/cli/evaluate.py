@@ -6,7 +6,7 @@ import json
 
 import click
 
-from seqgen.cli.base import cli, refuse_foreign_options
+from seqgen.cli.base import cli, refuse_foreign_options, threads_option
 
 # Which checkpoints each option of `seqgen evaluate` applies to (the rest apply to all).
 APPLIES_TO = {
@@ -40,9 +40,10 @@ APPLIES_TO = {
 @click.option("--test", "test_file", type=click.Path(dir_okay=False), default=None,
               help="Classify: labelled file to score [default: the run's --test file].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
+@threads_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_context
-def evaluate_command(ctx, checkpoint, device, as_json, **options):
+def evaluate_command(ctx, checkpoint, device, threads, as_json, **options):
     """Score a checkpoint on held-out data, whatever its task.
 
     Language models: loss, perplexity, bits per token and character (text) or per quarter note and
@@ -51,7 +52,7 @@ def evaluate_command(ctx, checkpoint, device, as_json, **options):
     """
     import seqgen.api
 
-    model = seqgen.api.load(checkpoint, device)
+    model = seqgen.api.load(checkpoint, device, threads)
     refuse_foreign_options(ctx, options, model.task, APPLIES_TO)
     wanted = {name: value for name, value in options.items() if model.task in APPLIES_TO[name]}
     result = model.evaluate(**{KEYWORDS.get(name, name): value for name, value in wanted.items()})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from seqgen.cli.base import cli
+from seqgen.cli.base import cli, threads_option
 from seqgen.cli.evaluate import PRINTERS
 from seqgen.errors import SeqgenError
 
@@ -68,7 +68,8 @@ PRINTERS.update({"forecast": print_forecast_evaluation, "classify": print_classi
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Also write the forecast to this CSV file.")
 @click.option("--from-end/--from-training-end", default=True, show_default=True,
               help="Forecast after the whole series, or after the points the model was trained on (to compare with --holdout).")
-def forecast_command(checkpoint, horizon, plot, csv_path, from_end):
+@threads_option
+def forecast_command(checkpoint, horizon, plot, csv_path, from_end, threads):
     """Forecast the series a forecast checkpoint was trained on, with a 90 % band; a table on stdout."""
     from seqgen.tasks.forecast import Forecaster
     from seqgen.tasks.forecast.forecast import check_plot_path
@@ -78,7 +79,7 @@ def forecast_command(checkpoint, horizon, plot, csv_path, from_end):
             check_plot_path(plot)
         except SeqgenError as error:
             raise click.UsageError(str(error)) from None
-    forecaster = Forecaster.load(checkpoint)
+    forecaster = Forecaster.load(checkpoint, threads=threads)
     table = forecaster.forecast(horizon, from_end)
     rows = ["step,date,forecast,lower,upper"] + [
         f"{r['step']},{r['date']},{r['forecast']:.4f},{r['lower']:.4f},{r['upper']:.4f}" for r in table]
@@ -104,12 +105,13 @@ def forecast_command(checkpoint, horizon, plot, csv_path, from_end):
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write the predictions CSV here instead of stdout.")
 @click.option("--no-labels", is_flag=True, help="DATA has no label column: every value on a line belongs to the sequence.")
-def classify_command(checkpoint, data, output, no_labels):
+@threads_option
+def classify_command(checkpoint, data, output, no_labels, threads):
     """Predict the class of every sequence in DATA, laid out as the training file (a label, if any, is
     copied to the output): a CSV of row, label, predicted class and one probability per class."""
     from seqgen.tasks.classify import Classifier
 
-    classifier = Classifier.load(checkpoint)
+    classifier = Classifier.load(checkpoint, threads=threads)
     predictions = classifier.classify(data, labeled=not no_labels)
     rows = ["row,label,predicted," + ",".join(f"p_{c}" for c in classifier.classes)]
     for p in predictions:

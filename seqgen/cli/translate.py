@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from seqgen.cli.base import FiniteFloat, cli
+from seqgen.cli.base import FiniteFloat, cli, threads_option
 from seqgen.cli.evaluate import PRINTERS
 
 
@@ -49,7 +49,9 @@ MAX_BEAM = 64  # a wider beam costs memory and time in proportion and no longer 
 @click.option("--precision", type=click.Choice(["auto", "fp32", "int8"]), default="auto", show_default=True,
               help="Decoder weights on the CPU: int8 (per-channel scales) or fp32; auto is int8 where PyTorch "
                    "has the kernels.")
-def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plot_attention, device, precision):
+@threads_option
+def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plot_attention, device, precision,
+                      threads):
     """Translate TEXTS with a translate checkpoint, one line out per text; `-` reads stdin line by line."""
     from seqgen.tasks.translate import Translator
 
@@ -60,7 +62,7 @@ def translate_command(checkpoint, texts, beam_size, length_penalty, max_len, plo
     for text in texts:
         if text != "-":
             _check_text(text, "TEXT")
-    translator = Translator.load(checkpoint, device)
+    translator = Translator.load(checkpoint, device, threads)
 
     def run(batch, where="the text"):
         unknown = translator.source_vocab.unknown(batch[0][:translator.max_length * 64])

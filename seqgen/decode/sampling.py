@@ -3,6 +3,7 @@ carried state and streamed text."""
 
 from __future__ import annotations
 
+import time
 from typing import Iterator, Optional
 
 import torch
@@ -247,14 +248,15 @@ class StaticSampler:
 @torch.inference_mode()
 def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, top_k: Optional[int] = None,
              top_p: Optional[float] = None, generator: Optional[torch.Generator] = None,
-             precision: str = "fp32", bias: Optional[torch.Tensor] = None) -> Iterator[torch.Tensor]:
+             precision: str = "fp32", bias: Optional[torch.Tensor] = None, threads=None) -> Iterator[torch.Tensor]:
     """Yield `length` tokens (N,) continuing `prime` (N, P), one step at a time.
 
     The primer runs through the LSTM once; after that each step feeds only the newest token and
     the carried (h, c) state, so the cost per token does not grow with the text. `precision`
     chooses the step's weights on the CPU (see resolve_sample_precision): fp32, or int8. `bias`
     (V, V), 0 or -inf, is added to the logits after each token: the tokens that cannot follow it
-    are never drawn (the frame encoding's rule, seqgen.music.frames).
+    are never drawn (the frame encoding's rule, seqgen.music.frames). `threads` (a seqgen.threads.ThreadPolicy,
+    entered by the caller) times each step on the CPU.
     """
     model.eval()
     logits, (h, c) = model(prime)  # (N, P, V)
@@ -267,20 +269,28 @@ def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, 
         return
     int8 = resolve_sample_precision(precision, prime.device, prime.size(0)) == "int8"
     # The fp32 fused step wins on the CPU at small batches; at large ones nn.LSTM's kernel is faster.
+    observe = threads.observe if threads is not None else None
+    clock = time.perf_counter
     if prime.size(0) > FUSED_MAX_BATCH and not int8:
         state = (h, c)
         for _ in range(length):
+            start = clock()
             token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
-            yield token
             logits, state = model(token[:, None], state)
             logits = _follow(logits[:, -1], bias, token)
+            if observe is not None:
+                observe(clock() - start)
+            yield token
         return
     step = LSTMStepper(model, int8=int8)
     h, c = list(h.unbind(0)), list(c.unbind(0))  # per layer (N, H)
     for _ in range(length):
+        start = clock()
         token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
-        yield token
         logits = _follow(step(token, h, c), bias, token)
+        if observe is not None:
+            observe(clock() - start)
+        yield token
 
 
 def _follow(logits: torch.Tensor, bias: Optional[torch.Tensor], token: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@ length, the labels of a file laid out as the training file, and the test report.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import Optional
@@ -17,6 +18,7 @@ from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
 from seqgen.tasks.classify.config import ClassifyConfig
 from seqgen.tasks.classify.data import pad, read_like_training
+from seqgen.threads import ThreadPolicy, check_threads
 from seqgen.training import load_finished
 
 NAME = "classify"
@@ -28,15 +30,19 @@ def rebuild(model_config: dict, state: dict, device="cpu") -> LSTMClassifier:
     return model.to(device).eval()
 
 
-def predict_proba(models, scaling: dict, sequences: list, device="cpu", batch_size: int = 256) -> np.ndarray:
-    """Class probabilities (N, C) for sequences of any lengths, averaged over the ensemble's networks."""
+def predict_proba(models, scaling: dict, sequences: list, device="cpu", batch_size: int = 256,
+                  threads=None) -> np.ndarray:
+    """Class probabilities (N, C) for sequences of any lengths, averaged over the ensemble's networks;
+    `threads` (a seqgen.threads.ThreadPolicy, entered by the caller) times each batch."""
     models = models if isinstance(models, (list, tuple)) else [models]
     out = []
     with torch.no_grad():
         for start in range(0, len(sequences), batch_size):
             values, lengths = pad(sequences[start:start + batch_size], scaling)
             values, lengths = values.to(device), lengths.to(device)
-            out.append(torch.stack([model.eval()(values, lengths).softmax(-1) for model in models]).mean(0).cpu().numpy())
+            with threads.step() if threads is not None else contextlib.nullcontext():
+                out.append(torch.stack([model.eval()(values, lengths).softmax(-1) for model in models]).mean(0)
+                           .cpu().numpy())
     return np.concatenate(out)
 
 
@@ -72,20 +78,28 @@ class Classifier:
     """What `seqgen.load` returns for a classify checkpoint: the ensemble, its classes and scaling."""
 
     task = NAME
+    threads: Optional[int] = None  # CPU threads of every verb (None: seqgen.threads.ThreadPolicy decides)
 
     def __init__(self, networks: list, payload: dict, device: torch.device, path: Path):
         self.networks, self.payload, self.device, self.path = networks, payload, device, path
 
     @classmethod
-    def load(cls, path, device: str = "auto") -> "Classifier":
+    def load(cls, path, device: str = "auto", threads: Optional[int] = None) -> "Classifier":
         """Rebuild the ensemble from a checkpoint alone; a damaged or unfinished one is one line. The networks
-        are small, so `auto` runs them on the CPU (cuda only when asked for)."""
+        are small, so `auto` runs them on the CPU (cuda only when asked for). `threads` fixes the CPU threads
+        its verbs compute with (default: see seqgen.threads)."""
+        threads = check_threads(threads)
         path, payload = load_finished(path, NAME)
         device = resolve_device("cpu" if device == "auto" else device) if isinstance(device, str) else device
         with rebuilding(path):
             check_payload(payload)
             networks = [rebuild(payload["model_config"], state, device) for state in payload["members"]]
-        return cls(networks, payload, device, path)
+        loaded = cls(networks, payload, device, path)
+        loaded.threads = threads
+        return loaded
+
+    def thread_policy(self) -> ThreadPolicy:
+        return ThreadPolicy(self.threads, device=self.device)
 
     @property
     def classes(self) -> list:
@@ -108,7 +122,8 @@ class Classifier:
                 any(shape not in (((channels,),) if channels > 1 else ((), (1,))) for shape in shapes):
             what = "a non-empty list of numbers" if channels == 1 else f"a (steps, {channels}) array"
             raise SeqgenError(f"give one or more sequences, each {what} of finite values")
-        return predict_proba(self.networks, self.payload["scaling"], sequences, self.device)
+        with self.thread_policy() as threads:
+            return predict_proba(self.networks, self.payload["scaling"], sequences, self.device, threads=threads)
 
     def classify(self, data, labeled: bool = True) -> list[dict]:
         """Classify every sequence of the file `data`, laid out as the training file (labeled=False: its lines
@@ -144,7 +159,8 @@ class Classifier:
         check_steps(len(values), "the sequence")
         scaled, _ = pad([values.astype(np.float32)], self.payload["scaling"])  # (1, T, C)
         lstm = self.networks[member].lstm
-        gates, _ = lstm_gates(lstm, scaled.to(self.device))  # (L, 1, T, D·H)
+        with self.thread_policy():
+            gates, _ = lstm_gates(lstm, scaled.to(self.device))  # (L, 1, T, D·H)
         probabilities = self.probabilities([values])[0]
         values = values if channels == 1 else values[:, 0]  # the page draws the first channel
         best = int(probabilities.argmax())

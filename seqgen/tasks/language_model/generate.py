@@ -18,6 +18,7 @@ from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models import LSTMLanguageModel, ModelConfig
 from seqgen.tasks.language_model.config import SampleConfig, TrainConfig
+from seqgen.threads import ThreadPolicy, check_threads
 from seqgen.tokenizers import tokenizer_from_state
 from seqgen.tokenizers.char import UnknownCharacterError
 
@@ -29,13 +30,16 @@ class LanguageModel:
     """What `seqgen.load` returns for a language-model checkpoint."""
 
     task = NAME
+    threads: Optional[int] = None  # CPU threads of every verb (None: seqgen.threads.ThreadPolicy decides)
 
     def __init__(self, model: LSTMLanguageModel, tokenizer, payload: dict, device: torch.device, path: Path):
         self.model, self.tokenizer, self.payload, self.device, self.path = model, tokenizer, payload, device, path
 
     @classmethod
-    def load(cls, path, device: str = "auto") -> "LanguageModel":
-        """Rebuild the model and its tokenizer from a checkpoint alone; a damaged file is one line."""
+    def load(cls, path, device: str = "auto", threads: Optional[int] = None) -> "LanguageModel":
+        """Rebuild the model and its tokenizer from a checkpoint alone; a damaged file is one line. `threads`
+        fixes the CPU threads its verbs compute with (default: see seqgen.threads)."""
+        threads = check_threads(threads)
         path = resolve_checkpoint(path)
         payload = load_checkpoint(path, task=NAME)
         device = resolve_device(device) if isinstance(device, str) else device
@@ -48,7 +52,13 @@ class LanguageModel:
             model = LSTMLanguageModel(config)
             check_weights(payload["model_state"])
             model.load_state_dict(payload["model_state"])
-        return cls(model.to(device).eval(), tokenizer, payload, device, path)
+        loaded = cls(model.to(device).eval(), tokenizer, payload, device, path)
+        loaded.threads = threads
+        return loaded
+
+    def thread_policy(self, requested: Optional[int] = None) -> ThreadPolicy:
+        """The thread policy of one verb: `requested` (a verb's own threads option), else the loaded count."""
+        return ThreadPolicy(requested if requested is not None else self.threads, device=self.device)
 
     @property
     def train_config(self) -> TrainConfig:
@@ -75,7 +85,7 @@ class LanguageModel:
                                   "is a text model")
         return config
 
-    def _tokens(self, config: SampleConfig) -> Iterator[torch.Tensor]:
+    def _tokens(self, config: SampleConfig, threads: Optional[ThreadPolicy] = None) -> Iterator[torch.Tensor]:
         if config.prime:
             prime_ids = self.encode(config.prime)
         else:
@@ -85,7 +95,7 @@ class LanguageModel:
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         return generate(self.model, prime, config.length, config.temperature, config.top_k, config.top_p, generator,
-                        config.precision)
+                        config.precision, threads=threads)
 
     def stream(self, **options) -> Iterator[str]:
         """One text sample, piece by piece as it is generated (the prime first)."""
@@ -95,7 +105,8 @@ class LanguageModel:
         if config.num_samples != 1:
             raise SeqgenError("streaming gives one sample; use generate(num_samples=N) for several")
         yield config.prime
-        yield from stream_text(self.tokenizer, self._tokens(config))
+        with self.thread_policy(config.threads) as threads:
+            yield from stream_text(self.tokenizer, self._tokens(config, threads))
 
     def generate(self, **options):
         """Text: the sample (prime included) as a string, or a list of `num_samples` strings.
@@ -103,7 +114,8 @@ class LanguageModel:
         config = self._options(options)
         if self.is_music:
             return self._pieces(config)
-        rows = torch.stack(list(self._tokens(config)), dim=1).cpu()  # (N, length)
+        with self.thread_policy(config.threads) as threads:
+            rows = torch.stack(list(self._tokens(config, threads)), dim=1).cpu()  # (N, length)
         texts = [config.prime + self.tokenizer.decode(row.tolist()) for row in rows]
         return texts[0] if config.num_samples == 1 else texts
 
@@ -114,13 +126,16 @@ class LanguageModel:
         if self.tokenizer.kind == "frames":
             primer = frame_primer(self.tokenizer, config)
             frames = 4 * config.bars if config.bars else None
-            return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, config.length, config.temperature,
-                                         config.top_k, config.top_p, seed, self.device, frames, config.precision)
+            with self.thread_policy(config.threads) as threads:
+                return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, config.length,
+                                             config.temperature, config.top_k, config.top_p, seed, self.device, frames,
+                                             config.precision, threads)
         primer = primer_tokens(self.tokenizer, config.prime_midi, config.prime)
         length = max(config.length, 300 * config.bars) if config.bars else config.length
-        return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.bars,
-                               config.temperature, config.top_k, config.top_p, seed, self.device, config.keep_primer,
-                               config.precision)
+        with self.thread_policy(config.threads) as threads:
+            return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.bars,
+                                   config.temperature, config.top_k, config.top_p, seed, self.device, config.keep_primer,
+                                   config.precision, threads)
 
     def write(self, **options) -> list[Path]:
         """Generate and write every sample to `output` (x.txt / x.mid, or x-1, x-2, … with several);
@@ -187,8 +202,15 @@ class LanguageModel:
         record.check_steps(len(ids), saved=save is not None)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= self.tokenizer.vocab_size:
             raise SeqgenError(f"top_k must be a whole number from 1 to {self.tokenizer.vocab_size}, not {top_k!r}")
-        if save is None:
-            return self._read(ids, top_k, window or record.WINDOW)[0]
+        with self.thread_policy() as threads:
+            if save is None:
+                return self._read(ids, top_k, window or record.WINDOW, threads=threads)[0]
+            return self._read_saved(ids, top_k, window or record.WINDOW, save, threads)
+
+    def _read_saved(self, ids: np.ndarray, top_k: int, window: int, save, threads: ThreadPolicy):
+        """The inspection of `ids` written to the .npz `save` part by part as it is read; returns the first part."""
+        from seqgen.inspect import record
+
         lstm, steps = self.model.lstm, len(ids)
         stream = record.NpzStream(save, {
             "tokens": (np.int64, (steps,)),
@@ -197,7 +219,7 @@ class LanguageModel:
         try:
             first, state = None, None
             for start in range(0, steps, record.PART):
-                part, state = self._read(ids[start:start + record.PART], top_k, window or record.WINDOW, state)
+                part, state = self._read(ids[start:start + record.PART], top_k, window, state, threads)
                 stream.write(start, part.arrays())
                 first = part if first is None else first
         except BaseException:
@@ -208,7 +230,7 @@ class LanguageModel:
             first.title += f" (the first of {steps:,}; all are in {save})"
         return first
 
-    def _read(self, ids: np.ndarray, top_k: int, window: int, state=None):
+    def _read(self, ids: np.ndarray, top_k: int, window: int, state=None, threads: Optional[ThreadPolicy] = None):
         """(Inspection of `ids`, the LSTM state after them), starting from `state`."""
         from seqgen.inspect import Inspection, music_features, read_in_windows, text_features
 
@@ -221,7 +243,7 @@ class LanguageModel:
             return probs.cpu().numpy(), top.cpu().numpy()
 
         gates, readouts, state = read_in_windows(model.lstm, lambda a, b: model.embedding(tokens[:, a:b]), len(ids),
-                                                 readout, window, state)
+                                                 readout, window, state, threads)
         top = np.concatenate([t for _, t in readouts])
         labels = [self.tokenizer.piece(i) for i in ids]
         piece = self.tokenizer.piece
@@ -238,7 +260,8 @@ class LanguageModel:
         """The figures `seqgen evaluate` prints, as a dict (`text` is a file to score instead of a split)."""
         from seqgen.tasks.language_model.evaluate import evaluate
 
-        return evaluate(self, split, text, encoding, batch_size, num_generated, seed)
+        with self.thread_policy() as threads:
+            return evaluate(self, split, text, encoding, batch_size, num_generated, seed, threads)
 
 
 def output_paths(output: str, count: int, suffix: str) -> list[Path]:
@@ -266,7 +289,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, bars: Optional[int],
                     temperature: float, top_k: Optional[int], top_p: Optional[float], seed: int, device,
-                    keep_primer: bool = True, precision: str = "fp32") -> list[dict]:
+                    keep_primer: bool = True, precision: str = "fp32", threads: Optional[ThreadPolicy] = None) -> list[dict]:
     """`num_samples` pieces continuing `primer`, generated as one batch.
 
     A sample stops at its `end` token, at a new `piece` token, after `bars` new bars, or after
@@ -280,7 +303,7 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
     rows: list[list[int]] = [[] for _ in range(num_samples)]
     done = [False] * num_samples
     new_bars = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision):
+    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, threads=threads):
         for index, value in enumerate(token.tolist()):
             if done[index]:
                 continue
@@ -327,7 +350,7 @@ def frame_primer(tokenizer, config: SampleConfig) -> list[int]:
 
 def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, temperature: float,
                           top_k: Optional[int], top_p: Optional[float], seed: int, device, frames: Optional[int] = None,
-                          precision: str = "fp32") -> list[dict]:
+                          precision: str = "fp32", threads: Optional[ThreadPolicy] = None) -> list[dict]:
     """`num_samples` piano-roll pieces continuing `primer`, drawn with the frame mask (a pitch only above the
     frame's previous one); each stops after `length` tokens or `frames` new frames. The primer's frames stay."""
     from seqgen.music.frames import frames_to_piece
@@ -338,7 +361,7 @@ def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int,
     bias = next_token_bias(tokenizer, device)
     rows: list[list[int]] = [[] for _ in range(num_samples)]
     made = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias):
+    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias, threads):
         for index, value in enumerate(token.tolist()):
             if frames is not None and made[index] >= frames:
                 continue
