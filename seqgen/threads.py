@@ -25,6 +25,7 @@ from seqgen.errors import SeqgenError
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 CGROUP_MEMBERSHIP = "/proc/self/cgroup"
+PROC_STAT = "/proc/stat"
 MAX_THREADS = 1024
 
 
@@ -41,11 +42,32 @@ class Cpus:
         return {"usable": self.usable, "affinity": self.affinity, "cgroup_quota": self.quota}
 
 
-def affinity_cpus() -> int:
+def affinity_set() -> set:
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        return set(os.sched_getaffinity(0)) or {0}
     except (AttributeError, OSError):  # no affinity masks (macOS, Windows)
-        return max(1, os.cpu_count() or 1)
+        return set(range(os.cpu_count() or 1))
+
+
+def affinity_cpus() -> int:
+    return len(affinity_set())
+
+
+def idle_jiffies(cpus: set, stat: Optional[str] = None) -> Optional[tuple]:
+    """(idle, total) clock ticks so far of the CPUs `cpus` (idle and iowait count as idle; time the hypervisor
+    stole does not), from /proc/stat; None where it cannot be read."""
+    try:
+        lines = Path(stat or PROC_STAT).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    idle = total = 0
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            values = [int(v) for v in rest.split()[:8]]  # user nice system idle iowait irq softirq steal
+            idle += sum(values[3:5])
+            total += sum(values)
+    return (idle, total) if total else None
 
 
 def _read(path: Path) -> Optional[str]:
@@ -130,14 +152,18 @@ def environment_threads() -> Optional[int]:
 
 # How a loop measures (see ThreadPolicy). Each thread count is timed over at least PROBE_STEPS steps and
 # PROBE_SECONDS, or one step of LONG_STEP seconds or more, at most PROBE_MAX_STEPS; the first step on a count
-# the loop has not used yet is not counted (it pays for starting the workers). A count whose steps already take
-# LOSING × the best is dropped at once: on a busy machine a step on too many threads can take 30× longer. The
-# loop then runs on the fastest count for an interval that starts at MIN_INTERVAL seconds of steps and doubles
-# while the choice holds, up to MAX_INTERVAL, and is at least INTERVAL_COST × what the last measurement cost
-# (the time its losing counts took beyond the winner's), so measuring never takes more than a few per cent.
-# When the median of the last WATCH steps is SLOWER × the chosen count's time, it measures again at once.
-# Counts within TIE of the fastest: the fewest threads win (they lose least when the load changes).
-PROBE_STEPS, PROBE_MAX_STEPS, PROBE_SECONDS, LONG_STEP = 2, 8, 0.1, 0.5
+# the loop has not used yet is not counted (it pays for starting the workers) unless it already loses. A larger
+# count is not timed when, while the loop ran on its count, fewer than FREE_NEEDED idle CPUs per extra thread
+# were there (over at least MIN_JIFFIES clock ticks): its workers would wait for cores they cannot get. A count
+# whose steps already take LOSING × the best is dropped at once: on a busy machine a step on too many threads
+# can take 30× longer. The loop then runs on the fastest count for an interval that starts at MIN_INTERVAL
+# seconds of steps and doubles while the choice holds, up to MAX_INTERVAL, and is at least INTERVAL_COST × what
+# the last measurement cost (the time its losing counts took beyond the winner's), so measuring never takes
+# more than a few per cent. When the median of the last WATCH steps is SLOWER × the chosen count's time, it
+# measures again at once. Counts within TIE of the fastest: the fewest threads win (they lose least when the
+# load changes).
+PROBE_STEPS, PROBE_MAX_STEPS, PROBE_SECONDS, LONG_STEP = 2, 16, 0.25, 0.5
+FREE_NEEDED, MIN_JIFFIES = 0.5, 20
 LOSING, SLOWER, TIE, WATCH = 2.0, 1.5, 0.05, 8
 MIN_INTERVAL, MAX_INTERVAL, INTERVAL_COST = 5.0, 30.0, 40
 KEPT_DECISIONS = 20
@@ -192,11 +218,15 @@ class ThreadPolicy:
         self.results: dict[int, float] = {}  # seconds per step of each count in the current measurement
         self.spent: dict[int, tuple] = {}  # (seconds, steps) each count took in it, uncounted steps included
         self.tried: set[int] = set()
+        self.skipped: dict[int, float] = {}  # counts this measurement did not time: too few idle CPUs for them
+        self.cpu_set = affinity_set()
+        self.idle_mark: Optional[tuple] = None
+        self.free: Optional[float] = None
         self.base_interval = self.interval = MIN_INTERVAL
         self.since_probe = 0.0
         self.recent: deque = deque(maxlen=WATCH)
         self.reference: Optional[float] = None
-        self.trigger = "start"
+        self.trigger = "start"  # what started the current measurement
         self.measurements = 0
         self.decisions: deque = deque(maxlen=KEPT_DECISIONS)
 
@@ -208,6 +238,7 @@ class ThreadPolicy:
         if self.adaptive or self.fixed is not None:
             self.saved = torch.get_num_threads()
             if self.adaptive:
+                self.idle_mark = self.idle()
                 self._begin(self.probing[0])
             else:
                 self._set(self.fixed)
@@ -252,17 +283,18 @@ class ThreadPolicy:
         slowed = (len(self.recent) == WATCH and self.reference is not None
                   and statistics.median(self.recent) > SLOWER * self.reference)
         if slowed or self.since_probe >= self.interval:
-            self._start_probe(slowed)
+            self._start_probe("slower steps" if slowed else "interval")
 
-    def _start_probe(self, slowed: bool) -> None:
-        if slowed:
+    def _start_probe(self, trigger: str) -> None:
+        if trigger == "slower steps":
             self.base_interval = MIN_INTERVAL
         current = self.threads
-        # the others first, the current count last, so that the loop carries on as it was when nothing changed
-        self.probing = [c for c in self.candidates if c != current] + [current]
-        self.results, self.spent = {}, {}
-        self.trigger = "slower steps" if slowed else "interval"
-        self._begin(self.probing[0])
+        # the current count first (it also tells whether other CPUs sit idle), then the others
+        self.probing = [current] + [c for c in self.candidates if c != current]
+        self.results, self.spent, self.skipped = {}, {}, {}
+        self.trigger = trigger
+        self.idle_mark = self.idle()
+        self._begin(current)
 
     def _begin(self, threads: int) -> None:
         self.timing = {"seconds": 0.0, "steps": 0, "fresh": threads not in self.tried, "spent": 0.0, "all_steps": 0}
@@ -273,20 +305,27 @@ class ThreadPolicy:
         timing = self.timing
         timing["spent"] += seconds
         timing["all_steps"] += 1
-        if timing["fresh"]:  # the first step on a thread count (the loop's first step, new worker threads) is not counted
+        best = min(self.results.values(), default=math.inf)
+        # the first step on a new count pays for starting its workers: not counted, unless it already loses
+        if timing["fresh"] and seconds <= LOSING * best:
             timing["fresh"] = False
             return
+        timing["fresh"] = False
         timing["seconds"] += seconds
         timing["steps"] += 1
         mean = timing["seconds"] / timing["steps"]
-        best = min(self.results.values(), default=math.inf)
         done = (timing["steps"] >= PROBE_MAX_STEPS or timing["seconds"] >= LONG_STEP
                 or (timing["steps"] >= PROBE_STEPS and timing["seconds"] >= PROBE_SECONDS))
         if not (done or mean > LOSING * best):
             return
-        self.results[self.threads] = mean
-        self.spent[self.threads] = (timing["spent"], timing["all_steps"])
-        self.probing.pop(0)
+        measured = self.probing.pop(0)
+        self.results[measured] = mean
+        self.spent[measured] = (timing["spent"], timing["all_steps"])
+        if len(self.results) == 1:  # the count the loop ran on: were other CPUs idle meanwhile?
+            self.free = self.free_cpus(self.idle_mark, self.idle())
+        while (self.probing and self.probing[0] > measured and self.free is not None
+               and self.free < FREE_NEEDED * (self.probing[0] - measured)):
+            self.skipped[self.probing.pop(0)] = round(self.free, 2)  # no idle CPU for more threads
         if self.probing:
             self._begin(self.probing[0])
             return
@@ -302,12 +341,27 @@ class ThreadPolicy:
         cost = sum(max(0.0, spent - steps * self.results[chosen])
                    for count, (spent, steps) in self.spent.items() if count != chosen)
         self.interval = max(self.base_interval, INTERVAL_COST * cost)
-        self.decisions.append({"step": self.steps, "threads": chosen, "why": self.trigger,
-                               "ms_per_step": {str(t): round(1e3 * s, 2) for t, s in sorted(self.results.items())}})
+        decision = {"step": self.steps, "threads": chosen, "why": self.trigger,
+                    "ms_per_step": {str(t): round(1e3 * s, 2) for t, s in sorted(self.results.items())}}
+        if self.skipped:
+            decision["not_timed_idle_cpus"] = {str(t): free for t, free in self.skipped.items()}
+        self.decisions.append(decision)
         self.reference = self.results[chosen]
         self.since_probe = 0.0
         self.recent.clear()
         self._set(chosen)
+
+    # -- idle CPUs
+
+    def idle(self) -> Optional[tuple]:
+        """(idle, total) clock ticks so far of the CPUs this process may run on; None where unknown."""
+        return idle_jiffies(self.cpu_set)
+
+    def free_cpus(self, before: Optional[tuple], after: Optional[tuple]) -> Optional[float]:
+        """CPUs' worth of idle time between two readings of `idle()`; None when unknown or too short to tell."""
+        if before is None or after is None or after[1] - before[1] < MIN_JIFFIES:
+            return None
+        return (after[0] - before[0]) / (after[1] - before[1]) * len(self.cpu_set)
 
     # -- what a run records
 

@@ -235,3 +235,18 @@ def test_translate_honours_threads_and_its_validation_keeps_the_training_count(t
     result = run("translate", tmp_path / "t", "cat", "--threads", 3)
     assert result.exit_code == 0, result.output
     assert seen and set(seen) == {3}
+
+
+def test_more_threads_are_not_timed_while_no_cpu_sits_idle(no_environment, monkeypatch):
+    ticks = {"idle": 0, "total": 0}
+
+    def busy_machine(cpus, stat=None):  # every tick of both CPUs busy: ours, and another program's
+        ticks["total"] += 100
+        return ticks["idle"], ticks["total"]
+
+    monkeypatch.setattr(policy, "idle_jiffies", busy_machine)
+    with ThreadPolicy(cpus=Cpus(2, 2)) as measured:
+        used = simulate(measured, lambda step, threads: 0.030 if threads == 1 else 0.500, 3000)
+    assert used.count(2) == 0  # never paid for a step on two threads
+    first = measured.describe()["decisions"][0]
+    assert first["threads"] == 1 and first["not_timed_idle_cpus"] == {"2": 0.0}
