@@ -159,6 +159,103 @@ class LSTMStepper:
         return float(total) / max(1, len(ids) - 1)
 
 
+def _product(layer):
+    """A function x (N, in) → (N, out) doing exactly what `layer` (nn.Linear or its int8 copy) does, without
+    the module call: the int8 kernel's own op on the packed weights, or addmm (what F.linear runs for 2-D
+    inputs). The second value says whether the function takes an `out` buffer."""
+    packed = getattr(layer, "_packed_params", None)
+    if packed is not None:
+        op, weights = torch.ops.quantized.linear_dynamic, packed._packed_params
+        if getattr(layer, "version", None) is None or layer.version < 4:
+            return (lambda x: op(x, weights)), False
+        return (lambda x: op(x, weights, reduce_range=True)), False
+    weight_t, bias = layer.weight.t(), layer.bias
+    if bias is None:
+        return (lambda x, out: torch.mm(x, weight_t, out=out)), True
+    return (lambda x, out: torch.addmm(bias, x, weight_t, out=out)), True
+
+
+class BufferedStep:
+    """The decode step of `generate` on the CPU: an LSTMStepper's arithmetic, token by token, on buffers made
+    once. Each layer's input and its own last output share one (N, I + H) buffer, so no step concatenates,
+    the cell state is updated in place, and the products are called without the module layer: at batch 1
+    the step spends its time in the two LSTM products instead of around them. It computes exactly what
+    LSTMStepper computes (the same kernels on the same values)."""
+
+    def __init__(self, stepper: "LSTMStepper", h: list, c: list):
+        cell, rows, hidden = stepper.cell, h[0].size(0), stepper.hidden_size
+        self.embedding = stepper.embedding
+        self.inputs, self.cells, self.views, self.products = [], [], [], []
+        split = 3 * hidden
+        for layer in range(cell.num_layers):
+            width = (cell.layers[layer].in_features if cell.int8 else cell.weights[layer].size(0)) - hidden
+            buffer = h[layer].new_empty(rows, width + hidden)  # (N, I + H): this layer's input, then its own h
+            buffer[:, width:] = h[layer]
+            gates = None if cell.int8 else h[layer].new_empty(rows, 4 * hidden)
+            sig, cand, squashed = (h[layer].new_empty(rows, n) for n in (split, hidden, hidden))
+            self.inputs.append(buffer)
+            self.cells.append(c[layer].clone())
+            self.views.append((buffer[:, :width], buffer[:, width:], gates, sig, sig[:, :hidden],
+                               sig[:, hidden:2 * hidden], sig[:, 2 * hidden:], cand, squashed))
+            if cell.int8:
+                self.products.append(_product(cell.layers[layer])[0])
+            else:
+                weights, bias = cell.weights[layer], cell.biases[layer]
+                self.products.append(lambda x, out, w=weights, b=bias: torch.addmm(b, x, w, out=out))
+        self.int8, self.split = cell.int8, split
+        self.top = h[-1].new_empty(rows, hidden)  # the top layer's h, contiguous, for the output layers
+        self.head = []  # the output layers: (product, its out buffer or None)
+        for linear in (stepper.projection, stepper.decoder):
+            if linear is not None:
+                product, takes_out = _product(linear)
+                self.head.append((product, h[-1].new_empty(rows, linear.out_features) if takes_out else None))
+
+    def __call__(self, token: torch.Tensor) -> torch.Tensor:
+        """token (N,) → logits (N, V). The tensor returned is reused by the next call."""
+        x_slot = self.views[0][0]
+        torch.index_select(self.embedding, 0, token, out=x_slot)
+        last = len(self.inputs) - 1
+        for layer, (buffer, c, views, product) in enumerate(zip(self.inputs, self.cells, self.views, self.products)):
+            _, h_slot, gates, sig, i, f, o, cand, squashed = views
+            gates = product(buffer) if self.int8 else product(buffer, gates)  # (N, 4H): i, f, o, g
+            torch.sigmoid(gates[:, :self.split], out=sig)
+            torch.tanh(gates[:, self.split:], out=cand)
+            c.mul_(f).addcmul_(i, cand)  # c = f * c + i * g
+            torch.tanh(c, out=squashed)
+            out = self.top if layer == last else self.views[layer + 1][0]
+            torch.mul(o, squashed, out=out)  # h: the next layer's input (or the top output) ...
+            h_slot.copy_(out)  # ... and this layer's own input at the next step
+        x = self.top
+        for product, out in self.head:
+            x = product(x) if out is None else product(x, out)
+        return x
+
+
+class Draw:
+    """The sampling tail of `generate`: one token per row of logits (N, V), exactly as sample_next draws it
+    (the same generator calls, the same values) with fewer operations. torch.multinomial draws one sample as
+    the argmax of p / E with E ~ Exp(1) from the generator, after checking p (a handful of small reductions
+    and host reads per call); softmax of finite logits needs no check, so the race is run directly here."""
+
+    def __init__(self, logits: torch.Tensor, temperature: float, top_k: Optional[int], top_p: Optional[float],
+                 generator: Optional[torch.Generator]):
+        self.options, self.generator = (temperature, top_k, top_p), generator
+        self.direct = temperature != 0 and top_k is None and top_p is None
+        shape = logits.shape
+        self.scaled, self.probs, self.noise = (torch.empty(shape, device=logits.device) for _ in range(3))
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        if not self.direct:
+            return sample_next(logits, *self.options, generator=self.generator)
+        temperature = self.options[0]
+        logits = logits.float()
+        if temperature != 1.0:
+            logits = torch.div(logits, temperature, out=self.scaled)
+        torch.softmax(logits, -1, out=self.probs)
+        self.noise.exponential_(generator=self.generator)
+        return torch.div(self.probs, self.noise, out=self.noise).argmax(-1)  # (N,)
+
+
 def pick_with_noise(logits: torch.Tensor, noise: torch.Tensor, temperature: float, top_k: Optional[int] = None,
                     top_p: Optional[float] = None) -> torch.Tensor:
     """Sample (N, V) logits → (N,) with the exponential-race (Gumbel-max) trick: argmax of p / E.
@@ -282,12 +379,12 @@ def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, 
                 observe(clock() - start)
             yield token
         return
-    step = LSTMStepper(model, int8=int8)
-    h, c = list(h.unbind(0)), list(c.unbind(0))  # per layer (N, H)
+    step = BufferedStep(LSTMStepper(model, int8=int8), list(h.unbind(0)), list(c.unbind(0)))
+    draw = Draw(logits, temperature, top_k, top_p, generator)
     for _ in range(length):
         start = clock()
-        token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
-        logits = _follow(step(token, h, c), bias, token)
+        token = draw(logits)  # (N,)
+        logits = _follow(step(token), bias, token)
         if observe is not None:
             observe(clock() - start)
         yield token
