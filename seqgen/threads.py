@@ -173,10 +173,11 @@ class ThreadPolicy:
     """The intra-op thread count (torch.set_num_threads) of one computation, set on entering it and restored
     on leaving. A count the user fixed (`requested`, else OMP_NUM_THREADS) is used as it is; a CPU-bound
     computation on one usable CPU, or split among several processes, uses its share. Otherwise a loop of
-    like steps, each wrapped in `step()`, measures: it starts on one thread; then times one thread and every
-    other candidate (all usable CPUs, and half of them where there are 4 or more) over a few steps, keeps
-    the fastest, and measures again after a while (sooner after a change) and whenever its steps get
-    SLOWER × slower than they were. `describe()` is what a run records in run.json.
+    like steps, each wrapped in `step()`, measures: it starts on one thread and times a few steps; then each
+    other candidate (all usable CPUs, and half of them where there are 4 or more) that idle CPUs could serve,
+    keeps the fastest, and measures again after a while (sooner after a change; the count it runs on is timed
+    by its last steps) and whenever its steps get SLOWER × slower than they were. A computation that is not
+    a loop stays on one thread. `describe()` is what a run records in run.json.
 
         with ThreadPolicy(config.threads) as threads:
             for batch in batches:
@@ -280,8 +281,9 @@ class ThreadPolicy:
             return
         self.since_probe += seconds
         self.recent.append(seconds)
-        slowed = (len(self.recent) == WATCH and self.reference is not None
-                  and statistics.median(self.recent) > SLOWER * self.reference)
+        if len(self.recent) < WATCH:
+            return
+        slowed = statistics.median(self.recent) > SLOWER * self.reference
         if slowed or self.since_probe >= self.interval:
             self._start_probe("slower steps" if slowed else "interval")
 
@@ -289,12 +291,22 @@ class ThreadPolicy:
         if trigger == "slower steps":
             self.base_interval = MIN_INTERVAL
         current = self.threads
-        # the current count first (it also tells whether other CPUs sit idle), then the others
-        self.probing = [current] + [c for c in self.candidates if c != current]
-        self.results, self.spent, self.skipped = {}, {}, {}
+        # the count the loop runs on is timed by its last steps; the others are tried now
+        self.results, self.spent, self.skipped = {current: statistics.median(self.recent)}, {}, {}
+        self.probing = [c for c in self.candidates if c != current]
         self.trigger = trigger
-        self.idle_mark = self.idle()
-        self._begin(current)
+        self.free = self.free_cpus(self.idle_mark, self.idle())  # while the loop ran since the last measurement
+        self._next(current)
+
+    def _next(self, measured: int) -> None:
+        """Time the next count of this measurement, leaving out larger ones that no idle CPU would serve."""
+        while (self.probing and self.probing[0] > measured and self.free is not None
+               and self.free < FREE_NEEDED * (self.probing[0] - measured)):
+            self.skipped[self.probing.pop(0)] = round(self.free, 2)
+        if self.probing:
+            self._begin(self.probing[0])
+        else:
+            self._decide()
 
     def _begin(self, threads: int) -> None:
         self.timing = {"seconds": 0.0, "steps": 0, "fresh": threads not in self.tried, "spent": 0.0, "all_steps": 0}
@@ -321,15 +333,9 @@ class ThreadPolicy:
         measured = self.probing.pop(0)
         self.results[measured] = mean
         self.spent[measured] = (timing["spent"], timing["all_steps"])
-        if len(self.results) == 1:  # the count the loop ran on: were other CPUs idle meanwhile?
+        if self.free is None:  # the loop's first count: were other CPUs idle while it ran?
             self.free = self.free_cpus(self.idle_mark, self.idle())
-        while (self.probing and self.probing[0] > measured and self.free is not None
-               and self.free < FREE_NEEDED * (self.probing[0] - measured)):
-            self.skipped[self.probing.pop(0)] = round(self.free, 2)  # no idle CPU for more threads
-        if self.probing:
-            self._begin(self.probing[0])
-            return
-        self._decide()
+        self._next(measured)
 
     def _decide(self) -> None:
         best_time = min(self.results.values())
@@ -349,6 +355,7 @@ class ThreadPolicy:
         self.reference = self.results[chosen]
         self.since_probe = 0.0
         self.recent.clear()
+        self.idle_mark = self.idle()
         self._set(chosen)
 
     # -- idle CPUs
