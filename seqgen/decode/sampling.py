@@ -4,6 +4,7 @@ carried state and streamed text."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Iterator, Optional
 
 import torch
@@ -162,17 +163,17 @@ class LSTMStepper:
 def _product(layer):
     """A function x (N, in) → (N, out) doing exactly what `layer` (nn.Linear or its int8 copy) does, without
     the module call: the int8 kernel's own op on the packed weights, or addmm (what F.linear runs for 2-D
-    inputs). The second value says whether the function takes an `out` buffer."""
+    inputs). The second value says whether the function takes an `out=` buffer."""
     packed = getattr(layer, "_packed_params", None)
     if packed is not None:
         op, weights = torch.ops.quantized.linear_dynamic, packed._packed_params
         if getattr(layer, "version", None) is None or layer.version < 4:
             return (lambda x: op(x, weights)), False
         return (lambda x: op(x, weights, reduce_range=True)), False
-    weight_t, bias = layer.weight.t(), layer.bias
+    weight_t, bias = layer.weight.detach().t(), layer.bias
     if bias is None:
-        return (lambda x, out: torch.mm(x, weight_t, out=out)), True
-    return (lambda x, out: torch.addmm(bias, x, weight_t, out=out)), True
+        return partial(torch.mm, mat2=weight_t), True
+    return partial(torch.addmm, bias.detach(), mat2=weight_t), True
 
 
 class BufferedStep:
@@ -184,26 +185,26 @@ class BufferedStep:
 
     def __init__(self, stepper: "LSTMStepper", h: list, c: list):
         cell, rows, hidden = stepper.cell, h[0].size(0), stepper.hidden_size
-        self.embedding = stepper.embedding
-        self.inputs, self.cells, self.views, self.products = [], [], [], []
-        split = 3 * hidden
+        self.split = 3 * hidden
+        inputs, self.layers = [], []
         for layer in range(cell.num_layers):
             width = (cell.layers[layer].in_features if cell.int8 else cell.weights[layer].size(0)) - hidden
             buffer = h[layer].new_empty(rows, width + hidden)  # (N, I + H): this layer's input, then its own h
             buffer[:, width:] = h[layer]
-            gates = None if cell.int8 else h[layer].new_empty(rows, 4 * hidden)
-            sig, cand, squashed = (h[layer].new_empty(rows, n) for n in (split, hidden, hidden))
-            self.inputs.append(buffer)
-            self.cells.append(c[layer].clone())
-            self.views.append((buffer[:, :width], buffer[:, width:], gates, sig, sig[:, :hidden],
-                               sig[:, hidden:2 * hidden], sig[:, 2 * hidden:], cand, squashed))
-            if cell.int8:
-                self.products.append(_product(cell.layers[layer])[0])
-            else:
-                weights, bias = cell.weights[layer], cell.biases[layer]
-                self.products.append(lambda x, out, w=weights, b=bias: torch.addmm(b, x, w, out=out))
-        self.int8, self.split = cell.int8, split
+            inputs.append(buffer)
+        self.x = inputs[0][:, :inputs[0].size(1) - hidden]  # where the embedding of the token goes
         self.top = h[-1].new_empty(rows, hidden)  # the top layer's h, contiguous, for the output layers
+        for layer, buffer in enumerate(inputs):
+            if cell.int8:
+                product, gates = _product(cell.layers[layer])[0], None
+            else:
+                product = partial(torch.addmm, cell.biases[layer], mat2=cell.weights[layer])
+                gates = h[layer].new_empty(rows, 4 * hidden)
+            sig, cand, squashed = (h[layer].new_empty(rows, n) for n in (self.split, hidden, hidden))
+            h_out = self.top if layer == len(inputs) - 1 else inputs[layer + 1][:, :hidden]
+            self.layers.append((buffer, product, gates, sig, sig[:, :hidden], sig[:, hidden:2 * hidden],
+                                sig[:, 2 * hidden:], cand, squashed, c[layer].clone(), h_out, buffer[:, -hidden:]))
+        self.embedding = stepper.embedding
         self.head = []  # the output layers: (product, its out buffer or None)
         for linear in (stepper.projection, stepper.decoder):
             if linear is not None:
@@ -212,22 +213,19 @@ class BufferedStep:
 
     def __call__(self, token: torch.Tensor) -> torch.Tensor:
         """token (N,) → logits (N, V). The tensor returned is reused by the next call."""
-        x_slot = self.views[0][0]
-        torch.index_select(self.embedding, 0, token, out=x_slot)
-        last = len(self.inputs) - 1
-        for layer, (buffer, c, views, product) in enumerate(zip(self.inputs, self.cells, self.views, self.products)):
-            _, h_slot, gates, sig, i, f, o, cand, squashed = views
-            gates = product(buffer) if self.int8 else product(buffer, gates)  # (N, 4H): i, f, o, g
-            torch.sigmoid(gates[:, :self.split], out=sig)
-            torch.tanh(gates[:, self.split:], out=cand)
+        torch.index_select(self.embedding, 0, token, out=self.x)
+        split = self.split
+        for buffer, product, gates, sig, i, f, o, cand, squashed, c, h_out, h_slot in self.layers:
+            gates = product(buffer) if gates is None else product(buffer, out=gates)  # (N, 4H): i, f, o, g
+            torch.sigmoid(gates[:, :split], out=sig)
+            torch.tanh(gates[:, split:], out=cand)
             c.mul_(f).addcmul_(i, cand)  # c = f * c + i * g
             torch.tanh(c, out=squashed)
-            out = self.top if layer == last else self.views[layer + 1][0]
-            torch.mul(o, squashed, out=out)  # h: the next layer's input (or the top output) ...
-            h_slot.copy_(out)  # ... and this layer's own input at the next step
+            torch.mul(o, squashed, out=h_out)  # h: the next layer's input (or the top output) ...
+            h_slot.copy_(h_out)  # ... and this layer's own input at the next step
         x = self.top
         for product, out in self.head:
-            x = product(x) if out is None else product(x, out)
+            x = product(x) if out is None else product(x, out=out)
         return x
 
 
