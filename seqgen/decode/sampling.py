@@ -160,7 +160,7 @@ class LSTMStepper:
         return float(total) / max(1, len(ids) - 1)
 
 
-def _product(layer):
+def bare_linear(layer):
     """A function x (N, in) → (N, out) doing exactly what `layer` (nn.Linear or its int8 copy) does, without
     the module call: the int8 kernel's own op on the packed weights, or addmm (what F.linear runs for 2-D
     inputs). The second value says whether the function takes an `out=` buffer."""
@@ -196,7 +196,7 @@ class BufferedStep:
         self.top = h[-1].new_empty(rows, hidden)  # the top layer's h, contiguous, for the output layers
         for layer, buffer in enumerate(inputs):
             if cell.int8:
-                product, gates = _product(cell.layers[layer])[0], None
+                product, gates = bare_linear(cell.layers[layer])[0], None
             else:
                 product = partial(torch.addmm, cell.biases[layer], mat2=cell.weights[layer])
                 gates = h[layer].new_empty(rows, 4 * hidden)
@@ -208,7 +208,7 @@ class BufferedStep:
         self.head = []  # the output layers: (product, its out buffer or None)
         for linear in (stepper.projection, stepper.decoder):
             if linear is not None:
-                product, takes_out = _product(linear)
+                product, takes_out = bare_linear(linear)
                 self.head.append((product, h[-1].new_empty(rows, linear.out_features) if takes_out else None))
 
     def __call__(self, token: torch.Tensor) -> torch.Tensor:
