@@ -250,3 +250,18 @@ def test_more_threads_are_not_timed_while_no_cpu_sits_idle(no_environment, monke
     assert used.count(2) == 0  # never paid for a step on two threads
     first = measured.describe()["decisions"][0]
     assert first["threads"] == 1 and first["not_timed_idle_cpus"] == {"2": 0.0}
+
+
+def test_subword_training_uses_the_cpus_this_process_may_use(monkeypatch):
+    import sentencepiece
+
+    from seqgen.tokenizers import fit_tokenizer
+    from seqgen.tokenizers import sentencepiece as ours
+
+    seen = {}
+    train = sentencepiece.SentencePieceTrainer.train
+    monkeypatch.setattr(ours, "usable_cpus", lambda: Cpus(usable=1, affinity=64, quota=1.0))  # a 1-CPU container
+    monkeypatch.setattr(sentencepiece.SentencePieceTrainer, "train",
+                        lambda **options: seen.update(options) or train(**options))
+    fit_tokenizer("bpe", "the quick brown fox jumps over the lazy dog\n" * 50, 40)
+    assert seen["num_threads"] == 1
