@@ -263,5 +263,5 @@ def test_subword_training_uses_the_cpus_this_process_may_use(monkeypatch):
     monkeypatch.setattr(ours, "usable_cpus", lambda: Cpus(usable=1, affinity=64, quota=1.0))  # a 1-CPU container
     monkeypatch.setattr(sentencepiece.SentencePieceTrainer, "train",
                         lambda **options: seen.update(options) or train(**options))
-    fit_tokenizer("bpe", "the quick brown fox jumps over the lazy dog\n" * 50, 40)
+    fit_tokenizer("bpe", "the quick brown fox jumps over the lazy dog\n" * 50, 300)
     assert seen["num_threads"] == 1
