@@ -118,8 +118,8 @@ def workloads(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=15.0, help="training seconds per arm (the small workloads)")
-    parser.add_argument("--big-seconds", type=float, default=60.0, help="training seconds per arm, 2×512 T128 B64")
+    parser.add_argument("--seconds", type=float, default=10.0, help="training seconds per arm (the small workloads)")
+    parser.add_argument("--big-seconds", type=float, default=40.0, help="training seconds per arm, 2×512 T128 B64")
     parser.add_argument("--forecast-epochs", type=float, default=200.0, help="epochs of each forecast network")
     parser.add_argument("--only", default=None, help="comma-separated workloads to run (default: all)")
     parser.add_argument("--corpus", default=str(SHARED) if SHARED.exists() else "lady-susan",

@@ -159,12 +159,12 @@ def environment_threads() -> Optional[int]:
 # can take 30× longer. The loop then runs on the fastest count for an interval that starts at MIN_INTERVAL
 # seconds of steps and doubles while the choice holds, up to MAX_INTERVAL, and is at least INTERVAL_COST × what
 # the last measurement cost (the time its losing counts took beyond the winner's), so measuring never takes
-# more than a few per cent. When the median of the last WATCH steps is SLOWER × the chosen count's time, it
-# measures again at once. Counts within TIE of the fastest: the fewest threads win (they lose least when the
-# load changes).
+# more than a few per cent. When the median of the last WATCH steps is SLOWER × the chosen count's time, or
+# the last two steps both SUDDEN ×, it measures again at once. Counts within TIE of the fastest: the fewest
+# threads win (more threads must win clearly: they are the ones that collapse when the load changes).
 PROBE_STEPS, PROBE_MAX_STEPS, PROBE_SECONDS, LONG_STEP = 2, 16, 0.25, 0.5
 FREE_NEEDED, MIN_JIFFIES = 0.5, 20
-LOSING, SLOWER, TIE, WATCH = 2.0, 1.5, 0.05, 8
+LOSING, SLOWER, SUDDEN, TIE, WATCH = 2.0, 1.5, 3.0, 0.10, 8
 MIN_INTERVAL, MAX_INTERVAL, INTERVAL_COST = 5.0, 30.0, 40
 KEPT_DECISIONS = 20
 
@@ -281,9 +281,11 @@ class ThreadPolicy:
             return
         self.since_probe += seconds
         self.recent.append(seconds)
-        if len(self.recent) < WATCH:
+        # a collapse (another program took a core from many threads) is answered after two steps, not WATCH
+        sudden = len(self.recent) >= 2 and min(self.recent[-1], self.recent[-2]) > SUDDEN * self.reference
+        if len(self.recent) < WATCH and not sudden:
             return
-        slowed = statistics.median(self.recent) > SLOWER * self.reference
+        slowed = sudden or statistics.median(self.recent) > SLOWER * self.reference
         if slowed or self.since_probe >= self.interval:
             self._start_probe("slower steps" if slowed else "interval")
 
