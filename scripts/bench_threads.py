@@ -6,10 +6,11 @@ one forecast ensemble (airline, the default recipe), and, quiet only, the 2×512
     python scripts/bench_threads.py --output benchmarks/threads.json
     python scripts/bench_threads.py --seconds 2 --big-seconds 4 --output /tmp/threads.json   # a smoke run
 
-Each arm is a real `seqgen.train` run in this process for a fixed budget of training seconds (evaluation is
-not counted); its figure is optimizer steps per second of training time. The forecast arm trains the whole
-ensemble (five networks × --forecast-epochs) and divides its optimizer steps by the wall time of its training.
-The load average before and after each arm is recorded: other programs on the machine count too.
+Each run is a real `seqgen.train` in this process for a fixed budget of training seconds (evaluation is not
+counted); an arm's figure is its optimizer steps per second of training time over --rounds runs, the arms taking
+turns so that a change of the machine's load hits all of them. A forecast run trains the whole ensemble (five
+networks × --forecast-epochs) and its figure is optimizer steps per second of the ensemble's training. The load
+average before and after each run is recorded: other programs on the machine count too.
 """
 
 from __future__ import annotations
@@ -118,8 +119,9 @@ def workloads(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="training seconds per arm (the small workloads)")
-    parser.add_argument("--big-seconds", type=float, default=40.0, help="training seconds per arm, 2×512 T128 B64")
+    parser.add_argument("--seconds", type=float, default=10.0, help="training seconds of each run (the small workloads)")
+    parser.add_argument("--big-seconds", type=float, default=25.0, help="training seconds of each run, 2×512 T128 B64")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of every arm, the arms taking turns")
     parser.add_argument("--forecast-epochs", type=float, default=200.0, help="epochs of each forecast network")
     parser.add_argument("--only", default=None, help="comma-separated workloads to run (default: all)")
     parser.add_argument("--corpus", default=str(SHARED) if SHARED.exists() else "lady-susan",
@@ -138,19 +140,20 @@ def main() -> None:
         results[name] = {}
         for condition in ("quiet", "busy") if busy_too else ("quiet",):
             context = Competitor() if condition == "busy" else contextlib.nullcontext()
-            figures = {}
+            runs = {arm: [] for arm in arms}
             with context:
-                for arm in arms:
-                    load = os.getloadavg()[0]
-                    figures[arm] = arm_run(None if arm == "default" else int(arm.split("_")[1]))
-                    figures[arm]["load_before"] = round(load, 2)
-                    figures[arm]["load_after"] = round(os.getloadavg()[0], 2)
-            best_fixed = max(figures[a]["steps_per_s"] for a in arms if a != "default")
-            summary = {"default_vs_best_fixed": figures["default"]["steps_per_s"] / best_fixed,
-                       **{f"{a}_steps_per_s": figures[a]["steps_per_s"] for a in arms}, "arms": figures}
-            results[name][condition] = summary
-            print(f"{name:32s} {condition:5s} " + "  ".join(f"{a} {figures[a]['steps_per_s']:7.2f}" for a in arms)
-                  + f"  steps/s; default ×{summary['default_vs_best_fixed']:.2f} the best fixed count", flush=True)
+                for round_ in range(args.rounds):  # the arms in turn, each round in another order: drifting
+                    for arm in arms[round_ % len(arms):] + arms[:round_ % len(arms)]:  # load hits all alike
+                        load = os.getloadavg()[0]
+                        run = arm_run(None if arm == "default" else int(arm.split("_")[1]))
+                        runs[arm].append({**run, "load_before": round(load, 2),
+                                          "load_after": round(os.getloadavg()[0], 2)})
+            rate = {arm: sum(r["steps"] for r in runs[arm]) / sum(r["seconds"] for r in runs[arm]) for arm in arms}
+            best_fixed = max(rate[a] for a in arms if a != "default")
+            results[name][condition] = {"default_vs_best_fixed": rate["default"] / best_fixed,
+                                        **{f"{a}_steps_per_s": rate[a] for a in arms}, "runs": runs}
+            print(f"{name:32s} {condition:5s} " + "  ".join(f"{a} {rate[a]:7.2f}" for a in arms)
+                  + f"  steps/s; default ×{rate['default'] / best_fixed:.2f} the best fixed count", flush=True)
     report = {
         "benchmark": "CPU threads (BENCHMARKS.md §10): the default policy against fixed counts, quiet and busy",
         "command": "python " + " ".join(sys.argv),
@@ -159,8 +162,8 @@ def main() -> None:
                     "usable_cpus": cpus.describe(), "load_average_at_start": load_at_start,
                     "load_average_at_end": os.getloadavg()},
         "competitor": "one CPU-bound process (python busy loop) for the busy arms",
-        "settings": {"seconds": args.seconds, "big_seconds": args.big_seconds, "forecast_epochs": args.forecast_epochs,
-                     "corpus": args.corpus},
+        "settings": {"seconds": args.seconds, "big_seconds": args.big_seconds, "rounds": args.rounds,
+                     "forecast_epochs": args.forecast_epochs, "corpus": args.corpus},
         "results": results,
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
