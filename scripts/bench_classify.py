@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import os
 import platform
 import tempfile
 import time
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--output", default="benchmarks/classify.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # seqgen's thread policy keeps to it too
 
     results = {}
     with tempfile.TemporaryDirectory() as scratch:

@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -109,6 +110,7 @@ def main() -> None:
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # seqgen's thread policy keeps to it too
 
     if args.part == "airline":
         path = args.data or (SHARED / "airline-passengers.csv")

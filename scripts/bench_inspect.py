@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import shutil
 import tempfile
@@ -69,6 +70,7 @@ def timing(model, text: str, repeats: int = 3) -> dict:
     """CPU seconds of inspect (the explicit step, one thread) against nn.LSTM's fused forward over the same text."""
     ids = torch.as_tensor(model.encode(text))[None]
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # seqgen's thread policy keeps to it too
     fused, explicit = [], []
     for _ in range(repeats):
         start = time.process_time()

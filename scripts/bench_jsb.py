@@ -214,6 +214,7 @@ def write_samples(pieces: list[list[list[int]]], test: list, folder: Path) -> di
 def run_arm(job):
     name, args = job
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # seqgen's thread policy keeps to it too
     # Budget by the CPU time this process received: other work on the machine cannot favour an arm. The
     # seqgen training core times its steps with time.perf_counter, so it runs on the same clock.
     time.perf_counter = time.process_time

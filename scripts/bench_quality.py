@@ -133,6 +133,7 @@ def seqgen_arm(corpus: str, minutes: float, seed: int, device: str, precision: s
 def run_arm(args):
     name, corpus, minutes, seed, threads, clock, device = args
     torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # seqgen's thread policy keeps to it too
     if clock == "cpu":
         # Budget both arms by the CPU time their process received, so other work on a shared machine
         # cannot favour one arm; the seqgen arm's clock (time.perf_counter) is the same clock.

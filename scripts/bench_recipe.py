@@ -15,6 +15,7 @@ import argparse
 import datetime
 import json
 import multiprocessing
+import os
 import platform
 import sys
 import tempfile
@@ -32,6 +33,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshake
 def run_shape(args) -> dict:
     corpus, minutes, batch_size, bptt, seed = args
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # seqgen's thread policy keeps to it too
     time.perf_counter = time.process_time  # the training clock is this process's CPU time
     from seqgen.tasks.language_model.train import train
 

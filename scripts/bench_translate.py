@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--runs-dir", default="benchmarks/translate-runs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # seqgen's thread policy keeps to it too
 
     out = Path(args.output)
     report = json.loads(out.read_text()) if out.exists() else {}

@@ -17,11 +17,11 @@ def train(task: str | None = None, **options):
     return train_(task, **options)
 
 
-def load(path, device: str = "auto"):
+def load(path, device: str = "auto", threads=None):
     """Load any task's checkpoint as its model object; see seqgen.api.load."""
     from seqgen.api import load as load_
 
-    return load_(path, device)
+    return load_(path, device, threads)
 
 
 __all__ = ["__version__", "load", "train"]

@@ -12,6 +12,7 @@ from seqgen.config import build, check, flag, option_names, read_config_file
 from seqgen.distributed import launch_rank, launched
 from seqgen.errors import SeqgenError
 from seqgen.tasks import TASKS, get_task, train_function
+from seqgen.threads import check_threads
 from seqgen.training import stop_on_signals
 
 
@@ -102,12 +103,14 @@ def train(task: Optional[str] = None, *, resume=None, config=None, sample_length
     return result
 
 
-def load(path, device: str = "auto"):
+def load(path, device: str = "auto", threads: Optional[int] = None):
     """Any task's checkpoint (a file, or a run folder for its best.pt) as that task's model object:
     LanguageModel (generate, write, evaluate), Translator (translate, evaluate), Forecaster
-    (forecast, evaluate) or Classifier (classify, evaluate)."""
+    (forecast, evaluate) or Classifier (classify, evaluate). `threads` fixes the CPU threads its verbs
+    compute with; by default seqgen.threads.ThreadPolicy chooses."""
+    check_threads(threads)
     path = resolve_checkpoint(path)
     task = load_checkpoint(path, mmap=True)["task"]
     if task not in TASKS:
         raise SeqgenError(f"{path} is a {task!r} checkpoint, a task this seqgen does not know; upgrade seqgen")
-    return get_task(task).load(path, device)
+    return get_task(task).load(path, device, threads)

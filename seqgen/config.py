@@ -145,6 +145,11 @@ def build(cls, values: dict):
     return cls(**values)
 
 
+# The help of every command's --threads (seqgen.threads holds the policy).
+THREADS_HELP = ("CPU threads to compute with [default: measured as the steps run: one, or all usable CPUs "
+                "(affinity, cgroup quota) while that is faster].")
+
+
 @dataclass(frozen=True)
 class NetworkOptions(Checked):
     """The size of the LSTM, for every task."""
@@ -168,6 +173,7 @@ class RunOptions(Checked):
                             "and loss stay fp32) or fp32; auto is bf16 on CUDA, and on CPUs with native bf16 for steps "
                             "of 4096 tokens or more.",
                             choices=("auto", "fp32", "bf16"))
+    threads: Optional[int] = option(None, THREADS_HELP, min=1, max=1024)
     output_dir: str = option("checkpoints", "Folder that receives the run folder.", path=True)
     name: Optional[str] = option(None, "Run folder name, inside --output-dir [default: corpus name and time].")
     overwrite: bool = option(False, "Replace the run already in the --name folder (its files are removed when this "
@@ -215,7 +221,7 @@ class CorpusOptions(Checked):
 
 # Options that may change when a run is resumed: they extend or watch the run, not reshape it.
 RESUMABLE_OVERRIDES = ("max_steps", "epochs", "max_time", "patience", "eval_interval", "log_interval", "device",
-                       "precision")
+                       "precision", "threads")
 
 
 def read_config_file(path) -> dict:

@@ -52,6 +52,14 @@ class World:
         """Rank 0: the one that writes checkpoints, run.json and the progress bar."""
         return self.rank == 0
 
+    @property
+    def local_size(self) -> int:
+        """Processes of this run on this machine (torchrun's LOCAL_WORLD_SIZE): they share its CPUs."""
+        if self.size == 1:
+            return 1
+        value = os.environ.get("LOCAL_WORLD_SIZE", "")
+        return int(value) if value.isdigit() and int(value) >= 1 else self.size
+
     def describe(self) -> dict:
         return {"world_size": self.size, "backend": self.backend}
 

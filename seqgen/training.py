@@ -22,6 +22,7 @@ from seqgen.device import autocast, resolve_precision
 from seqgen.distributed import World
 from seqgen.errors import SeqgenError
 from seqgen.runs import RunFolder, RunPaths
+from seqgen.threads import ThreadPolicy
 
 # Parameters of these modules are never decayed: decay would pull embeddings and norm scales to zero.
 NO_DECAY_MODULES = (nn.Embedding, nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)
@@ -97,18 +98,6 @@ def _bar_class():
     from tqdm.std import tqdm
 
     return tqdm
-
-
-@contextlib.contextmanager
-def small_network_threads(device: torch.device):
-    """One CPU thread: networks this small lose more to thread hand-offs than they gain."""
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def small_network_precision(name: str, device: torch.device) -> str:
@@ -345,6 +334,7 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
 
         task.network = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     precision = resolve_precision(config.precision, device, getattr(task, "tokens_per_step", None))
+    threads = ThreadPolicy(config.threads, device=device, processes=world.local_size)
     max_steps, epochs, max_time = config.budget()
 
     def hint() -> str:
@@ -379,7 +369,7 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
             run.save_checkpoint(data, run.best)
         best = None if math.isinf(state.best_val_loss) else state.best_val_loss
         run.write_json("run.json", {**task.summary(), "device": str(device), "precision": precision,
-                                    **world.describe(),
+                                    "threads": threads.describe(), **world.describe(),
                                     "parameters": sum(p.numel() for p in model.parameters()),
                                     "step": state.step, "elapsed_seconds": round(state.elapsed, 2),
                                     "best_val_loss": best, "history": state.history})
@@ -414,66 +404,68 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
     state.loss_sum = torch.as_tensor(state.loss_sum, dtype=torch.float32, device=device)
     rate_tokens, rate_start = 0, time.perf_counter()
     stop_reason, saved_step = "budget", state.step if state.history else -1
-    model.train()
-    tick = time.perf_counter()
+    with threads:  # the thread count is measured while the steps run, and restored at the end
+        model.train()
+        tick = time.perf_counter()
 
-    while fraction_done() < 1.0:
-        # one optimizer step
-        batch = task.next_batch(state)
-        lr = learning_rate(config, state.step, fraction_done())
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        with autocast(device, precision):
-            loss = task.loss(batch)
-        optimizer.zero_grad(set_to_none=True)
-        with world.collective("averaging gradients"):
-            loss.backward()
-        if config.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        state.loss_sum += loss.detach().float()
-        state.loss_count += 1
-        state.step += 1
-        rate_tokens += task.batch_tokens(batch)
-        now = time.perf_counter()
-        state.elapsed, stop_requested = world.agree(state.elapsed + now - tick, should_stop())
-        tick = now
+        while fraction_done() < 1.0:
+            # one optimizer step
+            batch = task.next_batch(state)
+            lr = learning_rate(config, state.step, fraction_done())
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with autocast(device, precision):
+                loss = task.loss(batch)
+            optimizer.zero_grad(set_to_none=True)
+            with world.collective("averaging gradients"):
+                loss.backward()
+            if config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            state.loss_sum += loss.detach().float()
+            state.loss_count += 1
+            state.step += 1
+            rate_tokens += task.batch_tokens(batch)
+            now = time.perf_counter()
+            threads.observe(now - tick)  # may change the thread count of the next steps
+            state.elapsed, stop_requested = world.agree(state.elapsed + now - tick, should_stop())
+            tick = now
 
-        # read the loss from the device now and then: the only host sync between evaluations
-        if state.step % config.log_interval == 0:
-            train_loss = world.mean(state.loss_sum).item() / state.loss_count
-            check_finite(train_loss, "training loss", f"at step {state.step}", hint)
-            state.loss_sum.zero_()
-            state.loss_count = 0
-            state.history.append({"step": state.step, "train_loss": train_loss, "lr": lr,
-                                  "elapsed": round(state.elapsed, 2)})
-            rate = rate_tokens / max(1e-9, time.perf_counter() - rate_start)
-            rate_tokens, rate_start = 0, time.perf_counter()
-            bar.set_postfix({"step": state.step, "loss": f"{train_loss:.3f}", **task.postfix(state),
-                             "tok/s": f"{rate:,.0f}"}, refresh=False)
-            bar.update(100 * min(1.0, fraction_done()) - bar.n)
+            # read the loss from the device now and then: the only host sync between evaluations
+            if state.step % config.log_interval == 0:
+                train_loss = world.mean(state.loss_sum).item() / state.loss_count
+                check_finite(train_loss, "training loss", f"at step {state.step}", hint)
+                state.loss_sum.zero_()
+                state.loss_count = 0
+                state.history.append({"step": state.step, "train_loss": train_loss, "lr": lr,
+                                      "elapsed": round(state.elapsed, 2)})
+                rate = rate_tokens / max(1e-9, time.perf_counter() - rate_start)
+                rate_tokens, rate_start = 0, time.perf_counter()
+                bar.set_postfix({"step": state.step, "loss": f"{train_loss:.3f}", **task.postfix(state),
+                                 "tok/s": f"{rate:,.0f}"}, refresh=False)
+                bar.update(100 * min(1.0, fraction_done()) - bar.n)
 
-        # Ctrl-C: save the full state first; validating could take minutes
-        if stop_requested:
-            save(False)
-            saved_step, stop_reason = state.step, "interrupted"
-            break
-
-        # evaluate the loss on the validation split and write checkpoints
-        if state.step % config.eval_interval == 0 or fraction_done() >= 1.0:
-            if not evaluate_and_save():
+            # Ctrl-C: save the full state first; validating could take minutes
+            if stop_requested:
                 save(False)
                 saved_step, stop_reason = state.step, "interrupted"
                 break
-            saved_step = state.step
-            tick = time.perf_counter()  # evaluation time does not count against the budget
-            if config.patience is not None and state.evals_without_improvement >= config.patience:
-                stop_reason = "patience"
-                break
-    if saved_step != state.step and not evaluate_and_save():
-        save(False)
-        stop_reason = "interrupted"
-    bar.update(100 * min(1.0, fraction_done()) - bar.n)
-    bar.close()
+
+            # evaluate the loss on the validation split and write checkpoints
+            if state.step % config.eval_interval == 0 or fraction_done() >= 1.0:
+                if not evaluate_and_save():
+                    save(False)
+                    saved_step, stop_reason = state.step, "interrupted"
+                    break
+                saved_step = state.step
+                tick = time.perf_counter()  # evaluation time does not count against the budget
+                if config.patience is not None and state.evals_without_improvement >= config.patience:
+                    stop_reason = "patience"
+                    break
+        if saved_step != state.step and not evaluate_and_save():
+            save(False)
+            stop_reason = "interrupted"
+        bar.update(100 * min(1.0, fraction_done()) - bar.n)
+        bar.close()
     state.loss_sum = float(state.loss_sum)
     return FitResult(run, state.step, state.best_val_loss, stop_reason, state.history)

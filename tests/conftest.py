@@ -9,8 +9,10 @@ from click.testing import CliRunner
 from seqgen.models import ModelConfig
 from seqgen.tasks.language_model import TrainConfig
 
-# Tiny models gain nothing from more threads, and on a busy machine extra threads only wait on each other.
+# Tiny models gain nothing from more threads, and on a busy machine extra threads only wait on each other; the
+# thread policy honours OMP_NUM_THREADS, so the commands run in-process keep to one thread too.
 torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Token files and other cache entries of the tests go to a folder of their own, not the user's cache.
 os.environ.setdefault("SEQGEN_CACHE", tempfile.mkdtemp(prefix="seqgen-test-cache-"))

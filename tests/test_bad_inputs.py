@@ -511,6 +511,16 @@ OPTION_ROWS = [
     ("evaluate-beam-size-huge", lambda w: ["evaluate", w.tr, "--beam-size", 1000], "--beam-size"),
     ("evaluate-holdout-zero", lambda w: ["evaluate", w.fc, "--holdout", 0], "--holdout"),
     ("evaluate-fc-holdout-huge", lambda w: ["evaluate", w.fc, "--holdout", 100000], "--holdout"),
+    ("train-threads-zero", lambda w: ["train", "--corpus", w.corpus, *LM, "--threads", 0], "--threads"),
+    ("train-threads-huge", lambda w: ["train", "--corpus", w.corpus, *LM, "--threads", 100000], "--threads"),
+    ("train-forecast-threads-zero", lambda w: ["train", "--task", "forecast", "--threads", 0, *QUIET], "--threads"),
+    ("resume-threads-zero", lambda w: ["train", "--resume", w.lm, "--threads", 0], "--threads"),
+    ("sample-threads-zero", lambda w: ["sample", w.lm, "--threads", 0], "--threads"),
+    ("evaluate-threads-zero", lambda w: ["evaluate", w.lm, "--threads", 0], "--threads"),
+    ("translate-threads-zero", lambda w: ["translate", w.tr, "x", "--threads", 0], "--threads"),
+    ("forecast-threads-not-a-number", lambda w: ["forecast", w.fc, "--threads", "all"], "--threads"),
+    ("classify-threads-zero", lambda w: ["classify", w.cl, w.ucr, "--threads", 0], "--threads"),
+    ("inspect-threads-zero", lambda w: ["inspect", w.lm, "--text", "the", "--threads", 0], "--threads"),
     # options of another task or kind
     ("train-season-on-lm", lambda w: ["train", "--corpus", w.corpus, "--season", 12, *QUIET], "--task forecast"),
     ("train-tokenizer-on-forecast", lambda w: ["train", "--task", "forecast", "--tokenizer", "bpe", *QUIET],
@@ -809,6 +819,9 @@ API_ROWS = [
      "seqgen draws at once"),
     ("write-music-prime-midi-20000-beat-note", lambda w: (lambda p: lambda: seqgen.load(w.music).write(
         prime_midi=str(p), output=str(w.dir / "o.mid")))(_long_note(w.dir / "long.mid")), "lasts 20,000 quarter notes"),
+    ("train-threads-zero", lambda w: lambda: seqgen.train(corpus=str(w.corpus), threads=0), "--threads must be >= 1"),
+    ("load-threads-text", lambda w: lambda: seqgen.load(w.lm, threads="all"), "--threads must be a whole number"),
+    ("generate-threads-zero", lambda w: lambda: seqgen.load(w.lm).generate(threads=0), "--threads must be >= 1"),
 ] + [
     (f"load-{task}-{damage}", (lambda t, d: lambda w: (lambda p: lambda: seqgen.load(p))(w.damaged(getattr(w, t), d)))(
         task, damage), DAMAGE_EXPECTED[damage])

@@ -152,3 +152,27 @@ def test_a_failed_graph_capture_warns_and_samples_from_where_the_primer_left_off
         assert fallback.graph is None
         assert torch.equal(fallback.logits, logits[:, -1]) and torch.equal(fallback.h[1], h[1])
         assert torch.equal(torch.cat([fallback().clone() for _ in range(20)]), expected)
+
+
+def test_the_buffered_step_draws_exactly_what_the_plain_step_and_multinomial_draw():
+    """generate's CPU step (preallocated buffers, the sampling race run directly) changes no token for a seed:
+    the same as LSTMStepper's step with sample_next (softmax + torch.multinomial), int8 and fp32."""
+    from seqgen.decode.sampling import LSTMStepper, int8_available
+
+    for tie, layers, rows in ((False, 2, 1), (True, 3, 3)):
+        torch.manual_seed(2)
+        net = LSTMLanguageModel(ModelConfig(num_tokens=11, embedding_dim=8, hidden_size=12, num_layers=layers,
+                                            tie_weights=tie)).eval()
+        prime = torch.randint(11, (rows, 4))
+        for precision in ("fp32", "int8") if int8_available() else ("fp32",):
+            for temperature, top_k in ((1.0, None), (0.7, None), (0.0, None), (1.2, 4)):
+                generator = torch.Generator().manual_seed(7)
+                with torch.inference_mode():
+                    logits, (h, c) = net(prime)
+                    logits, h, c = logits[:, -1], list(h.unbind(0)), list(c.unbind(0))
+                    step, expected = LSTMStepper(net, int8=precision == "int8"), []
+                    for _ in range(50):
+                        expected.append(sample_next(logits, temperature, top_k, None, generator))
+                        logits = step(expected[-1], h, c)
+                drawn = generate(net, prime, 50, temperature, top_k, None, torch.Generator().manual_seed(7), precision)
+                assert torch.equal(torch.stack(list(drawn), 1), torch.stack(expected, 1)), (precision, temperature)

@@ -9,7 +9,7 @@ import time
 
 import click
 
-from seqgen.config import field_type, flag, metadata, option_names, read_config_file
+from seqgen.config import THREADS_HELP, field_type, flag, metadata, option_names, read_config_file
 from seqgen.errors import SeqgenError
 from seqgen.version import __version__
 
@@ -102,6 +102,11 @@ def options_of(*classes) -> list[click.Option]:
             options.append(click.Option([flag(field.name), field.name], type=kind, default=field.default,
                                         show_default=shown, help=help_text, metavar=metavar))
     return options
+
+
+def threads_option(command):
+    """--threads, for the commands that compute from a checkpoint (training has it from its config)."""
+    return click.option("--threads", type=click.IntRange(min=1, max=1024), default=None, help=THREADS_HELP)(command)
 
 
 def explicit_options(ctx: click.Context, options: dict) -> dict:

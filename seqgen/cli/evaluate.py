@@ -6,7 +6,7 @@ import json
 
 import click
 
-from seqgen.cli.base import cli, explicit_options, options_of, refuse_foreign_options
+from seqgen.cli.base import cli, explicit_options, options_of, refuse_foreign_options, threads_option
 from seqgen.config import option_names
 from seqgen.tasks import TASKS, get_task
 
@@ -32,9 +32,10 @@ TASK_OPTIONS, APPLIES_TO = _task_options()
 @cli.command("evaluate")
 @click.argument("checkpoint", type=click.Path())
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
+@threads_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_context
-def evaluate_command(ctx, checkpoint, device, as_json, **options):
+def evaluate_command(ctx, checkpoint, device, threads, as_json, **options):
     """Score a checkpoint on held-out data, whatever its task.
 
     Language models: loss, perplexity, bits per token and character (text) or per quarter note and
@@ -43,7 +44,7 @@ def evaluate_command(ctx, checkpoint, device, as_json, **options):
     """
     import seqgen.api
 
-    model = seqgen.api.load(checkpoint, device)
+    model = seqgen.api.load(checkpoint, device, threads)
     refuse_foreign_options(ctx, options, model.task, APPLIES_TO)
     result = model.evaluate(**explicit_options(ctx, options))
     if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from seqgen.cli.base import cli, refuse_foreign_options
+from seqgen.cli.base import cli, refuse_foreign_options, threads_option
 from seqgen.errors import SeqgenError
 from seqgen.files import together
 
@@ -44,8 +44,9 @@ APPLIES_TO = {
 @click.option("--part", type=click.Choice(["encoder", "decoder"]), default="encoder", show_default=True,
               help="Translate: the encoder reading the sentence, or the decoder writing its translation.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
+@threads_option
 @click.pass_context
-def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit, quantity, start, top, device,
+def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit, quantity, start, top, device, threads,
                     **options):
     """Record every gate, cell state and output of a checkpoint's LSTM reading an input.
 
@@ -70,7 +71,7 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
     for path in (html_path, png_path, save_path):
         if path is not None:
             _folder_for(Path(path))  # a file that cannot be written is one line before any work
-    model = seqgen.api.load(checkpoint, device)
+    model = seqgen.api.load(checkpoint, device, threads)
     refuse_foreign_options(ctx, options, model.task, APPLIES_TO)
     text = options["text"]
     if options["text_file"] is not None:

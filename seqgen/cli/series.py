@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from seqgen.cli.base import cli, options_of
+from seqgen.cli.base import cli, options_of, threads_option
 from seqgen.cli.evaluate import PRINTERS
 from seqgen.errors import SeqgenError
 from seqgen.files import together, write_atomically
@@ -66,7 +66,8 @@ PRINTERS.update({"forecast": print_forecast_evaluation, "classify": print_classi
 @click.argument("checkpoint", type=click.Path())
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Draw history, forecast, band and a zoom into this PNG.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Also write the forecast to this CSV file.")
-def forecast_command(checkpoint, plot, csv_path, horizon, from_end):
+@threads_option
+def forecast_command(checkpoint, plot, csv_path, horizon, from_end, threads):
     """Forecast the series a forecast checkpoint was trained on, with a 90 % band; a table on stdout."""
     from seqgen.tasks.forecast import Forecaster
     from seqgen.tasks.forecast.forecast import check_plot_path
@@ -77,7 +78,7 @@ def forecast_command(checkpoint, plot, csv_path, horizon, from_end):
             check_plot_path(plot)
         except SeqgenError as error:
             raise click.UsageError(str(error)) from None
-    forecaster = Forecaster.load(checkpoint)
+    forecaster = Forecaster.load(checkpoint, threads=threads)
     table = forecaster.forecast(horizon, from_end)
     rows = ["step,date,forecast,lower,upper"] + [
         f"{r['step']},{r['date']},{r['forecast']:.4f},{r['lower']:.4f},{r['upper']:.4f}" for r in table]
@@ -102,12 +103,13 @@ forecast_command.params[1:1] = options_of(PredictConfig)  # after CHECKPOINT
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write the predictions CSV here instead of stdout.")
 @click.option("--no-labels", is_flag=True, help="DATA has no label column: every value on a line belongs to the sequence.")
-def classify_command(checkpoint, data, output, no_labels):
+@threads_option
+def classify_command(checkpoint, data, output, no_labels, threads):
     """Predict the class of every sequence in DATA, laid out as the training file (a label, if any, is
     copied to the output): a CSV of row, label, predicted class and one probability per class."""
     from seqgen.tasks.classify import Classifier
 
-    classifier = Classifier.load(checkpoint)
+    classifier = Classifier.load(checkpoint, threads=threads)
     predictions = classifier.classify(data, labeled=not no_labels)
     rows = [_csv_row(["row", "label", "predicted"] + [f"p_{c}" for c in classifier.classes])]
     for p in predictions:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from seqgen.cli.base import cli, options_of
+from seqgen.cli.base import cli, options_of, threads_option
 from seqgen.cli.evaluate import PRINTERS
 from seqgen.tasks.translate.config import DecodeConfig
 
@@ -34,7 +34,8 @@ def show_examples(result) -> None:
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--plot-attention", type=click.Path(dir_okay=False), default=None, help="Draw the attention of the translation into this PNG.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
-def translate_command(checkpoint, texts, plot_attention, device, **search):
+@threads_option
+def translate_command(checkpoint, texts, plot_attention, device, threads, **search):
     """Translate TEXTS with a translate checkpoint, one line out per text; `-` reads stdin line by line."""
     from seqgen.tasks.translate import Translator
 
@@ -46,7 +47,7 @@ def translate_command(checkpoint, texts, plot_attention, device, **search):
     for text in texts:
         if text != "-":
             _check_text(text, "TEXT")
-    translator = Translator.load(checkpoint, device)
+    translator = Translator.load(checkpoint, device, threads)
 
     def run(batch, where="the text"):
         unknown = translator.source_vocab.unknown(batch[0][:translator.max_length * 64])

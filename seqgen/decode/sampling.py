@@ -3,6 +3,8 @@ carried state and streamed text."""
 
 from __future__ import annotations
 
+import time
+from functools import partial
 from typing import Iterator, Optional
 
 import torch
@@ -158,6 +160,100 @@ class LSTMStepper:
         return float(total) / max(1, len(ids) - 1)
 
 
+def bare_linear(layer):
+    """A function x (N, in) → (N, out) doing exactly what `layer` (nn.Linear or its int8 copy) does, without
+    the module call: the int8 kernel's own op on the packed weights, or addmm (what F.linear runs for 2-D
+    inputs). The second value says whether the function takes an `out=` buffer."""
+    packed = getattr(layer, "_packed_params", None)
+    if packed is not None:
+        op, weights = torch.ops.quantized.linear_dynamic, packed._packed_params
+        if getattr(layer, "version", None) is None or layer.version < 4:
+            return (lambda x: op(x, weights)), False
+        return (lambda x: op(x, weights, reduce_range=True)), False
+    weight_t, bias = layer.weight.detach().t(), layer.bias
+    if bias is None:
+        return partial(torch.mm, mat2=weight_t), True
+    return partial(torch.addmm, bias.detach(), mat2=weight_t), True
+
+
+class BufferedStep:
+    """The decode step of `generate` on the CPU: an LSTMStepper's arithmetic, token by token, on buffers made
+    once. Each layer's input and its own last output share one (N, I + H) buffer, so no step concatenates,
+    the cell state is updated in place, and the products are called without the module layer: at batch 1
+    the step spends its time in the two LSTM products instead of around them. It computes exactly what
+    LSTMStepper computes (the same kernels on the same values)."""
+
+    def __init__(self, stepper: "LSTMStepper", h: list, c: list):
+        cell, rows, hidden = stepper.cell, h[0].size(0), stepper.hidden_size
+        self.split = 3 * hidden
+        inputs, self.layers = [], []
+        for layer in range(cell.num_layers):
+            width = (cell.layers[layer].in_features if cell.int8 else cell.weights[layer].size(0)) - hidden
+            buffer = h[layer].new_empty(rows, width + hidden)  # (N, I + H): this layer's input, then its own h
+            buffer[:, width:] = h[layer]
+            inputs.append(buffer)
+        self.x = inputs[0][:, :inputs[0].size(1) - hidden]  # where the embedding of the token goes
+        self.top = h[-1].new_empty(rows, hidden)  # the top layer's h, contiguous, for the output layers
+        for layer, buffer in enumerate(inputs):
+            if cell.int8:
+                product, gates = bare_linear(cell.layers[layer])[0], None
+            else:
+                product = partial(torch.addmm, cell.biases[layer], mat2=cell.weights[layer])
+                gates = h[layer].new_empty(rows, 4 * hidden)
+            sig, cand, squashed = (h[layer].new_empty(rows, n) for n in (self.split, hidden, hidden))
+            h_out = self.top if layer == len(inputs) - 1 else inputs[layer + 1][:, :hidden]
+            self.layers.append((buffer, product, gates, sig, sig[:, :hidden], sig[:, hidden:2 * hidden],
+                                sig[:, 2 * hidden:], cand, squashed, c[layer].clone(), h_out, buffer[:, -hidden:]))
+        self.embedding = stepper.embedding
+        self.head = []  # the output layers: (product, its out buffer or None)
+        for linear in (stepper.projection, stepper.decoder):
+            if linear is not None:
+                product, takes_out = bare_linear(linear)
+                self.head.append((product, h[-1].new_empty(rows, linear.out_features) if takes_out else None))
+
+    def __call__(self, token: torch.Tensor) -> torch.Tensor:
+        """token (N,) → logits (N, V). The tensor returned is reused by the next call."""
+        torch.index_select(self.embedding, 0, token, out=self.x)
+        split = self.split
+        for buffer, product, gates, sig, i, f, o, cand, squashed, c, h_out, h_slot in self.layers:
+            gates = product(buffer) if gates is None else product(buffer, out=gates)  # (N, 4H): i, f, o, g
+            torch.sigmoid(gates[:, :split], out=sig)
+            torch.tanh(gates[:, split:], out=cand)
+            c.mul_(f).addcmul_(i, cand)  # c = f * c + i * g
+            torch.tanh(c, out=squashed)
+            torch.mul(o, squashed, out=h_out)  # h: the next layer's input (or the top output) ...
+            h_slot.copy_(h_out)  # ... and this layer's own input at the next step
+        x = self.top
+        for product, out in self.head:
+            x = product(x) if out is None else product(x, out=out)
+        return x
+
+
+class Draw:
+    """The sampling tail of `generate`: one token per row of logits (N, V), exactly as sample_next draws it
+    (the same generator calls, the same values) with fewer operations. torch.multinomial draws one sample as
+    the argmax of p / E with E ~ Exp(1) from the generator, after checking p (a handful of small reductions
+    and host reads per call); softmax of finite logits needs no check, so the race is run directly here."""
+
+    def __init__(self, logits: torch.Tensor, temperature: float, top_k: Optional[int], top_p: Optional[float],
+                 generator: Optional[torch.Generator]):
+        self.options, self.generator = (temperature, top_k, top_p), generator
+        self.direct = temperature != 0 and top_k is None and top_p is None
+        shape = logits.shape
+        self.scaled, self.probs, self.noise = (torch.empty(shape, device=logits.device) for _ in range(3))
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        if not self.direct:
+            return sample_next(logits, *self.options, generator=self.generator)
+        temperature = self.options[0]
+        logits = logits.float()
+        if temperature != 1.0:
+            logits = torch.div(logits, temperature, out=self.scaled)
+        torch.softmax(logits, -1, out=self.probs)
+        self.noise.exponential_(generator=self.generator)
+        return torch.div(self.probs, self.noise, out=self.noise).argmax(-1)  # (N,)
+
+
 def pick_with_noise(logits: torch.Tensor, noise: torch.Tensor, temperature: float, top_k: Optional[int] = None,
                     top_p: Optional[float] = None) -> torch.Tensor:
     """Sample (N, V) logits → (N,) with the exponential-race (Gumbel-max) trick: argmax of p / E.
@@ -247,14 +343,15 @@ class StaticSampler:
 @torch.inference_mode()
 def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, top_k: Optional[int] = None,
              top_p: Optional[float] = None, generator: Optional[torch.Generator] = None,
-             precision: str = "fp32", bias: Optional[torch.Tensor] = None) -> Iterator[torch.Tensor]:
+             precision: str = "fp32", bias: Optional[torch.Tensor] = None, threads=None) -> Iterator[torch.Tensor]:
     """Yield `length` tokens (N,) continuing `prime` (N, P), one step at a time.
 
     The primer runs through the LSTM once; after that each step feeds only the newest token and
     the carried (h, c) state, so the cost per token does not grow with the text. `precision`
     chooses the step's weights on the CPU (see resolve_sample_precision): fp32, or int8. `bias`
     (V, V), 0 or -inf, is added to the logits after each token: the tokens that cannot follow it
-    are never drawn (the frame encoding's rule, seqgen.music.frames).
+    are never drawn (the frame encoding's rule, seqgen.music.frames). `threads` (a seqgen.threads.ThreadPolicy,
+    entered by the caller) times each step on the CPU.
     """
     model.eval()
     logits, (h, c) = model(prime)  # (N, P, V)
@@ -267,20 +364,28 @@ def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, 
         return
     int8 = resolve_sample_precision(precision, prime.device, prime.size(0)) == "int8"
     # The fp32 fused step wins on the CPU at small batches; at large ones nn.LSTM's kernel is faster.
+    observe = threads.observe if threads is not None else None
+    clock = time.perf_counter
     if prime.size(0) > FUSED_MAX_BATCH and not int8:
         state = (h, c)
         for _ in range(length):
+            start = clock()
             token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
-            yield token
             logits, state = model(token[:, None], state)
             logits = _follow(logits[:, -1], bias, token)
+            if observe is not None:
+                observe(clock() - start)
+            yield token
         return
-    step = LSTMStepper(model, int8=int8)
-    h, c = list(h.unbind(0)), list(c.unbind(0))  # per layer (N, H)
+    step = BufferedStep(LSTMStepper(model, int8=int8), list(h.unbind(0)), list(c.unbind(0)))
+    draw = Draw(logits, temperature, top_k, top_p, generator)
     for _ in range(length):
-        token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
+        start = clock()
+        token = draw(logits)  # (N,)
+        logits = _follow(step(token), bias, token)
+        if observe is not None:
+            observe(clock() - start)
         yield token
-        logits = _follow(step(token, h, c), bias, token)
 
 
 def _follow(logits: torch.Tensor, bias: Optional[torch.Tensor], token: torch.Tensor) -> torch.Tensor:

@@ -187,10 +187,11 @@ def check_steps(steps: int, what: str = "the text", saved: bool = False) -> None
 @torch.no_grad()
 def read_in_windows(lstm: torch.nn.LSTM, inputs: Callable[[int, int], torch.Tensor], steps: int,
                     readout: Optional[Callable[[torch.Tensor], object]] = None, window: int = WINDOW,
-                    state: Optional[tuple] = None):
+                    state: Optional[tuple] = None, threads=None):
     """Run `lstm` over `steps` steps, `window` at a time with the state carried, so memory for the network
     stays bounded; `inputs(start, stop)` gives (1, stop − start, I). Returns the gates as float32 arrays
-    (layers, T, units), the readouts of each window's last-layer h (1, w, units), and the final state."""
+    (layers, T, units), the readouts of each window's last-layer h (1, w, units), and the final state.
+    `threads` (a seqgen.threads.ThreadPolicy, entered by the caller) times each window."""
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         raise SeqgenError(f"window must be a whole number >= 1, not {window!r}")
     directions = 2 if lstm.bidirectional else 1
@@ -199,17 +200,12 @@ def read_in_windows(lstm: torch.nn.LSTM, inputs: Callable[[int, int], torch.Tens
     shape = (lstm.num_layers, steps, directions * lstm.hidden_size)
     out = {q: np.empty(shape, dtype=np.float32) for q in QUANTITIES}
     readouts = []
-    threads = torch.get_num_threads()
-    if lstm.weight_hh_l0.device.type == "cpu":
-        torch.set_num_threads(1)  # a step is a (1, H) product: thread hand-offs would cost more than they give
-    try:
-        for start in range(0, steps, window):
-            stop = min(steps, start + window)
+    for start in range(0, steps, window):
+        stop = min(steps, start + window)
+        with threads.step() if threads is not None else contextlib.nullcontext():
             gates, state = lstm_gates(lstm, inputs(start, stop), state)
             for q in QUANTITIES:
                 out[q][:, start:stop] = gates[q][:, 0].float().cpu().numpy()
             if readout is not None:
                 readouts.append(readout(gates["h"][-1]))
-    finally:
-        torch.set_num_threads(threads)
     return out, readouts, state

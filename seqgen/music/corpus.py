@@ -17,6 +17,7 @@ from seqgen.data.corpora import REGISTRY, cache_dir, corpus_path
 from seqgen.errors import SeqgenError
 from seqgen.music.events import MusicTokenizer, semitones_to_c, transpose_piece
 from seqgen.music.scores import MUSIC_SUFFIXES, parse_file
+from seqgen.threads import usable_cpus
 
 CHORALES = "chorales"
 
@@ -203,7 +204,7 @@ def load_pieces(spec: str, tokenizer: MusicTokenizer, progress: bool = True) -> 
     if todo:
         jobs = [(str(path), tokenizer.grid, tokenizer.max_bar) for path, _ in todo]
         bar = tqdm(total=len(jobs), desc=f"parsing {name}", unit="file", file=sys.stderr, disable=not progress)
-        workers = min(len(jobs), os.cpu_count() or 1)
+        workers = min(len(jobs), usable_cpus().usable)  # the CPUs this process may use (affinity, cgroup quota)
         if workers > 1 and len(jobs) >= 8:  # worker start-up (importing music21) costs more than a few files
             context = multiprocessing.get_context("spawn")
             outputs = []

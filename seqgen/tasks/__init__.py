@@ -47,8 +47,8 @@ def lazy_parts(package: str, parts: dict, model: str):
             return getattr(importlib.import_module(parts[attribute]), attribute)
         raise AttributeError(f"module {package!r} has no attribute {attribute!r}")
 
-    def load(path, device: str = "auto"):
-        """This task's model object, from a checkpoint alone."""
-        return __getattr__(model).load(path, device)
+    def load(path, device: str = "auto", threads=None):
+        """This task's model object, from a checkpoint alone (`threads`: see seqgen.threads)."""
+        return __getattr__(model).load(path, device, threads)
 
     return __getattr__, load

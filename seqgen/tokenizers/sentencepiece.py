@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 import threading
 
 import numpy as np
 
 from seqgen.errors import SeqgenError
+from seqgen.threads import usable_cpus
 
 NEWLINE = "\n"
 _CHUNK = 1 << 18  # characters encoded per call: small, so the Python lists of one call stay small
@@ -74,7 +74,7 @@ class SentencePieceTokenizer:
                 split_digits=True,
                 user_defined_symbols=[NEWLINE],
                 max_sentence_length=1 << 16,
-                num_threads=os.cpu_count() or 1,
+                num_threads=usable_cpus().usable,  # the CPUs this process may use (affinity, cgroup quota)
                 minloglevel=2,
             )
         except RuntimeError as error:

@@ -3,6 +3,7 @@ length, the labels of a file laid out as the training file, and the test report.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
 from seqgen.tasks.classify.config import ClassifyConfig, EvaluateConfig
 from seqgen.tasks.classify.data import check_scalable, pad, read_like_training
+from seqgen.threads import ThreadPolicy, check_threads
 from seqgen.training import load_finished
 
 NAME = "classify"
@@ -31,10 +33,11 @@ def rebuild(model_config: dict, state: dict, device="cpu") -> LSTMClassifier:
 
 
 def predict_proba(models, scaling: dict, sequences: list, device="cpu", batch_size: int = 256,
-                  describe: Optional[Callable[[int], str]] = None) -> np.ndarray:
+                  describe: Optional[Callable[[int], str]] = None, threads=None) -> np.ndarray:
     """Class probabilities (N, C) for sequences of any lengths, averaged over the ensemble's networks. A sequence
     the networks' 32-bit floats cannot hold, scaled or on its way through them, is one line naming it by
-    `describe(i)` (default: "sequence i")."""
+    `describe(i)` (default: "sequence i"). `threads` (a seqgen.threads.ThreadPolicy, entered by the caller)
+    times each batch."""
     describe = describe or (lambda i: f"sequence {i + 1}")
     check_scalable(sequences, scaling, describe)
     models = models if isinstance(models, (list, tuple)) else [models]
@@ -43,7 +46,9 @@ def predict_proba(models, scaling: dict, sequences: list, device="cpu", batch_si
         for start in range(0, len(sequences), batch_size):
             values, lengths = pad(sequences[start:start + batch_size], scaling)
             values, lengths = values.to(device), lengths.to(device)
-            out.append(torch.stack([model.eval()(values, lengths).softmax(-1) for model in models]).mean(0).cpu().numpy())
+            with threads.step() if threads is not None else contextlib.nullcontext():
+                out.append(torch.stack([model.eval()(values, lengths).softmax(-1) for model in models]).mean(0)
+                           .cpu().numpy())
     probabilities = np.concatenate(out)
     finite = np.isfinite(probabilities).all(1)
     if not finite.all():
@@ -101,20 +106,28 @@ class Classifier:
     """What `seqgen.load` returns for a classify checkpoint: the ensemble, its classes and scaling."""
 
     task = NAME
+    threads: Optional[int] = None  # CPU threads of every verb (None: seqgen.threads.ThreadPolicy decides)
 
     def __init__(self, networks: list, payload: dict, device: torch.device, path: Path):
         self.networks, self.payload, self.device, self.path = networks, payload, device, path
 
     @classmethod
-    def load(cls, path, device: str = "auto") -> "Classifier":
+    def load(cls, path, device: str = "auto", threads: Optional[int] = None) -> "Classifier":
         """Rebuild the ensemble from a checkpoint alone; a damaged or unfinished one is one line. The networks
-        are small, so `auto` runs them on the CPU (cuda only when asked for)."""
+        are small, so `auto` runs them on the CPU (cuda only when asked for). `threads` fixes the CPU threads
+        its verbs compute with (default: see seqgen.threads)."""
+        threads = check_threads(threads)
         device = resolve_device("cpu" if isinstance(device, str) and device == "auto" else device)
         path, payload = load_finished(path, NAME)
         with rebuilding(path):
             check_payload(payload)
             networks = [rebuild(payload["model_config"], state, device) for state in payload["members"]]
-        return cls(networks, payload, device, path)
+        loaded = cls(networks, payload, device, path)
+        loaded.threads = threads
+        return loaded
+
+    def thread_policy(self) -> ThreadPolicy:
+        return ThreadPolicy(self.threads, device=self.device)
 
     @property
     def classes(self) -> list:
@@ -149,7 +162,9 @@ class Classifier:
                 raise SeqgenError(f"{describe(row)} holds a value beyond the range of 32-bit floats "
                                   f"(±{FLOAT32_MAX:.3g}) the model computes in; rescale it")
         sequences = [np.asarray(s, dtype=np.float32) for s in sequences]
-        return predict_proba(self.networks, self.payload["scaling"], sequences, self.device, describe=describe)
+        with self.thread_policy() as threads:
+            return predict_proba(self.networks, self.payload["scaling"], sequences, self.device, describe=describe,
+                                 threads=threads)
 
     def classify(self, data, labeled: bool = True) -> list[dict]:
         """Classify every sequence of `data`: a file (a path) laid out as the training file (labeled=False: its
@@ -197,7 +212,8 @@ class Classifier:
         probabilities = self._probabilities([values], lambda i: "the sequence")[0]  # refuses what cannot be scaled
         scaled, _ = pad([values.astype(np.float32)], self.payload["scaling"])  # (1, T, C)
         lstm = self.networks[member].lstm
-        gates, _ = lstm_gates(lstm, scaled.to(self.device))  # (L, 1, T, D·H)
+        with self.thread_policy():
+            gates, _ = lstm_gates(lstm, scaled.to(self.device))  # (L, 1, T, D·H)
         values = values if channels == 1 else values[:, 0]  # the page draws the first channel
         best = int(probabilities.argmax())
         return Inspection(kind="series", tokens=np.arange(len(values)), labels=[str(t) for t in range(len(values))],

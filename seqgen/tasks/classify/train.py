@@ -32,6 +32,7 @@ from seqgen.tasks.classify.data import (
     rows_of,
 )
 from seqgen.tasks.classify.evaluate import classification_report, plot_confusion
+from seqgen.threads import ThreadPolicy
 from seqgen.training import (
     arm,
     check_finite,
@@ -42,12 +43,11 @@ from seqgen.training import (
     rng_state,
     set_rng_state,
     small_network_precision,
-    small_network_threads,
 )
 
 NAME = "classify"
 # Resuming continues the run exactly as it was set up; only where it runs may change.
-RESUMABLE = ("device", "precision")
+RESUMABLE = ("device", "precision", "threads")
 # Adam's betas of the classifier since its first release. make_optimizer's (0.9, 0.99) lowered the ECG200 benchmark
 # (median accuracy 0.880 -> 0.870) where these keep it (0.880 before and after the parameter groups).
 BETAS = (0.9, 0.999)
@@ -96,6 +96,7 @@ class Ensemble:
     def __init__(self, data: TrainingData, config: ClassifyConfig, device: torch.device):
         self.data, self.config, self.device = data, config, device
         self.precision = small_network_precision(config.precision, device)
+        self.threads = ThreadPolicy(config.threads, device=device)  # entered by the caller; timed per optimizer step
         rng = np.random.default_rng(config.seed)
         self.values, self.lengths, self.targets = data.tensors(device)
         self.model_config = {"num_classes": len(data.classes), "hidden_size": config.hidden_size,
@@ -174,14 +175,15 @@ class Ensemble:
                 for batch in torch.from_numpy(order.permutation(train_rows)).split(config.batch_size):
                     if len(batch) < 2 and len(train_rows) > 1:
                         continue  # batch norm cannot learn from a single example
-                    with autocast(self.device, self.precision):
-                        loss = torch.nn.functional.cross_entropy(model(values[batch], lengths[batch]),
-                                                                 targets[batch], weight=weights)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                    optimizer.step()
-                    total += loss.item() * len(batch)
+                    with self.threads.step():
+                        with autocast(self.device, self.precision):
+                            loss = torch.nn.functional.cross_entropy(model(values[batch], lengths[batch]),
+                                                                     targets[batch], weight=weights)
+                        optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                        optimizer.step()
+                        total += loss.item() * len(batch)
                 check_finite(total, "training loss", f"at epoch {epoch}", "lower --lr")
                 entry = {"step": epoch, "train_loss": total / len(train_rows)}
                 if len(val_rows):
@@ -258,7 +260,7 @@ def train(config: ClassifyConfig, resume=None, overrides: Optional[dict] = None,
           should_stop: Optional[Callable[[], bool]] = None, progress: bool = True) -> ClassifyResult:
     """Train on the --corpus file, keep each network's weights of its best validation loss, score --test if
     given; writes best.pt, latest.pt, run.json, loss.png (and confusion.png). With `resume` (a latest.pt or
-    its run folder) continue that run exactly; only --device may change. `should_stop` is polled after
+    its run folder) continue that run exactly; only --device, --precision and --threads may change. `should_stop` is polled after
     every epoch: when it turns true, latest.pt is saved with the full state and the function returns."""
     checkpoint = None
     if resume is not None:
@@ -270,8 +272,8 @@ def train(config: ClassifyConfig, resume=None, overrides: Optional[dict] = None,
         raise SeqgenError(f"the training file {config.corpus} changed since the checkpoint was written; it cannot be "
                           "resumed")
     device = resolve_device(config.device)
-    with small_network_threads(device):
-        ensemble = Ensemble(data, config, device)
+    ensemble = Ensemble(data, config, device)
+    with ensemble.threads:
         state = ensemble.new_state()
         if checkpoint is not None:
             with rebuilding(resume):
@@ -303,7 +305,8 @@ def _train(ensemble: Ensemble, state: EnsembleState, run: RunFolder, should_stop
     def summary(saved: dict) -> dict:
         val_examples = len(ensemble.rows(0)[0])
         return {**{k: v for k, v in saved.items() if k != "members"}, "networks_trained": state.member,
-                "train_examples": int(len(data.labels) - val_examples), "val_examples": val_examples}
+                "train_examples": int(len(data.labels) - val_examples), "val_examples": val_examples,
+                "threads": ensemble.threads.describe()}
 
     bar = progress_bar(config.ensemble * ensemble.epochs, progress, desc="classifier", bar_format=BAR,
                        initial=state.member * ensemble.epochs + (state.network or {}).get("epoch", 0))

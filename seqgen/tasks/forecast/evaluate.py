@@ -27,9 +27,10 @@ def metrics(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, seaso
             "mase": float(np.mean(np.abs(error)) / scale) if scale > 0 else None}
 
 
-def score_origin(payload: dict, cut: int, steps: int, state: Optional[dict] = None, device: str = "cpu") -> dict:
-    """Forecast the `steps` points after values[:cut] with the model (retrained on values[:cut] unless
-    `state` is given) and the baselines; every method sees only values[:cut]."""
+def score_origin(payload: dict, cut: int, steps: int, state: Optional[dict] = None, device: str = "cpu",
+                 threads: Optional[int] = None) -> dict:
+    """Forecast the `steps` points after values[:cut] with the model (retrained on values[:cut] with `threads`
+    CPU threads unless `state` is given) and the baselines; every method sees only values[:cut]."""
     values = np.asarray(payload["series"]["values"], dtype=np.float64)
     config = from_dict(ForecastConfig, payload["train_config"])
     season = payload["preprocessing"]["season"]
@@ -38,7 +39,7 @@ def score_origin(payload: dict, cut: int, steps: int, state: Optional[dict] = No
     covariates = covariate_matrix(payload["series"].get("covariates"), names)
     covariates = None if covariates is None else covariates[:cut]
     if state is None:
-        state = fit(history, dataclasses.replace(config, device=device), season, covariates=covariates)
+        state = fit(history, dataclasses.replace(config, device=device, threads=threads), season, covariates=covariates)
     forecast = predict(state, history, steps, device, covariates)
     check_forecast(forecast, history, f"the LSTM forecast from origin {cut}")
     methods = {model_name(payload["preprocessing"]): forecast["forecast"],
@@ -60,7 +61,7 @@ def model_name(prep: dict) -> str:
 
 
 def evaluate_forecaster(payload: dict, holdout: Optional[int] = None, backtest: bool = False, origins: int = 3,
-                        device: str = "cpu") -> dict:
+                        device: str = "cpu", threads: Optional[int] = None) -> dict:
     """Score the forecast of held-out points. Without --holdout, the points the checkpoint itself kept out
     are scored with its own networks; any other cut retrains on the points before it (no peeking)."""
     n = len(payload["series"]["values"])
@@ -87,7 +88,7 @@ def evaluate_forecaster(payload: dict, holdout: Optional[int] = None, backtest: 
     results = []
     for cut in cuts:
         own = payload if cut == payload["train_points"] else None
-        results.append(score_origin(payload, cut, steps, own, device))
+        results.append(score_origin(payload, cut, steps, own, device, threads))
     names = list(results[0]["scores"])
     mean = {name: {key: _mean([r["scores"][name][key] for r in results if name in r["scores"]])
                    for key in ("rmse", "mae", "mape", "mase")} for name in names}

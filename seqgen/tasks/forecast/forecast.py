@@ -28,6 +28,7 @@ from seqgen.tasks.forecast.data import (
     transform,
     untransform,
 )
+from seqgen.threads import ThreadPolicy, check_threads
 from seqgen.training import load_finished
 
 NAME = "forecast"
@@ -173,21 +174,29 @@ class Forecaster:
     """What `seqgen.load` returns for a forecast checkpoint: the ensemble and the whole series it learned."""
 
     task = NAME
+    threads: Optional[int] = None  # CPU threads of every verb (None: seqgen.threads.ThreadPolicy decides)
 
     def __init__(self, payload: dict, device: torch.device, path: Path):
         self.payload, self.device, self.path = payload, device, path
 
     @classmethod
-    def load(cls, path, device: str = "auto") -> "Forecaster":
+    def load(cls, path, device: str = "auto", threads: Optional[int] = None) -> "Forecaster":
         """Read and check a forecast checkpoint; a damaged or unfinished one is one line. The networks are
-        tiny, so `auto` runs them on the CPU (cuda only when asked for)."""
+        tiny, so `auto` runs them on the CPU (cuda only when asked for). `threads` fixes the CPU threads its
+        verbs compute with (default: see seqgen.threads)."""
+        threads = check_threads(threads)
         device = resolve_device("cpu" if isinstance(device, str) and device == "auto" else device)
         path, payload = load_finished(path, NAME)
         with rebuilding(path):
             check_payload(payload)
             for member in range(len(payload["members"])):
                 rebuild(payload, member)
-        return cls(payload, device, path)
+        loaded = cls(payload, device, path)
+        loaded.threads = threads
+        return loaded
+
+    def thread_policy(self) -> ThreadPolicy:
+        return ThreadPolicy(self.threads, device=self.device)
 
     @property
     def values(self) -> np.ndarray:
@@ -233,7 +242,9 @@ class Forecaster:
         if covariates is not None and steps > self.horizon:
             raise SeqgenError(f"--horizon {steps} is too long: a model with covariates forecasts at most its horizon "
                               f"({self.horizon} steps), as their future is not known")
-        result = predict(self.payload, values[:n], steps, self.device, None if covariates is None else covariates[:n])
+        with self.thread_policy():
+            result = predict(self.payload, values[:n], steps, self.device,
+                             None if covariates is None else covariates[:n])
         check_forecast(result, values[:n])
         labels = future_dates(self.dates[:n] if self.dates else None, steps)
         return [{"step": k + 1, "date": labels[k], "forecast": float(result["forecast"][k]),
@@ -273,10 +284,11 @@ class Forecaster:
         ends = np.arange(max(prep["window"], lag(prep)), len(values) + 1)  # each window is z[end - window:end]
         model = rebuild(self.payload, member, self.device)
         x = torch.from_numpy(np.stack([inputs(z, end, prep) for end in ends])).to(self.device)  # (N, window, F)
-        gates, _ = lstm_gates(model.lstm, x)
-        last = {q: v[:, :, -1].float().cpu().numpy() for q, v in gates.items()}  # each (L, N, H): after each window
-        with torch.no_grad():
-            correction = model.head(gates["h"][-1, :, -1])[:, 0].double().cpu().numpy()  # (N,)
+        with self.thread_policy():
+            gates, _ = lstm_gates(model.lstm, x)
+            last = {q: v[:, :, -1].float().cpu().numpy() for q, v in gates.items()}  # each (L, N, H): after each window
+            with torch.no_grad():
+                correction = model.head(gates["h"][-1, :, -1])[:, 0].double().cpu().numpy()  # (N,)
         step_lag = lag(prep)
         forecast = untransform(np.array([reference(z, end, 1, step_lag)[0] for end in ends])
                                + correction * prep["scale"], prep["log"])
@@ -298,7 +310,8 @@ class Forecaster:
         from seqgen.tasks.forecast.evaluate import evaluate_forecaster
 
         c = EvaluateConfig(holdout=holdout, backtest=backtest, origins=origins)
-        return evaluate_forecaster(self.payload, c.holdout, c.backtest, c.origins, self.device.type)
+        with self.thread_policy():
+            return evaluate_forecaster(self.payload, c.holdout, c.backtest, c.origins, self.device.type, self.threads)
 
 
 def plot_forecast(payload: dict, history: np.ndarray, result: dict, path: str | Path,

@@ -31,6 +31,7 @@ from seqgen.tasks.forecast.data import (
     training_set,
     transform,
 )
+from seqgen.threads import ThreadPolicy
 from seqgen.training import (
     arm,
     check_finite,
@@ -41,12 +42,11 @@ from seqgen.training import (
     rng_state,
     set_rng_state,
     small_network_precision,
-    small_network_threads,
 )
 
 NAME = "forecast"
 # Resuming continues the run exactly as it was set up; only where it runs may change.
-RESUMABLE = ("device", "precision")
+RESUMABLE = ("device", "precision", "threads")
 # Adam's betas of the forecaster since its first release. make_optimizer's (0.9, 0.99) moved the airline benchmark
 # (median RMSE 16.52 -> 17.03) where these keep it (16.83 before the groups, 16.52 with them; seeds spread 16.3-19.6).
 BETAS = (0.9, 0.999)
@@ -113,6 +113,7 @@ class Ensemble:
             combine_baseline(config.combine, values, config.horizon, season, config.log_transform)
         self.config, self.device = config, device
         self.precision = small_network_precision(config.precision, device)
+        self.threads = ThreadPolicy(config.threads, device=device)  # entered by the caller; timed per optimizer step
         self.prep = prepare(values, config, season, covariates)
         inputs, targets = training_set(transform(values, config.log_transform), self.prep, covariates)
         self.inputs, self.targets = inputs.to(device), targets.to(device)
@@ -158,13 +159,14 @@ class Ensemble:
                 model.train()
                 total = 0.0
                 for batch in torch.randperm(len(inputs), generator=order).split(config.batch_size):
-                    with autocast(self.device, self.precision):
-                        loss = torch.nn.functional.mse_loss(model(inputs[batch]), targets[batch])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                    optimizer.step()
-                    total += loss.item() * len(batch)
+                    with self.threads.step():
+                        with autocast(self.device, self.precision):
+                            loss = torch.nn.functional.mse_loss(model(inputs[batch]), targets[batch])
+                        optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                        optimizer.step()
+                        total += loss.item() * len(batch)
                 state.loss_sums[epoch] += total / len(inputs) / config.ensemble
                 check_finite(total, "training loss", f"(member {member + 1}, epoch {epoch + 1})", "lower --lr")
                 if bar is not None:
@@ -212,8 +214,8 @@ def fit(values: np.ndarray, config: ForecastConfig, season: int, progress: bool 
     folder: what `seqgen evaluate --backtest` retrains at each origin. Returns preprocessing, model_config,
     members, history and residual_std."""
     device = resolve_device(config.device)
-    with small_network_threads(device):
-        ensemble = Ensemble(np.asarray(values, dtype=np.float64), config, season, device, covariates)
+    ensemble = Ensemble(np.asarray(values, dtype=np.float64), config, season, device, covariates)
+    with ensemble.threads:
         state = ensemble.new_state()
         bar = progress_bar(config.ensemble * ensemble.epochs, progress, desc="forecast ensemble", bar_format=BAR)
         ensemble.run(state, bar=bar)
@@ -256,7 +258,7 @@ def train(config: ForecastConfig, resume=None, overrides: Optional[dict] = None,
           should_stop: Optional[Callable[[], bool]] = None, progress: bool = True) -> ForecastResult:
     """Read the series, train the ensemble on all but its last --holdout points and write best.pt,
     latest.pt, run.json and loss.png. With `resume` (a latest.pt or its run folder) continue that run
-    exactly; only --device may change. `should_stop` is polled after every epoch: when it turns true,
+    exactly; only --device, --precision and --threads may change. `should_stop` is polled after every epoch: when it turns true,
     latest.pt is saved with the full state and the function returns (stop_reason "interrupted")."""
     checkpoint = None
     if resume is not None:
@@ -265,10 +267,10 @@ def train(config: ForecastConfig, resume=None, overrides: Optional[dict] = None,
         check_new_run(config.output_dir, config.name, config.overwrite)  # a --name already taken: one line at once
         series, config, n_train = read_training_series(config)
     device = resolve_device(config.device)
-    with small_network_threads(device):
-        covariates = covariate_matrix(series.covariates, covariate_names(config))
-        ensemble = Ensemble(series.values[:n_train], config, config.season, device,
-                            None if covariates is None else covariates[:n_train])
+    covariates = covariate_matrix(series.covariates, covariate_names(config))
+    ensemble = Ensemble(series.values[:n_train], config, config.season, device,
+                        None if covariates is None else covariates[:n_train])
+    with ensemble.threads:
         state = ensemble.new_state()
         if checkpoint is not None:
             with rebuilding(resume):
@@ -300,7 +302,8 @@ def _train(ensemble: Ensemble, state: EnsembleState, config: ForecastConfig, ser
     finally:
         bar.close()
     summary = {"task": NAME, "train_config": to_dict(config), "model_config": ensemble.model_config,
-               "preprocessing": ensemble.prep, "train_points": n_train, "networks_trained": state.member}
+               "preprocessing": ensemble.prep, "train_points": n_train, "networks_trained": state.member,
+               "threads": ensemble.threads.describe()}
     if not finished:
         run.write_json("run.json", summary)
         return ForecastResult(run, n_train, config.ensemble, state.member, ensemble.epochs, "interrupted", [], None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from seqgen.config import Checked, CorpusOptions, StepOptions, default, option
+from seqgen.config import THREADS_HELP, Checked, CorpusOptions, StepOptions, default, option
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class SampleConfig(Checked):
     seed: Optional[int] = option(None, "Random seed; the same seed gives the same text [default: random, printed].",
                                  min=0, max=2**63 - 1)
     device: str = option("auto", "Where to run: cuda when available (auto), or forced.", choices=("auto", "cpu", "cuda"))
+    threads: Optional[int] = option(None, THREADS_HELP, min=1, max=1024)
     precision: str = option("auto", "Weights of the CPU step: int8 (per-channel scales; 4x less to read per token) or "
                             "fp32; auto is int8 on the CPU where PyTorch has the kernels.",
                             choices=("auto", "fp32", "int8"))

@@ -3,6 +3,7 @@ for music the loss per quarter note and statistics of generated pieces beside th
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import Callable, Optional
@@ -50,10 +51,11 @@ def masked_loss(logits: torch.Tensor, inputs: torch.Tensor, targets: torch.Tenso
 @torch.no_grad()
 def evaluate_loss(model, ids: np.ndarray, batch_size: int, bptt: int, device,
                   should_stop: Optional[Callable[[], bool]] = None, bias: Optional[torch.Tensor] = None,
-                  ignore_index: int = -100) -> Optional[float]:
+                  ignore_index: int = -100, threads=None) -> Optional[float]:
     """Mean cross-entropy in nats per token, the state carried through each stream; None when
     `should_stop()` turned true part-way. `bias` (see next_token_bias) masks tokens that cannot come next;
-    targets equal to `ignore_index` are not scored."""
+    targets equal to `ignore_index` are not scored. `threads` (a seqgen.threads.ThreadPolicy) times each
+    window."""
     device = torch.device(device)
     if len(ids) < 2:
         raise SeqgenError("the text to evaluate is too short: it needs at least two tokens")
@@ -68,9 +70,10 @@ def evaluate_loss(model, ids: np.ndarray, batch_size: int, bptt: int, device,
             if should_stop is not None and should_stop():
                 return None
             inputs, targets = window(streams, index, bptt)
-            with autocast(device):
-                logits, state = model(inputs, state)
-            total += masked_loss(logits, inputs, targets, bias, ignore_index, "sum").double()
+            with threads.step() if threads is not None else contextlib.nullcontext():
+                with autocast(device):
+                    logits, state = model(inputs, state)
+                total += masked_loss(logits, inputs, targets, bias, ignore_index, "sum").double()
             count += int((targets != ignore_index).sum())
     finally:
         model.train(was_training)
@@ -80,7 +83,7 @@ def evaluate_loss(model, ids: np.ndarray, batch_size: int, bptt: int, device,
 
 
 @torch.no_grad()
-def frame_loss(model, ids: np.ndarray, tokenizer, device, batch_size: int = 16) -> tuple[float, int]:
+def frame_loss(model, ids: np.ndarray, tokenizer, device, batch_size: int = 16, threads=None) -> tuple[float, int]:
     """(nats per frame, frames) of a frame-encoded split: each piece scored on its own from a zero state,
     `piece` as its first input, every frame's tokens (pitches and `frame`) scored with the mask, so the
     figure is the negative log-likelihood of the binary frames under the model, per frame."""
@@ -101,8 +104,9 @@ def frame_loss(model, ids: np.ndarray, tokenizer, device, batch_size: int = 16) 
                 batch[row, :len(piece)] = torch.from_numpy(piece.astype(np.int64))
             batch = batch.to(device)
             inputs, targets = batch[:, :-1], batch[:, 1:]  # padding is `piece`, which is never scored
-            logits, _ = model(inputs)  # (B, T, V)
-            total += float(masked_loss(logits, inputs, targets, bias, tokenizer.piece_id, "sum"))
+            with threads.step() if threads is not None else contextlib.nullcontext():
+                logits, _ = model(inputs)  # (B, T, V)
+                total += float(masked_loss(logits, inputs, targets, bias, tokenizer.piece_id, "sum"))
             frames += int((targets == tokenizer.frame_id).sum())
     finally:
         model.train(was_training)
@@ -112,8 +116,9 @@ def frame_loss(model, ids: np.ndarray, tokenizer, device, batch_size: int = 16) 
 
 
 def evaluate(lm, split: str = "test", text_file: str | None = None, encoding: str = "utf-8", batch_size: int = 16,
-             num_generated: int = 8, seed: int = 0) -> dict:
-    """Figures of a loaded LanguageModel on its corpus's split, or on any text file."""
+             num_generated: int = 8, seed: int = 0, threads=None) -> dict:
+    """Figures of a loaded LanguageModel on its corpus's split, or on any text file; `threads` (a
+    seqgen.threads.ThreadPolicy, entered) times the loops."""
     from seqgen.data.corpora import read_text_file
     from seqgen.tasks.language_model.data import load_splits
 
@@ -136,9 +141,9 @@ def evaluate(lm, split: str = "test", text_file: str | None = None, encoding: st
                    "the corpus is too short")
             raise SeqgenError(f"the {split} split of {config.corpus} is empty ({why}); score a file with --text FILE")
     if tokenizer.kind == "frames":
-        return _frame_figures(lm, ids, source, num_generated, seed)
+        return _frame_figures(lm, ids, source, num_generated, seed, threads)
     streams = stream_count(len(ids), batch_size, config.bptt)
-    loss = evaluate_loss(lm.model, ids, batch_size, config.bptt, lm.device)
+    loss = evaluate_loss(lm.model, ids, batch_size, config.bptt, lm.device, threads=threads)
     total_nats = loss * max(0, len(ids) - 1)
     result = {"source": source, "tokens": int(len(ids)), "streams": streams, "loss": loss,
               "perplexity": math.exp(min(loss, 700)), "bits_per_token": loss / math.log(2)}
@@ -150,14 +155,14 @@ def evaluate(lm, split: str = "test", text_file: str | None = None, encoding: st
     if quarters:
         result.update(quarter_notes=quarters, loss_per_quarter=total_nats / quarters)
     if tokenizer.kind == "music" and num_generated:
-        result["generated_vs_corpus"] = _music_statistics(lm, ids, num_generated, seed)
+        result["generated_vs_corpus"] = _music_statistics(lm, ids, num_generated, seed, threads)
     return result
 
 
-def _frame_figures(lm, ids: np.ndarray, source: str, num_generated: int, seed: int) -> dict:
+def _frame_figures(lm, ids: np.ndarray, source: str, num_generated: int, seed: int, threads=None) -> dict:
     """A piano-roll model: the negative log-likelihood per frame (the figure the literature reports) and
     per token, and statistics of generated pieces beside the split's."""
-    loss, frames = frame_loss(lm.model, ids, lm.tokenizer, lm.device)
+    loss, frames = frame_loss(lm.model, ids, lm.tokenizer, lm.device, threads=threads)
     scored = int((ids != lm.tokenizer.piece_id).sum())
     result = {"source": source, "tokens": int(len(ids)), "frames": frames, "pieces": int((ids == lm.tokenizer.piece_id).sum()),
               "loss_per_frame": loss, "loss": loss * frames / scored, "perplexity": math.exp(min(loss * frames / scored, 700)),
@@ -169,14 +174,14 @@ def _frame_figures(lm, ids: np.ndarray, source: str, num_generated: int, seed: i
         reference = lm.tokenizer.decode_pieces(ids)
         length = int(round(np.mean([p["frames"] for p in reference])))
         generated = generate_frame_pieces(lm.model, lm.tokenizer, [lm.tokenizer.piece_id], num_generated, 12 * length,
-                                          1.0, None, None, seed, lm.device, frames=length)
+                                          1.0, None, None, seed, lm.device, frames=length, threads=threads)
         result["generated_vs_corpus"] = {"settings": {"pieces": num_generated, "frames": length, "temperature": 1.0,
                                                       "seed": seed},
                                          **compare(generated, reference, lm.tokenizer.grid)}
     return result
 
 
-def _music_statistics(lm, ids, count: int, seed: int) -> dict:
+def _music_statistics(lm, ids, count: int, seed: int, threads=None) -> dict:
     """Generate `count` 16-bar pieces and set their statistics beside those of the evaluated pieces."""
     from seqgen.music.stats import compare
     from seqgen.tasks.language_model.generate import generate_pieces
@@ -184,6 +189,6 @@ def _music_statistics(lm, ids, count: int, seed: int) -> dict:
     tokenizer = lm.tokenizer
     reference = tokenizer.decode_pieces(ids)
     generated = generate_pieces(lm.model, tokenizer, [tokenizer.index["piece"]], count, 1920, 16, 1.0, None, None,
-                                seed, lm.device, exact=False)
+                                seed, lm.device, exact=False, threads=threads)
     return {"settings": {"pieces": count, "bars": 16, "temperature": 1.0, "seed": seed},
             **compare(generated, reference, tokenizer.grid)}

@@ -20,6 +20,7 @@ from seqgen.files import together, write_atomically
 from seqgen.models import LSTMLanguageModel, ModelConfig
 from seqgen.music.frames import HIGHEST, LOWEST
 from seqgen.tasks.language_model.config import EvaluateConfig, SampleConfig, TrainConfig
+from seqgen.threads import ThreadPolicy, check_threads
 from seqgen.tokenizers import tokenizer_from_state
 from seqgen.tokenizers.char import UnknownCharacterError
 
@@ -36,13 +37,16 @@ class LanguageModel:
     """What `seqgen.load` returns for a language-model checkpoint."""
 
     task = NAME
+    threads: Optional[int] = None  # CPU threads of every verb (None: seqgen.threads.ThreadPolicy decides)
 
     def __init__(self, model: LSTMLanguageModel, tokenizer, payload: dict, device: torch.device, path: Path):
         self.model, self.tokenizer, self.payload, self.device, self.path = model, tokenizer, payload, device, path
 
     @classmethod
-    def load(cls, path, device: str = "auto") -> "LanguageModel":
-        """Rebuild the model and its tokenizer from a checkpoint alone; a damaged file is one line."""
+    def load(cls, path, device: str = "auto", threads: Optional[int] = None) -> "LanguageModel":
+        """Rebuild the model and its tokenizer from a checkpoint alone; a damaged file is one line. `threads`
+        fixes the CPU threads its verbs compute with (default: see seqgen.threads)."""
+        threads = check_threads(threads)
         path = resolve_checkpoint(path)
         device = resolve_device(device)
         payload = load_checkpoint(path, task=NAME)
@@ -55,7 +59,13 @@ class LanguageModel:
             model = LSTMLanguageModel(config)
             check_weights(payload["model_state"])
             model.load_state_dict(payload["model_state"])
-        return cls(model.to(device).eval(), tokenizer, payload, device, path)
+        loaded = cls(model.to(device).eval(), tokenizer, payload, device, path)
+        loaded.threads = threads
+        return loaded
+
+    def thread_policy(self, requested: Optional[int] = None) -> ThreadPolicy:
+        """The thread policy of one verb: `requested` (a verb's own threads option), else the loaded count."""
+        return ThreadPolicy(requested if requested is not None else self.threads, device=self.device)
 
     @property
     def train_config(self) -> TrainConfig:
@@ -83,7 +93,7 @@ class LanguageModel:
                                   "is a text model")
         return config
 
-    def _tokens(self, config: SampleConfig) -> Iterator[torch.Tensor]:
+    def _tokens(self, config: SampleConfig, threads: Optional[ThreadPolicy] = None) -> Iterator[torch.Tensor]:
         if config.prime:
             prime_ids = self.encode(config.prime)
         else:
@@ -93,7 +103,7 @@ class LanguageModel:
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         return generate(self.model, prime, config.length, config.temperature, config.top_k, config.top_p, generator,
-                        config.precision)
+                        config.precision, threads=threads)
 
     def stream(self, **options) -> Iterator[str]:
         """One text sample, piece by piece as it is generated (the prime first)."""
@@ -103,7 +113,8 @@ class LanguageModel:
         if config.num_samples != 1:
             raise SeqgenError("streaming gives one sample; use generate(num_samples=N) for several")
         yield config.prime
-        yield from stream_text(self.tokenizer, self._tokens(config))
+        with self.thread_policy(config.threads) as threads:
+            yield from stream_text(self.tokenizer, self._tokens(config, threads))
 
     def generate(self, **options):
         """Text: the sample (prime included) as a string, or a list of `num_samples` strings.
@@ -113,8 +124,9 @@ class LanguageModel:
             return self._pieces(config)
         _check_budget(config.num_samples, config.length)
         rows = torch.empty(config.num_samples, config.length, dtype=torch.long, device=self.device)  # (N, length)
-        for step, token in enumerate(self._tokens(config)):
-            rows[:, step] = token
+        with self.thread_policy(config.threads) as threads:
+            for step, token in enumerate(self._tokens(config, threads)):
+                rows[:, step] = token
         texts = [config.prime + self.tokenizer.decode(row.tolist()) for row in rows.cpu()]
         return texts[0] if config.num_samples == 1 else texts
 
@@ -131,14 +143,16 @@ class LanguageModel:
             frames = 4 * config.bars if config.bars else None
             # a frame is at most its 88 keys and `frame`: this many tokens always hold the frames asked for
             length = max(config.length, (HIGHEST - LOWEST + 2) * frames) if frames else config.length
-            return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.temperature,
-                                         config.top_k, config.top_p, seed, self.device, frames, config.precision,
-                                         config.keep_primer)
+            with self.thread_policy(config.threads) as threads:
+                return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, length,
+                                             config.temperature, config.top_k, config.top_p, seed, self.device, frames,
+                                             config.precision, config.keep_primer, threads=threads)
         primer = primer_tokens(self.tokenizer, config.prime_midi, config.prime)
         length = max(config.length, 300 * config.bars) if config.bars else config.length
-        return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.bars,
-                               config.temperature, config.top_k, config.top_p, seed, self.device, config.keep_primer,
-                               config.precision)
+        with self.thread_policy(config.threads) as threads:
+            return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.bars,
+                                   config.temperature, config.top_k, config.top_p, seed, self.device, config.keep_primer,
+                                   config.precision, threads=threads)
 
     def write(self, **options) -> list[Path]:
         """Generate and write every sample to `output` (x.txt / x.mid, or x-1, x-2, … with several);
@@ -222,8 +236,15 @@ class LanguageModel:
         record.check_steps(len(ids), saved=save is not None)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= self.tokenizer.vocab_size:
             raise SeqgenError(f"top_k must be a whole number from 1 to {self.tokenizer.vocab_size}, not {top_k!r}")
-        if save is None:
-            return self._read(ids, top_k, window or record.WINDOW)[0]
+        with self.thread_policy() as threads:
+            if save is None:
+                return self._read(ids, top_k, window or record.WINDOW, threads=threads)[0]
+            return self._read_saved(ids, top_k, window or record.WINDOW, save, threads)
+
+    def _read_saved(self, ids: np.ndarray, top_k: int, window: int, save, threads: ThreadPolicy):
+        """The inspection of `ids` written to the .npz `save` part by part as it is read; returns the first part."""
+        from seqgen.inspect import record
+
         lstm, steps = self.model.lstm, len(ids)
         stream = record.NpzStream(save, {
             "tokens": (np.int64, (steps,)),
@@ -232,7 +253,7 @@ class LanguageModel:
         try:
             first, state = None, None
             for start in range(0, steps, record.PART):
-                part, state = self._read(ids[start:start + record.PART], top_k, window or record.WINDOW, state)
+                part, state = self._read(ids[start:start + record.PART], top_k, window, state, threads)
                 stream.write(start, part.arrays())
                 first = part if first is None else first
         except BaseException:
@@ -243,7 +264,7 @@ class LanguageModel:
             first.title += f" (the first of {steps:,}; all are in {save})"
         return first
 
-    def _read(self, ids: np.ndarray, top_k: int, window: int, state=None):
+    def _read(self, ids: np.ndarray, top_k: int, window: int, state=None, threads: Optional[ThreadPolicy] = None):
         """(Inspection of `ids`, the LSTM state after them), starting from `state`."""
         from seqgen.inspect import Inspection, frame_features, music_features, read_in_windows, text_features
 
@@ -256,7 +277,7 @@ class LanguageModel:
             return probs.cpu().numpy(), top.cpu().numpy()
 
         gates, readouts, state = read_in_windows(model.lstm, lambda a, b: model.embedding(tokens[:, a:b]), len(ids),
-                                                 readout, window, state)
+                                                 readout, window, state, threads)
         top = np.concatenate([t for _, t in readouts])
         labels = [self.tokenizer.piece(i) for i in ids]
         piece = self.tokenizer.piece
@@ -279,7 +300,8 @@ class LanguageModel:
                            num_generated=num_generated, seed=seed)
         if c.text is None and c.encoding != EvaluateConfig.encoding:
             raise SeqgenError("--encoding is the encoding of the file given with --text; without one, leave it out")
-        return evaluate(self, c.split, c.text, c.encoding, c.batch_size, c.num_generated, c.seed)
+        with self.thread_policy() as threads:
+            return evaluate(self, c.split, c.text, c.encoding, c.batch_size, c.num_generated, c.seed, threads)
 
 
 def training_sample(best_path, length: int):
@@ -358,7 +380,8 @@ def output_paths(output: str, count: int, suffix: str) -> list[Path]:
 
 def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, bars: Optional[int],
                     temperature: float, top_k: Optional[int], top_p: Optional[float], seed: int, device,
-                    keep_primer: bool = True, precision: str = "fp32", exact: bool = True) -> list[dict]:
+                    keep_primer: bool = True, precision: str = "fp32", exact: bool = True,
+                    threads: Optional[ThreadPolicy] = None) -> list[dict]:
     """`num_samples` pieces continuing `primer`, generated as one batch.
 
     A sample stops at its `end` token, at a new `piece` token, or after `length` tokens. With `bars` it is
@@ -379,7 +402,7 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
     rows: list[list[int]] = [[] for _ in range(num_samples)]
     done = [False] * num_samples
     new_bars = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias):
+    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias, threads=threads):
         for index, value in enumerate(token.tolist()):
             if done[index]:
                 continue
@@ -412,7 +435,8 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
 
 def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, temperature: float,
                           top_k: Optional[int], top_p: Optional[float], seed: int, device, frames: Optional[int] = None,
-                          precision: str = "fp32", keep_primer: bool = True) -> list[dict]:
+                          precision: str = "fp32", keep_primer: bool = True,
+                          threads: Optional[ThreadPolicy] = None) -> list[dict]:
     """`num_samples` piano-roll pieces continuing `primer`, drawn with the frame mask (a pitch only above the
     frame's previous one); each stops after `length` tokens or `frames` new frames. The primer's frames come
     first, unless keep_primer is False."""
@@ -426,7 +450,7 @@ def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int,
     bias = next_token_bias(tokenizer, device)
     rows: list[list[int]] = [[] for _ in range(num_samples)]
     made = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias):
+    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias, threads):
         for index, value in enumerate(token.tolist()):
             if frames is not None and made[index] >= frames:
                 continue

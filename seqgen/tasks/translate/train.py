@@ -45,6 +45,7 @@ class TranslationTraining:
         self.network = model  # what the loss runs: the model itself, or its DistributedDataParallel wrapper
         self.optimizer = make_optimizer(model, config.lr, config.weight_decay, device)
         self.translator = Translator(model, data.source_vocab, data.target_vocab, device, config.max_length)
+        self.translator.inherit_threads = True  # validation decodes with the training loop's thread count
         self.source_lengths = [len(s) for s, _ in data.train_ids]
         self.per_epoch = math.ceil(len(data.train_ids) / config.batch_size)
         # target tokens in a typical step: decides whether bf16 pays on a CPU

@@ -18,6 +18,7 @@ from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import BOS, EOS, PAD, Seq2Seq, Seq2SeqConfig
 from seqgen.tasks.translate.config import DecodeConfig, EvaluateConfig, TranslateConfig
 from seqgen.tasks.translate.data import MAX_OUTPUT_LENGTH, Vocab, checkpoint_splits, clip_chars, make_batch
+from seqgen.threads import ThreadPolicy, check_threads
 from seqgen.tokenizers import tokenizer_from_state
 
 NAME = "translate"
@@ -67,6 +68,8 @@ class Translator:
     """What `seqgen.load` returns for a translate checkpoint: translate texts, score pairs, show attention."""
 
     task = NAME
+    threads: Optional[int] = None  # CPU threads of every verb (None: seqgen.threads.ThreadPolicy decides)
+    inherit_threads = False  # True inside training: validation runs with the training loop's thread count
 
     def __init__(self, model: Seq2Seq, source_vocab: Vocab, target_vocab: Vocab, device,
                  max_length: int = DEFAULT_MAX_LENGTH, payload: Optional[dict] = None):
@@ -77,8 +80,10 @@ class Translator:
         self.check = OUTPUT_CHECKS.get(corpus.get("spec")) if isinstance(corpus, dict) else None
 
     @classmethod
-    def load(cls, path, device: str = "auto") -> "Translator":
-        """Rebuild a Translator from a translate checkpoint alone; a damaged file is one line."""
+    def load(cls, path, device: str = "auto", threads: Optional[int] = None) -> "Translator":
+        """Rebuild a Translator from a translate checkpoint alone; a damaged file is one line. `threads` fixes
+        the CPU threads its verbs compute with (default: see seqgen.threads)."""
+        threads = check_threads(threads)
         path = resolve_checkpoint(path)
         device = resolve_device(device)
         payload = load_checkpoint(path, task=NAME)
@@ -93,7 +98,12 @@ class Translator:
             target_vocab = source_vocab if target_state is None else Vocab(tokenizer_from_state(target_state))
             if (source_vocab.size, target_vocab.size) != (model_config.source_vocab_size, model_config.target_vocab_size):
                 raise SeqgenError("its vocabularies do not match its model's sizes")
-        return cls(model.to(device).eval(), source_vocab, target_vocab, device, config.max_length, payload)
+        loaded = cls(model.to(device).eval(), source_vocab, target_vocab, device, config.max_length, payload)
+        loaded.threads = threads
+        return loaded
+
+    def thread_policy(self) -> ThreadPolicy:
+        return ThreadPolicy(self.threads, device=self.device, inherit=self.inherit_threads)
 
     def source_length(self, text: str) -> int:
         """Tokens `text` encodes to; more than `max_length` means `translate` reads only its first max_length."""
@@ -117,21 +127,23 @@ class Translator:
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
         out: list[Optional[str]] = [None] * len(texts)
         steppers = {}
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            source, lengths, _, _ = make_batch([encoded[i] for i in rows], None, self.device)
-            limit = max_len or min(512, 2 * int(lengths.max()) + 10)
-            int8 = resolve_sample_precision(precision, self.device, len(rows) * beam_size) == "int8"
-            step = steppers.get(int8) or steppers.setdefault(int8, Seq2SeqStepper(self.model, int8))
-            with torch.inference_mode(), autocast(self.device):
-                state = step.start(source, lengths)
-                if beam_size == 1:
-                    ids = greedy_search(step, state, len(rows), BOS, EOS, limit, self.device)
-                else:
-                    ids = beam_search(step, state, len(rows), BOS, EOS, limit, beam_size, length_penalty, self.device)
-            for i, row in zip(rows, ids):
-                text = self.target_vocab.decode(row)
-                out[i] = Translation(text, self.check(text) if self.check is not None else None)
+        with self.thread_policy() as threads:
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                source, lengths, _, _ = make_batch([encoded[i] for i in rows], None, self.device)
+                limit = max_len or min(512, 2 * int(lengths.max()) + 10)
+                int8 = resolve_sample_precision(precision, self.device, len(rows) * beam_size) == "int8"
+                step = steppers.get(int8) or steppers.setdefault(int8, Seq2SeqStepper(self.model, int8))
+                with threads.step(), torch.inference_mode(), autocast(self.device):
+                    state = step.start(source, lengths)
+                    if beam_size == 1:
+                        ids = greedy_search(step, state, len(rows), BOS, EOS, limit, self.device)
+                    else:
+                        ids = beam_search(step, state, len(rows), BOS, EOS, limit, beam_size, length_penalty,
+                                          self.device)
+                for i, row in zip(rows, ids):
+                    text = self.target_vocab.decode(row)
+                    out[i] = Translation(text, self.check(text) if self.check is not None else None)
         return out
 
     @torch.inference_mode()
@@ -142,7 +154,8 @@ class Translator:
         source_ids = self.source_vocab.encode(clip_chars(text, self.max_length))[:self.max_length]
         target_ids = self.target_vocab.encode(clip_chars(translation, MAX_OUTPUT_LENGTH))[:MAX_OUTPUT_LENGTH]
         source, lengths, target_in, _ = make_batch([source_ids], [target_ids], self.device)
-        _, weights = self.model(source, lengths, target_in)
+        with self.thread_policy():
+            _, weights = self.model(source, lengths, target_in)
         return ([self.source_vocab.piece(i) for i in source_ids + [EOS]],
                 [self.target_vocab.piece(i) for i in target_ids + [EOS]], weights[0].float().cpu().numpy())
 
@@ -151,9 +164,6 @@ class Translator:
         """Every gate, C and h of the encoder reading `text` and of the decoder writing `translation` (default:
         the greedy translation), with the decoder's top next tokens: {"encoder": Inspection, "decoder":
         Inspection}. The encoder is bidirectional: a layer's forward units, then its backward ones."""
-        from seqgen.inspect import Inspection, check_steps, text_features
-        from seqgen.models.gates import lstm_gates
-
         text, = check_texts([text])
         if not text.strip():
             raise SeqgenError("the text is empty; give a sentence to inspect")
@@ -161,6 +171,13 @@ class Translator:
         if translation is None:
             translation = self.translate([text])[0]
         translation, = check_texts([translation], "the translation")
+        with self.thread_policy():
+            return self._inspect(text, translation, top_k)
+
+    def _inspect(self, text: str, translation: str, top_k: int) -> dict:
+        from seqgen.inspect import Inspection, check_steps, text_features
+        from seqgen.models.gates import lstm_gates
+
         self.model.eval()
         source_ids = self.source_vocab.encode(clip_chars(text, self.max_length))[:self.max_length]
         target_ids = self.target_vocab.encode(clip_chars(translation, MAX_OUTPUT_LENGTH))[:MAX_OUTPUT_LENGTH]

@@ -1,0 +1,270 @@
+"""The thread policy: the CPUs a process may use (affinity, cgroup quotas), --threads honoured by every command
+that computes, the measured choice of a loop, and the choice recorded in run.json. Its speed is measured by
+scripts/bench_threads.py, not here."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from conftest import run
+
+import seqgen
+from seqgen import threads as policy
+from seqgen.threads import Cpus, ThreadPolicy, usable_cpus
+
+TINY = ["--embedding-dim", "16", "--hidden-size", "32", "--batch-size", "4", "--bptt", "16", "--eval-interval", "10",
+        "--eval-batch-size", "4", "--device", "cpu", "--quiet", "--sample-length", "0"]
+
+
+@pytest.fixture
+def no_environment(monkeypatch):
+    """The tests run with OMP_NUM_THREADS=1 (conftest); the policy's own choice needs it unset."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+
+def cgroup(tmp_path, membership: str, files: dict):
+    """A fake /sys/fs/cgroup under tmp_path and the /proc/self/cgroup that names this process's group in it."""
+    root = tmp_path / "cgroup"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    root.mkdir(exist_ok=True)
+    (tmp_path / "membership").write_text(membership)
+    return root, tmp_path / "membership"
+
+
+def four_cpus(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+
+
+def test_a_cgroup_v2_quota_limits_the_usable_cpus_below_the_affinity_mask(tmp_path, monkeypatch):
+    four_cpus(monkeypatch)
+    root, membership = cgroup(tmp_path, "0::/kube/pod\n", {"cpu.max": "max 100000\n",
+                                                         "kube/pod/cpu.max": "150000 100000\n"})
+    cpus = usable_cpus(root, membership)
+    assert (cpus.affinity, cpus.quota, cpus.usable) == (4, 1.5, 1)  # 1.5 CPUs of time: a second thread is throttled
+
+
+def test_a_limit_on_a_parent_group_holds_for_its_children(tmp_path, monkeypatch):
+    four_cpus(monkeypatch)
+    root, membership = cgroup(tmp_path, "0::/a/b\n", {"a/cpu.max": "200000 100000", "a/b/cpu.max": "max 100000"})
+    assert usable_cpus(root, membership).usable == 2
+
+
+def test_a_cgroup_v1_cfs_quota_is_read_from_the_cpu_controller(tmp_path, monkeypatch):
+    four_cpus(monkeypatch)
+    root, membership = cgroup(tmp_path, "5:memory:/docker/x\n4:cpu,cpuacct:/docker/x\n",
+                              {"cpu,cpuacct/docker/x/cpu.cfs_quota_us": "300000", "cpu,cpuacct/docker/x/cpu.cfs_period_us":
+                               "100000", "cpu,cpuacct/cpu.cfs_quota_us": "-1", "cpu,cpuacct/cpu.cfs_period_us": "100000"})
+    assert usable_cpus(root, membership) == Cpus(usable=3, affinity=4, quota=3.0)
+
+
+def test_without_a_quota_the_affinity_mask_decides(tmp_path, monkeypatch):
+    four_cpus(monkeypatch)
+    root, membership = cgroup(tmp_path, "0::/\n", {"cpu.max": "max 100000"})
+    assert usable_cpus(root, membership) == Cpus(usable=4, affinity=4, quota=None)
+    assert usable_cpus(tmp_path / "nothing", tmp_path / "no-membership").usable == 4  # unreadable: no quota
+
+
+def test_what_the_user_fixed_wins(no_environment, monkeypatch):
+    two = Cpus(2, 2)
+    assert ThreadPolicy(3, cpus=two).describe()["policy"] == "fixed"
+    with ThreadPolicy(3, cpus=two) as fixed:
+        assert torch.get_num_threads() == 3
+        for _ in range(50):
+            with fixed.step():
+                pass
+        assert torch.get_num_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert ThreadPolicy(cpus=two).describe()["reason"] == "OMP_NUM_THREADS=1 in the environment"
+    assert ThreadPolicy(2, cpus=two).describe()["threads"] == 2  # --threads over the environment
+
+
+def test_one_usable_cpu_or_several_processes_fix_the_count(no_environment):
+    assert ThreadPolicy(cpus=Cpus(1, 4, 1.0)).describe()["threads"] == 1
+    shared = ThreadPolicy(cpus=Cpus(8, 8), processes=4).describe()
+    assert (shared["policy"], shared["threads"]) == ("fixed", 2)
+
+
+def simulate(threads_policy, seconds_per_step, steps):
+    """Run `steps` steps whose time is seconds_per_step(step, threads); return the threads each step ran on."""
+    used = []
+    for step in range(steps):
+        used.append(threads_policy.threads)
+        threads_policy.observe(seconds_per_step(step, threads_policy.threads))
+    return used
+
+
+def test_a_loop_keeps_the_faster_count_and_follows_a_change_of_load(no_environment):
+    before = torch.get_num_threads()
+    busy = range(1500, 3000)  # another program takes a core: two threads now wait on each other
+
+    def seconds(step, threads):
+        return 0.030 if threads == 1 else (0.300 if step in busy else 0.020)
+
+    with ThreadPolicy(cpus=Cpus(2, 2)) as measured:
+        used = simulate(measured, seconds, 4500)
+        assert torch.get_num_threads() == measured.threads
+    assert torch.get_num_threads() == before  # restored on leaving
+    assert used[0] == 1  # a loop starts on one thread
+    assert used[1000:1500].count(2) == 500  # quiet: the two threads that are faster
+    assert used[1500:1520].index(1) < 12  # busy: one thread within a few steps of the change,
+    assert used[1500:3000].count(2) < 20  # and two only for a step of each new measurement
+    assert used[4000:].count(2) > 480  # quiet again: two threads once it measured again
+    record = measured.describe()
+    assert record["policy"] == "measured" and record["candidates"] == [1, 2]
+    assert {d["threads"] for d in record["decisions"]} == {1, 2}
+    assert any(d["why"] == "slower steps" for d in record["decisions"])
+    # measuring and following two changes of load in under two minutes cost less than a tenth
+    total = sum(seconds(step, t) for step, t in enumerate(used))
+    best = sum(min(seconds(step, 1), seconds(step, 2)) for step in range(4500))
+    assert total < 1.10 * best
+
+
+def test_train_records_its_thread_choice_and_honours_threads(corpus_file, tmp_path, no_environment, monkeypatch):
+    four_cpus(monkeypatch)
+    root, membership = cgroup(tmp_path, "0::/box\n", {"box/cpu.max": "250000 100000"})
+    monkeypatch.setattr(policy, "CGROUP_ROOT", str(root))
+    monkeypatch.setattr(policy, "CGROUP_MEMBERSHIP", str(membership))
+    result = run("train", "--corpus", corpus_file, "--max-steps", 6, "--output-dir", tmp_path, "--name", "auto", *TINY)
+    assert result.exit_code == 0, result.output
+    chosen = json.loads((tmp_path / "auto" / "run.json").read_text())["threads"]
+    assert chosen["cpus"] == {"usable": 2, "affinity": 4, "cgroup_quota": 2.5}
+    assert chosen["policy"] == "measured" and chosen["candidates"] == [1, 2] and chosen["requested"] is None
+
+    seen = []
+    step = torch.optim.AdamW.step
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: seen.append(torch.get_num_threads())
+                        or step(self, *a, **k))
+    result = run("train", "--corpus", corpus_file, "--max-steps", 6, "--output-dir", tmp_path, "--name", "three",
+                 "--threads", 3, *TINY)
+    assert result.exit_code == 0, result.output
+    assert seen == [3] * 6
+    chosen = json.loads((tmp_path / "three" / "run.json").read_text())["threads"]
+    assert (chosen["threads"], chosen["requested"], chosen["policy"], chosen["reason"]) == (3, 3, "fixed", "--threads")
+    assert json.loads((tmp_path / "three" / "run.json").read_text())["train_config"]["threads"] == 3
+
+    # a resume may run on another number of threads
+    result = run("train", "--resume", tmp_path / "three", "--max-steps", 8, "--threads", 1, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "three" / "run.json").read_text())["threads"]["threads"] == 1
+
+
+def counts_while(monkeypatch):
+    """The thread counts torch had while each ThreadPolicy was entered (the verbs' computations)."""
+    seen = []
+    enter = ThreadPolicy.__enter__
+
+    def recording(self):
+        entered = enter(self)
+        seen.append(torch.get_num_threads())
+        return entered
+
+    monkeypatch.setattr(ThreadPolicy, "__enter__", recording)
+    return seen
+
+
+def test_every_language_model_command_honours_threads(corpus_file, tmp_path, monkeypatch):
+    assert run("train", "--corpus", corpus_file, "--max-steps", 4, "--output-dir", tmp_path, "--name", "r",
+               *TINY).exit_code == 0
+    before = torch.get_num_threads()
+    for command in (["sample", tmp_path / "r", "--length", 20, "--seed", 1],
+                    ["evaluate", tmp_path / "r"],
+                    ["inspect", tmp_path / "r", "--text", "the quick brown fox"]):
+        seen = counts_while(monkeypatch)
+        result = run(*command, "--threads", 3)
+        assert result.exit_code == 0, result.output
+        assert seen and set(seen) == {3}, command
+        assert torch.get_num_threads() == before
+        monkeypatch.undo()
+    model = seqgen.load(tmp_path / "r", threads=3)
+    pieces = model.stream(length=5, seed=1)
+    next(pieces), next(pieces)
+    assert torch.get_num_threads() == 3  # while the stream is drawn
+    list(pieces)
+    assert torch.get_num_threads() == before
+    text = seqgen.load(tmp_path / "r").generate(length=30, seed=4, threads=1)
+    assert text == seqgen.load(tmp_path / "r", threads=3).generate(length=30, seed=4)  # the count never changes the text
+
+
+def test_the_ensembles_and_their_commands_follow_the_policy(tmp_path, monkeypatch):
+    from test_classify import FAST as CLASSIFY_FAST
+    from test_classify import two_classes
+
+    airline = seqgen.__file__.replace("__init__.py", "data/airline.csv")
+    result = run("train", "--task", "forecast", "--corpus", airline, "--epochs", 3, "--ensemble", 2, "--hidden-size", 8,
+                 "--output-dir", tmp_path, "--name", "f", "--threads", 2, "--device", "cpu", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "f" / "run.json").read_text())["threads"]["threads"] == 2
+    train = tmp_path / "TRAIN.txt"
+    train.write_text(two_classes(20, 0))
+    result = run("train", "--task", "classify", "--corpus", train, "--output-dir", tmp_path, "--name", "c",
+                 *CLASSIFY_FAST)
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((tmp_path / "c" / "run.json").read_text())["threads"]
+    assert recorded["reason"] == "OMP_NUM_THREADS=1 in the environment" and recorded["threads"] == 1
+    for command in (["forecast", tmp_path / "f"], ["evaluate", tmp_path / "f"], ["inspect", tmp_path / "f"],
+                    ["classify", tmp_path / "c", train], ["inspect", tmp_path / "c", "--text", "0.1 0.5 0.9"]):
+        seen = counts_while(monkeypatch)
+        result = run(*command, "--threads", 3)
+        assert result.exit_code == 0, result.output
+        assert seen and set(seen) == {3}, command
+        monkeypatch.undo()
+    forecast = seqgen.load(tmp_path / "f", threads=2).forecast()
+    assert np.allclose([r["forecast"] for r in forecast], [r["forecast"] for r in seqgen.load(tmp_path / "f").forecast()])
+
+
+def test_translate_honours_threads_and_its_validation_keeps_the_training_count(tmp_path, monkeypatch):
+    pairs = tmp_path / "p.tsv"
+    pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ("cat", "dog", "bird", "fish", "cow", "hen") * 4))
+    seen = []
+    from seqgen.tasks.translate.translate import Translator
+
+    translate = Translator.translate
+    monkeypatch.setattr(Translator, "translate", lambda self, *a, **k: seen.append(torch.get_num_threads())
+                        or translate(self, *a, **k))
+    result = run("train", "--task", "translate", "--corpus", pairs, "--embedding-dim", 8, "--hidden-size", 8,
+                 "--batch-size", 4, "--max-steps", 4, "--eval-interval", 2, "--threads", 2, "--device", "cpu",
+                 "--quiet", "--sample-length", 0, "--output-dir", tmp_path, "--name", "t")
+    assert result.exit_code == 0, result.output
+    assert seen == [2, 2]  # validation decodes on the training loop's threads
+    monkeypatch.undo()
+    seen = counts_while(monkeypatch)
+    result = run("translate", tmp_path / "t", "cat", "--threads", 3)
+    assert result.exit_code == 0, result.output
+    assert seen and set(seen) == {3}
+
+
+def test_more_threads_are_seldom_timed_while_no_cpu_sits_idle(no_environment, monkeypatch):
+    ticks = {"idle": 0, "total": 0}
+
+    def busy_machine(cpus, stat=None):  # every tick of both CPUs busy: ours, and another program's
+        ticks["total"] += 100
+        return ticks["idle"], ticks["total"]
+
+    monkeypatch.setattr(policy, "idle_jiffies", busy_machine)
+    with ThreadPolicy(cpus=Cpus(2, 2)) as measured:
+        used = simulate(measured, lambda step, threads: 0.030 if threads == 1 else 0.500, 3000)
+    record = measured.describe()
+    first = record["decisions"][0]
+    assert first["threads"] == 1 and first["not_timed_idle_cpus"] == {"2": 0.0}
+    # two threads are tried only by every RETRY_BUSY-th measurement, for the one step that shows they lose
+    assert 0 < used.count(2) <= record["measurements"] // policy.RETRY_BUSY + 1
+    assert set(used[-500:]) == {1} or used[-500:].count(2) <= 1
+
+
+def test_subword_training_uses_the_cpus_this_process_may_use(monkeypatch):
+    import sentencepiece
+
+    from seqgen.tokenizers import fit_tokenizer
+    from seqgen.tokenizers import sentencepiece as ours
+
+    seen = {}
+    train = sentencepiece.SentencePieceTrainer.train
+    monkeypatch.setattr(ours, "usable_cpus", lambda: Cpus(usable=1, affinity=64, quota=1.0))  # a 1-CPU container
+    monkeypatch.setattr(sentencepiece.SentencePieceTrainer, "train",
+                        lambda **options: seen.update(options) or train(**options))
+    fit_tokenizer("bpe", "the quick brown fox jumps over the lazy dog\n" * 50, 300)
+    assert seen["num_threads"] == 1
