@@ -45,3 +45,27 @@ class Seq2SeqConfig(Checked):
     hidden_size: int
     num_layers: int
     dropout: float
+
+
+@dataclass(frozen=True)
+class ForecasterConfig(Checked):
+    """Everything that rebuilds one network of a forecast ensemble; stored in the checkpoint as its model_config."""
+
+    input_size: int  # features per step: the scaled value, the season's features and the covariates
+    hidden_size: int
+    num_layers: int
+    horizon: int
+    dropout: float
+
+
+@dataclass(frozen=True)
+class ClassifierConfig(Checked):
+    """Everything that rebuilds one network of a classify ensemble; stored in the checkpoint as its model_config."""
+
+    num_classes: int
+    hidden_size: int
+    num_layers: int
+    bidirectional: bool
+    conv_channels: int
+    dropout: float
+    input_size: int = 1  # channels per step; checkpoints written before multichannel input lack it
