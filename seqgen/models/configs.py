@@ -3,10 +3,12 @@ themselves so that listing options (`seqgen train --help`) never has to import t
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from seqgen.config import Checked, NetworkOptions, default, option
+from seqgen.config import Checked, NetworkOptions, default, from_dict, option
+from seqgen.errors import SeqgenError
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,14 @@ class ClassifierConfig(Checked):
     conv_channels: int
     dropout: float
     input_size: int = 1  # channels per step; checkpoints written before multichannel input lack it
+
+
+def stored(cls, values):
+    """The network config `cls` from a checkpoint's model_config: each field it must have is there and of its
+    type (a field added later takes its default, a key of an older version is ignored)."""
+    if not isinstance(values, dict):
+        raise SeqgenError(f"its model_config is a {type(values).__name__}, not a dict")
+    for f in dataclasses.fields(cls):
+        if f.default is dataclasses.MISSING and f.name not in values:
+            raise SeqgenError(f"its model_config lacks {f.name!r}")
+    return from_dict(cls, values)

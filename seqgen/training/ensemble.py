@@ -73,14 +73,64 @@ class EnsembleState:
         return [record["weights"] for record in self.records]
 
 
-def check_counts(state: dict, members: list, ensemble: int, epochs: int) -> None:
-    """The resume rules every ensemble checkpoint follows: its epochs are its configuration's, and it holds one
-    set of weights per trained network."""
+# A checkpoint's train_state comes in two layouts. Without validation (forecast) it keeps the epoch of the
+# network in progress and the per-epoch loss sums beside the member count, and that network as its weights,
+# optimizer, data order and random states (NETWORK). With validation (classify) the snapshot holds the
+# network's progress too (PROGRESS: epoch, early stopping, history), and the checkpoint a training record
+# per finished network beside its weights.
+NETWORK = ("model_state", "optimizer_state", "order_state", "rng_state")
+
+
+def _check_counts(state: dict, members: list, ensemble: int, epochs: int) -> None:
     if state["epochs"] != epochs:
         raise SeqgenError(f"its training state counts {state['epochs']} epochs, its configuration {epochs}")
     if not 0 <= state["member"] <= ensemble or len(members) != state["member"]:
         raise SeqgenError(f"its training state says {state['member']} of {ensemble} networks are trained, but it "
                           f"holds {len(members)}")
+
+
+def state_payload(state: EnsembleState, ensemble: int, validated: bool) -> dict:
+    """The checkpoint's train_state (in the layout of a task with or without validation)."""
+    done = {"member": state.member, "epochs": state.epochs, "complete": state.member >= ensemble}
+    if validated:
+        return {**done, "network": state.network}
+    network = state.network and {k: state.network[k] for k in NETWORK}
+    return {**done, "epoch": state.epoch, "loss_sums": list(state.loss_sums), "network": network}
+
+
+def records_payload(state: EnsembleState) -> list:
+    """The training records of the finished networks of a task with validation, as the checkpoint keeps them."""
+    return [{k: v for k, v in r.items() if k != "weights"} for r in state.records]
+
+
+def restore_state(payload: dict, ensemble: int, epochs: int, validated: bool) -> EnsembleState:
+    """The state of a checkpoint (see state_payload), the resume rules checked."""
+    state = payload["train_state"]
+    if validated:
+        require(state, member=int, epochs=int)
+        require(payload, members=list, training=list)
+        members, training = payload["members"], payload["training"]
+        _check_counts(state, members, ensemble, epochs)
+        if len(training) != len(members):
+            raise SeqgenError(f"it holds {len(members)} networks but the training records of {len(training)}")
+        for record in training:
+            require(record, history=list, best_epoch=int, stopped_early=bool, val_rows=list)
+        return EnsembleState(epochs, state["member"], [{"weights": w, **r} for w, r in zip(members, training)],
+                             state.get("network"))
+    require(state, member=int, epoch=int, epochs=int, loss_sums=list)
+    require(payload, members=list)
+    if len(state["loss_sums"]) != epochs:
+        raise SeqgenError(f"its training state counts {state['epochs']} epochs, its configuration {epochs}")
+    _check_counts(state, payload["members"], ensemble, epochs)
+    if not 0 <= state["epoch"] < epochs or (state["epoch"] > 0) != (state.get("network") is not None):
+        raise SeqgenError(f"its training state stops at epoch {state['epoch']} without that network's state")
+    network = state.get("network")
+    if network is not None:
+        require(network, **dict.fromkeys(NETWORK, object))
+        network = {**network, "epoch": state["epoch"], "best_loss": math.inf, "best_state": None, "best_epoch": 0,
+                   "waited": 0, "history": []}
+    return EnsembleState(epochs, state["member"], [{"weights": w} for w in payload["members"]], network,
+                         [float(x) for x in state["loss_sums"]])
 
 
 class MemberTask(Protocol):
@@ -97,15 +147,15 @@ class MemberTask(Protocol):
     # validate(model, member) -> the validation loss of network `member`, None when it holds out nothing;
     # a task without validation sets it to None (each network then trains every epoch and keeps its last weights).
     validate: Optional[Callable[[nn.Module, int], Optional[float]]]
+    # Optional too: begin(member) gets ready to train network `member` (its rows, its class weights);
+    # record(member) -> what the checkpoint keeps of a finished network besides its weights and history;
+    # extra_state() -> what the task adds to the train_state (e.g. its data's fingerprint).
 
     def network(self) -> nn.Module:
         """A new network on the CPU, drawn from torch's (already seeded) generator."""
 
     def order(self, seed: int):
         """The generator of the data order (a torch.Generator or a numpy Generator)."""
-
-    def begin(self, member: int) -> None:
-        """Get ready to train network `member` (its rows, its class weights)."""
 
     def batches(self, member: int, order) -> Iterable[torch.Tensor]:
         """One epoch's batches of row indices of network `member`, in the order `order` draws."""
@@ -115,15 +165,6 @@ class MemberTask(Protocol):
 
     def loss(self, model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         """The mean training loss of a batch (run under autocast)."""
-
-    def record(self, member: int) -> dict:
-        """What the checkpoint keeps of a finished network besides its weights and history."""
-
-    def state_payload(self, state: EnsembleState) -> dict:
-        """The checkpoint's train_state."""
-
-    def restore(self, payload: dict) -> EnsembleState:
-        """The state of a checkpoint (the inverse of state_payload and payload), its task's rules checked."""
 
     def payload(self, state: EnsembleState, final: bool) -> dict:
         """The checkpoint besides train_state; `final` once every network is trained."""
@@ -244,7 +285,7 @@ def _train_member(task: MemberTask, state: EnsembleState, member: int, should_st
     return {"weights": progress["best_state"] if validates else weights_of(model), "history": history,
             "best_epoch": progress["best_epoch"] if validates else progress["epoch"],
             "best_val_loss": progress["best_loss"] if "val_loss" in history[-1] else None,
-            "stopped_early": stopped_early, **task.record(member)}
+            "stopped_early": stopped_early, **(task.record(member) if hasattr(task, "record") else {})}
 
 
 def run_members(task: MemberTask, state: EnsembleState, save: Optional[Callable[[EnsembleState], None]] = None,
@@ -255,7 +296,8 @@ def run_members(task: MemberTask, state: EnsembleState, save: Optional[Callable[
     should_stop = should_stop or (lambda: False)
     while state.member < task.config.ensemble:
         member = state.member
-        task.begin(member)
+        if hasattr(task, "begin"):
+            task.begin(member)
         record = _train_member(task, state, member, should_stop, bar)
         if record is None:
             if save is not None:
@@ -289,11 +331,15 @@ def train_members(task: MemberTask, new_run: Callable[[], RunFolder], resume=Non
     """Train the ensemble in a new run folder (`new_run()`) or continue the run of `checkpoint` (read from
     `resume`). latest.pt is written after each network and when stopped; once every network is trained, best.pt
     and latest.pt hold the final payload. Returns what the task's `summary` makes of it."""
+    def train_state(state: EnsembleState) -> dict:
+        extra = task.extra_state() if hasattr(task, "extra_state") else {}
+        return {**state_payload(state, task.config.ensemble, task.validate is not None), **extra}
+
     with task.threads:
         state = EnsembleState(task.epochs)
         if checkpoint is not None:
             with rebuilding(resume):
-                state = task.restore(checkpoint)
+                state = restore_state(checkpoint, task.config.ensemble, task.epochs, task.validate is not None)
                 restore_check(task, state)
         run = RunFolder.of_checkpoint(resume) if checkpoint is not None else new_run()
         try:
@@ -302,14 +348,14 @@ def train_members(task: MemberTask, new_run: Callable[[], RunFolder], resume=Non
             try:
                 arm(should_stop)  # from here a Ctrl-C saves latest.pt; before, there was nothing to save
                 finished = run_members(task, state, lambda s: run.save_checkpoint(
-                    {**task.payload(s, False), "train_state": task.state_payload(s)}, run.latest), should_stop, bar)
+                    {**task.payload(s, False), "train_state": train_state(s)}, run.latest), should_stop, bar)
             finally:
                 bar.close()
             final = None
             if finished:
                 final = task.payload(state, True)
                 run.save_checkpoint(final, run.best)
-                run.save_checkpoint({**final, "train_state": task.state_payload(state)}, run.latest)
+                run.save_checkpoint({**final, "train_state": train_state(state)}, run.latest)
             return task.summary(state, final, run)
         finally:
             run.close()

@@ -13,11 +13,12 @@ import numpy as np
 import torch
 
 from seqgen.checkpoint import rebuilding, require
-from seqgen.config import check, from_dict
+from seqgen.config import check, from_dict, to_dict
 from seqgen.data.series import FLOAT32_MAX, LabelError
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
+from seqgen.models.configs import ClassifierConfig, stored
 from seqgen.tasks.classify.config import ClassifyConfig, EvaluateConfig
 from seqgen.tasks.classify.data import check_scalable, pad, read_like_training
 from seqgen.threads import ThreadPolicy, check_threads
@@ -27,7 +28,7 @@ NAME = "classify"
 
 
 def rebuild(model_config: dict, state: dict, device="cpu") -> LSTMClassifier:
-    model = LSTMClassifier(**model_config)
+    model = LSTMClassifier(**to_dict(stored(ClassifierConfig, model_config)))
     model.load_state_dict(state)
     return model.to(device).eval()
 
@@ -67,13 +68,11 @@ def check_payload(payload: dict) -> None:
     classes = payload["classes"]
     if len(classes) < 2 or not all(isinstance(c, str) for c in classes) or len(set(classes)) != len(classes):
         raise SeqgenError("its classes are not two or more distinct names")
-    config = payload["model_config"]
-    require(config, num_classes=int, hidden_size=int, num_layers=int, bidirectional=bool, conv_channels=int,
-            dropout=(int, float))
-    if config["num_classes"] != len(classes):
-        raise SeqgenError(f"its model has {config['num_classes']} classes, its class list {len(classes)}")
-    channels = config.get("input_size", 1)  # checkpoints of one-channel models written before it have none
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+    config = stored(ClassifierConfig, payload["model_config"])
+    if config.num_classes != len(classes):
+        raise SeqgenError(f"its model has {config.num_classes} classes, its class list {len(classes)}")
+    channels = config.input_size  # 1 in checkpoints of one-channel models written before it was stored
+    if channels < 1:
         raise SeqgenError(f"its model's input_size is {channels!r}, not a whole number >= 1")
     scaling = payload["scaling"]
     require(scaling, mean=(int, float, list), std=(int, float, list))
@@ -144,7 +143,7 @@ class Classifier:
 
     def _checked(self, sequences: list) -> list:
         """The sequences as float64 arrays of the model's channels; anything else is one line."""
-        channels = self.payload["model_config"].get("input_size", 1)
+        channels = stored(ClassifierConfig, self.payload["model_config"]).input_size
         try:
             sequences = [np.asarray(s, dtype=np.float64) for s in sequences]
         except (TypeError, ValueError):
@@ -197,7 +196,7 @@ class Classifier:
 
         if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < len(self.networks):
             raise SeqgenError(f"member must be a network of the ensemble, 0 to {len(self.networks) - 1}, not {member!r}")
-        channels = self.payload["model_config"].get("input_size", 1)
+        channels = stored(ClassifierConfig, self.payload["model_config"]).input_size
         try:
             values = np.asarray(sequence, dtype=np.float64)
         except (TypeError, ValueError):

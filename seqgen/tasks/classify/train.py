@@ -25,7 +25,7 @@ from seqgen.tasks.classify.data import TrainingData, default_run_stem, fold_coun
 from seqgen.tasks.classify.evaluate import classification_report, plot_confusion
 from seqgen.threads import ThreadPolicy
 from seqgen.training import small_network_precision
-from seqgen.training.ensemble import EnsembleState, check_counts, resume_checkpoint, train_members
+from seqgen.training.ensemble import EnsembleState, records_payload, resume_checkpoint, train_members
 
 NAME = "classify"
 
@@ -91,23 +91,8 @@ class ClassifyMembers:
     def record(self, member: int) -> dict:
         return {"val_rows": [int(r) for r in self.val_rows]}
 
-    def state_payload(self, state: EnsembleState) -> dict:
-        return {"member": state.member, "epochs": state.epochs, "network": state.network,
-                "fingerprint": self.data.fingerprint, "complete": state.member >= self.config.ensemble}
-
-    def restore(self, payload: dict) -> EnsembleState:
-        state = payload["train_state"]
-        require(state, member=int, epochs=int)
-        require(payload, members=list, training=list)
-        members, training = payload["members"], payload["training"]
-        check_counts(state, members, self.config.ensemble, self.epochs)
-        if len(training) != len(members):
-            raise SeqgenError(f"it holds {len(members)} networks but the training records of {len(training)}")
-        records = []
-        for weights, record in zip(members, training):
-            require(record, history=list, best_epoch=int, stopped_early=bool, val_rows=list)
-            records.append({"weights": weights, **record})
-        return EnsembleState(self.epochs, state["member"], records, state.get("network"))
+    def extra_state(self) -> dict:
+        return {"fingerprint": self.data.fingerprint}
 
     def payload(self, state: EnsembleState, final: bool) -> dict:
         losses = [r["best_val_loss"] for r in state.records if r["best_val_loss"] is not None]
@@ -115,7 +100,7 @@ class ClassifyMembers:
                 "classes": self.data.classes, "scaling": self.data.scaling, "layout": self.data.layout,
                 "members": state.weights(), "best_val_loss": float(np.mean(losses)) if losses else None,
                 "test_report": self.test_report(state) if final else None,
-                "training": [{k: v for k, v in r.items() if k != "weights"} for r in state.records]}
+                "training": records_payload(state)}
 
     def test_report(self, state: EnsembleState) -> Optional[dict]:
         """The ensemble's scores on --test (None without it)."""

@@ -20,7 +20,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from seqgen.data.series import Series, check_series, load_series
+from seqgen.checkpoint import require
+from seqgen.data.series import FLOAT32_MAX, Series, check_series, load_series
 from seqgen.errors import SeqgenError
 from seqgen.tasks.forecast.config import ForecastConfig
 
@@ -69,6 +70,36 @@ def series_payload(series: Series) -> dict:
     if series.covariates:
         saved["covariates"] = {name: [float(v) for v in values] for name, values in series.covariates.items()}
     return saved
+
+
+def check_training_values(values: np.ndarray, config: ForecastConfig, season: int,
+                          covariates: Optional[np.ndarray] = None) -> None:
+    """The training part of a series (and its covariates (N, K), with --covariates) is one the networks can
+    learn from: long enough, and numbers their 32-bit floats hold."""
+    check_series(Series("series", values, None, "value"), season, config.horizon, config.window,
+                 config.log_transform)
+    names = covariate_names(config)
+    if names and (covariates is None or covariates.shape != (len(values), len(names))):
+        raise SeqgenError(f"--covariates {config.covariates} needs those columns beside the series' {len(values)} "
+                          "points")
+    for what, column in [("the series", values)] + [(f"covariate {name!r}", covariates[:, k])
+                                                    for k, name in enumerate(names)]:
+        if not np.all(np.abs(column) <= FLOAT32_MAX):  # NaN too
+            point = int(np.argmin(np.abs(column) <= FLOAT32_MAX))
+            raise SeqgenError(f"{what} holds {column[point]:.4g} at point {point + 1}: not a number within the "
+                              f"range of 32-bit floats (±{FLOAT32_MAX:.3g}) the networks compute in; rescale it")
+
+
+def saved_series(checkpoint: dict, config: ForecastConfig) -> tuple[Series, int]:
+    """The series a checkpoint trains on (what series_payload wrote), and the points of its training part."""
+    require(checkpoint, series=dict, train_points=int)
+    require(checkpoint["series"], name=str, values=list, column=(str, type(None)), dates=(list, type(None)))
+    saved = checkpoint["series"]
+    series = Series(saved["name"], np.asarray(saved["values"], dtype=np.float64), saved["dates"], saved["column"],
+                    {k: np.asarray(v, dtype=np.float64) for k, v in saved.get("covariates", {}).items()} or None)
+    if not 0 < checkpoint["train_points"] <= len(series.values) or config.season is None:
+        raise SeqgenError(f"its train_points ({checkpoint['train_points']}) or season do not fit its series")
+    return series, checkpoint["train_points"]
 
 
 def transform(values: np.ndarray, log: bool) -> np.ndarray:

@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 from seqgen.checkpoint import rebuilding, require
-from seqgen.config import check, from_dict
+from seqgen.config import check, from_dict, to_dict
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
+from seqgen.models.configs import ForecasterConfig, stored
 from seqgen.models.forecast import LSTMForecaster
 from seqgen.plots import save_figure
 from seqgen.tasks.forecast.baselines import COMBINABLE, combine_baseline
@@ -39,7 +40,7 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def rebuild(state: dict, member: int, device="cpu") -> LSTMForecaster:
-    model = LSTMForecaster(**state["model_config"])
+    model = LSTMForecaster(**to_dict(stored(ForecasterConfig, state["model_config"])))
     model.load_state_dict(state["members"][member])
     return model.to(device).eval()
 
@@ -162,9 +163,8 @@ def check_payload(payload: dict) -> None:
     if len(payload["residual_std"]) != prep["horizon"]:
         raise SeqgenError(f"its residual_std has {len(payload['residual_std'])} steps, its horizon {prep['horizon']}")
     _numbers(payload["residual_std"], "residual_std", 0.0)
-    config = payload["model_config"]
-    require(config, input_size=int, hidden_size=int, num_layers=int, horizon=int, dropout=(int, float))
-    if config["horizon"] != prep["horizon"] or config["input_size"] != input_size(prep["season"], len(covariates)):
+    config = stored(ForecasterConfig, payload["model_config"])
+    if config.horizon != prep["horizon"] or config.input_size != input_size(prep["season"], len(covariates)):
         raise SeqgenError("its model_config does not match its preprocessing")
     if not payload["members"]:
         raise SeqgenError("it holds no networks")

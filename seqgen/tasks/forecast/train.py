@@ -4,7 +4,6 @@ exactly)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Optional
@@ -12,22 +11,22 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import rebuilding, require
+from seqgen.checkpoint import rebuilding
 from seqgen.config import to_dict
-from seqgen.data.series import FLOAT32_MAX, Series, check_series
 from seqgen.device import resolve_device
-from seqgen.errors import SeqgenError
 from seqgen.models.configs import ForecasterConfig
 from seqgen.models.forecast import LSTMForecaster
 from seqgen.runs import RunFolder, RunPaths, check_new_run
 from seqgen.tasks.forecast.baselines import combine_baseline
 from seqgen.tasks.forecast.config import ForecastConfig
 from seqgen.tasks.forecast.data import (
+    check_training_values,
     covariate_matrix,
     covariate_names,
     input_size,
     prepare,
     read_training_series,
+    saved_series,
     series_payload,
     training_set,
     transform,
@@ -37,7 +36,6 @@ from seqgen.training import progress_bar, small_network_precision
 from seqgen.training.ensemble import (
     BAR,
     EnsembleState,
-    check_counts,
     resume_checkpoint,
     run_members,
     train_members,
@@ -55,18 +53,7 @@ class ForecastMembers:
 
     def __init__(self, values: np.ndarray, config: ForecastConfig, season: int, device: torch.device,
                  covariates: Optional[np.ndarray] = None):
-        check_series(Series("series", values, None, "value"), season, config.horizon, config.window,
-                     config.log_transform)
-        names = covariate_names(config)
-        if names and (covariates is None or covariates.shape != (len(values), len(names))):
-            raise SeqgenError(f"--covariates {config.covariates} needs those columns beside the series' {len(values)} "
-                              "points")
-        for what, column in [("the series", values)] + [(f"covariate {name!r}", covariates[:, k])
-                                                        for k, name in enumerate(names)]:
-            if not np.all(np.abs(column) <= FLOAT32_MAX):  # NaN too
-                point = int(np.argmin(np.abs(column) <= FLOAT32_MAX))
-                raise SeqgenError(f"{what} holds {column[point]:.4g} at point {point + 1}: not a number within the "
-                                  f"range of 32-bit floats (±{FLOAT32_MAX:.3g}) the networks compute in; rescale it")
+        check_training_values(values, config, season, covariates)
         if config.combine != "none":  # fail before training, not after: the statistical model must fit this series
             combine_baseline(config.combine, values, config.horizon, season, config.log_transform)
         self.config, self.device = config, device
@@ -75,7 +62,7 @@ class ForecastMembers:
         self.prep = prepare(values, config, season, covariates)
         inputs, targets = training_set(transform(values, config.log_transform), self.prep, covariates)
         self.inputs, self.targets = inputs.to(device), targets.to(device)
-        self.model_config = ForecasterConfig(input_size(season, len(names)), config.hidden_size, config.num_layers,
+        self.model_config = ForecasterConfig(input_size(season, len(covariate_names(config))), config.hidden_size, config.num_layers,
                                              config.horizon, config.dropout)
         self.epochs = max(1, int(round(config.epochs)))
         self.base: dict = {}  # what every checkpoint of the run holds besides the networks (see `train`)
@@ -86,9 +73,6 @@ class ForecastMembers:
     def order(self, seed: int) -> torch.Generator:
         return torch.Generator().manual_seed(seed)
 
-    def begin(self, member: int) -> None:
-        pass
-
     def batches(self, member: int, order: torch.Generator):
         return torch.randperm(len(self.inputs), generator=order).split(self.config.batch_size)
 
@@ -97,31 +81,6 @@ class ForecastMembers:
 
     def loss(self, model: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.mse_loss(model(self.inputs[batch]), self.targets[batch])
-
-    def record(self, member: int) -> dict:
-        return {}
-
-    def state_payload(self, state: EnsembleState) -> dict:
-        network = state.network and {k: state.network[k] for k in NETWORK}
-        return {"member": state.member, "epoch": state.epoch, "epochs": state.epochs,
-                "loss_sums": list(state.loss_sums), "network": network, "complete": state.member >= self.config.ensemble}
-
-    def restore(self, payload: dict) -> EnsembleState:
-        state = payload["train_state"]
-        require(state, member=int, epoch=int, epochs=int, loss_sums=list)
-        require(payload, members=list)
-        if len(state["loss_sums"]) != self.epochs:
-            raise SeqgenError(f"its training state counts {state['epochs']} epochs, its configuration {self.epochs}")
-        check_counts(state, payload["members"], self.config.ensemble, self.epochs)
-        if not 0 <= state["epoch"] < self.epochs or (state["epoch"] > 0) != (state.get("network") is not None):
-            raise SeqgenError(f"its training state stops at epoch {state['epoch']} without that network's state")
-        network = state.get("network")
-        if network is not None:
-            require(network, **dict.fromkeys(NETWORK, object))
-            network = {**network, "epoch": state["epoch"], "best_loss": math.inf, "best_state": None,
-                       "best_epoch": 0, "waited": 0, "history": []}
-        return EnsembleState(self.epochs, state["member"], [{"weights": w} for w in payload["members"]], network,
-                             [float(x) for x in state["loss_sums"]])
 
     def payload(self, state: EnsembleState, final: bool) -> dict:
         return {**self.base, "members": state.weights(), **(self.result(state) if final else {})}
@@ -157,11 +116,6 @@ class ForecastMembers:
         return result("budget", history, history[-1]["train_loss"])
 
 
-# The network in progress in a forecast checkpoint: its weights, optimizer and random states (its epoch is
-# the train_state's).
-NETWORK = ("model_state", "optimizer_state", "order_state", "rng_state")
-
-
 def fit(values: np.ndarray, config: ForecastConfig, season: int, progress: bool = False,
         covariates: Optional[np.ndarray] = None) -> dict:
     """Train an ensemble on `values` (and `covariates` (N, K) beside them, with --covariates) in memory, no run
@@ -189,19 +143,6 @@ class ForecastResult(RunPaths):
     train_loss: Optional[float]  # the last epoch's, averaged over the networks; None when interrupted
 
 
-def _series(resume, checkpoint: dict, config: ForecastConfig) -> tuple:
-    """The series a checkpoint trains on, and the points of its training part."""
-    with rebuilding(resume):
-        require(checkpoint, series=dict, train_points=int)
-        require(checkpoint["series"], name=str, values=list, column=(str, type(None)), dates=(list, type(None)))
-        saved = checkpoint["series"]
-        series = Series(saved["name"], np.asarray(saved["values"], dtype=np.float64), saved["dates"], saved["column"],
-                        {k: np.asarray(v, dtype=np.float64) for k, v in saved.get("covariates", {}).items()} or None)
-        if not 0 < checkpoint["train_points"] <= len(series.values) or config.season is None:
-            raise SeqgenError(f"its train_points ({checkpoint['train_points']}) or season do not fit its series")
-    return series, checkpoint["train_points"]
-
-
 def train(config: ForecastConfig, resume=None, overrides: Optional[dict] = None,
           should_stop: Optional[Callable[[], bool]] = None, progress: bool = True) -> ForecastResult:
     """Read the series, train the ensemble on all but its last --holdout points and write best.pt,
@@ -211,7 +152,8 @@ def train(config: ForecastConfig, resume=None, overrides: Optional[dict] = None,
     checkpoint = None
     if resume is not None:
         resume, checkpoint, config = resume_checkpoint(resume, NAME, ForecastConfig, overrides)
-        series, n_train = _series(resume, checkpoint, config)
+        with rebuilding(resume):
+            series, n_train = saved_series(checkpoint, config)
     else:
         check_new_run(config.output_dir, config.name, config.overwrite)  # a --name already taken: one line at once
         series, config, n_train = read_training_series(config)
