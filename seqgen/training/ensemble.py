@@ -29,6 +29,7 @@ from seqgen.training.common import (
     resume_point,
     rng_state,
     set_rng_state,
+    small_network_precision,
 )
 
 # Resuming an ensemble run continues it exactly as it was set up; only where it runs may change.
@@ -171,6 +172,18 @@ class MemberTask(Protocol):
 
     def summary(self, state: EnsembleState, final: Optional[dict], run: RunFolder):
         """Write run.json and the plots; return the task's result (final: None when interrupted)."""
+
+
+class MemberTaskBase:
+    """What every MemberTask sets up alike: its options, device, precision, thread policy and epochs."""
+
+    validate = None
+
+    def __init__(self, config, device: torch.device):
+        self.config, self.device = config, device
+        self.precision = small_network_precision(config.precision, device)
+        self.threads = ThreadPolicy(config.threads, device=device)  # timed per optimizer step
+        self.epochs = max(1, int(round(config.epochs)))
 
 
 def _order_state(order):
@@ -360,3 +373,13 @@ def train_members(task: MemberTask, new_run: Callable[[], RunFolder], resume=Non
         finally:
             run.close()
 
+
+def train_in_memory(task: MemberTask, progress: bool, finish: Callable[[EnsembleState], Any]):
+    """Train every network with no run folder, nothing saved and no stopping; `finish(state)` (under the same
+    thread policy) gives the result."""
+    with task.threads:
+        state = EnsembleState(task.epochs)
+        bar = progress_bar(task.config.ensemble * task.epochs, progress, desc=task.title, bar_format=BAR)
+        run_members(task, state, bar=bar)
+        bar.close()
+        return finish(state)

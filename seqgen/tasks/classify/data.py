@@ -88,6 +88,13 @@ def folds(targets: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarr
     return assigned
 
 
+def member_rows(fold_of: np.ndarray, count: int, member: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validation and training rows of network `member` of an ensemble whose examples lie in `count` folds
+    (`fold_of`: each example's fold): it holds out fold member % count (nothing with one fold)."""
+    val_rows = np.flatnonzero(fold_of == member % count) if count > 1 else np.zeros(0, dtype=np.int64)
+    return val_rows, np.setdiff1d(np.arange(len(fold_of)), val_rows)
+
+
 def fold_count(val_fraction: float) -> int:
     """Folds the training file is dealt into; network m holds out fold m % count (1: no validation)."""
     return max(2, round(1 / val_fraction)) if val_fraction > 0 else 1

@@ -21,39 +21,35 @@ from seqgen.models.configs import ClassifierConfig
 from seqgen.runs import RunFolder, RunPaths, check_new_run
 from seqgen.tasks.classify.classify import predict_proba, rebuild
 from seqgen.tasks.classify.config import ClassifyConfig
-from seqgen.tasks.classify.data import TrainingData, default_run_stem, fold_count, folds, read_training_data, rows_of
+from seqgen.tasks.classify.data import (
+    TrainingData,
+    default_run_stem,
+    fold_count,
+    folds,
+    member_rows,
+    read_training_data,
+    rows_of,
+)
 from seqgen.tasks.classify.evaluate import classification_report, plot_confusion
-from seqgen.threads import ThreadPolicy
-from seqgen.training import small_network_precision
-from seqgen.training.ensemble import EnsembleState, records_payload, resume_checkpoint, train_members
+from seqgen.training.ensemble import EnsembleState, MemberTaskBase, records_payload, resume_checkpoint, train_members
 
 NAME = "classify"
 
 
-class ClassifyMembers:
+class ClassifyMembers(MemberTaskBase):
     """The classifier's part of the ensemble loop (see seqgen.training.ensemble.MemberTask): network m holds
     out fold m for early stopping, so the ensemble as a whole learns from every example."""
 
     title = "classifier"
 
     def __init__(self, data: TrainingData, config: ClassifyConfig, device: torch.device):
-        self.data, self.config, self.device = data, config, device
-        self.precision = small_network_precision(config.precision, device)
-        self.threads = ThreadPolicy(config.threads, device=device)  # timed per optimizer step
+        super().__init__(config, device)
+        self.data = data
         self.values, self.lengths, self.targets = data.tensors(device)
         self.model_config = ClassifierConfig(len(data.classes), config.hidden_size, config.num_layers,
                                              config.bidirectional, config.conv_channels, config.dropout, data.channels)
         self.fold_count = fold_count(config.val_fraction)
         self.folds = folds(self.targets.cpu().numpy(), self.fold_count, np.random.default_rng(config.seed))
-        self.epochs = max(1, int(round(config.epochs)))
-
-    def rows(self, member: int) -> tuple[np.ndarray, np.ndarray]:
-        """Validation and training rows of network `member`."""
-        if self.fold_count > 1:
-            val_rows = np.flatnonzero(self.folds == member % self.fold_count)
-        else:
-            val_rows = np.zeros(0, dtype=np.int64)
-        return val_rows, np.setdiff1d(np.arange(len(self.data.labels)), val_rows)
 
     def network(self) -> LSTMClassifier:
         return LSTMClassifier(**to_dict(self.model_config))
@@ -63,7 +59,7 @@ class ClassifyMembers:
 
     def begin(self, member: int) -> None:
         """The rows of network `member` and, with --class-weights, its classes' weights."""
-        self.val_rows, self.train_rows = self.rows(member)
+        self.val_rows, self.train_rows = member_rows(self.folds, self.fold_count, member)
         counts = np.bincount(self.targets[self.train_rows].cpu().numpy(), minlength=len(self.data.classes))
         self.weights = torch.tensor(len(self.train_rows) / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32,
                                     device=self.device) if self.config.class_weights else None
@@ -114,7 +110,7 @@ class ClassifyMembers:
 
     def summary(self, state: EnsembleState, final: Optional[dict], run: RunFolder) -> "ClassifyResult":
         config, saved = self.config, final or self.payload(state, False)
-        val_examples = len(self.rows(0)[0])
+        val_examples = len(member_rows(self.folds, self.fold_count, 0)[0])
         report = saved["test_report"]
         if report is not None:  # after the checkpoints: the folder is this run's once it holds one
             run.wrote(plot_confusion(report, run.path / "confusion.png",

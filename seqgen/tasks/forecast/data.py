@@ -23,6 +23,7 @@ import torch
 from seqgen.checkpoint import require
 from seqgen.data.series import FLOAT32_MAX, Series, check_series, load_series
 from seqgen.errors import SeqgenError
+from seqgen.tasks.forecast.baselines import combine_baseline
 from seqgen.tasks.forecast.config import ForecastConfig
 
 
@@ -75,7 +76,7 @@ def series_payload(series: Series) -> dict:
 def check_training_values(values: np.ndarray, config: ForecastConfig, season: int,
                           covariates: Optional[np.ndarray] = None) -> None:
     """The training part of a series (and its covariates (N, K), with --covariates) is one the networks can
-    learn from: long enough, and numbers their 32-bit floats hold."""
+    learn from: long enough, numbers their 32-bit floats hold, and one the statistical model of --combine fits."""
     check_series(Series("series", values, None, "value"), season, config.horizon, config.window,
                  config.log_transform)
     names = covariate_names(config)
@@ -88,6 +89,8 @@ def check_training_values(values: np.ndarray, config: ForecastConfig, season: in
             point = int(np.argmin(np.abs(column) <= FLOAT32_MAX))
             raise SeqgenError(f"{what} holds {column[point]:.4g} at point {point + 1}: not a number within the "
                               f"range of 32-bit floats (±{FLOAT32_MAX:.3g}) the networks compute in; rescale it")
+    if config.combine != "none":  # fail before training, not after: the statistical model must fit this series
+        combine_baseline(config.combine, values, config.horizon, season, config.log_transform)
 
 
 def saved_series(checkpoint: dict, config: ForecastConfig) -> tuple[Series, int]:

@@ -17,7 +17,6 @@ from seqgen.device import resolve_device
 from seqgen.models.configs import ForecasterConfig
 from seqgen.models.forecast import LSTMForecaster
 from seqgen.runs import RunFolder, RunPaths, check_new_run
-from seqgen.tasks.forecast.baselines import combine_baseline
 from seqgen.tasks.forecast.config import ForecastConfig
 from seqgen.tasks.forecast.data import (
     check_training_values,
@@ -31,40 +30,26 @@ from seqgen.tasks.forecast.data import (
     training_set,
     transform,
 )
-from seqgen.threads import ThreadPolicy
-from seqgen.training import progress_bar, small_network_precision
-from seqgen.training.ensemble import (
-    BAR,
-    EnsembleState,
-    resume_checkpoint,
-    run_members,
-    train_members,
-)
+from seqgen.training.ensemble import EnsembleState, MemberTaskBase, resume_checkpoint, train_in_memory, train_members
 
 NAME = "forecast"
 
 
-class ForecastMembers:
+class ForecastMembers(MemberTaskBase):
     """The forecaster's part of the ensemble loop (see seqgen.training.ensemble.MemberTask): every network
     learns from every window of the training part, by mean squared error, without validation."""
 
     title = "forecast ensemble"
-    validate = None
 
     def __init__(self, values: np.ndarray, config: ForecastConfig, season: int, device: torch.device,
                  covariates: Optional[np.ndarray] = None):
         check_training_values(values, config, season, covariates)
-        if config.combine != "none":  # fail before training, not after: the statistical model must fit this series
-            combine_baseline(config.combine, values, config.horizon, season, config.log_transform)
-        self.config, self.device = config, device
-        self.precision = small_network_precision(config.precision, device)
-        self.threads = ThreadPolicy(config.threads, device=device)  # timed per optimizer step
+        super().__init__(config, device)
         self.prep = prepare(values, config, season, covariates)
         inputs, targets = training_set(transform(values, config.log_transform), self.prep, covariates)
         self.inputs, self.targets = inputs.to(device), targets.to(device)
         self.model_config = ForecasterConfig(input_size(season, len(covariate_names(config))), config.hidden_size, config.num_layers,
                                              config.horizon, config.dropout)
-        self.epochs = max(1, int(round(config.epochs)))
         self.base: dict = {}  # what every checkpoint of the run holds besides the networks (see `train`)
 
     def network(self) -> LSTMForecaster:
@@ -121,14 +106,9 @@ def fit(values: np.ndarray, config: ForecastConfig, season: int, progress: bool 
     """Train an ensemble on `values` (and `covariates` (N, K) beside them, with --covariates) in memory, no run
     folder: what `seqgen evaluate --backtest` retrains at each origin. Returns preprocessing, model_config,
     members, history and residual_std."""
-    device = resolve_device(config.device)
-    task = ForecastMembers(np.asarray(values, dtype=np.float64), config, season, device, covariates)
-    with task.threads:
-        state = EnsembleState(task.epochs)
-        bar = progress_bar(config.ensemble * task.epochs, progress, desc=task.title, bar_format=BAR)
-        run_members(task, state, bar=bar)
-        bar.close()
-        return task.result(state)
+    task = ForecastMembers(np.asarray(values, dtype=np.float64), config, season, resolve_device(config.device),
+                           covariates)
+    return train_in_memory(task, progress, task.result)
 
 
 @dataclass(repr=False)  # RunPaths gives the short one
