@@ -3,10 +3,12 @@ resumed gives the same networks bit for bit; resuming changes nothing but --devi
 checkpoints are one line; the Python API's verbs; each task's own defaults in --help and run.json."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,3 +238,32 @@ def test_ctrl_c_during_a_forecast_run_saves_its_full_state_and_exits_130(tmp_pat
     state = load_checkpoint(folder / "latest.pt", task="forecast")["train_state"]
     assert state["member"] == 0 and state["epoch"] > 0 and state["network"]["optimizer_state"]["state"]
     assert not (folder / "best.pt").exists()
+
+
+# latest.pt of runs stopped part-way (forecast: inside the second network; classify: inside the first), written
+# by seqgen 0.1.0 (checkpoint version 1) with the options above.
+ENSEMBLE_FIXTURES = Path(__file__).parent / "data" / "ensemble"
+
+
+def test_a_forecast_run_stopped_by_an_earlier_seqgen_resumes_to_the_same_networks(straight_forecast, tmp_path):
+    path = tmp_path / "run" / "latest.pt"
+    path.parent.mkdir()
+    shutil.copy(ENSEMBLE_FIXTURES / "forecast-interrupted.pt", path)
+    resumed = seqgen.train("forecast", resume=str(path), progress=False)
+    a = load_checkpoint(straight_forecast.best_path, task="forecast")
+    b = load_checkpoint(resumed.best_path, task="forecast")
+    assert same_networks(a["members"], b["members"]) and a["history"] == b["history"]
+    assert a["residual_std"] == b["residual_std"]
+
+
+def test_a_classify_run_stopped_by_an_earlier_seqgen_resumes_to_the_same_networks(straight_classifier,
+                                                                                   classify_files, tmp_path):
+    train, test = classify_files
+    payload = load_checkpoint(ENSEMBLE_FIXTURES / "classify-interrupted.pt", task="classify")
+    payload["train_config"].update(corpus=str(train), test=str(test))  # the files of its run, here
+    path = save_checkpoint(payload, tmp_path / "run" / "latest.pt")
+    resumed = seqgen.train("classify", resume=str(path), progress=False)
+    a = load_checkpoint(straight_classifier.best_path, task="classify")
+    b = load_checkpoint(resumed.best_path, task="classify")
+    assert same_networks(a["members"], b["members"]) and a["training"] == b["training"]
+    assert resumed.report == straight_classifier.report
