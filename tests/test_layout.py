@@ -35,3 +35,24 @@ def test_every_task_is_a_folder_with_the_same_files(task):
     assert {"config.py", "data.py", "train.py", "evaluate.py"} <= {p.name for p in folder.glob("*.py")}
     assert package.NAME == task and callable(train_function(task)) and callable(package.load)
     assert all(dataclasses.is_dataclass(cls) for cls in package.CONFIGS)
+
+
+def test_the_command_line_names_no_task():
+    """cli/ knows the tasks only through the registry: no task's name, spelled any way, and no task's package
+    (each task's present.py says what the command line shows of it), so a new task is its folder and one line."""
+    spellings = {spelling for task in TASKS for spelling in
+                 (task, task.replace("-", "_"), task.replace("-", " "), get_task(task).__name__.rsplit(".", 1)[-1])}
+    found = [f"{path.name}:{number}: {spelling}" for path in sorted((ROOT / "seqgen" / "cli").glob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             for spelling in sorted(spellings) if spelling in line.lower()]
+    assert not found, found
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_says_what_the_command_line_shows_of_it(task):
+    from seqgen.tasks import presentation
+
+    shown = presentation(task)
+    assert all(callable(getattr(shown, name)) for name in ("report_training", "print_evaluation", "inspect_input"))
+    assert all(isinstance(getattr(shown, name), str) for name in ("TASK_HELP", "EVALUATE_HELP", "INSPECT_READS"))
+    assert getattr(get_task(task), "SHOWS_SAMPLES", False) == hasattr(shown, "show_sample")

@@ -5,8 +5,12 @@
     train.py     `train(...)`: build the model, run the loop, write the run folder
     <verb>.py    the loaded model object and its verb (generate, translate, forecast, classify)
     evaluate.py  held-out figures
+    present.py   what the command line shows of it: the help it adds to the shared commands, what
+                 `seqgen train` and `seqgen evaluate` print, what `seqgen inspect` reads, and COMMANDS,
+                 the commands of its own (in commands.py)
 
-and an `__init__.py` naming NAME, SUMMARY, CONFIGS and load. A new task is a folder and one line below.
+and an `__init__.py` naming NAME, SUMMARY, CONFIGS and load. A new task is a folder and one line below
+(the first line is the default task). The command line knows the tasks only through this list.
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ def train_function(name: str):
     """The task's train(*configs, resume=None, overrides=None, should_stop=None, progress=True), from its
     train.py (a package attribute named `train` would be the submodule once it is imported)."""
     return importlib.import_module(get_task(name).__name__ + ".train").train
+
+
+def presentation(name: str):
+    """The task's present.py: what the command line shows of it (see above); it imports click, not torch."""
+    return importlib.import_module(get_task(name).__name__ + ".present")
 
 
 def lazy_parts(package: str, parts: dict, model: str):
