@@ -53,6 +53,12 @@ def threads_option(command):
     return click.option("--threads", type=click.IntRange(min=1, max=1024), default=None, help=THREADS_HELP)(command)
 
 
+def member_option() -> click.Option:
+    """--member, for `seqgen inspect` on an ensemble's checkpoint (its help is led by the tasks it serves)."""
+    return click.Option(["--member", "member"], type=click.IntRange(min=0), default=0, show_default=True,
+                        help="which network of the ensemble to read.")
+
+
 def explicit_options(ctx: click.Context, options: dict) -> dict:
     """The options the user set, on the command line or in --config, as opposed to defaults."""
     sources = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.DEFAULT_MAP)

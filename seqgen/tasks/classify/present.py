@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from seqgen.errors import SeqgenError
+from seqgen.options import member_option
 from seqgen.tasks.classify.commands import COMMANDS  # noqa: F401  (seqgen classify)
 
 TASK_HELP = "classify (sequences)"  # in --task's help
@@ -13,10 +14,7 @@ EVALUATE_HELP = "Classify: accuracy, macro-F1, confusion matrix."
 INSPECT_READS = "classify reads one sequence of numbers (--text)"
 INSPECT_TEXT = "classify: numbers"  # what --text holds for this task
 INSPECT_INPUT_OPTIONS: list = []
-INSPECT_MODEL_OPTIONS = [
-    click.Option(["--member", "member"], type=click.IntRange(min=0), default=0, show_default=True,
-                 help="which network of the ensemble to read."),
-]
+INSPECT_MODEL_OPTIONS = [member_option()]
 
 
 def inspect_input(model, text, options: dict, save_path):

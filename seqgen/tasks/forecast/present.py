@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from seqgen.options import member_option
 from seqgen.tasks.forecast.commands import COMMANDS  # noqa: F401  (seqgen forecast)
 
 TASK_HELP = "forecast (a series)"  # in --task's help
@@ -12,10 +13,7 @@ EVALUATE_HELP = "Forecast: RMSE, MAE, MAPE, MASE beside baselines."
 INSPECT_READS = "a forecast model reads its own series"
 INSPECT_TEXT = None  # reads no --text
 INSPECT_INPUT_OPTIONS: list = []
-INSPECT_MODEL_OPTIONS = [
-    click.Option(["--member", "member"], type=click.IntRange(min=0), default=0, show_default=True,
-                 help="which network of the ensemble to read."),
-]
+INSPECT_MODEL_OPTIONS = [member_option()]
 
 
 def inspect_input(model, text, options: dict, save_path):
