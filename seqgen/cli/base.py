@@ -10,7 +10,7 @@ import click
 
 from seqgen.config import read_config_file
 from seqgen.errors import SeqgenError
-from seqgen.options import explicit_options, options_of, threads_option  # noqa: F401  (the commands' shared options)
+from seqgen.options import explicit_options
 from seqgen.version import __version__
 
 

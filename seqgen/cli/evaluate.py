@@ -6,8 +6,9 @@ import json
 
 import click
 
-from seqgen.cli.base import cli, explicit_options, options_of, refuse_foreign_options, threads_option
+from seqgen.cli.base import cli, refuse_foreign_options
 from seqgen.config import option_names
+from seqgen.options import explicit_options, options_of, threads_option
 from seqgen.tasks import TASKS, get_task, presentation
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from seqgen.cli.base import cli, refuse_foreign_options, threads_option
+from seqgen.cli.base import cli, refuse_foreign_options
 from seqgen.errors import SeqgenError
 from seqgen.files import together
+from seqgen.options import threads_option
 from seqgen.tasks import TASKS, presentation
 
 TEXT_OPTIONS = ("text", "text_file", "encoding")  # for the tasks whose model reads a --text

@@ -6,9 +6,10 @@ import math
 
 import click
 
-from seqgen.cli.base import cli, explicit_options, load_config_file, options_of
+from seqgen.cli.base import cli, load_config_file
 from seqgen.config import option_names, read_config_file
 from seqgen.errors import SeqgenError
+from seqgen.options import explicit_options, options_of
 from seqgen.tasks import TASKS, get_task, presentation
 
 DEFAULT_TASK = TASKS[0]
