@@ -42,7 +42,13 @@ def train_function(name: str):
 
 
 def presentation(name: str):
-    """The task's present.py: what the command line shows of it (see above); it imports click, not torch."""
+    """The task's present.py: what the command line shows of it; it imports click, not torch. It holds
+    TASK_HELP, EVALUATE_HELP (its words in --task's and `seqgen evaluate`'s help), report_training(result),
+    print_evaluation(figures), show_sample(result) and SAMPLE_LENGTH_HELP where the task SHOWS_SAMPLES,
+    INSPECT_READS, INSPECT_TEXT (what --text holds, None for none), INSPECT_INPUT_OPTIONS and
+    INSPECT_MODEL_OPTIONS (click options of `seqgen inspect`, help led by the tasks they serve, or by
+    INSPECT_LABEL), inspect_input(model, text, options, save_path) -> (inspection, file written or None),
+    and COMMANDS, the click commands the task adds."""
     return importlib.import_module(get_task(name).__name__ + ".present")
 
 
