@@ -35,3 +35,38 @@ def test_every_task_is_a_folder_with_the_same_files(task):
     assert {"config.py", "data.py", "train.py", "evaluate.py"} <= {p.name for p in folder.glob("*.py")}
     assert package.NAME == task and callable(train_function(task)) and callable(package.load)
     assert all(dataclasses.is_dataclass(cls) for cls in package.CONFIGS)
+
+
+def test_the_command_line_names_no_task():
+    """cli/ knows the tasks only through the registry: no task's name, spelled any way, in its text, comments or
+    names (an attribute of something else, like click.echo, aside), and no task's package (each task's present.py
+    says what the command line shows of it), so a new task is its folder and one line."""
+    import io
+    import re
+    import tokenize
+
+    spellings = {spelling for task in TASKS for spelling in
+                 (task, task.replace("-", "_"), task.replace("-", " "), get_task(task).__name__.rsplit(".", 1)[-1])}
+    pattern = re.compile("|".join(rf"(?<![a-z]){re.escape(s)}" for s in sorted(spellings)), re.IGNORECASE)
+    # strings, f-strings' text (its own token since Python 3.12), comments and names
+    TEXT_TOKENS = {tokenize.STRING, tokenize.COMMENT, tokenize.NAME, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
+    found = []
+    for path in sorted((ROOT / "seqgen" / "cli").glob("*.py")):
+        previous = None
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+            attribute = token.type == tokenize.NAME and previous is not None and previous.string == "."
+            if token.type in TEXT_TOKENS and not attribute:
+                found += [f"{path.name}:{token.start[0]}: {m.group()}" for m in pattern.finditer(token.string)]
+            if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+                previous = token
+    assert not found, found
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_says_what_the_command_line_shows_of_it(task):
+    from seqgen.tasks import presentation
+
+    shown = presentation(task)
+    assert all(callable(getattr(shown, name)) for name in ("report_training", "print_evaluation", "inspect_input"))
+    assert all(isinstance(getattr(shown, name), str) for name in ("TASK_HELP", "EVALUATE_HELP", "INSPECT_READS"))
+    assert getattr(get_task(task), "SHOWS_SAMPLES", False) == hasattr(shown, "show_sample")

@@ -263,11 +263,11 @@ def test_the_sample_after_training_is_cut_to_what_a_music_sample_holds_and_says_
                                                                                    capsys):
     from types import SimpleNamespace
 
-    from seqgen.cli.train import _show_language_model_sample
     from seqgen.tasks.language_model import generate
+    from seqgen.tasks.language_model.present import show_sample
 
     monkeypatch.setattr(generate, "MAX_MUSIC_LENGTH", 60)
     sample = generate.training_sample(event_run[0], 10_000_000)
     assert sample.tokens == 60 and sample.cut
-    _show_language_model_sample(SimpleNamespace(best_path=event_run[0], sample=sample))
+    show_sample(SimpleNamespace(best_path=event_run[0], sample=sample))
     assert "Sample (temperature 0.8, 60 tokens)" in capsys.readouterr().err

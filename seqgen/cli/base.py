@@ -3,14 +3,14 @@ config dataclasses, and `--config FILE`."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 
 import click
 
-from seqgen.config import THREADS_HELP, field_type, flag, metadata, option_names, read_config_file
+from seqgen.config import read_config_file
 from seqgen.errors import SeqgenError
+from seqgen.options import explicit_options
 from seqgen.version import __version__
 
 
@@ -64,55 +64,6 @@ def _out_of_memory(error: Exception) -> bool:
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())
-
-
-def options_of(*classes) -> list[click.Option]:
-    """Click options for every field of the config dataclasses: flag, default and help in one place.
-    Values are checked by the configs themselves, so the command line and the Python API give the
-    same message for the same mistake."""
-    options, seen = [], set()
-    for cls in classes:
-        names = option_names(cls)
-        for field in dataclasses.fields(cls):
-            meta = metadata(cls, field.name)
-            if field.name not in names or field.name in seen:
-                continue
-            seen.add(field.name)
-            kind = field_type(cls, field.name)
-            help_text = meta.get("help", "")
-            metavar = "PATH" if meta.get("path") else {int: "INTEGER", float: "FLOAT", str: "TEXT"}.get(kind, None)
-            if "min" in meta or "max" in meta:  # the range in the metavar, e.g. FLOAT>0 or FLOAT 0..0.9
-                low, high = meta.get("min"), meta.get("max")
-                high = None if high is not None and high >= 2**53 else high  # a seed's bound says nothing
-                if high is None:
-                    metavar += f"{'>' if meta.get('min_open') else '>='}{low:g}"
-                elif low is None:
-                    metavar += f"<={high:g}"
-                else:
-                    metavar += f" {low:g}..{high:g}"
-            shown = field.default is not None and field.default != ""
-            if kind is bool:
-                name = flag(field.name)
-                off = meta.get("off", f"--no-{name[2:]}")  # the flag that turns it off, e.g. --from-training-end
-                options.append(click.Option([f"{name}/{off}", field.name], default=field.default,
-                                            show_default=True, help=help_text))
-                continue
-            if "choices" in meta:
-                metavar = "[" + "|".join(meta["choices"]) + "]"
-            options.append(click.Option([flag(field.name), field.name], type=kind, default=field.default,
-                                        show_default=shown, help=help_text, metavar=metavar))
-    return options
-
-
-def threads_option(command):
-    """--threads, for the commands that compute from a checkpoint (training has it from its config)."""
-    return click.option("--threads", type=click.IntRange(min=1, max=1024), default=None, help=THREADS_HELP)(command)
-
-
-def explicit_options(ctx: click.Context, options: dict) -> dict:
-    """The options the user set, on the command line or in --config, as opposed to defaults."""
-    sources = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.DEFAULT_MAP)
-    return {name: value for name, value in options.items() if ctx.get_parameter_source(name) in sources}
 
 
 def refuse_foreign_options(ctx: click.Context, options: dict, task: str, applies_to: dict) -> None:

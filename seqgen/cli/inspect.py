@@ -4,26 +4,51 @@ from __future__ import annotations
 
 import click
 
-from seqgen.cli.base import cli, refuse_foreign_options, threads_option
+from seqgen.cli.base import cli, refuse_foreign_options
 from seqgen.errors import SeqgenError
 from seqgen.files import together
+from seqgen.options import threads_option
+from seqgen.tasks import TASKS, presentation
 
-# Which checkpoints each input option applies to (the rest apply to all).
-APPLIES_TO = {
-    "text": ("language-model", "translate", "classify"), "text_file": ("language-model", "translate", "classify"),
-    "encoding": ("language-model", "translate", "classify"), "prime_midi": ("language-model",),
-    "member": ("forecast", "classify"), "part": ("translate",),
-}
+TEXT_OPTIONS = ("text", "text_file", "encoding")  # for the tasks whose model reads a --text
 
 
-@cli.command("inspect")
+def _task_options() -> tuple[list, list, dict]:
+    """The options the tasks add: those saying what the model reads and those choosing what reads it, each once,
+    its help led by whom it serves; and for each option of a task (--text and its kin included) the tasks it
+    applies to (the rest apply to all)."""
+    inputs, choices, applies_to, labels = [], [], {}, {}
+    for task in TASKS:
+        shown = presentation(task)
+        if shown.INSPECT_TEXT is not None:
+            for name in TEXT_OPTIONS:
+                applies_to.setdefault(name, []).append(task)
+        for group, options in ((inputs, shown.INSPECT_INPUT_OPTIONS), (choices, shown.INSPECT_MODEL_OPTIONS)):
+            for option in options:
+                if option.name not in labels:
+                    group.append(option)
+                applies_to.setdefault(option.name, []).append(task)
+                labels.setdefault(option.name, []).append(getattr(shown, "INSPECT_LABEL", task.replace("-", " ")))
+    for option in inputs + choices:
+        option.help = f"{', '.join(labels[option.name]).capitalize()}: {option.help}"
+    for group in (inputs, choices):  # the options serving more tasks first
+        group.sort(key=lambda option: -len(applies_to[option.name]))
+    return inputs, choices, {name: tuple(tasks) for name, tasks in applies_to.items()}
+
+
+INPUT_OPTIONS, MODEL_OPTIONS, APPLIES_TO = _task_options()
+READS = "; ".join(presentation(task).INSPECT_READS for task in TASKS)
+HELP = ("Record every gate, cell state and output of a checkpoint's LSTM reading an input.\n\n"
+        f"{READS[:1].upper() + READS[1:]}. The most telling units (whose activation follows a simple feature of the "
+        "input) are printed; --html, --png and --save write the page, the heat map and every value.")
+
+
+@cli.command("inspect", help=HELP)
 @click.argument("checkpoint", type=click.Path())
-@click.option("--text", default=None,
-              help="What the model reads: text; a music model: event tokens; translate: a sentence; classify: numbers.")
+@click.option("--text", default=None, help="What the model reads: " + "; ".join(
+    presentation(task).INSPECT_TEXT for task in TASKS if presentation(task).INSPECT_TEXT is not None) + ".")
 @click.option("--text-file", type=click.Path(dir_okay=False), default=None, help="Read --text from this file.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of --text-file, e.g. latin-1.")
-@click.option("--prime-midi", type=click.Path(dir_okay=False), default=None,
-              help="Music model: the piece to read (MIDI, MusicXML or ABC).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Write the page: the input coloured by one unit, every value on hover, the most telling units.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False), default=None,
@@ -39,22 +64,11 @@ APPLIES_TO = {
               help="The first step the heat map draws (it draws up to 160).")
 @click.option("--top", type=click.IntRange(1, 100), default=10, show_default=True,
               help="How many of the most telling units to print.")
-@click.option("--member", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Forecast, classify: which network of the ensemble to read.")
-@click.option("--part", type=click.Choice(["encoder", "decoder"]), default="encoder", show_default=True,
-              help="Translate: the encoder reading the sentence, or the decoder writing its translation.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to run.")
 @threads_option
 @click.pass_context
 def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit, quantity, start, top, device, threads,
-                    **options):
-    """Record every gate, cell state and output of a checkpoint's LSTM reading an input.
-
-    A language model reads --text, --text-file or (music) --prime-midi; a forecast model reads its own series;
-    translate reads a sentence (--text); classify reads one sequence of numbers (--text). The most telling
-    units (whose activation follows a simple feature of the input) are printed; --html, --png and --save
-    write the page, the heat map and every value.
-    """
+                    **options):  # its --help: HELP, with the tasks' lines
     from pathlib import Path
 
     import seqgen.api
@@ -80,7 +94,7 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
         text = read_text_file(Path(options["text_file"]), options["encoding"])
     notes = []  # "wrote …", said once every file is in place
     with together():  # the page, the heat map and the .npz are put in place together, or none of them
-        inspection, chosen = _read(model, text, options, save_path, layer, unit, quantity, start)
+        inspection, saved, chosen = _read(model, text, options, save_path, layer, unit, quantity, start)
         view = {"layer": layer, "unit": unit, "quantity": quantity}
         if html_path is not None:
             from seqgen.inspect.page import MAX_PAGE_STEPS
@@ -96,7 +110,7 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
                                    if (e["layer"], e["unit"], e["quantity"]) != chosen][:11]
             notes.append(f"wrote {inspection.png(png_path, units=rows, start=start)}")
         if save_path is not None:
-            notes.append(f"wrote {save_path if model.task == 'language-model' else inspection.save(save_path)}")
+            notes.append(f"wrote {saved if saved is not None else inspection.save(save_path)}")
     for note in notes:
         click.echo(note, err=True)
     per_direction = inspection.units // 2 if inspection.directions == 2 else None
@@ -107,24 +121,15 @@ def inspect_command(ctx, checkpoint, html_path, png_path, save_path, layer, unit
 
 
 def _read(model, text, options: dict, save_path, layer, unit, quantity, start):
-    """The inspection of the input (a language model's saved as it is read), and the unit the views start on; an
-    input or a unit out of range is one line, before any output."""
+    """The inspection of the input, the file written as it was read (the task's choice), and the unit the views
+    start on; an input or a unit out of range is one line, before any output."""
     from seqgen.inspect.page import start_view
 
-    if model.task == "language-model":  # saved as it is read: an input of any length fits in memory
-        inspection = model.inspect(text, prime_midi=options["prime_midi"], save=save_path)
-    elif model.task == "forecast":
-        inspection = model.inspect(member=options["member"])
-    elif model.task == "translate":
-        if text is None:
-            raise SeqgenError("give the sentence to translate and inspect with --text")
-        inspection = model.inspect(text.strip())[options["part"]]
-    else:
-        inspection = model.inspect(_numbers(text), member=options["member"])
+    inspection, saved = presentation(model.task).inspect_input(model, text, options, save_path)
     chosen = start_view(inspection, layer, unit, quantity)
     if start >= inspection.steps:
         raise SeqgenError(f"--start {start} is past the input's last step ({inspection.steps - 1})")
-    return inspection, chosen
+    return inspection, saved, chosen
 
 
 def _folder_for(path) -> None:
@@ -137,16 +142,5 @@ def _folder_for(path) -> None:
         raise SeqgenError(f"cannot write {path}: {error.strerror or error}") from None
 
 
-def _numbers(text) -> list:
-    """classify: --text "0.1 0.5 0.9" (spaces or commas) as one sequence of numbers."""
-    import math
-
-    if text is None or not text.replace(",", " ").split():
-        raise SeqgenError("give the sequence to inspect with --text, e.g. --text \"0.1 0.5 0.9\"")
-    try:
-        values = [float(v) for v in text.replace(",", " ").split()]
-    except ValueError as error:
-        raise SeqgenError(f"--text for a classify model holds numbers separated by spaces or commas: {error}") from None
-    if not all(math.isfinite(v) for v in values):
-        raise SeqgenError("--text holds a value that is not a finite number")
-    return values
+inspect_command.params[4:4] = INPUT_OPTIONS  # after CHECKPOINT, --text, --text-file and --encoding
+inspect_command.params[-2:-2] = MODEL_OPTIONS  # before --device and --threads

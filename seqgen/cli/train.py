@@ -6,10 +6,13 @@ import math
 
 import click
 
-from seqgen.cli.base import cli, explicit_options, load_config_file, options_of
+from seqgen.cli.base import cli, load_config_file
 from seqgen.config import option_names, read_config_file
 from seqgen.errors import SeqgenError
-from seqgen.tasks import TASKS, get_task
+from seqgen.options import explicit_options, options_of
+from seqgen.tasks import TASKS, get_task, presentation
+
+DEFAULT_TASK = TASKS[0]
 
 
 def _task_in(args: list[str]) -> str:
@@ -35,7 +38,7 @@ def _task_in(args: list[str]) -> str:
             task = task_of_run(found["--resume"])
         except SeqgenError:  # reported once the command runs
             task = None
-    return task if task in TASKS else "language-model"
+    return task if task in TASKS else DEFAULT_TASK
 
 
 class TrainCommand(click.Command):
@@ -56,13 +59,22 @@ class TrainCommand(click.Command):
                                    f"not to --task {name}", ctx=ctx) from None
 
 
-@cli.command("train", cls=TrainCommand)
-@click.pass_context
-def train_command(ctx: click.Context, task, resume, sample_length, quiet, **options):
-    """Train an LSTM: a language model of text or music by default, or the model of another --task.
+HELP = (f"Train an LSTM: {get_task(DEFAULT_TASK).SUMMARY} by default, or the model of another --task.\n\n"
+        "`seqgen train --task T --help` lists T's own options and defaults.")
 
-    `seqgen train --task T --help` lists T's own options and defaults.
-    """
+
+def _joined(parts: list[str]) -> str:
+    """ "a, b or c" """
+    return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else "".join(parts)
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+@cli.command("train", cls=TrainCommand, help=HELP)
+@click.pass_context
+def train_command(ctx: click.Context, task, resume, sample_length, quiet, **options):  # its --help: HELP
     import seqgen.api
 
     given = explicit_options(ctx, options)
@@ -77,9 +89,9 @@ def train_command(ctx: click.Context, task, resume, sample_length, quiet, **opti
 
     main = launch_rank() == 0  # under torchrun, only rank 0 reports
     if main:
-        REPORTS.get(task, _report)(result)
+        getattr(presentation(task), "report_training", _report)(result)
     if getattr(result, "stop_reason", None) == "interrupted":
-        how = "" if task == "language-model" else f" --task {task}"
+        how = "" if task == DEFAULT_TASK else f" --task {task}"
         if main:
             click.echo(f"Interrupted; continue with: seqgen train{how} --resume {result.latest_path}", err=True)
         ctx.exit(130)
@@ -88,13 +100,12 @@ def train_command(ctx: click.Context, task, resume, sample_length, quiet, **opti
     if getattr(result, "stop_reason", None) == "patience":
         click.echo("Stopped early: the validation loss stopped improving (--patience).", err=True)
     if getattr(result, "sample", None) is not None:
-        SAMPLES[task](result)
+        presentation(task).show_sample(result)
 
 
 train_command.common = [
-    click.Option(["--task"], type=click.Choice(TASKS), default="language-model", show_default=True,
-                 help="What to learn: a language model (text or music), translate (pairs), forecast (a series) or "
-                      "classify (sequences)."),
+    click.Option(["--task"], type=click.Choice(TASKS), default=DEFAULT_TASK, show_default=True,
+                 help=f"What to learn: {_joined([presentation(task).TASK_HELP for task in TASKS])}."),
     click.Option(["--config"], type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
                  callback=load_config_file, help="TOML file that sets any option below; flags override it."),
     click.Option(["--resume"], type=click.Path(), default=None,
@@ -103,46 +114,14 @@ train_command.common = [
 ]
 train_command.trailing = [
     click.Option(["--sample-length"], type=click.IntRange(min=0, max=10_000_000), default=300, show_default=True,
-                 help="Language model: tokens sampled from the best model at the end; translate: test examples "
-                      "shown (0: none)."),
+                 help=_capitalized("; ".join(presentation(task).SAMPLE_LENGTH_HELP for task in TASKS
+                                             if hasattr(presentation(task), "SAMPLE_LENGTH_HELP")) + " (0: none).")),
     click.Option(["--quiet"], is_flag=True, help="No progress bar."),
 ]
-train_command.params = train_command.common + options_of(*get_task("language-model").CONFIGS) + train_command.trailing
+train_command.params = train_command.common + options_of(*get_task(DEFAULT_TASK).CONFIGS) + train_command.trailing
 
 
 def _report(result) -> None:
     if math.isfinite(getattr(result, "best_val_loss", math.inf)):
         click.echo(f"Best validation loss {result.best_val_loss:.4f} after {result.step} steps.", err=True)
     click.echo(f"Checkpoints: {result.best_path}  {result.latest_path}", err=True)
-
-
-def _report_language_model(result) -> None:
-    if math.isfinite(result.best_val_loss):
-        click.echo(f"Best validation loss {result.best_val_loss:.4f} nats/token "
-                   f"({result.best_val_loss / math.log(2):.3f} bits) after {result.step} steps.", err=True)
-    click.echo(f"Checkpoints: {result.best_path}  {result.latest_path}", err=True)
-
-
-def _show_language_model_sample(result) -> None:
-    sample = result.sample
-    cut = f", {sample.tokens:,} tokens" if getattr(sample, "cut", False) else ""
-    click.echo(f"Sample (temperature 0.8{cut}), from: seqgen sample {result.best_path}", err=True)
-    if isinstance(sample, str):
-        click.echo(sample)
-        return
-    for path in result.sample:  # a music model wrote its sample beside the checkpoints
-        click.echo(str(path))
-    if not result.sample:
-        click.echo("The sample has no notes (the model drew none); nothing written. Train longer.", err=True)
-
-
-def _register():
-    from seqgen.cli import series, translate
-
-    REPORTS.update({"language-model": _report_language_model, "translate": translate.report_training,
-                    "forecast": series.report_forecast_training, "classify": series.report_classify_training})
-    SAMPLES.update({"language-model": _show_language_model_sample, "translate": translate.show_examples})
-
-
-REPORTS: dict = {}
-SAMPLES: dict = {}

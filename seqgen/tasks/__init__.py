@@ -5,8 +5,12 @@
     train.py     `train(...)`: build the model, run the loop, write the run folder
     <verb>.py    the loaded model object and its verb (generate, translate, forecast, classify)
     evaluate.py  held-out figures
+    present.py   what the command line shows of it: the help it adds to the shared commands, what
+                 `seqgen train` and `seqgen evaluate` print, what `seqgen inspect` reads, and COMMANDS,
+                 the commands of its own (in commands.py)
 
-and an `__init__.py` naming NAME, SUMMARY, CONFIGS and load. A new task is a folder and one line below.
+and an `__init__.py` naming NAME, SUMMARY, CONFIGS and load. A new task is a folder and one line below
+(the first line is the default task). The command line knows the tasks only through this list.
 """
 
 from __future__ import annotations
@@ -35,6 +39,17 @@ def train_function(name: str):
     """The task's train(*configs, resume=None, overrides=None, should_stop=None, progress=True), from its
     train.py (a package attribute named `train` would be the submodule once it is imported)."""
     return importlib.import_module(get_task(name).__name__ + ".train").train
+
+
+def presentation(name: str):
+    """The task's present.py: what the command line shows of it; it imports click, not torch. It holds
+    TASK_HELP, EVALUATE_HELP (its words in --task's and `seqgen evaluate`'s help), report_training(result),
+    print_evaluation(figures), show_sample(result) and SAMPLE_LENGTH_HELP where the task SHOWS_SAMPLES,
+    INSPECT_READS, INSPECT_TEXT (what --text holds, None for none), INSPECT_INPUT_OPTIONS and
+    INSPECT_MODEL_OPTIONS (click options of `seqgen inspect`, help led by the tasks they serve, or by
+    INSPECT_LABEL), inspect_input(model, text, options, save_path) -> (inspection, file written or None),
+    and COMMANDS, the click commands the task adds."""
+    return importlib.import_module(get_task(name).__name__ + ".present")
 
 
 def lazy_parts(package: str, parts: dict, model: str):

@@ -1,4 +1,4 @@
-"""`seqgen translate`, and what `seqgen train --task translate` and `seqgen evaluate` print for translation."""
+"""`seqgen translate`: sentences through a translate checkpoint, from the arguments or stdin."""
 
 from __future__ import annotations
 
@@ -6,30 +6,11 @@ import sys
 
 import click
 
-from seqgen.cli.base import cli, options_of, threads_option
-from seqgen.cli.evaluate import PRINTERS
+from seqgen.options import options_of, threads_option
 from seqgen.tasks.translate.config import DecodeConfig
 
 
-def report_training(result) -> None:
-    last = next((h for h in reversed(result.history) if "val_loss" in h), None)
-    if last is not None:
-        click.echo(f"Best validation loss {result.best_val_loss:.4f} nats/token after {result.step} steps; "
-                   f"validation exact match (greedy) {100 * last['val_exact_match']:.2f}% at the end.", err=True)
-    click.echo(f"Checkpoints: {result.best_path}  {result.latest_path}", err=True)
-
-
-def show_examples(result) -> None:
-    """The test pairs the best model translated after training (seqgen.api.train's `sample`)."""
-    if not result.sample:
-        return
-    click.echo(f"Test examples (greedy), from: seqgen translate {result.best_path} TEXT", err=True)
-    for example in result.sample:
-        expected = "" if example["output"] == example["expected"] else f"\t(expected {example['expected']})"
-        click.echo(f"{example['source']}\t{example['output'].marked()}{expected}")
-
-
-@cli.command("translate")
+@click.command("translate")
 @click.argument("checkpoint", type=click.Path())
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--plot-attention", type=click.Path(dir_okay=False), default=None, help="Draw the attention of the translation into this PNG.")
@@ -129,12 +110,4 @@ def _stdin_lines():
         yield line
 
 
-def print_evaluation(result: dict) -> None:
-    click.echo(f"{result['source']}: {result['pairs']:,} pairs")
-    for name in [k for k in result if k == "greedy" or k.startswith("beam")]:
-        r = result[name]
-        click.echo(f"{name:<8} exact match {r['exact_match']:6.2f}%   BLEU {r['bleu']:6.2f}   chrF {r['chrf']:6.2f}"
-                   f"   ({r['seconds']:.1f} s)")
-
-
-PRINTERS["translate"] = print_evaluation
+COMMANDS = (translate_command,)

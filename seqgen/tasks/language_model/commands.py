@@ -1,4 +1,4 @@
-"""`seqgen sample` (text and music from a language model) and `seqgen corpora`."""
+"""`seqgen sample`: text and music from a language model."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import dataclasses
 
 import click
 
-from seqgen.cli.base import cli, explicit_options, options_of
 from seqgen.errors import SeqgenError
+from seqgen.options import explicit_options, options_of
 from seqgen.tasks.language_model.config import SampleConfig
 
 
-@cli.command("sample")
+@click.command("sample")
 @click.argument("checkpoint", type=click.Path())
 @click.option("--prime-file", type=click.Path(dir_okay=False), default=None, help="Read the prime text from this file.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of --prime-file, e.g. latin-1.")
@@ -76,17 +76,7 @@ def sample_command(ctx, checkpoint, prime_file, encoding, **options):
         click.echo(f"--- sample {index} ---", err=True)
         click.echo(text)
 
+
 sample_command.params[1:1] = options_of(SampleConfig)  # after CHECKPOINT, before --prime-file
 
-
-@cli.command("corpora")
-def corpora_command():
-    """List the built-in corpora: name, kind, size and where each comes from."""
-    from seqgen.data.corpora import describe_corpora
-
-    rows = describe_corpora()
-    width = max(len(r["name"]) for r in rows)
-    click.echo(f"{'name':<{width}}  {'kind':<5}  {'size':>13}  description / source")
-    for r in rows:
-        click.echo(f"{r['name']:<{width}}  {r['kind']:<5}  {r['size']:>13}  {r['description']}")
-        click.echo(f"{'':<{width}}  {'':<5}  {'':>13}  {r['source']}")
+COMMANDS = (sample_command,)

@@ -1,0 +1,41 @@
+"""What the command line shows of forecasting: after training, in `seqgen evaluate` and `seqgen inspect`, and
+the command it adds (`seqgen forecast`)."""
+
+from __future__ import annotations
+
+import click
+
+from seqgen.options import member_option
+from seqgen.tasks.forecast.commands import COMMANDS  # noqa: F401  (seqgen forecast)
+
+TASK_HELP = "forecast (a series)"  # in --task's help
+EVALUATE_HELP = "Forecast: RMSE, MAE, MAPE, MASE beside baselines."
+INSPECT_READS = "a forecast model reads its own series"
+INSPECT_TEXT = None  # reads no --text
+INSPECT_INPUT_OPTIONS: list = []
+INSPECT_MODEL_OPTIONS = [member_option()]
+
+
+def inspect_input(model, text, options: dict, save_path):
+    """The inspection of the series by one network of the ensemble (--member); nothing written yet."""
+    return model.inspect(member=options["member"]), None
+
+
+def report_training(result) -> None:
+    if result.stop_reason == "interrupted":
+        click.echo(f"Trained {result.members_done} of {result.ensemble} networks; the full state is in "
+                   f"{result.latest_path}.", err=True)
+        return
+    click.echo(f"Trained on {result.train_points} points; final training loss {result.train_loss:.4f}.", err=True)
+    click.echo(f"Checkpoints: {result.best_path}  (forecast: seqgen forecast {result.best_path} --plot forecast.png)",
+               err=True)
+
+
+def print_evaluation(result: dict) -> None:
+    from seqgen.tasks.forecast.evaluate import format_table
+
+    where = ", ".join(result["first_forecast"])
+    how = "retrained on the points before each origin" if result["retrained"] else "the checkpoint's own networks"
+    click.echo(f"{result['series']}: {result['holdout']} held-out points forecast in one go from {result['origins']} "
+               f"origin(s) (first forecast step {where}); LSTM: {how}")
+    click.echo(format_table(result))
