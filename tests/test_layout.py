@@ -35,3 +35,34 @@ def test_every_task_is_a_folder_with_the_same_files(task):
     assert {"config.py", "data.py", "train.py", "evaluate.py"} <= {p.name for p in folder.glob("*.py")}
     assert package.NAME == task and callable(train_function(task)) and callable(package.load)
     assert all(dataclasses.is_dataclass(cls) for cls in package.CONFIGS)
+
+
+def test_no_import_circles():
+    """No two seqgen modules import each other, directly or through others, counting imports inside functions:
+    each loaded-model object sits over modules that never import it back."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("seqgen")
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(module):  # Tarjan's strongly connected components
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while not component or component[-1] != module:
+                component.append(stack.pop())
+                on_stack.discard(component[-1])
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    assert not circles, "import circles: " + "; ".join(" ↔ ".join(c) for c in circles)

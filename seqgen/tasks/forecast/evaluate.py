@@ -13,7 +13,7 @@ from seqgen.errors import SeqgenError
 from seqgen.tasks.forecast.baselines import holt_winters, sarima, seasonal_naive
 from seqgen.tasks.forecast.config import ForecastConfig
 from seqgen.tasks.forecast.data import covariate_matrix
-from seqgen.tasks.forecast.forecast import check_forecast, max_steps, predict
+from seqgen.tasks.forecast.predict import check_forecast, max_steps, predict
 from seqgen.tasks.forecast.train import fit
 
 

@@ -14,22 +14,13 @@ import torch
 from seqgen.data.text import batchify, window, windows_per_pass
 from seqgen.device import autocast
 from seqgen.errors import SeqgenError
+from seqgen.tasks.language_model.music import next_token_bias
 
 
 def stream_count(tokens: int, batch_size: int, bptt: int) -> int:
     """Streams to score `tokens` in: at most `batch_size`, and few enough that each stream holds two
     windows, since every stream starts without context and too many would raise the loss."""
     return max(1, min(batch_size, tokens // (2 * bptt)))
-
-
-def next_token_bias(tokenizer, device) -> Optional[torch.Tensor]:
-    """(V, V): 0 where token b may follow token a and -inf where it may not, added to the logits of the
-    token after a; None for encodings where any token may follow any (text, music events)."""
-    mask = getattr(tokenizer, "next_token_mask", None)
-    if mask is None:
-        return None
-    allowed = torch.from_numpy(mask()).to(device)
-    return torch.zeros(allowed.shape, device=device).masked_fill(~allowed, float("-inf"))
 
 
 def unscored_token(tokenizer) -> int:
@@ -169,7 +160,7 @@ def _frame_figures(lm, ids: np.ndarray, source: str, num_generated: int, seed: i
               "bits_per_token": loss * frames / scored / math.log(2)}
     if num_generated:
         from seqgen.music.stats import compare
-        from seqgen.tasks.language_model.generate import generate_frame_pieces
+        from seqgen.tasks.language_model.music import generate_frame_pieces
 
         reference = lm.tokenizer.decode_pieces(ids)
         length = int(round(np.mean([p["frames"] for p in reference])))
@@ -184,7 +175,7 @@ def _frame_figures(lm, ids: np.ndarray, source: str, num_generated: int, seed: i
 def _music_statistics(lm, ids, count: int, seed: int, threads=None) -> dict:
     """Generate `count` 16-bar pieces and set their statistics beside those of the evaluated pieces."""
     from seqgen.music.stats import compare
-    from seqgen.tasks.language_model.generate import generate_pieces
+    from seqgen.tasks.language_model.music import generate_pieces
 
     tokenizer = lm.tokenizer
     reference = tokenizer.decode_pieces(ids)

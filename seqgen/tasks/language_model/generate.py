@@ -20,15 +20,19 @@ from seqgen.files import together, write_atomically
 from seqgen.models import LSTMLanguageModel, ModelConfig
 from seqgen.music.frames import HIGHEST, LOWEST
 from seqgen.tasks.language_model.config import EvaluateConfig, SampleConfig, TrainConfig
+from seqgen.tasks.language_model.music import (  # noqa: F401  (importable from here, as before)
+    MAX_TOKENS_AT_ONCE,
+    check_budget,
+    generate_frame_pieces,
+    generate_pieces,
+)
 from seqgen.threads import ThreadPolicy, check_threads
 from seqgen.tokenizers import tokenizer_from_state
 from seqgen.tokenizers.char import UnknownCharacterError
 
 NAME = "language-model"
-# What one call draws: num_samples × length tokens are held until the samples are decoded (20 million: 160 MB),
-# and a music sample is written through music21, which takes minutes past some 30,000 notes (MAX_NOTES; three
-# event tokens or more make a note, so 100,000 tokens stay below it).
-MAX_TOKENS_AT_ONCE = 20_000_000
+# A music sample is written through music21, which takes minutes past some 30,000 notes (MAX_NOTES; three event
+# tokens or more make a note, so 100,000 tokens stay below it).
 MAX_MUSIC_LENGTH = 100_000
 MUSIC_ONLY = {"format": "midi", "prime_midi": None, "bars": None, "keep_primer": True, "plot": False}
 
@@ -122,7 +126,7 @@ class LanguageModel:
         config = self._options(options)
         if self.is_music:
             return self._pieces(config)
-        _check_budget(config.num_samples, config.length)
+        check_budget(config.num_samples, config.length)
         rows = torch.empty(config.num_samples, config.length, dtype=torch.long, device=self.device)  # (N, length)
         with self.thread_policy(config.threads) as threads:
             for step, token in enumerate(self._tokens(config, threads)):
@@ -329,14 +333,6 @@ class WrittenSample(list):
         self.tokens, self.cut = tokens, cut
 
 
-def _check_budget(num_samples: int, length: int) -> None:
-    """One line, before anything is drawn, when the samples would not fit in memory at once."""
-    if num_samples * length > MAX_TOKENS_AT_ONCE:
-        raise SeqgenError(f"{num_samples:,} samples of {length:,} tokens are {num_samples * length:,} tokens, more than "
-                          f"the {MAX_TOKENS_AT_ONCE:,} seqgen draws at once; ask for fewer --num-samples or a smaller "
-                          "--length (a single text sample printed, not written, streams at any length)")
-
-
 def _check_size(piece: dict, grid: int, path: Path) -> None:
     """One line, before music21 spends minutes on it, for a piece beyond what seqgen reads or writes in one file."""
     from seqgen.music.events import piece_end
@@ -376,93 +372,3 @@ def output_paths(output: str, count: int, suffix: str) -> list[Path]:
     if count == 1:
         return [path]
     return [path.with_name(f"{path.stem}-{index}{path.suffix}") for index in range(1, count + 1)]
-
-
-def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, bars: Optional[int],
-                    temperature: float, top_k: Optional[int], top_p: Optional[float], seed: int, device,
-                    keep_primer: bool = True, precision: str = "fp32", exact: bool = True,
-                    threads: Optional[ThreadPolicy] = None) -> list[dict]:
-    """`num_samples` pieces continuing `primer`, generated as one batch.
-
-    A sample stops at its `end` token, at a new `piece` token, or after `length` tokens. With `bars` it is
-    exactly that many new bars long: `end` and `piece` are never drawn, the sample stops where bar `bars` + 1
-    would begin, and a sample that reaches `length` tokens short of its bars is one line. With exact=False
-    `bars` is only a bound: a sample also ends where the model ends it (pieces as the model writes them).
-    """
-    _check_budget(num_samples, length)
-    from seqgen.music.generate import without_first_notes
-
-    bar, end, start = tokenizer.index["bar"], tokenizer.index["end"], tokenizer.index["piece"]
-    prime = torch.tensor(primer, dtype=torch.long, device=device).repeat(num_samples, 1)  # (N, P)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    bias = None
-    if bars is not None and exact:  # the piece may not end before its bars are drawn
-        bias = torch.zeros(tokenizer.vocab_size, tokenizer.vocab_size, device=device)
-        bias[:, [end, start]] = float("-inf")
-    rows: list[list[int]] = [[] for _ in range(num_samples)]
-    done = [False] * num_samples
-    new_bars = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias, threads=threads):
-        for index, value in enumerate(token.tolist()):
-            if done[index]:
-                continue
-            if value in (end, start):
-                done[index] = True
-                continue
-            if value == bar:
-                new_bars[index] += 1
-                if bars is not None and new_bars[index] > bars:
-                    done[index] = True
-                    continue
-            rows[index].append(value)
-        if all(done):
-            break
-    if bars is not None and exact and min(new_bars) < bars:
-        short = min(range(num_samples), key=lambda i: new_bars[i])
-        raise SeqgenError(f"sample {short + 1} drew only {new_bars[short]} of its {bars} bars in {length:,} tokens; "
-                          f"give a larger --length, or fewer --bars")
-    primer_notes = len(tokenizer.decode_piece(primer)["notes"])
-    pieces = []
-    for index, row in enumerate(rows, 1):
-        piece = tokenizer.decode_piece(primer + row)
-        piece["bars"] = (primer + row).count(bar)  # silent last bars included
-        if not keep_primer:
-            piece = without_first_notes(piece, primer_notes)
-        piece["name"] = f"sample {index}"
-        pieces.append(piece)
-    return pieces
-
-
-def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, temperature: float,
-                          top_k: Optional[int], top_p: Optional[float], seed: int, device, frames: Optional[int] = None,
-                          precision: str = "fp32", keep_primer: bool = True,
-                          threads: Optional[ThreadPolicy] = None) -> list[dict]:
-    """`num_samples` piano-roll pieces continuing `primer`, drawn with the frame mask (a pitch only above the
-    frame's previous one); each stops after `length` tokens or `frames` new frames. The primer's frames come
-    first, unless keep_primer is False."""
-    from seqgen.music.frames import frames_to_piece
-    from seqgen.tasks.language_model.evaluate import next_token_bias
-
-    _check_budget(num_samples, length)
-
-    prime = torch.tensor(primer, dtype=torch.long, device=device).repeat(num_samples, 1)  # (N, P)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    bias = next_token_bias(tokenizer, device)
-    rows: list[list[int]] = [[] for _ in range(num_samples)]
-    made = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias, threads):
-        for index, value in enumerate(token.tolist()):
-            if frames is not None and made[index] >= frames:
-                continue
-            rows[index].append(value)
-            made[index] += value == tokenizer.frame_id
-        if frames is not None and min(made) >= frames:
-            break
-    pieces = []
-    for index, row in enumerate(rows, 1):
-        decoded = tokenizer.decode_frames(primer + row)
-        kept = decoded[-1] if decoded else []
-        if not keep_primer:
-            kept = kept[primer.count(tokenizer.frame_id):]
-        pieces.append(frames_to_piece(kept, f"sample {index}"))
-    return pieces
