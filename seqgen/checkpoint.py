@@ -12,13 +12,13 @@ import errno
 import os
 import pickle
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import torch
 
 from seqgen.errors import SeqgenError
+from seqgen.files import replacing
 from seqgen.version import __version__
 
 FORMAT = "seqgen-checkpoint"
@@ -31,11 +31,8 @@ def save_checkpoint(payload: dict, path: str | Path, kept: Optional[str] = None)
     error line, what is left when the write fails (by default: whether a file of that name exists)."""
     path = Path(path)
     payload = {"format": FORMAT, "version": VERSION, "seqgen_version": __version__, **payload}
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
+        with replacing(path) as tmp, open(tmp, "wb") as f:
             out = _Remembering(f)
             try:
                 torch.save(payload, out)
@@ -44,23 +41,14 @@ def save_checkpoint(payload: dict, path: str | Path, kept: Optional[str] = None)
                     raise out.error from None
                 raise
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.fsync(f.fileno())  # on disk before the rename: a power cut keeps the old checkpoint or the new one
     except (OSError, RuntimeError) as error:  # torch reports a failed write as RuntimeError
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                Path(tmp).unlink(missing_ok=True)
         reason = _write_failure(error, path.parent)
         if kept is None:
             kept = (f"the last good {path.name} is intact" if path.exists() else
                     "no earlier checkpoint of that name exists")
         raise SeqgenError(f"could not write checkpoint {path} ({reason}); {kept}; free disk space or choose "
                           "another --output-dir") from None
-    except BaseException:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -32,6 +32,18 @@ def staged(path, hint: str = "") -> Iterator[Path]:
     file, a failure leaves nothing behind and the file of that name written before stays as it was. Any
     OSError (a full disk, a folder that cannot be written) is one line: "cannot write PATH: REASON{hint}"."""
     path = Path(path)
+    try:
+        with replacing(path) as tmp:
+            yield tmp
+    except OSError as error:
+        raise SeqgenError(f"cannot write {path}: {reason(error)}{hint}") from None
+
+
+@contextlib.contextmanager
+def replacing(path) -> Iterator[Path]:
+    """`staged` with its OSError left to the caller, for a writer that words its own failure (a cache that
+    only warns, a download that names the setting to change)."""
+    path = Path(path)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,8 +61,6 @@ def staged(path, hint: str = "") -> Iterator[Path]:
         else:
             os.replace(tmp, path)
         tmp = None
-    except OSError as error:
-        raise SeqgenError(f"cannot write {path}: {reason(error)}{hint}") from None
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):

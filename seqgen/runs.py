@@ -21,7 +21,7 @@ from typing import Optional
 from seqgen.checkpoint import save_checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.files import TEMPORARY, write_atomically
-from seqgen.plots import save_figure
+from seqgen.plots import pyplot, save_figure
 
 try:
     import fcntl
@@ -347,10 +347,7 @@ class RunPaths:
 
 def plot_history(history: list, path: Path, x_label: str = "step") -> Path:
     """The loss curves: training loss per log interval, validation per evaluation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     train = [(h["step"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
     val = [(h["step"], h["val_loss"]) for h in history if h.get("val_loss") is not None]

@@ -66,3 +66,15 @@ def test_no_import_circles():
         if module not in index:
             visit(module)
     assert not circles, "import circles: " + "; ".join(" ↔ ".join(c) for c in circles)
+
+
+def test_one_plotting_backend_and_one_atomic_writer():
+    """matplotlib's backend is chosen in seqgen/plots.py alone, and files are renamed into place by seqgen/files.py
+    alone (music21 writing under another name inside a staged file is the one other rename)."""
+    chosen, renamed = [], []
+    for path in sorted((ROOT / "seqgen").rglob("*.py")):
+        text, name = path.read_text(encoding="utf-8"), path.relative_to(ROOT).as_posix()
+        chosen += [name] * text.count("matplotlib.use(")
+        renamed += [name] * (text.count("os.replace(") + text.count(".rename(") + text.count(".replace(tmp"))
+    assert chosen == ["seqgen/plots.py"]
+    assert set(renamed) <= {"seqgen/files.py", "seqgen/music/scores.py"}, renamed

@@ -235,7 +235,7 @@ def test_a_full_disk_during_a_checkpoint_write_says_so_and_keeps_the_previous_on
     must carry the system's words, and the latest.pt written before must be intact."""
     import seqgen.checkpoint
 
-    real_fdopen, writes = os.fdopen, {"checkpoints": 0}
+    writes = {"checkpoints": 0}
 
     class FillsUp:
         """A file on a disk that fills up in the middle of the third checkpoint."""
@@ -259,7 +259,7 @@ def test_a_full_disk_during_a_checkpoint_write_says_so_and_keeps_the_previous_on
         def __exit__(self, *exc):
             self.f.close()
 
-    monkeypatch.setattr(seqgen.checkpoint.os, "fdopen", lambda fd, mode: FillsUp(real_fdopen(fd, mode)))
+    monkeypatch.setattr(seqgen.checkpoint, "open", lambda path, mode: FillsUp(open(path, mode)), raising=False)
     with pytest.raises(SeqgenError) as caught:
         train(tiny_model, dataclasses.replace(tiny_train, max_steps=30, eval_interval=10), progress=False)
     message = str(caught.value)
@@ -267,7 +267,7 @@ def test_a_full_disk_during_a_checkpoint_write_says_so_and_keeps_the_previous_on
     assert "the last good latest.pt is intact" in message
     folder = Path(tiny_train.output_dir) / "run"
     assert load_checkpoint(folder / "latest.pt")["step"] == 10
-    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert not [p.name for p in folder.iterdir() if ".tmp" in p.name]
 
 
 def test_a_name_in_bytes_that_are_not_utf8_still_gets_its_run_json(tiny_train):

@@ -39,6 +39,7 @@ import numpy as np
 
 from seqgen.data.corpora import cache_dir
 from seqgen.errors import SeqgenError
+from seqgen.files import TEMPORARY, replacing
 
 FORMAT = "seqgen-tokens"
 VERSION = 2  # 2: the header holds the ids' checksum
@@ -287,7 +288,7 @@ class TokenCache:
 
     def _remove_partial(self, key: str) -> None:
         """Half-written files of `key` that a killed process left (the lock is ours, so no live one writes)."""
-        for stale in self.folder.glob(f"{key}.*.part"):
+        for stale in [*self.folder.glob(f"{key}.*.part"), *self.folder.glob(f".{key}.*{TEMPORARY}*")]:
             with contextlib.suppress(OSError):
                 stale.unlink()
 
@@ -296,41 +297,34 @@ class TokenCache:
         """Encode the pieces (split, text) into <key>.bin and write its header; atomic, so a crash or a full
         disk leaves no half-written token file behind."""
         data_path, header_path = self.folder / f"{key}.bin", self.folder / f"{key}.json"
-        partial = data_path.with_name(f"{data_path.name}.{os.getpid()}.part")
         offsets, count, split_now, checksum = {}, 0, None, 0
         try:
-            with partial.open("wb") as out:
-                for split, text in pieces:
-                    if split != split_now:
-                        for name in SPLITS[:SPLITS.index(split) + 1]:  # an empty split begins where the next does
-                            offsets.setdefault(name, count)
-                        split_now = split
-                    ids = np.ascontiguousarray(encode(text), dtype=dtype)
-                    out.write(ids.data)
-                    checksum = zlib.crc32(ids.data, checksum)
-                    count += len(ids)
-                    if progress is not None:
-                        progress(len(text))
+            with replacing(data_path) as partial:  # a crash or Ctrl-C leaves no half-written file behind
+                with partial.open("wb") as out:
+                    for split, text in pieces:
+                        if split != split_now:
+                            for name in SPLITS[:SPLITS.index(split) + 1]:  # an empty split begins where the next does
+                                offsets.setdefault(name, count)
+                            split_now = split
+                        ids = np.ascontiguousarray(encode(text), dtype=dtype)
+                        out.write(ids.data)
+                        checksum = zlib.crc32(ids.data, checksum)
+                        count += len(ids)
+                        if progress is not None:
+                            progress(len(text))
             for name in SPLITS:
                 offsets.setdefault(name, count)
             bounds = [offsets[name] for name in SPLITS] + [count]
             header = {"format": FORMAT, "version": VERSION, "dtype": dtype.name, "tokens": count, **header,
                       "splits": {name: [bounds[i], bounds[i + 1]] for i, name in enumerate(SPLITS)},
                       "crc32": checksum}
-            os.replace(partial, data_path)
             _write_json(header_path, header, strict=True)
         except OSError as error:
-            with contextlib.suppress(OSError):
-                partial.unlink()
             hint = ("free some space, or set SEQGEN_CACHE to a writable folder with room for the tokenised corpus"
                     if error.errno in (errno.ENOSPC, errno.EDQUOT) else
                     "remove it, or set SEQGEN_CACHE to a writable folder")
             raise SeqgenError(f"could not write the token file {data_path} ({error.strerror or error}); "
                               f"{hint}") from None
-        except BaseException:  # Ctrl-C: no half-written file is left behind
-            with contextlib.suppress(OSError):
-                partial.unlink()
-            raise
         return _mapped(data_path, header)
 
 
@@ -432,13 +426,9 @@ def key_of(**parts) -> str:
 
 def _write_json(path: Path, data: dict, strict: bool = False) -> None:
     """Write a small JSON file atomically; a failure is ignored (a cache entry only saves time) unless `strict`."""
-    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(partial, path)
+        with replacing(path) as partial:
+            partial.write_text(json.dumps(data), encoding="utf-8")
     except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink()
         if strict:
             raise

@@ -14,7 +14,7 @@ from seqgen.checkpoint import rebuilding, require
 from seqgen.config import check, from_dict
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
-from seqgen.plots import save_figure
+from seqgen.plots import pyplot, save_figure
 from seqgen.tasks.forecast.baselines import COMBINABLE
 from seqgen.tasks.forecast.config import EvaluateConfig, ForecastConfig, PredictConfig
 from seqgen.tasks.forecast.data import (
@@ -246,10 +246,7 @@ class Forecaster:
 def plot_forecast(payload: dict, history: np.ndarray, result: dict, path: str | Path,
                   actual: Optional[np.ndarray] = None) -> Path:
     """History, forecast and its 90 % band, and below it a zoom on the last seasons and the forecast."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     path = Path(path)
     dates = payload["series"]["dates"]
