@@ -55,7 +55,7 @@ def score_origin(payload: dict, cut: int, steps: int, state: Optional[dict] = No
 
 def model_name(prep: dict) -> str:
     """The model's row in the table: the LSTM ensemble, or its average with a statistical forecast (--combine)."""
-    combine = prep.get("combine", "none")
+    combine = prep["combine"]
     covariates = "+covariates" if prep.get("covariates") else ""
     return f"lstm{covariates}" + ("" if combine == "none" else f" & {combine}")
 

@@ -268,7 +268,7 @@ def plot_forecast(payload: dict, history: np.ndarray, result: dict, path: str | 
         ax.set_xticks(ticks, [labels[t] for t in ticks], fontsize=8)
         ax.grid(alpha=0.3)
     top.axvspan(start, n + steps - 1, color="grey", alpha=0.08)
-    combine = payload["preprocessing"].get("combine", "none")
+    combine = payload["preprocessing"]["combine"]
     top.set_title(f"{name}: {steps}-step forecast ({len(payload['members'])}-network LSTM ensemble"
                   + ("" if combine == "none" else f" & {combine}, their mean") + ")")
     top.legend(loc="upper left", fontsize=8)

@@ -65,7 +65,7 @@ def predict(state: dict, values: np.ndarray, steps: int, device="cpu", covariate
     result = {"forecast": untransform(center, prep["log"]),
               "lower": untransform(center - Z_90 * spread, prep["log"]),
               "upper": untransform(center + Z_90 * spread, prep["log"])}
-    if prep.get("combine", "none") != "none":
+    if prep["combine"] != "none":
         baseline = combine_baseline(prep["combine"], np.asarray(values, dtype=np.float64), steps, prep["season"],
                                     prep["log"])
         shift = (baseline - result["forecast"]) / 2

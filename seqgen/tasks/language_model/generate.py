@@ -56,7 +56,7 @@ class LanguageModel:
         payload = load_checkpoint(path, task=NAME)
         with rebuilding(path):
             config = from_dict(ModelConfig, payload["model_config"])
-            from_dict(TrainConfig, payload.get("train_config", {}))
+            from_dict(TrainConfig, payload["train_config"])
             tokenizer = tokenizer_from_state(payload["tokenizer"])
             if tokenizer.vocab_size != config.num_tokens:
                 raise SeqgenError(f"its tokenizer has {tokenizer.vocab_size} tokens but its model {config.num_tokens}")
@@ -73,7 +73,7 @@ class LanguageModel:
 
     @property
     def train_config(self) -> TrainConfig:
-        return from_dict(TrainConfig, self.payload.get("train_config", {}))
+        return from_dict(TrainConfig, self.payload["train_config"])
 
     @property
     def is_music(self) -> bool:

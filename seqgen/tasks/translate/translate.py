@@ -88,7 +88,7 @@ class Translator:
         device = resolve_device(device)
         payload = load_checkpoint(path, task=NAME)
         with rebuilding(path):
-            config = from_dict(TranslateConfig, payload.get("train_config") or {})
+            config = from_dict(TranslateConfig, payload["train_config"])
             model_config = from_dict(Seq2SeqConfig, payload["model_config"])
             model = Seq2Seq(model_config)
             check_weights(payload["model_state"])
