@@ -307,3 +307,23 @@ def test_a_full_disk_at_the_end_of_an_ensemble_run_says_what_is_intact(task, tmp
     with pytest.raises(SeqgenError) as caught:
         seqgen.train(task, output_dir=str(tmp_path / "runs"), name="r", progress=False, **options)
     assert calls[0] == "latest.pt" and "this run's latest.pt is intact" in str(caught.value)
+
+
+def test_a_folder_whose_lock_is_held_refuses_a_second_run_until_it_is_released(tiny_model, tiny_train):
+    """The run lock is filelock's OS lock (flock on Unix, a locked byte on Windows): while another holder has the
+    folder's .lock a run there is one line, and once it lets go the run may start (with --overwrite)."""
+    import filelock
+
+    folder = Path(tiny_train.output_dir) / "run"
+    folder.mkdir(parents=True)
+    holder = filelock.FileLock(str(folder / ".lock"))
+    holder.acquire(timeout=0)
+    try:
+        with pytest.raises(SeqgenError, match="another seqgen run is writing to"):
+            train(tiny_model, dataclasses.replace(tiny_train, max_steps=2, eval_interval=2), progress=False)
+    finally:
+        holder.release()
+    result = train(tiny_model, dataclasses.replace(tiny_train, max_steps=2, eval_interval=2, overwrite=True),
+                   progress=False)
+    assert Path(result.best_path).is_file()
+    assert filelock.FileLock(str(folder / ".lock")).acquire(timeout=0)  # the run let go of it when it ended

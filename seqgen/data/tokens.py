@@ -39,16 +39,11 @@ import numpy as np
 
 from seqgen.data.corpora import cache_dir
 from seqgen.errors import SeqgenError
-from seqgen.files import TEMPORARY, replacing
+from seqgen.files import TEMPORARY, lock, replacing, try_lock
 
 FORMAT = "seqgen-tokens"
 VERSION = 2  # 2: the header holds the ids' checksum
 SPLITS = ("train", "val", "test")
-
-try:
-    import fcntl
-except ImportError:  # Windows: two runs building the same token file at once each build their own copy
-    fcntl = None
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -269,22 +264,18 @@ class TokenCache:
     def lock(self, key: str):
         """Hold the key while building, so two runs (or two ranks) on one corpus tokenise it once."""
         path = self.folder / f"{key}.lock"
+        held = lock(path)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            handle = open(path, "a") if fcntl is not None else None
+            held.acquire()
         except OSError as error:
             raise SeqgenError(f"cannot use the token cache's lock file {path} ({error.strerror or error}); remove "
                               "it, or set SEQGEN_CACHE to another folder") from None
-        if handle is None:
+        try:
+            self._remove_partial(key)
             yield
-            return
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                self._remove_partial(key)
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            held.release()
 
     def _remove_partial(self, key: str) -> None:
         """Half-written files of `key` that a killed process left (the lock is ours, so no live one writes)."""
@@ -381,39 +372,36 @@ def _fallback_folder(wanted: Path, reason: OSError) -> Path:
     _remove_abandoned_fallbacks()
     try:
         folder = Path(tempfile.mkdtemp(prefix=FALLBACK_PREFIX))
-        handle = open(folder / ".lock", "a")
+        held = try_lock(folder / ".lock")  # a folder made just now: no one else holds its lock
     except OSError as error:
         raise SeqgenError(f"could not write the token cache under {wanted} ({reason.strerror or reason}), nor a "
                           f"temporary folder ({error.strerror or error}); set SEQGEN_CACHE to a writable "
                           "folder") from None
-    if fcntl is not None:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    _fallback.update(folder=folder, lock=handle)
+    _fallback.update(folder=folder, lock=held)
     atexit.register(_remove_fallback, folder)
     return folder
 
 
 def _remove_fallback(folder: Path) -> None:
-    handle = _fallback.pop("lock", None)
+    held = _fallback.pop("lock", None)
     _fallback.pop("folder", None)
-    if handle is not None:
-        handle.close()
+    if held is not None:
+        held.release()
     shutil.rmtree(folder, ignore_errors=True)
 
 
 def _remove_abandoned_fallbacks() -> None:
-    if fcntl is None:
-        return
     with contextlib.suppress(OSError):
         for folder in Path(tempfile.gettempdir()).glob(f"{FALLBACK_PREFIX}*"):
             try:
-                if time.time() - folder.stat().st_mtime < 60:
-                    continue  # made a moment ago: its process may not hold its lock yet
-                with open(folder / ".lock", "r") as handle:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # taken: its process is gone
-                    shutil.rmtree(folder, ignore_errors=True)
+                if time.time() - folder.stat().st_mtime < 60 or not (folder / ".lock").is_file():
+                    continue  # made a moment ago (its process may not hold its lock yet), or not one of ours
+                held = try_lock(folder / ".lock")
             except OSError:
-                continue  # alive, or not one of ours
+                continue
+            if held is not None:  # taken: its process is gone
+                held.release()
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _key(value) -> str:
