@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Optional
 
 from seqgen.config import THREADS_HELP, Checked, CorpusOptions, StepOptions, default, option
+from seqgen.decode.sampling import Sampling
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ class SampleConfig(Checked):
     bars: Optional[int] = option(None, "Music: each sample is this many new bars long.", min=1, max=1000)
     keep_primer: bool = option(True, "Music: the written file starts with the primer's notes.")
     plot: bool = option(False, "Music: also write a piano-roll PNG beside each file.")
+
+    @property
+    def sampling(self) -> Sampling:
+        """How each token is drawn (the knobs seqgen.decode.sampling.generate takes)."""
+        return Sampling(self.temperature, self.top_k, self.top_p, self.precision)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from seqgen.data.text import batchify, window, windows_per_pass
+from seqgen.decode.sampling import Sampling
 from seqgen.device import autocast
 from seqgen.errors import SeqgenError
 from seqgen.tasks.language_model.music import next_token_bias
@@ -165,7 +166,8 @@ def _frame_figures(lm, ids: np.ndarray, source: str, num_generated: int, seed: i
         reference = lm.tokenizer.decode_pieces(ids)
         length = int(round(np.mean([p["frames"] for p in reference])))
         generated = generate_frame_pieces(lm.model, lm.tokenizer, [lm.tokenizer.piece_id], num_generated, 12 * length,
-                                          1.0, None, None, seed, lm.device, frames=length, threads=threads)
+                                          Sampling(temperature=1.0), seed=seed, device=lm.device, frames=length,
+                                          threads=threads)
         result["generated_vs_corpus"] = {"settings": {"pieces": num_generated, "frames": length, "temperature": 1.0,
                                                       "seed": seed},
                                          **compare(generated, reference, lm.tokenizer.grid)}
@@ -179,7 +181,7 @@ def _music_statistics(lm, ids, count: int, seed: int, threads=None) -> dict:
 
     tokenizer = lm.tokenizer
     reference = tokenizer.decode_pieces(ids)
-    generated = generate_pieces(lm.model, tokenizer, [tokenizer.index["piece"]], count, 1920, 16, 1.0, None, None,
-                                seed, lm.device, exact=False, threads=threads)
+    generated = generate_pieces(lm.model, tokenizer, [tokenizer.index["piece"]], count, 1920, Sampling(temperature=1.0),
+                                seed=seed, device=lm.device, bars=16, exact=False, threads=threads)
     return {"settings": {"pieces": count, "bars": 16, "temperature": 1.0, "seed": seed},
             **compare(generated, reference, tokenizer.grid)}

@@ -3,7 +3,6 @@ generate music pieces and write them as MIDI / MusicXML, and evaluate."""
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from pathlib import Path
 from typing import Iterator, Optional
@@ -106,8 +105,7 @@ class LanguageModel:
         prime = torch.as_tensor(prime_ids, dtype=torch.long, device=self.device).repeat(config.num_samples, 1)  # (N, P)
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        return generate(self.model, prime, config.length, config.temperature, config.top_k, config.top_p, generator,
-                        config.precision, threads=threads)
+        return generate(self.model, prime, config.length, config.sampling, generator, threads=threads)
 
     def stream(self, **options) -> Iterator[str]:
         """One text sample, piece by piece as it is generated (the prime first)."""
@@ -126,13 +124,16 @@ class LanguageModel:
         config = self._options(options)
         if self.is_music:
             return self._pieces(config)
+        texts = self._texts(config)
+        return texts[0] if config.num_samples == 1 else texts
+
+    def _texts(self, config: SampleConfig) -> list[str]:
         check_budget(config.num_samples, config.length)
         rows = torch.empty(config.num_samples, config.length, dtype=torch.long, device=self.device)  # (N, length)
         with self.thread_policy(config.threads) as threads:
             for step, token in enumerate(self._tokens(config, threads)):
                 rows[:, step] = token
-        texts = [config.prime + self.tokenizer.decode(row.tolist()) for row in rows.cpu()]
-        return texts[0] if config.num_samples == 1 else texts
+        return [config.prime + self.tokenizer.decode(row.tolist()) for row in rows.cpu()]
 
     def _pieces(self, config: SampleConfig) -> list[dict]:
         from seqgen.music.generate import frame_primer_tokens, primer_tokens
@@ -149,14 +150,14 @@ class LanguageModel:
             length = max(config.length, (HIGHEST - LOWEST + 2) * frames) if frames else config.length
             with self.thread_policy(config.threads) as threads:
                 return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, length,
-                                             config.temperature, config.top_k, config.top_p, seed, self.device, frames,
-                                             config.precision, config.keep_primer, threads=threads)
+                                             config.sampling, seed=seed, device=self.device, frames=frames,
+                                             keep_primer=config.keep_primer, threads=threads)
         primer = primer_tokens(self.tokenizer, config.prime_midi, config.prime)
         length = max(config.length, 300 * config.bars) if config.bars else config.length
         with self.thread_policy(config.threads) as threads:
-            return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.bars,
-                                   config.temperature, config.top_k, config.top_p, seed, self.device, config.keep_primer,
-                                   config.precision, threads=threads)
+            return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.sampling,
+                                   seed=seed, device=self.device, bars=config.bars, keep_primer=config.keep_primer,
+                                   threads=threads)
 
     def write(self, **options) -> list[Path]:
         """Generate and write every sample to `output` (x.txt / x.mid, or x-1, x-2, … with several);
@@ -167,8 +168,7 @@ class LanguageModel:
         if not config.output:
             raise SeqgenError("give an output file, e.g. --output samples/piece.mid")
         if not self.is_music:
-            texts = self.generate(**{**dataclasses.asdict(config), "output": None})
-            texts = [texts] if isinstance(texts, str) else texts
+            texts = self._texts(config)
             paths = output_paths(config.output, len(texts), ".txt")
             with together():  # every sample is written, or none is
                 for path, text in zip(paths, texts):

@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from seqgen.decode.sampling import generate
+from seqgen.decode.sampling import Sampling, generate
 from seqgen.errors import SeqgenError
 from seqgen.threads import ThreadPolicy
 
@@ -34,11 +34,10 @@ def check_budget(num_samples: int, length: int) -> None:
 
 
 
-def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, bars: Optional[int],
-                    temperature: float, top_k: Optional[int], top_p: Optional[float], seed: int, device,
-                    keep_primer: bool = True, precision: str = "fp32", exact: bool = True,
+def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, sampling: Sampling, *,
+                    seed: int, device, bars: Optional[int] = None, keep_primer: bool = True, exact: bool = True,
                     threads: Optional[ThreadPolicy] = None) -> list[dict]:
-    """`num_samples` pieces continuing `primer`, generated as one batch.
+    """`num_samples` pieces continuing `primer`, generated as one batch, each token drawn as `sampling` says.
 
     A sample stops at its `end` token, at a new `piece` token, or after `length` tokens. With `bars` it is
     exactly that many new bars long: `end` and `piece` are never drawn, the sample stops where bar `bars` + 1
@@ -58,7 +57,7 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
     rows: list[list[int]] = [[] for _ in range(num_samples)]
     done = [False] * num_samples
     new_bars = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias, threads=threads):
+    for token in generate(model, prime, length, sampling, generator, bias, threads):
         for index, value in enumerate(token.tolist()):
             if done[index]:
                 continue
@@ -89,9 +88,8 @@ def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, lengt
     return pieces
 
 
-def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, temperature: float,
-                          top_k: Optional[int], top_p: Optional[float], seed: int, device, frames: Optional[int] = None,
-                          precision: str = "fp32", keep_primer: bool = True,
+def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, sampling: Sampling, *,
+                          seed: int, device, frames: Optional[int] = None, keep_primer: bool = True,
                           threads: Optional[ThreadPolicy] = None) -> list[dict]:
     """`num_samples` piano-roll pieces continuing `primer`, drawn with the frame mask (a pitch only above the
     frame's previous one); each stops after `length` tokens or `frames` new frames. The primer's frames come
@@ -105,7 +103,7 @@ def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int,
     bias = next_token_bias(tokenizer, device)
     rows: list[list[int]] = [[] for _ in range(num_samples)]
     made = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias, threads):
+    for token in generate(model, prime, length, sampling, generator, bias, threads):
         for index, value in enumerate(token.tolist()):
             if frames is not None and made[index] >= frames:
                 continue

@@ -132,7 +132,7 @@ class Translator:
                 rows = order[start:start + batch_size]
                 source, lengths, _, _ = make_batch([encoded[i] for i in rows], None, self.device)
                 limit = max_len or min(512, 2 * int(lengths.max()) + 10)
-                int8 = resolve_sample_precision(precision, self.device, len(rows) * beam_size) == "int8"
+                int8 = resolve_sample_precision(precision, self.device) == "int8"
                 step = steppers.get(int8) or steppers.setdefault(int8, Seq2SeqStepper(self.model, int8))
                 with threads.step(), torch.inference_mode(), autocast(self.device):
                     state = step.start(source, lengths)
