@@ -49,8 +49,8 @@ def sample_next(logits: torch.Tensor, temperature: float, top_k: Optional[int] =
 
 
 SAMPLE_PRECISIONS = ("auto", "fp32", "int8")
-# Above this many samples at once nn.LSTM's own kernel beats the fp32 fused step on the CPU (the int8
-# fused step stays faster at every batch: 2×512, batch 512, about 10 ms a step against nn.LSTM's 18).
+# Above this many samples at once nn.LSTM's own kernel is faster than the fp32 fused step on the CPU; the int8
+# fused step is the faster at every batch size (scripts/bench_sample.py times them).
 FUSED_MAX_BATCH = 32
 
 
@@ -374,7 +374,6 @@ def generate(model, prime: torch.Tensor, length: int, sampling: Sampling = Sampl
             yield sampler().clone()
         return
     int8 = resolve_sample_precision(sampling.precision, prime.device) == "int8"
-    # The fp32 fused step wins on the CPU at small batches; at large ones nn.LSTM's kernel is faster.
     observe = threads.observe if threads is not None else None
     clock = time.perf_counter
     if prime.size(0) > FUSED_MAX_BATCH and not int8:

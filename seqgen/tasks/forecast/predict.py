@@ -76,7 +76,7 @@ def predict(state: dict, values: np.ndarray, steps: int, device="cpu", covariate
 def max_steps(points: int) -> int:
     """The longest forecast offered after `points` known points: as many steps as points were learned from.
     Beyond it the forecast would rest more on the model's own output than on data, and a network continuing
-    from its output for long drifts without bound (a 100,000-step airline forecast reached 1e150)."""
+    from its output for long drifts without bound."""
     return max(1, int(points))
 
 

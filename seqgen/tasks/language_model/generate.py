@@ -100,7 +100,7 @@ class LanguageModel:
         if config.prime:
             prime_ids = self.encode(config.prime)
         else:
-            start = self.tokenizer.newline_id()
+            start = self.tokenizer.start_id()
             prime_ids = [start if start is not None else 0]  # a neutral start token, not shown
         prime = torch.as_tensor(prime_ids, dtype=torch.long, device=self.device).repeat(config.num_samples, 1)  # (N, P)
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
@@ -108,7 +108,7 @@ class LanguageModel:
         return generate(self.model, prime, config.length, config.sampling, generator, threads=threads)
 
     def stream(self, **options) -> Iterator[str]:
-        """One text sample, piece by piece as it is generated (the prime first)."""
+        """One text sample, in parts as they are generated (the prime first)."""
         config = self._options(options)
         if self.is_music:
             raise SeqgenError("a music model writes files: use write(output=...) or `seqgen sample --output`")
@@ -283,12 +283,12 @@ class LanguageModel:
         gates, readouts, state = read_in_windows(model.lstm, lambda a, b: model.embedding(tokens[:, a:b]), len(ids),
                                                  readout, window, state, threads)
         top = np.concatenate([t for _, t in readouts])
-        labels = [self.tokenizer.piece(i) for i in ids]
-        piece = self.tokenizer.piece
+        label = self.tokenizer.label
+        labels = [label(i) for i in ids]
         inspection = Inspection(kind="music" if self.is_music else "text", tokens=np.asarray(ids, dtype=np.int64),
                                 labels=labels, gates=gates, top_tokens=top,
                                 top_probs=np.concatenate([p for p, _ in readouts]),
-                                top_labels=[[piece(i) for i in row] for row in top],
+                                top_labels=[[label(i) for i in row] for row in top],
                                 title=f"{self.path.parent.name}/{self.path.name}: {len(ids):,} tokens",
                                 features=(frame_features if self.tokenizer.kind == "frames" else music_features
                                           if self.is_music else text_features)(labels))

@@ -156,8 +156,8 @@ class Translator:
         source, lengths, target_in, _ = make_batch([source_ids], [target_ids], self.device)
         with self.thread_policy():
             _, weights = self.model(source, lengths, target_in)
-        return ([self.source_vocab.piece(i) for i in source_ids + [EOS]],
-                [self.target_vocab.piece(i) for i in target_ids + [EOS]], weights[0].float().cpu().numpy())
+        return ([self.source_vocab.label(i) for i in source_ids + [EOS]],
+                [self.target_vocab.label(i) for i in target_ids + [EOS]], weights[0].float().cpu().numpy())
 
     @torch.inference_mode()
     def inspect(self, text: str, translation: Optional[str] = None, top_k: int = 3) -> dict:
@@ -191,7 +191,7 @@ class Translator:
         probs, top = logits[0].float().softmax(-1).topk(min(top_k, logits.size(-1)), dim=-1)  # (T, k)
 
         def inspection(gates, ids, vocab, **extra):
-            labels = [vocab.piece(int(i)) for i in ids]
+            labels = [vocab.label(int(i)) for i in ids]
             return Inspection(kind="text", tokens=np.asarray(ids, dtype=np.int64), labels=labels,
                               gates={q: v[:, 0].float().cpu().numpy() for q, v in gates.items()},
                               features=text_features(labels), **extra)
@@ -201,7 +201,7 @@ class Translator:
                                       title=f"encoder reading: {text}"),
                 "decoder": inspection(decoded, target_in[0].tolist(), self.target_vocab, top_tokens=top,
                                       top_probs=probs.cpu().numpy(),
-                                      top_labels=[[self.target_vocab.piece(int(i)) for i in row] for row in top],
+                                      top_labels=[[self.target_vocab.label(int(i)) for i in row] for row in top],
                                       title=f"decoder writing: {translation}")}
 
     def evaluate(self, split: str = EvaluateConfig.split, pairs=None, encoding: str = EvaluateConfig.encoding,
