@@ -5,10 +5,12 @@ The network's own options are ModelConfig, beside the network in seqgen/models/l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar, Optional
 
 from seqgen.config import THREADS_HELP, Checked, CorpusOptions, StepOptions, default, option
-from seqgen.decode.sampling import Sampling
+
+if TYPE_CHECKING:  # the options load without torch, for --help
+    from seqgen.decode.sampling import Sampling
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class SampleConfig(Checked):
     @property
     def sampling(self) -> Sampling:
         """How each token is drawn (the knobs seqgen.decode.sampling.generate takes)."""
+        from seqgen.decode.sampling import Sampling
+
         return Sampling(self.temperature, self.top_k, self.top_p, self.precision)
 
 
