@@ -183,7 +183,7 @@ def test_saturation_counts_the_share_of_steps_beyond_the_thresholds():
 
 def test_forecast_inspect_follows_the_series_and_its_forecast(tmp_path):
     from seqgen.tasks.forecast.data import transform, untransform
-    from seqgen.tasks.forecast.forecast import member_forecast, rebuild
+    from seqgen.tasks.forecast.predict import member_forecast, rebuild
 
     result = seqgen.train("forecast", epochs=3, ensemble=2, hidden_size=8, device="cpu", progress=False,
                           output_dir=str(tmp_path), name="airline")

@@ -15,7 +15,7 @@ import torch
 from seqgen.config import check
 from seqgen.errors import SeqgenError
 from seqgen.files import reason, write_atomically
-from seqgen.models.gates import NAMES, QUANTITIES, lstm_gates  # noqa: F401  (NAMES: also importable here)
+from seqgen.models.gates import QUANTITIES, lstm_gates
 
 WINDOW = 512  # steps read at once; the state is carried from one window to the next
 # Every unit's six values at every step are kept (24 bytes per unit and step: 2×256 units read 50,000

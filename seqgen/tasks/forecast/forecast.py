@@ -27,12 +27,9 @@ from seqgen.tasks.forecast.data import (
     transform,
     untransform,
 )
-from seqgen.tasks.forecast.predict import (  # noqa: F401  (importable from here, as before)
-    ABSURD_FACTOR,
-    Z_90,
+from seqgen.tasks.forecast.predict import (
     check_forecast,
     max_steps,
-    member_forecast,
     predict,
     rebuild,
 )

@@ -19,8 +19,7 @@ from seqgen.files import together, write_atomically
 from seqgen.models import LSTMLanguageModel, ModelConfig
 from seqgen.music.frames import HIGHEST, LOWEST
 from seqgen.tasks.language_model.config import EvaluateConfig, SampleConfig, TrainConfig
-from seqgen.tasks.language_model.music import (  # noqa: F401  (importable from here, as before)
-    MAX_TOKENS_AT_ONCE,
+from seqgen.tasks.language_model.music import (
     check_budget,
     generate_frame_pieces,
     generate_pieces,
