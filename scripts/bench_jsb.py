@@ -159,9 +159,10 @@ def sample_baseline(model, count: int, frames: int, seed: int) -> list[list[list
 def seqgen_arm(args) -> dict:
     import seqgen
     from seqgen.data.pianoroll import read_pianoroll
+    from seqgen.decode.sampling import Sampling
     from seqgen.music.frames import piece_to_frames
     from seqgen.tasks.language_model.evaluate import frame_loss
-    from seqgen.tasks.language_model.generate import generate_frame_pieces
+    from seqgen.tasks.language_model.music import generate_frame_pieces
 
     options = {"corpus": args.data, "augment": args.augment, "max_time": args.minutes, "seed": args.seed,
                "hidden_size": args.hidden_size, "num_layers": args.num_layers, "embedding_dim": args.embedding_dim,
@@ -178,7 +179,8 @@ def seqgen_arm(args) -> dict:
         scores[split] = frame_loss(lm.model, ids, tokenizer, "cpu")[0]
     frames = round(np.mean([len(p) for p in splits["test"]]))
     generated = generate_frame_pieces(lm.model, tokenizer, [tokenizer.piece_id], args.num_generated, 12 * frames,
-                                      1.0, None, None, args.seed, torch.device("cpu"), frames=frames)
+                                      Sampling(temperature=1.0), seed=args.seed, device=torch.device("cpu"),
+                                      frames=frames)
     pieces = [piece_to_frames(piece) for piece in generated]
     corpus = os.path.relpath(args.data, ROOT)  # as the command is typed in the repository
     history = [{"step": h["step"], "minutes": round(h["elapsed"] / 60, 2), "val_loss": round(h["val_loss"], 4),

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from seqgen.decode.sampling import LSTMStepper, bare_linear, generate, resolve_sample_precision
+from seqgen.decode.sampling import LSTMStepper, Sampling, bare_linear, generate, resolve_sample_precision
 from seqgen.models import LSTMLanguageModel, ModelConfig
 
 
@@ -51,7 +51,7 @@ def eager_tokens_per_second(model, batch: int, steps: int, device) -> float:
 def seqgen_tokens_per_second(model, batch: int, steps: int, device, precision: str = "fp32") -> float:
     prime = torch.zeros(batch, 1, dtype=torch.long, device=device)
     generator = torch.Generator(device=device).manual_seed(0)
-    tokens = generate(model, prime, steps + 1, 1.0, generator=generator, precision=precision)
+    tokens = generate(model, prime, steps + 1, Sampling(precision=precision), generator)
     next(tokens)  # set-up (the primer's forward pass; on CUDA the graph capture) is not per-token cost
     sync(device)
     start = time.perf_counter()
@@ -132,8 +132,8 @@ def main() -> None:
     for batch in (1, args.batch):
         steps = args.steps if batch == 1 else max(20, args.steps // 10)
         # fp32: the fused step up to FUSED_MAX_BATCH samples, nn.LSTM above; int8: the fused step at any batch
-        paths = ["fp32"] + (["int8"] if resolve_sample_precision("int8", device, batch) == "int8" else [])
-        auto = resolve_sample_precision("auto", device, batch)
+        paths = ["fp32"] + (["int8"] if resolve_sample_precision("int8", device) == "int8" else [])
+        auto = resolve_sample_precision("auto", device)
         alone = [f"products_{path}" for path in paths] if batch == 1 and device.type == "cpu" else []
         rates = {"eager": [], **{path: [] for path in paths + alone}}
         for _ in range(args.repeats):  # alternate, so drifting machine load hits every path alike

@@ -12,17 +12,22 @@ import errno
 import os
 import pickle
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import torch
 
 from seqgen.errors import SeqgenError
+from seqgen.files import replacing
 from seqgen.version import __version__
 
 FORMAT = "seqgen-checkpoint"
-VERSION = 1
+VERSION = 2
+# What each version changed in the payload; upgrade() lifts every older payload to the current layout.
+#   2: a language model's token count is model_config["num_tokens"] (version 1: "vocab_size"); every payload has
+#      its train_config; a forecast's preprocessing names what it combines with ("none"); a classifier holds the
+#      layout of its training file (None where version 1 did not store it) and its model_config its input_size
+#      (1 before); a translator holds its corpus.
 
 
 def save_checkpoint(payload: dict, path: str | Path, kept: Optional[str] = None) -> Path:
@@ -31,11 +36,8 @@ def save_checkpoint(payload: dict, path: str | Path, kept: Optional[str] = None)
     error line, what is left when the write fails (by default: whether a file of that name exists)."""
     path = Path(path)
     payload = {"format": FORMAT, "version": VERSION, "seqgen_version": __version__, **payload}
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
+        with replacing(path) as tmp, open(tmp, "wb") as f:
             out = _Remembering(f)
             try:
                 torch.save(payload, out)
@@ -44,23 +46,14 @@ def save_checkpoint(payload: dict, path: str | Path, kept: Optional[str] = None)
                     raise out.error from None
                 raise
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.fsync(f.fileno())  # on disk before the rename: a power cut keeps the old checkpoint or the new one
     except (OSError, RuntimeError) as error:  # torch reports a failed write as RuntimeError
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                Path(tmp).unlink(missing_ok=True)
         reason = _write_failure(error, path.parent)
         if kept is None:
             kept = (f"the last good {path.name} is intact" if path.exists() else
                     "no earlier checkpoint of that name exists")
         raise SeqgenError(f"could not write checkpoint {path} ({reason}); {kept}; free disk space or choose "
                           "another --output-dir") from None
-    except BaseException:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -159,6 +152,29 @@ def load_checkpoint(path: str | Path, task: str | None = None, mmap: bool = Fals
         raise SeqgenError(f"{path} is damaged: it does not say which task it belongs to")
     if task is not None and payload["task"] != task:
         raise SeqgenError(f"{path} is a {payload['task']} checkpoint, but this needs a {task} checkpoint")
+    return upgrade(payload)
+
+
+def upgrade(payload: dict) -> dict:
+    """Lift a payload of an earlier version (see VERSION) to the current layout, in place, and return it: readers
+    find every part where the current code writes it. Parts of the wrong type are left for the task's checks."""
+    if payload["version"] < 2:
+        task = payload["task"]
+        model = payload.get("model_config")
+        if task == "language-model" and isinstance(model, dict) and "vocab_size" in model:
+            model.setdefault("num_tokens", model.pop("vocab_size"))
+        if payload.get("train_config") is None:
+            payload["train_config"] = {}
+        prep = payload.get("preprocessing")
+        if task == "forecast" and isinstance(prep, dict):
+            prep.setdefault("combine", "none")
+        if task == "classify":
+            payload.setdefault("layout", None)
+            if isinstance(model, dict):
+                model.setdefault("input_size", 1)  # one channel: models of several came with version 2
+        if task == "translate" and payload.get("corpus") is None:
+            payload["corpus"] = {}
+    payload["version"] = VERSION
     return payload
 
 

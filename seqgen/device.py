@@ -42,9 +42,8 @@ def native_bf16(device: torch.device) -> bool:
 
 
 # On a CPU, autocast converts the weights to bf16 at every step; below about this many tokens per step
-# that costs more than the faster products save. Measured on an AVX-512 BF16 CPU, 2×512 LSTM, one
-# thread: 16 streams × 32 tokens trained 6,699 bf16 steps against 8,468 fp32 steps in the same 15
-# CPU-minutes (scripts/bench_quality.py), while 64 × 128 ran about 1.4–1.8× faster in bf16.
+# that costs more than the faster products save (small steps train faster in fp32, large ones in bf16;
+# scripts/bench_quality.py compares them).
 CPU_BF16_MIN_TOKENS = 4096
 
 

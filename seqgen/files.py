@@ -1,5 +1,6 @@
 """Writing output files whole or not at all: the one atomic write every file seqgen makes goes through
-(pages, .npz, plots, MIDI, MusicXML, WAV, text samples, CSV, run.json)."""
+(pages, .npz, plots, MIDI, MusicXML, WAV, text samples, CSV, run.json, checkpoints, caches); and the one kind of
+lock (a run folder, the token cache), an OS lock on every platform that dies with its process."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import contextvars
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
+
+import filelock
 
 from seqgen.errors import SeqgenError
 
@@ -32,6 +35,18 @@ def staged(path, hint: str = "") -> Iterator[Path]:
     file, a failure leaves nothing behind and the file of that name written before stays as it was. Any
     OSError (a full disk, a folder that cannot be written) is one line: "cannot write PATH: REASON{hint}"."""
     path = Path(path)
+    try:
+        with replacing(path) as tmp:
+            yield tmp
+    except OSError as error:
+        raise SeqgenError(f"cannot write {path}: {reason(error)}{hint}") from None
+
+
+@contextlib.contextmanager
+def replacing(path) -> Iterator[Path]:
+    """`staged` with its OSError left to the caller, for a writer that words its own failure (a cache that
+    only warns, a download that names the setting to change)."""
+    path = Path(path)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,8 +64,6 @@ def staged(path, hint: str = "") -> Iterator[Path]:
         else:
             os.replace(tmp, path)
         tmp = None
-    except OSError as error:
-        raise SeqgenError(f"cannot write {path}: {reason(error)}{hint}") from None
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
@@ -95,3 +108,35 @@ def _discard(pending: list) -> None:
     for tmp, _ in pending:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def lock(path) -> filelock.BaseFileLock:
+    """An OS lock on the file `path` (flock on Unix, a locked byte on Windows): held until released or until the
+    process ends, so a killed process never leaves a stale lock. Two holders in one process exclude each other too."""
+    return filelock.FileLock(str(path), thread_local=False)
+
+
+def try_lock(path) -> Optional[filelock.BaseFileLock]:
+    """The lock on `path` if no one holds it (taken at once, never waited for), else None; OSError when the lock
+    file cannot be made or opened."""
+    held = lock(path)
+    try:
+        held.acquire(timeout=0)
+    except filelock.Timeout:
+        return None
+    return held
+
+
+def held_by_another(path) -> bool:
+    """Whether a live holder has the lock on `path`, tested without creating the file (False when it is absent
+    or cannot be opened)."""
+    if not Path(path).is_file():
+        return False
+    try:
+        held = try_lock(path)
+    except OSError:
+        return False
+    if held is None:
+        return True
+    held.release()
+    return False

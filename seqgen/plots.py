@@ -1,10 +1,21 @@
-"""Writing matplotlib figures: one home for the save every plot in seqgen uses (atomic, through seqgen.files)."""
+"""Drawing matplotlib figures: one home for the plotting backend (Agg: files, no window) and for the save every
+plot in seqgen uses (atomic, through seqgen.files)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from seqgen.files import staged
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, which draws to files and needs no display."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save_figure(fig, path: Path) -> Path:

@@ -9,6 +9,7 @@ Every task writes the same files:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import errno
@@ -20,14 +21,8 @@ from typing import Optional
 
 from seqgen.checkpoint import save_checkpoint
 from seqgen.errors import SeqgenError
-from seqgen.files import TEMPORARY, write_atomically
-from seqgen.plots import save_figure
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; runs are not protected against a second writer there
-    fcntl = None
-
+from seqgen.files import TEMPORARY, held_by_another, try_lock, write_atomically
+from seqgen.plots import pyplot, save_figure
 
 # A folder holding one of these holds a run: a new run there is refused unless it says --overwrite.
 RUN_FILES = ("best.pt", "latest.pt", "run.json")
@@ -85,15 +80,8 @@ def check_new_run(output_dir: str, name: Optional[str], overwrite: bool = False)
 
 
 def _busy(folder: Path) -> bool:
-    """Whether a live process holds the folder's lock (tested without creating or changing anything)."""
-    if fcntl is None:
-        return False
-    try:
-        with open(folder / ".lock", "r") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as error:
-        return error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
-    return False
+    """Whether a live process holds the folder's lock (tested without creating anything)."""
+    return held_by_another(folder / ".lock")
 
 
 def _busy_line(folder: Path) -> str:
@@ -192,28 +180,22 @@ class RunFolder:
         return False
 
     def _take_lock(self) -> None:
-        """An OS lock on the folder's .lock file: it dies with the process, so a kill leaves no stale lock."""
-        if fcntl is None:
-            return
+        """An OS lock on the folder's .lock file (seqgen.files.lock): it dies with the process, so a kill leaves
+        no stale lock. The file names the holder's process id, for people."""
         try:
-            handle = open(self.path / ".lock", "a+")
+            held = try_lock(self.path / ".lock")
         except OSError as error:
             raise SeqgenError(f"cannot write in the run folder {self.path}: {error.strerror or error}; "
                               f"{_remedy(error)}") from None
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            raise RunBusy(_busy_line(self.path)) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self._lock = handle
+        if held is None:
+            raise RunBusy(_busy_line(self.path))
+        with contextlib.suppress(OSError):  # Windows keeps the locked file from other writes; the id is a courtesy
+            (self.path / ".lock").write_text(f"{os.getpid()}\n")
+        self._lock = held
 
     def close(self) -> None:
         if self._lock is not None:
-            self._lock.close()  # closing the file releases the lock
+            self._lock.release()
             self._lock = None
 
     def _remove_stale_temporaries(self) -> None:
@@ -347,10 +329,7 @@ class RunPaths:
 
 def plot_history(history: list, path: Path, x_label: str = "step") -> Path:
     """The loss curves: training loss per log interval, validation per evaluation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     train = [(h["step"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
     val = [(h["step"], h["val_loss"]) for h in history if h.get("val_loss") is not None]

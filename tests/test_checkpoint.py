@@ -1,6 +1,9 @@
+from pathlib import Path
+
 import pytest
 import torch
 
+import seqgen
 from seqgen.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
 from seqgen.config import to_dict
 from seqgen.errors import SeqgenError
@@ -68,3 +71,44 @@ def test_a_crash_while_saving_leaves_the_old_checkpoint_whole(tmp_path, monkeypa
         save_checkpoint({"task": "language-model"}, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]  # no temporary file left behind
+
+
+OLD = Path(__file__).parent / "data" / "checkpoints"  # tiny checkpoints written by earlier seqgen, one folder a version
+
+
+@pytest.mark.parametrize("version", sorted(int(p.name[1:]) for p in OLD.glob("v*")))
+def test_checkpoints_of_every_earlier_version_load_and_work(version, tmp_path):
+    """A model trained with an earlier seqgen keeps working: each task's checkpoint of each earlier format loads,
+    is lifted to the current layout, and samples, translates, forecasts or classifies."""
+    import numpy as np
+
+    from seqgen.checkpoint import upgrade
+
+    folder = OLD / f"v{version}"
+    assert version < VERSION and {p.stem for p in folder.glob("*.pt")} == {"language-model", "translate", "forecast",
+                                                                          "classify"}
+    for path in sorted(folder.glob("*.pt")):
+        assert torch.load(path, weights_only=True)["version"] == version
+        payload = load_checkpoint(path)
+        assert payload["version"] == VERSION and upgrade(dict(payload)) == payload  # lifting twice changes nothing
+    lm = seqgen.load(folder / "language-model.pt", "cpu")
+    assert lm.model.config.num_tokens == lm.tokenizer.vocab_size
+    assert len(lm.generate(length=20, seed=0, prime="the ")) == len("the ") + 20
+    assert lm.generate(length=20, seed=0) == lm.generate(length=20, seed=0)
+    translated = seqgen.load(folder / "translate.pt", "cpu").translate(["3 May 1979"])
+    assert len(translated) == 1 and isinstance(translated[0], str)
+    rows = seqgen.load(folder / "forecast.pt", "cpu").forecast(horizon=3)
+    assert [row["step"] for row in rows] == [1, 2, 3] and all(np.isfinite(row["forecast"]) for row in rows)
+    series = tmp_path / "series.ucr"
+    series.write_text("\n".join(" ".join([str(1 + i % 2)] + [f"{(-1) ** i * (t / 10 - 1):.2f}" for t in range(20)])
+                                for i in range(4)) + "\n")
+    result = seqgen.load(folder / "classify.pt", "cpu").classify(str(series))
+    assert len(result) == 4
+
+
+def test_a_checkpoint_of_a_newer_format_is_one_line(tmp_path):
+    newer = tmp_path / "newer.pt"
+    torch.save({"format": FORMAT, "version": VERSION + 1, "task": "forecast"}, newer)
+    with pytest.raises(SeqgenError) as caught:
+        seqgen.load(newer, "cpu")
+    assert "newer seqgen" in str(caught.value) and "\n" not in str(caught.value)

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import one_line_error, run
 
 import seqgen
-from seqgen.checkpoint import load_checkpoint, save_checkpoint
+from seqgen.checkpoint import load_checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.tasks.forecast.data import future_dates
 from seqgen.tasks.forecast.forecast import check_forecast
@@ -120,7 +121,8 @@ def test_the_training_layout_is_stored_and_old_checkpoints_still_classify(classi
                                  "cells_per_row": 25, "channels": 1}
     del payload["layout"]
     assert payload["model_config"].pop("input_size") == 1  # written before multichannel input: one channel
-    old = save_checkpoint(payload, tmp_path / "old.pt")
+    old = tmp_path / "old.pt"
+    torch.save({**payload, "version": 1}, old)
     short = tmp_path / "short.txt"
     short.write_text("1 0.5\n-1 0.25\n")
     result = run("classify", old, short)

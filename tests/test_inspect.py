@@ -48,7 +48,7 @@ def test_the_recorded_values_are_the_models_own(text_run):
     probs, top = logits[0].softmax(-1).topk(4)
     assert np.array_equal(inspection.top_tokens, top.numpy())
     assert np.allclose(inspection.top_probs, probs.numpy(), atol=1e-5)
-    assert "".join(inspection.labels) == TEXT and inspection.top_labels[0][0] == model.tokenizer.piece(top[0, 0])
+    assert "".join(inspection.labels) == TEXT and inspection.top_labels[0][0] == model.tokenizer.label(top[0, 0])
 
 
 def test_a_long_input_read_in_windows_gives_what_one_pass_gives(text_run):
@@ -183,7 +183,7 @@ def test_saturation_counts_the_share_of_steps_beyond_the_thresholds():
 
 def test_forecast_inspect_follows_the_series_and_its_forecast(tmp_path):
     from seqgen.tasks.forecast.data import transform, untransform
-    from seqgen.tasks.forecast.forecast import member_forecast, rebuild
+    from seqgen.tasks.forecast.predict import member_forecast, rebuild
 
     result = seqgen.train("forecast", epochs=3, ensemble=2, hidden_size=8, device="cpu", progress=False,
                           output_dir=str(tmp_path), name="airline")

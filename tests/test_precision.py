@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import seqgen.device
-from seqgen.decode.sampling import LSTMStepper, generate, int8_available, resolve_sample_precision
+from seqgen.decode.sampling import LSTMStepper, Sampling, generate, int8_available, resolve_sample_precision
 from seqgen.device import resolve_precision
 from seqgen.tasks.language_model import LanguageModel
 from seqgen.tasks.language_model.data import load_splits
@@ -89,8 +89,8 @@ def test_auto_sampling_precision_is_int8_on_the_cpu_where_the_kernels_exist(monk
 
     cpu = torch.device("cpu")
     expected = "int8" if int8_available() else "fp32"
-    assert resolve_sample_precision("auto", cpu, 1) == expected and resolve_sample_precision("auto", cpu, 512) == expected
-    assert resolve_sample_precision("fp32", cpu, 1) == "fp32"
+    assert resolve_sample_precision("auto", cpu) == expected
+    assert resolve_sample_precision("fp32", cpu) == "fp32"
     monkeypatch.setattr(sampling, "int8_available", lambda: False)  # a PyTorch without quantized kernels
     assert resolve_sample_precision("auto", cpu) == "fp32" and resolve_sample_precision("int8", cpu) == "fp32"
 
@@ -101,7 +101,7 @@ def test_the_fused_fp32_step_scores_as_the_model_does(trained_lm):
         logits, _ = model.model(val[None, :-1])
         expected = float(torch.nn.functional.cross_entropy(logits[0].float(), val[1:]))
     assert LSTMStepper(model.model).score(val) == pytest.approx(expected, rel=1e-4)
-    tokens = list(generate(model.model, val[None, :5], 10, temperature=0, precision="int8"))
+    tokens = list(generate(model.model, val[None, :5], 10, Sampling(temperature=0, precision="int8")))
     assert len(tokens) == 10
 
 

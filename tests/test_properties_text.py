@@ -65,7 +65,7 @@ def test_sentencepiece_round_trips_any_text_or_says_why(bpe, text):
 def test_sentencepiece_state_round_trips(bpe, text):
     again = tokenizer_from_state(bpe.to_state())
     assert isinstance(again, SentencePieceTokenizer) and again.kind == bpe.kind and again.model == bpe.model
-    assert again.vocab_size == bpe.vocab_size and again.newline_id() == bpe.newline_id()
+    assert again.vocab_size == bpe.vocab_size and again.start_id() == bpe.start_id()
     assert np.array_equal(again.encode(text), bpe.encode(text))
 
 

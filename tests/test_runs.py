@@ -235,7 +235,7 @@ def test_a_full_disk_during_a_checkpoint_write_says_so_and_keeps_the_previous_on
     must carry the system's words, and the latest.pt written before must be intact."""
     import seqgen.checkpoint
 
-    real_fdopen, writes = os.fdopen, {"checkpoints": 0}
+    writes = {"checkpoints": 0}
 
     class FillsUp:
         """A file on a disk that fills up in the middle of the third checkpoint."""
@@ -259,7 +259,7 @@ def test_a_full_disk_during_a_checkpoint_write_says_so_and_keeps_the_previous_on
         def __exit__(self, *exc):
             self.f.close()
 
-    monkeypatch.setattr(seqgen.checkpoint.os, "fdopen", lambda fd, mode: FillsUp(real_fdopen(fd, mode)))
+    monkeypatch.setattr(seqgen.checkpoint, "open", lambda path, mode: FillsUp(open(path, mode)), raising=False)
     with pytest.raises(SeqgenError) as caught:
         train(tiny_model, dataclasses.replace(tiny_train, max_steps=30, eval_interval=10), progress=False)
     message = str(caught.value)
@@ -267,7 +267,7 @@ def test_a_full_disk_during_a_checkpoint_write_says_so_and_keeps_the_previous_on
     assert "the last good latest.pt is intact" in message
     folder = Path(tiny_train.output_dir) / "run"
     assert load_checkpoint(folder / "latest.pt")["step"] == 10
-    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert not [p.name for p in folder.iterdir() if ".tmp" in p.name]
 
 
 def test_a_name_in_bytes_that_are_not_utf8_still_gets_its_run_json(tiny_train):
@@ -307,3 +307,23 @@ def test_a_full_disk_at_the_end_of_an_ensemble_run_says_what_is_intact(task, tmp
     with pytest.raises(SeqgenError) as caught:
         seqgen.train(task, output_dir=str(tmp_path / "runs"), name="r", progress=False, **options)
     assert calls[0] == "latest.pt" and "this run's latest.pt is intact" in str(caught.value)
+
+
+def test_a_folder_whose_lock_is_held_refuses_a_second_run_until_it_is_released(tiny_model, tiny_train):
+    """The run lock is filelock's OS lock (flock on Unix, a locked byte on Windows): while another holder has the
+    folder's .lock a run there is one line, and once it lets go the run may start (with --overwrite)."""
+    import filelock
+
+    folder = Path(tiny_train.output_dir) / "run"
+    folder.mkdir(parents=True)
+    holder = filelock.FileLock(str(folder / ".lock"))
+    holder.acquire(timeout=0)
+    try:
+        with pytest.raises(SeqgenError, match="another seqgen run is writing to"):
+            train(tiny_model, dataclasses.replace(tiny_train, max_steps=2, eval_interval=2), progress=False)
+    finally:
+        holder.release()
+    result = train(tiny_model, dataclasses.replace(tiny_train, max_steps=2, eval_interval=2, overwrite=True),
+                   progress=False)
+    assert Path(result.best_path).is_file()
+    assert filelock.FileLock(str(folder / ".lock")).acquire(timeout=0)  # the run let go of it when it ended

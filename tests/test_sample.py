@@ -1,6 +1,8 @@
+import dataclasses
+
 import torch
 
-from seqgen.decode.sampling import filter_logits, generate, sample_next
+from seqgen.decode.sampling import Sampling, filter_logits, generate, sample_next
 from seqgen.models import LSTMLanguageModel, ModelConfig
 
 
@@ -12,7 +14,7 @@ def model():
 def test_temperature_zero_is_argmax_and_carried_state_matches_rerunning_the_prefix():
     net = model()
     prime = torch.tensor([[1, 2, 3]])
-    tokens = torch.cat(list(generate(net, prime, 10, temperature=0.0)))
+    tokens = torch.cat(list(generate(net, prime, 10, Sampling(temperature=0.0))))
     sequence = prime[0].tolist()
     with torch.no_grad():
         for token in tokens.tolist():
@@ -27,7 +29,7 @@ def test_same_seed_same_sample_and_another_seed_differs():
 
     def draw(seed):
         generator = torch.Generator().manual_seed(seed)
-        return torch.stack(list(generate(net, prime, 40, temperature=1.5, generator=generator)), 1)
+        return torch.stack(list(generate(net, prime, 40, Sampling(temperature=1.5), generator)), 1)
 
     assert torch.equal(draw(5), draw(5))
     assert not torch.equal(draw(5), draw(6))
@@ -82,12 +84,12 @@ def test_the_graph_ready_sampler_matches_the_eager_step_without_a_gpu():
 
     net = model()
     prime = torch.tensor([[1, 2, 3], [4, 5, 6]])
-    expected = torch.stack(list(generate(net, prime, 12, temperature=0.0)), 1)
+    expected = torch.stack(list(generate(net, prime, 12, Sampling(temperature=0.0))), 1)
 
     def sampler(temperature, seed=0):
         with torch.no_grad():
             logits, (h, c) = net(prime)
-            return StaticSampler(net, logits[:, -1], list(h.unbind(0)), list(c.unbind(0)), temperature,
+            return StaticSampler(net, logits[:, -1], list(h.unbind(0)), list(c.unbind(0)), Sampling(temperature),
                                  generator=torch.Generator().manual_seed(seed), capture=False)
 
     greedy = sampler(0.0)
@@ -106,8 +108,8 @@ def test_the_graph_ready_sampler_matches_the_eager_step_without_a_gpu():
 def test_large_batches_take_the_nn_lstm_path_and_agree_with_the_fused_step():
     net = model()
     prime = torch.tensor([[1, 2, 3]])
-    fused = torch.cat(list(generate(net, prime, 15, temperature=0.0)))  # batch 1: the fused step
-    batched = torch.stack(list(generate(net, prime.repeat(40, 1), 15, temperature=0.0)), 1)  # batch 40: nn.LSTM
+    fused = torch.cat(list(generate(net, prime, 15, Sampling(temperature=0.0))))  # batch 1: the fused step
+    batched = torch.stack(list(generate(net, prime.repeat(40, 1), 15, Sampling(temperature=0.0))), 1)  # batch 40: nn.LSTM
     assert torch.equal(batched, fused.expand(40, -1))
 
 
@@ -142,7 +144,7 @@ def test_a_failed_graph_capture_warns_and_samples_from_where_the_primer_left_off
         logits, (h, c) = net(prime)
 
         def sampler(capture):
-            return StaticSampler(net, logits[:, -1], list(h.unbind(0)), list(c.unbind(0)), 1.5,
+            return StaticSampler(net, logits[:, -1], list(h.unbind(0)), list(c.unbind(0)), Sampling(1.5),
                                  generator=torch.Generator().manual_seed(0), capture=capture)
 
         reference = sampler(capture=False)
@@ -174,5 +176,14 @@ def test_the_buffered_step_draws_exactly_what_the_plain_step_and_multinomial_dra
                     for _ in range(50):
                         expected.append(sample_next(logits, temperature, top_k, None, generator))
                         logits = step(expected[-1], h, c)
-                drawn = generate(net, prime, 50, temperature, top_k, None, torch.Generator().manual_seed(7), precision)
+                drawn = generate(net, prime, 50, Sampling(temperature, top_k, None, precision), torch.Generator().manual_seed(7))
                 assert torch.equal(torch.stack(list(drawn), 1), torch.stack(expected, 1)), (precision, temperature)
+
+
+def test_the_sample_options_reach_the_draw_as_one_typed_value():
+    """Every sampling knob of `seqgen sample` travels to the draw in one Sampling, none dropped on the way."""
+    from seqgen.tasks.language_model import SampleConfig
+
+    config = SampleConfig(temperature=0.5, top_k=3, top_p=0.9, precision="int8")
+    assert config.sampling == Sampling(temperature=0.5, top_k=3, top_p=0.9, precision="int8")
+    assert {f.name for f in dataclasses.fields(Sampling)} <= {f.name for f in dataclasses.fields(SampleConfig)}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from seqgen.errors import SeqgenError
+from seqgen.files import replacing
 
 
 @dataclass(frozen=True)
@@ -133,16 +134,10 @@ def _download(corpus: Corpus, path: Path) -> None:
             f"the download of {corpus.name!r} has sha256 {digest[:12]}…, expected {corpus.sha256[:12]}…; "
             "the file changed upstream or the transfer was damaged, so it was not used"
         )
-    partial = path.with_name(f"{path.name}.{os.getpid()}.part")  # two runs downloading at once never share one
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        with replacing(path) as partial:  # two runs downloading at once never share one
+            partial.write_bytes(data)
     except OSError as error:
-        try:
-            partial.unlink(missing_ok=True)
-        except OSError:
-            pass
         raise SeqgenError(
             f"could not save the download of {corpus.name!r} to {path} ({error.strerror or error}); "
             "set SEQGEN_CACHE to a writable folder with free space"

@@ -39,15 +39,11 @@ import numpy as np
 
 from seqgen.data.corpora import cache_dir
 from seqgen.errors import SeqgenError
+from seqgen.files import TEMPORARY, lock, replacing, try_lock
 
 FORMAT = "seqgen-tokens"
 VERSION = 2  # 2: the header holds the ids' checksum
 SPLITS = ("train", "val", "test")
-
-try:
-    import fcntl
-except ImportError:  # Windows: two runs building the same token file at once each build their own copy
-    fcntl = None
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -268,26 +264,22 @@ class TokenCache:
     def lock(self, key: str):
         """Hold the key while building, so two runs (or two ranks) on one corpus tokenise it once."""
         path = self.folder / f"{key}.lock"
+        held = lock(path)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            handle = open(path, "a") if fcntl is not None else None
+            held.acquire()
         except OSError as error:
             raise SeqgenError(f"cannot use the token cache's lock file {path} ({error.strerror or error}); remove "
                               "it, or set SEQGEN_CACHE to another folder") from None
-        if handle is None:
+        try:
+            self._remove_partial(key)
             yield
-            return
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                self._remove_partial(key)
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            held.release()
 
     def _remove_partial(self, key: str) -> None:
         """Half-written files of `key` that a killed process left (the lock is ours, so no live one writes)."""
-        for stale in self.folder.glob(f"{key}.*.part"):
+        for stale in [*self.folder.glob(f"{key}.*.part"), *self.folder.glob(f".{key}.*{TEMPORARY}*")]:
             with contextlib.suppress(OSError):
                 stale.unlink()
 
@@ -296,41 +288,34 @@ class TokenCache:
         """Encode the pieces (split, text) into <key>.bin and write its header; atomic, so a crash or a full
         disk leaves no half-written token file behind."""
         data_path, header_path = self.folder / f"{key}.bin", self.folder / f"{key}.json"
-        partial = data_path.with_name(f"{data_path.name}.{os.getpid()}.part")
         offsets, count, split_now, checksum = {}, 0, None, 0
         try:
-            with partial.open("wb") as out:
-                for split, text in pieces:
-                    if split != split_now:
-                        for name in SPLITS[:SPLITS.index(split) + 1]:  # an empty split begins where the next does
-                            offsets.setdefault(name, count)
-                        split_now = split
-                    ids = np.ascontiguousarray(encode(text), dtype=dtype)
-                    out.write(ids.data)
-                    checksum = zlib.crc32(ids.data, checksum)
-                    count += len(ids)
-                    if progress is not None:
-                        progress(len(text))
+            with replacing(data_path) as partial:  # a crash or Ctrl-C leaves no half-written file behind
+                with partial.open("wb") as out:
+                    for split, text in pieces:
+                        if split != split_now:
+                            for name in SPLITS[:SPLITS.index(split) + 1]:  # an empty split begins where the next does
+                                offsets.setdefault(name, count)
+                            split_now = split
+                        ids = np.ascontiguousarray(encode(text), dtype=dtype)
+                        out.write(ids.data)
+                        checksum = zlib.crc32(ids.data, checksum)
+                        count += len(ids)
+                        if progress is not None:
+                            progress(len(text))
             for name in SPLITS:
                 offsets.setdefault(name, count)
             bounds = [offsets[name] for name in SPLITS] + [count]
             header = {"format": FORMAT, "version": VERSION, "dtype": dtype.name, "tokens": count, **header,
                       "splits": {name: [bounds[i], bounds[i + 1]] for i, name in enumerate(SPLITS)},
                       "crc32": checksum}
-            os.replace(partial, data_path)
             _write_json(header_path, header, strict=True)
         except OSError as error:
-            with contextlib.suppress(OSError):
-                partial.unlink()
             hint = ("free some space, or set SEQGEN_CACHE to a writable folder with room for the tokenised corpus"
                     if error.errno in (errno.ENOSPC, errno.EDQUOT) else
                     "remove it, or set SEQGEN_CACHE to a writable folder")
             raise SeqgenError(f"could not write the token file {data_path} ({error.strerror or error}); "
                               f"{hint}") from None
-        except BaseException:  # Ctrl-C: no half-written file is left behind
-            with contextlib.suppress(OSError):
-                partial.unlink()
-            raise
         return _mapped(data_path, header)
 
 
@@ -387,39 +372,36 @@ def _fallback_folder(wanted: Path, reason: OSError) -> Path:
     _remove_abandoned_fallbacks()
     try:
         folder = Path(tempfile.mkdtemp(prefix=FALLBACK_PREFIX))
-        handle = open(folder / ".lock", "a")
+        held = try_lock(folder / ".lock")  # a folder made just now: no one else holds its lock
     except OSError as error:
         raise SeqgenError(f"could not write the token cache under {wanted} ({reason.strerror or reason}), nor a "
                           f"temporary folder ({error.strerror or error}); set SEQGEN_CACHE to a writable "
                           "folder") from None
-    if fcntl is not None:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    _fallback.update(folder=folder, lock=handle)
+    _fallback.update(folder=folder, lock=held)
     atexit.register(_remove_fallback, folder)
     return folder
 
 
 def _remove_fallback(folder: Path) -> None:
-    handle = _fallback.pop("lock", None)
+    held = _fallback.pop("lock", None)
     _fallback.pop("folder", None)
-    if handle is not None:
-        handle.close()
+    if held is not None:
+        held.release()
     shutil.rmtree(folder, ignore_errors=True)
 
 
 def _remove_abandoned_fallbacks() -> None:
-    if fcntl is None:
-        return
     with contextlib.suppress(OSError):
         for folder in Path(tempfile.gettempdir()).glob(f"{FALLBACK_PREFIX}*"):
             try:
-                if time.time() - folder.stat().st_mtime < 60:
-                    continue  # made a moment ago: its process may not hold its lock yet
-                with open(folder / ".lock", "r") as handle:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # taken: its process is gone
-                    shutil.rmtree(folder, ignore_errors=True)
+                if time.time() - folder.stat().st_mtime < 60 or not (folder / ".lock").is_file():
+                    continue  # made a moment ago (its process may not hold its lock yet), or not one of ours
+                held = try_lock(folder / ".lock")
             except OSError:
-                continue  # alive, or not one of ours
+                continue
+            if held is not None:  # taken: its process is gone
+                held.release()
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _key(value) -> str:
@@ -432,13 +414,9 @@ def key_of(**parts) -> str:
 
 def _write_json(path: Path, data: dict, strict: bool = False) -> None:
     """Write a small JSON file atomically; a failure is ignored (a cache entry only saves time) unless `strict`."""
-    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(partial, path)
+        with replacing(path) as partial:
+            partial.write_text(json.dumps(data), encoding="utf-8")
     except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink()
         if strict:
             raise

@@ -4,10 +4,22 @@ carried state and streamed text."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from functools import partial
 from typing import Iterator, Optional
 
 import torch
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How each token is drawn: `temperature` (0: always the most likely token), `top_k` and `top_p` filtering, and
+    the weights of the CPU step (`precision`, see resolve_sample_precision)."""
+
+    temperature: float = 1.0
+    top_k: Optional[int] = None
+    top_p: Optional[float] = None
+    precision: str = "fp32"
 
 
 def filter_logits(logits: torch.Tensor, top_k: Optional[int], top_p: Optional[float]) -> torch.Tensor:
@@ -37,8 +49,8 @@ def sample_next(logits: torch.Tensor, temperature: float, top_k: Optional[int] =
 
 
 SAMPLE_PRECISIONS = ("auto", "fp32", "int8")
-# Above this many samples at once nn.LSTM's own kernel beats the fp32 fused step on the CPU (the int8
-# fused step stays faster at every batch: 2×512, batch 512, about 10 ms a step against nn.LSTM's 18).
+# Above this many samples at once nn.LSTM's own kernel is faster than the fp32 fused step on the CPU; the int8
+# fused step is the faster at every batch size (scripts/bench_sample.py times them).
 FUSED_MAX_BATCH = 32
 
 
@@ -50,9 +62,9 @@ def int8_available() -> bool:
         return False
 
 
-def resolve_sample_precision(name: str, device: torch.device, batch: int = 1) -> str:
-    """'auto' → int8 weights for the fused step on the CPU where PyTorch has the kernels, else fp32
-    (GPUs run the CUDA graph in fp32). `batch` is kept for callers; int8 wins at every batch measured."""
+def resolve_sample_precision(name: str, device: torch.device) -> str:
+    """'auto' → int8 weights for the fused step on the CPU where PyTorch has the kernels (at every batch size),
+    else fp32 (GPUs run the CUDA graph in fp32)."""
     if name not in SAMPLE_PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(SAMPLE_PRECISIONS)}, not {name!r}")
     if name in ("int8", "auto"):
@@ -235,17 +247,17 @@ class Draw:
     the argmax of p / E with E ~ Exp(1) from the generator, after checking p (a handful of small reductions
     and host reads per call); softmax of finite logits needs no check, so the race is run directly here."""
 
-    def __init__(self, logits: torch.Tensor, temperature: float, top_k: Optional[int], top_p: Optional[float],
-                 generator: Optional[torch.Generator]):
-        self.options, self.generator = (temperature, top_k, top_p), generator
-        self.direct = temperature != 0 and top_k is None and top_p is None
+    def __init__(self, logits: torch.Tensor, sampling: Sampling, generator: Optional[torch.Generator]):
+        self.sampling, self.generator = sampling, generator
+        self.direct = sampling.temperature != 0 and sampling.top_k is None and sampling.top_p is None
         shape = logits.shape
         self.scaled, self.probs, self.noise = (torch.empty(shape, device=logits.device) for _ in range(3))
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        s = self.sampling
         if not self.direct:
-            return sample_next(logits, *self.options, generator=self.generator)
-        temperature = self.options[0]
+            return sample_next(logits, s.temperature, s.top_k, s.top_p, generator=self.generator)
+        temperature = s.temperature
         logits = logits.float()
         if temperature != 1.0:
             logits = torch.div(logits, temperature, out=self.scaled)
@@ -278,11 +290,10 @@ class StaticSampler:
     capture is not possible (the CPU, or a failed capture) the same step runs eagerly.
     """
 
-    def __init__(self, model, logits: torch.Tensor, h: list, c: list, temperature: float,
-                 top_k: Optional[int] = None, top_p: Optional[float] = None,
+    def __init__(self, model, logits: torch.Tensor, h: list, c: list, sampling: Sampling = Sampling(),
                  generator: Optional[torch.Generator] = None, capture: Optional[bool] = None):
         self.stepper = LSTMStepper(model)
-        self.options = (temperature, top_k, top_p)
+        self.sampling = sampling
         self.generator = generator
         self.logits = logits.float().clone()  # (N, V): the distribution of the next token
         self.noise = torch.ones_like(self.logits)
@@ -295,7 +306,8 @@ class StaticSampler:
             self.graph = self._capture()
 
     def _step(self) -> None:
-        token = pick_with_noise(self.logits, self.noise, *self.options)
+        s = self.sampling
+        token = pick_with_noise(self.logits, self.noise, s.temperature, s.top_k, s.top_p)
         self.token.copy_(token)
         h, c = list(self.h), list(self.c)
         logits = self.stepper(token, h, c)
@@ -330,7 +342,7 @@ class StaticSampler:
 
     def __call__(self) -> torch.Tensor:
         """The next token (N,); the state advances by one step. The tensor is reused: copy to keep it."""
-        if self.options[0] != 0:
+        if self.sampling.temperature != 0:
             self.noise.exponential_(generator=self.generator)
         if self.graph is not None:
             with torch.cuda.device(self.logits.device):
@@ -341,13 +353,13 @@ class StaticSampler:
 
 
 @torch.inference_mode()
-def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, top_k: Optional[int] = None,
-             top_p: Optional[float] = None, generator: Optional[torch.Generator] = None,
-             precision: str = "fp32", bias: Optional[torch.Tensor] = None, threads=None) -> Iterator[torch.Tensor]:
-    """Yield `length` tokens (N,) continuing `prime` (N, P), one step at a time.
+def generate(model, prime: torch.Tensor, length: int, sampling: Sampling = Sampling(),
+             generator: Optional[torch.Generator] = None, bias: Optional[torch.Tensor] = None,
+             threads=None) -> Iterator[torch.Tensor]:
+    """Yield `length` tokens (N,) continuing `prime` (N, P), one step at a time, drawn as `sampling` says.
 
     The primer runs through the LSTM once; after that each step feeds only the newest token and
-    the carried (h, c) state, so the cost per token does not grow with the text. `precision`
+    the carried (h, c) state, so the cost per token does not grow with the text. `sampling.precision`
     chooses the step's weights on the CPU (see resolve_sample_precision): fp32, or int8. `bias`
     (V, V), 0 or -inf, is added to the logits after each token: the tokens that cannot follow it
     are never drawn (the frame encoding's rule, seqgen.music.frames). `threads` (a seqgen.threads.ThreadPolicy,
@@ -357,20 +369,18 @@ def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, 
     logits, (h, c) = model(prime)  # (N, P, V)
     logits = _follow(logits[:, -1], bias, prime[:, -1])
     if prime.is_cuda and bias is None:  # one CUDA graph replay per token instead of an eager step's many launches
-        sampler = StaticSampler(model, logits, list(h.unbind(0)), list(c.unbind(0)), temperature, top_k, top_p,
-                                generator)
+        sampler = StaticSampler(model, logits, list(h.unbind(0)), list(c.unbind(0)), sampling, generator)
         for _ in range(length):
             yield sampler().clone()
         return
-    int8 = resolve_sample_precision(precision, prime.device, prime.size(0)) == "int8"
-    # The fp32 fused step wins on the CPU at small batches; at large ones nn.LSTM's kernel is faster.
+    int8 = resolve_sample_precision(sampling.precision, prime.device) == "int8"
     observe = threads.observe if threads is not None else None
     clock = time.perf_counter
     if prime.size(0) > FUSED_MAX_BATCH and not int8:
         state = (h, c)
         for _ in range(length):
             start = clock()
-            token = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
+            token = sample_next(logits, sampling.temperature, sampling.top_k, sampling.top_p, generator)  # (N,)
             logits, state = model(token[:, None], state)
             logits = _follow(logits[:, -1], bias, token)
             if observe is not None:
@@ -378,7 +388,7 @@ def generate(model, prime: torch.Tensor, length: int, temperature: float = 1.0, 
             yield token
         return
     step = BufferedStep(LSTMStepper(model, int8=int8), list(h.unbind(0)), list(c.unbind(0)))
-    draw = Draw(logits, temperature, top_k, top_p, generator)
+    draw = Draw(logits, sampling, generator)
     for _ in range(length):
         start = clock()
         token = draw(logits)  # (N,)

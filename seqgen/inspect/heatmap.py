@@ -10,7 +10,7 @@ import numpy as np
 from seqgen.config import check
 from seqgen.errors import SeqgenError
 from seqgen.inspect.features import FEATURE_NAMES
-from seqgen.plots import save_figure
+from seqgen.plots import pyplot, save_figure
 
 MAX_COLUMNS = 160  # steps drawn: beyond this the text labels stop being readable
 
@@ -22,10 +22,7 @@ def _shown(label: str) -> str:
 def plot_heatmap(inspection, path, units=None, start: int = 0, columns: int = MAX_COLUMNS, rows: int = 12) -> Path:
     """Rows: `units`, a list of (layer, unit, quantity), by default the `rows` most telling units; columns:
     steps start … start + columns. Gates are drawn over 0..1, g and h over −1..1, C over ±its row's largest |C|."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from seqgen.inspect.page import start_view
 

@@ -19,8 +19,7 @@ from seqgen.config import check
 from seqgen.errors import SeqgenError
 from seqgen.files import write_atomically
 from seqgen.inspect.features import FEATURE_NAMES, describe, unranked_reason
-from seqgen.inspect.record import NAMES
-from seqgen.models.gates import QUANTITIES
+from seqgen.models.gates import NAMES, QUANTITIES
 
 MAX_PAGE_STEPS = 3000  # the page shows at most the first this many steps (a 2×256 model: a 12 MB page)
 GATE_COLOURS = {"i": "#1b9e77", "f": "#2c6fbb", "o": "#d95f02"}

@@ -17,8 +17,6 @@ from seqgen.errors import SeqgenError
 from seqgen.files import reason, write_atomically
 from seqgen.models.gates import QUANTITIES, lstm_gates
 
-NAMES = {"i": "input gate", "f": "forget gate", "g": "candidate C̃", "o": "output gate", "c": "cell state C",
-         "h": "output h"}
 WINDOW = 512  # steps read at once; the state is carried from one window to the next
 # Every unit's six values at every step are kept (24 bytes per unit and step: 2×256 units read 50,000
 # characters in 1.2 GB), so an input longer than this is refused rather than left to exhaust memory, unless

@@ -13,7 +13,9 @@ from typing import Optional
 import torch
 from torch import nn
 
-QUANTITIES = ("i", "f", "g", "o", "c", "h")  # input gate, forget gate, candidate C̃, output gate, cell state, output
+QUANTITIES = ("i", "f", "g", "o", "c", "h")
+NAMES = {"i": "input gate", "f": "forget gate", "g": "candidate C̃", "o": "output gate", "c": "cell state C",
+         "h": "output h"}
 
 
 def lstm_step(x_part: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w_hh: torch.Tensor):

@@ -7,7 +7,6 @@ import hashlib
 import json
 import math
 import multiprocessing
-import os
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tqdm import tqdm
 
 from seqgen.data.corpora import REGISTRY, cache_dir, corpus_path
 from seqgen.errors import SeqgenError
+from seqgen.files import replacing
 from seqgen.music.events import MusicTokenizer, semitones_to_c, transpose_piece
 from seqgen.music.scores import MUSIC_SUFFIXES, parse_file
 from seqgen.threads import usable_cpus
@@ -157,16 +157,11 @@ def _read_entry(cached: Path, tokenizer: MusicTokenizer) -> tuple[tuple[list, st
 
 def _write_entry(cached: Path, entry: dict) -> str | None:
     """Write one cache entry atomically (JSON, never pickle); the reason it failed, or None."""
-    tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")  # two runs never share a temporary
     try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(entry, allow_nan=False), encoding="utf-8")
-        os.replace(tmp, cached)
+        text = json.dumps(entry, allow_nan=False)
+        with replacing(cached) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     except (OSError, ValueError) as error:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         return getattr(error, "strerror", None) or str(error) or type(error).__name__
     return None
 

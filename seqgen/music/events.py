@@ -19,10 +19,6 @@ MAX_PARTS = 8
 _STATE_LIMITS = (96, 128, 64)  # grid, max_duration, max_bar: beyond these a saved state is damaged, not a choice
 
 
-def bar_steps(numerator: int, denominator: int, grid: int) -> int:
-    return int(round(numerator * 4 / denominator * grid))
-
-
 def transpose_sharps(sharps: int, semitones: int) -> int:
     """Key signature after transposing: each semitone up is seven steps round the circle of fifths."""
     return (sharps + 7 * semitones + 6) % 12 - 6
@@ -66,10 +62,11 @@ class MusicTokenizer:
     def vocab_size(self) -> int:
         return len(self.tokens)
 
-    def newline_id(self) -> int:
-        return self.index["piece"]  # the neutral start of a sample
+    def start_id(self) -> int:
+        """The token a sample without a primer starts from: `piece`, the start of a piece."""
+        return self.index["piece"]
 
-    def piece(self, token: int) -> str:
+    def label(self, token: int) -> str:
         """One token's name, e.g. pitch_67."""
         return self.tokens[int(token)]
 

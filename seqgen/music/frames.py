@@ -33,10 +33,11 @@ class FrameTokenizer:
     def vocab_size(self) -> int:
         return len(self.tokens)
 
-    def newline_id(self) -> int:
+    def start_id(self) -> int:
+        """The token a sample without a primer starts from: `piece`, the start of a piece."""
         return self.piece_id
 
-    def piece(self, token: int) -> str:
+    def label(self, token: int) -> str:
         """One token's name, e.g. pitch_67."""
         return self.tokens[int(token)]
 

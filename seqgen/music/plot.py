@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from seqgen.music.events import note_times, piece_end
-from seqgen.plots import save_figure
+from seqgen.plots import pyplot, save_figure
 
 
 def plot_piano_roll(piece: dict, grid: int, path: Path, title: str | None = None) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     times = note_times(piece, grid)
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100)

@@ -9,7 +9,7 @@ from pathlib import Path
 MUSIC_SUFFIXES = (".mid", ".midi", ".mxl", ".musicxml", ".xml", ".abc", ".krn")
 WRITERS = {"midi": ("midi", ".mid"), "musicxml": ("musicxml", ".musicxml")}
 # What one file may hold. music21 lays a piece out bar by bar, and some of its steps grow faster than the piece
-# (a 37-byte MIDI file holding one note of 20,000 beats took 4 minutes to read): beyond these a file is refused
+# (a tiny MIDI file holding one very long note takes minutes to read): beyond these a file is refused
 # in one line. 10,000 quarter notes is 83 minutes at 120 a minute; 30,000 notes are read in about 30 s.
 MAX_QUARTERS = 10_000
 MAX_NOTES = 30_000

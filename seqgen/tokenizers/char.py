@@ -79,11 +79,12 @@ class CharTokenizer:
     def decode(self, ids) -> str:
         return self._table[np.asarray(ids, dtype=np.int64)].tobytes().decode("utf-32-le", "surrogatepass")
 
-    def piece(self, token: int) -> str:
+    def label(self, token: int) -> str:
         """One token as text: its character."""
         return self.chars[int(token)]
 
-    def newline_id(self) -> int | None:
+    def start_id(self) -> int | None:
+        """The token a sample without a prime starts from: the newline, where the text has one."""
         return self.chars.index("\n") if "\n" in self.chars else None
 
     def to_state(self) -> dict:

@@ -125,10 +125,11 @@ class SentencePieceTokenizer:
     def decode(self, ids) -> str:
         return self._sp.decode([int(i) for i in ids])
 
-    def newline_id(self) -> int | None:
+    def start_id(self) -> int | None:
+        """The token a sample without a prime starts from: the newline, where the vocabulary has one."""
         return self._newline
 
-    def piece(self, token: int) -> str:
+    def label(self, token: int) -> str:
         """One token as it reads in running text (its leading ▁ as a space), e.g. to label it on a page."""
         return "\n" if token == self._newline else self._sp.id_to_piece(int(token)).replace("\u2581", " ")
 

@@ -150,9 +150,9 @@ def read_training_data(config: ClassifyConfig) -> TrainingData:
 
 def read_like_training(path, payload: dict, labeled: bool = True) -> tuple[list, list, Callable[[int], str]]:
     """(labels, sequences, describe) of a file to classify or score, refused in one line when it is laid out unlike
-    the training file (checkpoints written before the layout was stored are not checked); describe(i) names
+    the training file (checkpoints written before the layout was stored, whose layout is None, are not checked); describe(i) names
     sequence i by its row and line for errors."""
-    trained = payload.get("layout")
+    trained = payload["layout"]
     label_column = payload["train_config"].get("label_column")
     if isinstance(trained, dict) and trained.get("format") == "csv" and labeled:
         label_column = trained.get("label_column") or label_column

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqgen.plots import save_figure
+from seqgen.plots import pyplot, save_figure
 
 
 def classification_report(labels: list, probabilities: np.ndarray, classes: list) -> dict:
@@ -47,10 +47,7 @@ def format_report(report: dict) -> str:
 
 
 def plot_confusion(report: dict, path: str | Path, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     path = Path(path)
     matrix = np.asarray(report["confusion"])

@@ -13,7 +13,7 @@ from seqgen.errors import SeqgenError
 from seqgen.tasks.forecast.baselines import holt_winters, sarima, seasonal_naive
 from seqgen.tasks.forecast.config import ForecastConfig
 from seqgen.tasks.forecast.data import covariate_matrix
-from seqgen.tasks.forecast.forecast import check_forecast, max_steps, predict
+from seqgen.tasks.forecast.predict import check_forecast, max_steps, predict
 from seqgen.tasks.forecast.train import fit
 
 
@@ -55,7 +55,7 @@ def score_origin(payload: dict, cut: int, steps: int, state: Optional[dict] = No
 
 def model_name(prep: dict) -> str:
     """The model's row in the table: the LSTM ensemble, or its average with a statistical forecast (--combine)."""
-    combine = prep.get("combine", "none")
+    combine = prep["combine"]
     covariates = "+covariates" if prep.get("covariates") else ""
     return f"lstm{covariates}" + ("" if combine == "none" else f" & {combine}")
 

@@ -5,9 +5,12 @@ The network's own options are ModelConfig, beside the network in seqgen/models/l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar, Optional
 
 from seqgen.config import THREADS_HELP, Checked, CorpusOptions, StepOptions, default, option
+
+if TYPE_CHECKING:  # the options load without torch, for --help
+    from seqgen.decode.sampling import Sampling
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,13 @@ class SampleConfig(Checked):
     bars: Optional[int] = option(None, "Music: each sample is this many new bars long.", min=1, max=1000)
     keep_primer: bool = option(True, "Music: the written file starts with the primer's notes.")
     plot: bool = option(False, "Music: also write a piano-roll PNG beside each file.")
+
+    @property
+    def sampling(self) -> Sampling:
+        """How each token is drawn (the knobs seqgen.decode.sampling.generate takes)."""
+        from seqgen.decode.sampling import Sampling
+
+        return Sampling(self.temperature, self.top_k, self.top_p, self.precision)
 
 
 @dataclass(frozen=True)

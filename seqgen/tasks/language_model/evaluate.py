@@ -12,24 +12,16 @@ import numpy as np
 import torch
 
 from seqgen.data.text import batchify, window, windows_per_pass
+from seqgen.decode.sampling import Sampling
 from seqgen.device import autocast
 from seqgen.errors import SeqgenError
+from seqgen.tasks.language_model.music import next_token_bias
 
 
 def stream_count(tokens: int, batch_size: int, bptt: int) -> int:
     """Streams to score `tokens` in: at most `batch_size`, and few enough that each stream holds two
     windows, since every stream starts without context and too many would raise the loss."""
     return max(1, min(batch_size, tokens // (2 * bptt)))
-
-
-def next_token_bias(tokenizer, device) -> Optional[torch.Tensor]:
-    """(V, V): 0 where token b may follow token a and -inf where it may not, added to the logits of the
-    token after a; None for encodings where any token may follow any (text, music events)."""
-    mask = getattr(tokenizer, "next_token_mask", None)
-    if mask is None:
-        return None
-    allowed = torch.from_numpy(mask()).to(device)
-    return torch.zeros(allowed.shape, device=device).masked_fill(~allowed, float("-inf"))
 
 
 def unscored_token(tokenizer) -> int:
@@ -169,12 +161,13 @@ def _frame_figures(lm, ids: np.ndarray, source: str, num_generated: int, seed: i
               "bits_per_token": loss * frames / scored / math.log(2)}
     if num_generated:
         from seqgen.music.stats import compare
-        from seqgen.tasks.language_model.generate import generate_frame_pieces
+        from seqgen.tasks.language_model.music import generate_frame_pieces
 
         reference = lm.tokenizer.decode_pieces(ids)
         length = int(round(np.mean([p["frames"] for p in reference])))
         generated = generate_frame_pieces(lm.model, lm.tokenizer, [lm.tokenizer.piece_id], num_generated, 12 * length,
-                                          1.0, None, None, seed, lm.device, frames=length, threads=threads)
+                                          Sampling(temperature=1.0), seed=seed, device=lm.device, frames=length,
+                                          threads=threads)
         result["generated_vs_corpus"] = {"settings": {"pieces": num_generated, "frames": length, "temperature": 1.0,
                                                       "seed": seed},
                                          **compare(generated, reference, lm.tokenizer.grid)}
@@ -184,11 +177,11 @@ def _frame_figures(lm, ids: np.ndarray, source: str, num_generated: int, seed: i
 def _music_statistics(lm, ids, count: int, seed: int, threads=None) -> dict:
     """Generate `count` 16-bar pieces and set their statistics beside those of the evaluated pieces."""
     from seqgen.music.stats import compare
-    from seqgen.tasks.language_model.generate import generate_pieces
+    from seqgen.tasks.language_model.music import generate_pieces
 
     tokenizer = lm.tokenizer
     reference = tokenizer.decode_pieces(ids)
-    generated = generate_pieces(lm.model, tokenizer, [tokenizer.index["piece"]], count, 1920, 16, 1.0, None, None,
-                                seed, lm.device, exact=False, threads=threads)
+    generated = generate_pieces(lm.model, tokenizer, [tokenizer.index["piece"]], count, 1920, Sampling(temperature=1.0),
+                                seed=seed, device=lm.device, bars=16, exact=False, threads=threads)
     return {"settings": {"pieces": count, "bars": 16, "temperature": 1.0, "seed": seed},
             **compare(generated, reference, tokenizer.grid)}

@@ -3,7 +3,6 @@ generate music pieces and write them as MIDI / MusicXML, and evaluate."""
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from pathlib import Path
 from typing import Iterator, Optional
@@ -20,15 +19,18 @@ from seqgen.files import together, write_atomically
 from seqgen.models import LSTMLanguageModel, ModelConfig
 from seqgen.music.frames import HIGHEST, LOWEST
 from seqgen.tasks.language_model.config import EvaluateConfig, SampleConfig, TrainConfig
+from seqgen.tasks.language_model.music import (
+    check_budget,
+    generate_frame_pieces,
+    generate_pieces,
+)
 from seqgen.threads import ThreadPolicy, check_threads
 from seqgen.tokenizers import tokenizer_from_state
 from seqgen.tokenizers.char import UnknownCharacterError
 
 NAME = "language-model"
-# What one call draws: num_samples × length tokens are held until the samples are decoded (20 million: 160 MB),
-# and a music sample is written through music21, which takes minutes past some 30,000 notes (MAX_NOTES; three
-# event tokens or more make a note, so 100,000 tokens stay below it).
-MAX_TOKENS_AT_ONCE = 20_000_000
+# A music sample is written through music21, which takes minutes past some 30,000 notes (MAX_NOTES; three event
+# tokens or more make a note, so 100,000 tokens stay below it).
 MAX_MUSIC_LENGTH = 100_000
 MUSIC_ONLY = {"format": "midi", "prime_midi": None, "bars": None, "keep_primer": True, "plot": False}
 
@@ -52,7 +54,7 @@ class LanguageModel:
         payload = load_checkpoint(path, task=NAME)
         with rebuilding(path):
             config = from_dict(ModelConfig, payload["model_config"])
-            from_dict(TrainConfig, payload.get("train_config", {}))
+            from_dict(TrainConfig, payload["train_config"])
             tokenizer = tokenizer_from_state(payload["tokenizer"])
             if tokenizer.vocab_size != config.num_tokens:
                 raise SeqgenError(f"its tokenizer has {tokenizer.vocab_size} tokens but its model {config.num_tokens}")
@@ -69,7 +71,7 @@ class LanguageModel:
 
     @property
     def train_config(self) -> TrainConfig:
-        return from_dict(TrainConfig, self.payload.get("train_config", {}))
+        return from_dict(TrainConfig, self.payload["train_config"])
 
     @property
     def is_music(self) -> bool:
@@ -97,16 +99,15 @@ class LanguageModel:
         if config.prime:
             prime_ids = self.encode(config.prime)
         else:
-            start = self.tokenizer.newline_id()
+            start = self.tokenizer.start_id()
             prime_ids = [start if start is not None else 0]  # a neutral start token, not shown
         prime = torch.as_tensor(prime_ids, dtype=torch.long, device=self.device).repeat(config.num_samples, 1)  # (N, P)
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        return generate(self.model, prime, config.length, config.temperature, config.top_k, config.top_p, generator,
-                        config.precision, threads=threads)
+        return generate(self.model, prime, config.length, config.sampling, generator, threads=threads)
 
     def stream(self, **options) -> Iterator[str]:
-        """One text sample, piece by piece as it is generated (the prime first)."""
+        """One text sample, in parts as they are generated (the prime first)."""
         config = self._options(options)
         if self.is_music:
             raise SeqgenError("a music model writes files: use write(output=...) or `seqgen sample --output`")
@@ -122,13 +123,16 @@ class LanguageModel:
         config = self._options(options)
         if self.is_music:
             return self._pieces(config)
-        _check_budget(config.num_samples, config.length)
+        texts = self._texts(config)
+        return texts[0] if config.num_samples == 1 else texts
+
+    def _texts(self, config: SampleConfig) -> list[str]:
+        check_budget(config.num_samples, config.length)
         rows = torch.empty(config.num_samples, config.length, dtype=torch.long, device=self.device)  # (N, length)
         with self.thread_policy(config.threads) as threads:
             for step, token in enumerate(self._tokens(config, threads)):
                 rows[:, step] = token
-        texts = [config.prime + self.tokenizer.decode(row.tolist()) for row in rows.cpu()]
-        return texts[0] if config.num_samples == 1 else texts
+        return [config.prime + self.tokenizer.decode(row.tolist()) for row in rows.cpu()]
 
     def _pieces(self, config: SampleConfig) -> list[dict]:
         from seqgen.music.generate import frame_primer_tokens, primer_tokens
@@ -145,14 +149,14 @@ class LanguageModel:
             length = max(config.length, (HIGHEST - LOWEST + 2) * frames) if frames else config.length
             with self.thread_policy(config.threads) as threads:
                 return generate_frame_pieces(self.model, self.tokenizer, primer, config.num_samples, length,
-                                             config.temperature, config.top_k, config.top_p, seed, self.device, frames,
-                                             config.precision, config.keep_primer, threads=threads)
+                                             config.sampling, seed=seed, device=self.device, frames=frames,
+                                             keep_primer=config.keep_primer, threads=threads)
         primer = primer_tokens(self.tokenizer, config.prime_midi, config.prime)
         length = max(config.length, 300 * config.bars) if config.bars else config.length
         with self.thread_policy(config.threads) as threads:
-            return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.bars,
-                                   config.temperature, config.top_k, config.top_p, seed, self.device, config.keep_primer,
-                                   config.precision, threads=threads)
+            return generate_pieces(self.model, self.tokenizer, primer, config.num_samples, length, config.sampling,
+                                   seed=seed, device=self.device, bars=config.bars, keep_primer=config.keep_primer,
+                                   threads=threads)
 
     def write(self, **options) -> list[Path]:
         """Generate and write every sample to `output` (x.txt / x.mid, or x-1, x-2, … with several);
@@ -163,8 +167,7 @@ class LanguageModel:
         if not config.output:
             raise SeqgenError("give an output file, e.g. --output samples/piece.mid")
         if not self.is_music:
-            texts = self.generate(**{**dataclasses.asdict(config), "output": None})
-            texts = [texts] if isinstance(texts, str) else texts
+            texts = self._texts(config)
             paths = output_paths(config.output, len(texts), ".txt")
             with together():  # every sample is written, or none is
                 for path, text in zip(paths, texts):
@@ -279,12 +282,12 @@ class LanguageModel:
         gates, readouts, state = read_in_windows(model.lstm, lambda a, b: model.embedding(tokens[:, a:b]), len(ids),
                                                  readout, window, state, threads)
         top = np.concatenate([t for _, t in readouts])
-        labels = [self.tokenizer.piece(i) for i in ids]
-        piece = self.tokenizer.piece
+        label = self.tokenizer.label
+        labels = [label(i) for i in ids]
         inspection = Inspection(kind="music" if self.is_music else "text", tokens=np.asarray(ids, dtype=np.int64),
                                 labels=labels, gates=gates, top_tokens=top,
                                 top_probs=np.concatenate([p for p, _ in readouts]),
-                                top_labels=[[piece(i) for i in row] for row in top],
+                                top_labels=[[label(i) for i in row] for row in top],
                                 title=f"{self.path.parent.name}/{self.path.name}: {len(ids):,} tokens",
                                 features=(frame_features if self.tokenizer.kind == "frames" else music_features
                                           if self.is_music else text_features)(labels))
@@ -329,14 +332,6 @@ class WrittenSample(list):
         self.tokens, self.cut = tokens, cut
 
 
-def _check_budget(num_samples: int, length: int) -> None:
-    """One line, before anything is drawn, when the samples would not fit in memory at once."""
-    if num_samples * length > MAX_TOKENS_AT_ONCE:
-        raise SeqgenError(f"{num_samples:,} samples of {length:,} tokens are {num_samples * length:,} tokens, more than "
-                          f"the {MAX_TOKENS_AT_ONCE:,} seqgen draws at once; ask for fewer --num-samples or a smaller "
-                          "--length (a single text sample printed, not written, streams at any length)")
-
-
 def _check_size(piece: dict, grid: int, path: Path) -> None:
     """One line, before music21 spends minutes on it, for a piece beyond what seqgen reads or writes in one file."""
     from seqgen.music.events import piece_end
@@ -376,93 +371,3 @@ def output_paths(output: str, count: int, suffix: str) -> list[Path]:
     if count == 1:
         return [path]
     return [path.with_name(f"{path.stem}-{index}{path.suffix}") for index in range(1, count + 1)]
-
-
-def generate_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, bars: Optional[int],
-                    temperature: float, top_k: Optional[int], top_p: Optional[float], seed: int, device,
-                    keep_primer: bool = True, precision: str = "fp32", exact: bool = True,
-                    threads: Optional[ThreadPolicy] = None) -> list[dict]:
-    """`num_samples` pieces continuing `primer`, generated as one batch.
-
-    A sample stops at its `end` token, at a new `piece` token, or after `length` tokens. With `bars` it is
-    exactly that many new bars long: `end` and `piece` are never drawn, the sample stops where bar `bars` + 1
-    would begin, and a sample that reaches `length` tokens short of its bars is one line. With exact=False
-    `bars` is only a bound: a sample also ends where the model ends it (pieces as the model writes them).
-    """
-    _check_budget(num_samples, length)
-    from seqgen.music.generate import without_first_notes
-
-    bar, end, start = tokenizer.index["bar"], tokenizer.index["end"], tokenizer.index["piece"]
-    prime = torch.tensor(primer, dtype=torch.long, device=device).repeat(num_samples, 1)  # (N, P)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    bias = None
-    if bars is not None and exact:  # the piece may not end before its bars are drawn
-        bias = torch.zeros(tokenizer.vocab_size, tokenizer.vocab_size, device=device)
-        bias[:, [end, start]] = float("-inf")
-    rows: list[list[int]] = [[] for _ in range(num_samples)]
-    done = [False] * num_samples
-    new_bars = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias, threads=threads):
-        for index, value in enumerate(token.tolist()):
-            if done[index]:
-                continue
-            if value in (end, start):
-                done[index] = True
-                continue
-            if value == bar:
-                new_bars[index] += 1
-                if bars is not None and new_bars[index] > bars:
-                    done[index] = True
-                    continue
-            rows[index].append(value)
-        if all(done):
-            break
-    if bars is not None and exact and min(new_bars) < bars:
-        short = min(range(num_samples), key=lambda i: new_bars[i])
-        raise SeqgenError(f"sample {short + 1} drew only {new_bars[short]} of its {bars} bars in {length:,} tokens; "
-                          f"give a larger --length, or fewer --bars")
-    primer_notes = len(tokenizer.decode_piece(primer)["notes"])
-    pieces = []
-    for index, row in enumerate(rows, 1):
-        piece = tokenizer.decode_piece(primer + row)
-        piece["bars"] = (primer + row).count(bar)  # silent last bars included
-        if not keep_primer:
-            piece = without_first_notes(piece, primer_notes)
-        piece["name"] = f"sample {index}"
-        pieces.append(piece)
-    return pieces
-
-
-def generate_frame_pieces(model, tokenizer, primer: list[int], num_samples: int, length: int, temperature: float,
-                          top_k: Optional[int], top_p: Optional[float], seed: int, device, frames: Optional[int] = None,
-                          precision: str = "fp32", keep_primer: bool = True,
-                          threads: Optional[ThreadPolicy] = None) -> list[dict]:
-    """`num_samples` piano-roll pieces continuing `primer`, drawn with the frame mask (a pitch only above the
-    frame's previous one); each stops after `length` tokens or `frames` new frames. The primer's frames come
-    first, unless keep_primer is False."""
-    from seqgen.music.frames import frames_to_piece
-    from seqgen.tasks.language_model.evaluate import next_token_bias
-
-    _check_budget(num_samples, length)
-
-    prime = torch.tensor(primer, dtype=torch.long, device=device).repeat(num_samples, 1)  # (N, P)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    bias = next_token_bias(tokenizer, device)
-    rows: list[list[int]] = [[] for _ in range(num_samples)]
-    made = [0] * num_samples
-    for token in generate(model, prime, length, temperature, top_k, top_p, generator, precision, bias, threads):
-        for index, value in enumerate(token.tolist()):
-            if frames is not None and made[index] >= frames:
-                continue
-            rows[index].append(value)
-            made[index] += value == tokenizer.frame_id
-        if frames is not None and min(made) >= frames:
-            break
-    pieces = []
-    for index, row in enumerate(rows, 1):
-        decoded = tokenizer.decode_frames(primer + row)
-        kept = decoded[-1] if decoded else []
-        if not keep_primer:
-            kept = kept[primer.count(tokenizer.frame_id):]
-        pieces.append(frames_to_piece(kept, f"sample {index}"))
-    return pieces

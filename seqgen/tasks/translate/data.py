@@ -4,7 +4,6 @@ ids shifted past PAD/BOS/EOS/UNK), pairs over --max-length left out, and padded,
 from __future__ import annotations
 
 import hashlib
-import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -47,7 +46,7 @@ class Vocab:
     def decode(self, ids) -> str:
         return self.tokenizer.decode([i - SPECIALS for i in ids if i >= SPECIALS])
 
-    def piece(self, i: int) -> str:
+    def label(self, i: int) -> str:
         return {PAD: "<pad>", BOS: "<s>", EOS: "</s>", UNK: "<unk>"}.get(i) or self.decode([i])
 
 
@@ -196,11 +195,6 @@ def prepare_pairs(config: TranslateConfig, vocabs: Optional[tuple] = None) -> Pa
     notes.append(f"{name}: {len(train_pairs):,} training, {len(splits['val']):,} validation, "
                  f"{len(splits['test']):,} test pairs")
     return PairData(name, splits, source_vocab, target_vocab, train_pairs, train_ids, val_pairs, val_ids, notes)
-
-
-def log(lines: list) -> None:
-    for line in lines:
-        print(line, file=sys.stderr)
 
 
 def checkpoint_splits(payload: dict) -> dict:

@@ -13,7 +13,7 @@ import torch
 from seqgen.device import autocast
 from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import PAD
-from seqgen.plots import save_figure
+from seqgen.plots import pyplot, save_figure
 from seqgen.tasks.translate.data import make_batch
 
 
@@ -90,10 +90,7 @@ def validation_loss(model, encoded: list, batch_size: int, device,
 
 def plot_attention(source_pieces: list[str], target_pieces: list[str], weights: np.ndarray, path: str | Path) -> Path:
     """Attention weights (T, S) as a heat map: target pieces down, source pieces across."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     path = Path(path)
     show = lambda p: repr(p)[1:-1] if p.isspace() or not p else p  # noqa: E731  (make spaces visible)

@@ -88,7 +88,7 @@ class Translator:
         device = resolve_device(device)
         payload = load_checkpoint(path, task=NAME)
         with rebuilding(path):
-            config = from_dict(TranslateConfig, payload.get("train_config") or {})
+            config = from_dict(TranslateConfig, payload["train_config"])
             model_config = from_dict(Seq2SeqConfig, payload["model_config"])
             model = Seq2Seq(model_config)
             check_weights(payload["model_state"])
@@ -132,7 +132,7 @@ class Translator:
                 rows = order[start:start + batch_size]
                 source, lengths, _, _ = make_batch([encoded[i] for i in rows], None, self.device)
                 limit = max_len or min(512, 2 * int(lengths.max()) + 10)
-                int8 = resolve_sample_precision(precision, self.device, len(rows) * beam_size) == "int8"
+                int8 = resolve_sample_precision(precision, self.device) == "int8"
                 step = steppers.get(int8) or steppers.setdefault(int8, Seq2SeqStepper(self.model, int8))
                 with threads.step(), torch.inference_mode(), autocast(self.device):
                     state = step.start(source, lengths)
@@ -156,8 +156,8 @@ class Translator:
         source, lengths, target_in, _ = make_batch([source_ids], [target_ids], self.device)
         with self.thread_policy():
             _, weights = self.model(source, lengths, target_in)
-        return ([self.source_vocab.piece(i) for i in source_ids + [EOS]],
-                [self.target_vocab.piece(i) for i in target_ids + [EOS]], weights[0].float().cpu().numpy())
+        return ([self.source_vocab.label(i) for i in source_ids + [EOS]],
+                [self.target_vocab.label(i) for i in target_ids + [EOS]], weights[0].float().cpu().numpy())
 
     @torch.inference_mode()
     def inspect(self, text: str, translation: Optional[str] = None, top_k: int = 3) -> dict:
@@ -191,7 +191,7 @@ class Translator:
         probs, top = logits[0].float().softmax(-1).topk(min(top_k, logits.size(-1)), dim=-1)  # (T, k)
 
         def inspection(gates, ids, vocab, **extra):
-            labels = [vocab.piece(int(i)) for i in ids]
+            labels = [vocab.label(int(i)) for i in ids]
             return Inspection(kind="text", tokens=np.asarray(ids, dtype=np.int64), labels=labels,
                               gates={q: v[:, 0].float().cpu().numpy() for q, v in gates.items()},
                               features=text_features(labels), **extra)
@@ -201,7 +201,7 @@ class Translator:
                                       title=f"encoder reading: {text}"),
                 "decoder": inspection(decoded, target_in[0].tolist(), self.target_vocab, top_tokens=top,
                                       top_probs=probs.cpu().numpy(),
-                                      top_labels=[[self.target_vocab.piece(int(i)) for i in row] for row in top],
+                                      top_labels=[[self.target_vocab.label(int(i)) for i in row] for row in top],
                                       title=f"decoder writing: {translation}")}
 
     def evaluate(self, split: str = EvaluateConfig.split, pairs=None, encoding: str = EvaluateConfig.encoding,
