@@ -23,7 +23,7 @@ class Splits:
     tokenizer: object
     ids: dict[str, np.ndarray]
     characters: dict[str, int] = field(default_factory=dict)  # text: characters per split
-    quarters: dict[str, float] = field(default_factory=dict)  # music: quarter notes per split
+    quarter_notes: dict[str, float] = field(default_factory=dict)  # music: quarter notes per split (a frame is one)
     skipped: list = field(default_factory=list)  # music: (file, reason) for unusable files
 
 
@@ -163,20 +163,20 @@ def _music_splits(config: TrainConfig, tokenizer_state: Optional[dict], progress
     tokenizer = MusicTokenizer.from_state(tokenizer_state) if tokenizer_state else MusicTokenizer(grid=config.grid)
     name, pieces, skipped = load_pieces(config.corpus, tokenizer, progress)
     parts = split_pieces(pieces)
-    ids, quarters = {}, {}
+    ids, quarter_notes = {}, {}
     for split, members in parts.items():
         members = prepare_pieces(members, config.transpose, config.augment if split == "train" else 0)
         encoded = [tokenizer.encode_piece(piece) for piece in members]
         ids[split] = np.array([i for piece in encoded for i in piece], dtype=np.int16)
-        quarters[split] = sum(piece_quarters(piece, tokenizer.grid) for piece in members)
+        quarter_notes[split] = sum(piece_quarters(piece, tokenizer.grid) for piece in members)
     digest = hashlib.sha256(repr((sorted(p["name"] for p in pieces), len(pieces), tokenizer.settings_key(),
                                   config.transpose, config.augment)).encode()).hexdigest()[:16]
-    return Splits(name, digest, tokenizer, ids, quarters=quarters, skipped=skipped)
+    return Splits(name, digest, tokenizer, ids, quarter_notes=quarter_notes, skipped=skipped)
 
 
 def _frame_splits(config: TrainConfig, tokenizer_state: Optional[dict]) -> Splits:
-    """A piano-roll JSON corpus, split as the file splits it; each frame is a quarter note, so `quarters`
-    counts frames and the loss per quarter note is the loss per frame."""
+    """A piano-roll JSON corpus, split as the file splits it; each frame is a quarter note, so
+    `quarter_notes` counts frames and the loss per quarter note is the loss per frame."""
     from seqgen.errors import SeqgenError
     from seqgen.music.frames import FrameTokenizer, transpose_frames
 
@@ -194,7 +194,7 @@ def _frame_splits(config: TrainConfig, tokenizer_state: Optional[dict]) -> Split
         ids[split] = np.array(encoded, dtype=np.int16)
         frames[split] = float(sum(len(piece) for piece in pieces))
     digest = hashlib.sha256(repr((parts, tokenizer.settings_key(), config.augment)).encode()).hexdigest()[:16]
-    return Splits(name, digest, tokenizer, ids, quarters=frames)
+    return Splits(name, digest, tokenizer, ids, quarter_notes=frames)
 
 
 class TextStreams:

@@ -126,7 +126,7 @@ def evaluate(lm, split: str = "test", text_file: str | None = None, encoding: st
     else:
         splits = load_splits(config, lm.payload["tokenizer"])
         ids, source = splits.ids[split], f"{config.corpus} ({split} split)"
-        characters, quarters = splits.characters.get(split), splits.quarters.get(split)
+        characters, quarters = splits.characters.get(split), splits.quarter_notes.get(split)
         if len(ids) < 2:
             why = (f"this run used --{split}-fraction 0" if getattr(config, f"{split}_fraction") == 0 else
                    "the corpus has too few pieces to hold one out for it" if lm.is_music else

@@ -42,7 +42,7 @@ class LanguageModelTraining:
         self.tokens_per_step = config.batch_size * config.bptt  # decides whether bf16 pays on a CPU
         # Music reports its loss per quarter note too, so encodings with different grids compare (for a
         # piano roll a quarter note is a frame, and the unscored `piece` tokens are left out of the count).
-        quarters = splits.quarters.get("val")
+        quarters = splits.quarter_notes.get("val")
         scored = None if self.val_ids is None else int((self.val_ids != self.unscored).sum())
         self.tokens_per_quarter = scored / quarters if self.val_ids is not None and quarters else None
 
