@@ -120,13 +120,11 @@ def to_dict(config) -> dict:
 
 
 def from_dict(cls, values: dict):
-    """Rebuild a config (from a checkpoint), ignoring keys that a later version removed and reading a field
-    an earlier version named otherwise (the class's RENAMED maps old names to new) under its new name."""
+    """Rebuild a config (from a checkpoint), ignoring keys that a later version removed (fields an earlier
+    checkpoint format named otherwise are renamed by seqgen.checkpoint.upgrade())."""
     if not isinstance(values, dict):
         raise SeqgenError(f"a {cls.__name__} must be a mapping of option names to values, not {type(values).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
-    renamed = {old: new for old, new in getattr(cls, "RENAMED", {}).items() if new not in values}
-    values = {renamed.get(k, k): v for k, v in values.items()}
     return cls(**{k: v for k, v in values.items() if k in names})
 
 

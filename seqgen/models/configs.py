@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
 
 from seqgen.config import Checked, NetworkOptions, default, from_dict, option
 from seqgen.errors import SeqgenError
@@ -16,8 +15,7 @@ class ModelConfig(NetworkOptions):
     """Everything that rebuilds the language model; stored in the checkpoint."""
 
     # `vocab_size` is the training option --vocab-size (what the tokenizer is asked for); the network's own
-    # count of tokens has another name, so no option of the task has two owners. Older checkpoints say vocab_size.
-    RENAMED: ClassVar[dict] = {"vocab_size": "num_tokens"}
+    # count of tokens has another name, so no option of the task has two owners.
 
     num_tokens: int = option(0, "Tokens the network embeds and predicts: set from the tokenizer.", cli=False, min=0)
     embedding_dim: int = option(64, "Size of the token embedding.", min=1, max=65536)
@@ -25,8 +23,9 @@ class ModelConfig(NetworkOptions):
     num_layers: int = default(2)
     dropout: float = default(0.1)
     tie_weights: bool = option(False, "Share the embedding and output weights (a projection is added when sizes differ).")
-    forget_bias: float = option(0.0, "Added to the LSTM forget-gate biases at initialisation (1 is the classic advice; "
-                                "on tiny shakespeare it slowed early training).")
+    forget_bias: float = option(0.0, "Added to the LSTM forget-gate biases at initialisation; a positive value (often "
+                                "1) makes the network keep its memory from the start, which can help long-range "
+                                "dependencies; 0 leaves PyTorch's initialisation.")
     weight_drop: float = option(0.0, "DropConnect on the recurrent (hidden-to-hidden) weights, one mask per window "
                                 "(AWD-LSTM).", min=0.0, max=0.9)
     embedding_dropout: float = option(0.0, "Drop whole token types from the embedding, one mask per window (AWD-LSTM).",

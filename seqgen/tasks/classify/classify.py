@@ -62,8 +62,9 @@ def predict_proba(models, scaling: dict, sequences: list, device="cpu", batch_si
 
 
 def check_payload(payload: dict) -> None:
-    """A classify checkpoint's parts, checked before anything is built from them (old checkpoints pass)."""
-    require(payload, train_config=dict, model_config=dict, classes=list, scaling=dict, members=list)
+    """A classify checkpoint's parts, checked before anything is built from them (older formats come upgraded)."""
+    require(payload, train_config=dict, model_config=dict, classes=list, scaling=dict, members=list,
+            layout=(dict, type(None)))
     from_dict(ClassifyConfig, payload["train_config"])
     classes = payload["classes"]
     if len(classes) < 2 or not all(isinstance(c, str) for c in classes) or len(set(classes)) != len(classes):
@@ -71,7 +72,7 @@ def check_payload(payload: dict) -> None:
     config = stored(ClassifierConfig, payload["model_config"])
     if config.num_classes != len(classes):
         raise SeqgenError(f"its model has {config.num_classes} classes, its class list {len(classes)}")
-    channels = config.input_size  # 1 in checkpoints of one-channel models written before it was stored
+    channels = config.input_size
     if channels < 1:
         raise SeqgenError(f"its model's input_size is {channels!r}, not a whole number >= 1")
     scaling = payload["scaling"]
@@ -81,8 +82,6 @@ def check_payload(payload: dict) -> None:
     if not numbers or min(stds, default=0) <= 0 or len(means) != len(stds) or len(means) not in (1, channels):
         raise SeqgenError(f"its scaling is not a finite mean and a positive standard deviation for each of its "
                           f"{channels} channel(s)")
-    if payload.get("layout") is not None and not isinstance(payload["layout"], dict):
-        raise SeqgenError(f"its 'layout' is a {type(payload['layout']).__name__}, not a dict")
     if not payload["members"]:
         raise SeqgenError("it holds no networks")
 

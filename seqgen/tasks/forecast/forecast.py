@@ -55,7 +55,7 @@ def _numbers(values, what: str, low: float = -math.inf) -> None:
 
 
 def check_payload(payload: dict) -> None:
-    """A forecast checkpoint's parts, checked before anything is built from them (old checkpoints pass)."""
+    """A forecast checkpoint's parts, checked before anything is built from them (older formats come upgraded)."""
     require(payload, train_config=dict, series=dict, train_points=int, preprocessing=dict, model_config=dict,
             members=list, residual_std=list)
     from_dict(ForecastConfig, payload["train_config"])
@@ -64,8 +64,8 @@ def check_payload(payload: dict) -> None:
     _numbers(series["values"], "series")
     if series["dates"] is not None and len(series["dates"]) != len(series["values"]):
         raise SeqgenError(f"its series has {len(series['values'])} values but {len(series['dates'])} dates")
-    require(prep, log=bool, seasonal_diff=bool, season=int, window=int, horizon=int, scale=(int, float))
-    if prep.get("combine", "none") not in ("none", *COMBINABLE):
+    require(prep, log=bool, seasonal_diff=bool, season=int, window=int, horizon=int, scale=(int, float), combine=str)
+    if prep["combine"] not in ("none", *COMBINABLE):
         raise SeqgenError(f"its preprocessing combines with {prep['combine']!r}, which seqgen does not know")
     covariates = prep.get("covariates") or []
     saved = series.get("covariates") or {}
