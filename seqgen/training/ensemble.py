@@ -325,6 +325,13 @@ def run_members(task: MemberTask, state: EnsembleState, save: Optional[Callable[
     return True
 
 
+def interrupted_line(result) -> str:
+    """What the command line says of an ensemble run stopped before its last network (a result with
+    `members_done`, `ensemble` and `latest_path`): how far it got and which file resumes it."""
+    return (f"Trained {result.members_done} of {result.ensemble} networks; the full state is in "
+            f"{result.latest_path}.")
+
+
 def resume_checkpoint(resume, name: str, config_class, overrides: Optional[dict]) -> tuple:
     """(file, payload, config) of the ensemble run `resume` continues, with the overrides that may change
     (RESUMABLE) applied."""

@@ -24,8 +24,9 @@ def inspect_input(model, text, options: dict, save_path):
 
 def report_training(result) -> None:
     if result.stop_reason == "interrupted":
-        click.echo(f"Trained {result.members_done} of {result.ensemble} networks; the full state is in "
-                   f"{result.latest_path}.", err=True)
+        from seqgen.training.ensemble import interrupted_line
+
+        click.echo(interrupted_line(result), err=True)
         return
     from seqgen.tasks.classify.evaluate import format_report
 

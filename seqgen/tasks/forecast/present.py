@@ -23,8 +23,9 @@ def inspect_input(model, text, options: dict, save_path):
 
 def report_training(result) -> None:
     if result.stop_reason == "interrupted":
-        click.echo(f"Trained {result.members_done} of {result.ensemble} networks; the full state is in "
-                   f"{result.latest_path}.", err=True)
+        from seqgen.training.ensemble import interrupted_line
+
+        click.echo(interrupted_line(result), err=True)
         return
     click.echo(f"Trained on {result.train_points} points; final training loss {result.train_loss:.4f}.", err=True)
     click.echo(f"Checkpoints: {result.best_path}  (forecast: seqgen forecast {result.best_path} --plot forecast.png)",
