@@ -179,6 +179,14 @@ class RunOptions(Checked):
 
 
 @dataclass(frozen=True)
+class EnsembleOptions(RunOptions, NetworkOptions):
+    """Runs of a small ensemble (forecast, classify): networks small enough that the CPU is the default."""
+
+    device: str = default("cpu", help="Where to train: the CPU (these networks are small), cuda when available "
+                                      "(auto), or forced.")
+
+
+@dataclass(frozen=True)
 class StepOptions(RunOptions):
     """Runs measured in optimizer steps: warm-up and cosine schedule, clipping, a step/epoch/time budget,
     evaluation every few steps and patience."""

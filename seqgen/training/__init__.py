@@ -10,6 +10,7 @@ from seqgen.training.common import (
     check_finite,
     learning_rate,
     load_finished,
+    load_to_use,
     make_optimizer,
     open_run_folder,
     parameter_groups,
@@ -21,11 +22,11 @@ from seqgen.training.common import (
     small_network_precision,
     stop_on_signals,
 )
-from seqgen.training.steps import FitResult, StepTask, TrainState, fit
+from seqgen.training.steps import FitResult, StepTask, TrainState, fit, fit_run
 
 __all__ = [
     "NO_DECAY_MODULES", "FitResult", "StepTask", "StopRequest", "TrainState", "TrainingDiverged", "arm",
-    "check_finite", "fit", "learning_rate", "load_finished", "make_optimizer", "open_run_folder", "parameter_groups",
+    "check_finite", "fit", "fit_run", "learning_rate", "load_finished", "load_to_use", "make_optimizer", "open_run_folder", "parameter_groups",
     "progress_bar", "refuse_finished", "resume_point", "rng_state", "set_rng_state", "small_network_precision",
     "stop_on_signals",
 ]

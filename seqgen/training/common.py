@@ -15,10 +15,11 @@ from torch import nn
 
 from seqgen.checkpoint import load_checkpoint, resolve_checkpoint
 from seqgen.config import RESUMABLE_OVERRIDES, StepOptions, flag
-from seqgen.device import resolve_precision
+from seqgen.device import resolve_device, resolve_precision
 from seqgen.distributed import World
 from seqgen.errors import SeqgenError
 from seqgen.runs import RunFolder
+from seqgen.threads import check_threads
 
 # Parameters of these modules are never decayed: decay would pull embeddings and norm scales to zero.
 NO_DECAY_MODULES = (nn.Embedding, nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)
@@ -147,6 +148,15 @@ def stop_on_signals():
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def load_to_use(path, task: str, device, threads) -> tuple:
+    """(file, payload, device, threads) of a `task` checkpoint (a file or its run folder) a model is rebuilt
+    from: `threads` checked, `device` resolved, the checkpoint found and loaded, each refused in one line."""
+    threads = check_threads(threads)
+    path = resolve_checkpoint(path)
+    device = resolve_device(device)
+    return path, load_checkpoint(path, task=task), device, threads
 
 
 def load_finished(path, task: str) -> tuple:

@@ -12,14 +12,22 @@ from typing import Callable, Optional, Protocol
 import torch
 from torch import nn
 
-from seqgen.checkpoint import check_weights
+from seqgen.checkpoint import check_weights, rebuilding
 from seqgen.config import StepOptions
 from seqgen.device import autocast, resolve_precision
 from seqgen.distributed import World
 from seqgen.errors import SeqgenError
 from seqgen.runs import RunFolder, RunPaths
 from seqgen.threads import ThreadPolicy
-from seqgen.training.common import arm, check_finite, learning_rate, progress_bar, rng_state, set_rng_state
+from seqgen.training.common import (
+    arm,
+    check_finite,
+    learning_rate,
+    open_run_folder,
+    progress_bar,
+    rng_state,
+    set_rng_state,
+)
 
 
 @dataclass
@@ -295,3 +303,27 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
         bar.close()
     state.loss_sum = float(state.loss_sum)
     return FitResult(run, state.step, state.best_val_loss, stop_reason, state.history)
+
+
+def fit_run(make_task: Callable[[], StepTask], model: nn.Module, config: StepOptions, data_name: str, resume,
+            checkpoint: Optional[dict], device: torch.device, world: World,
+            should_stop: Optional[Callable[[], bool]] = None, progress: bool = True, notes: tuple = ()) -> FitResult:
+    """`fit` in the run's folder: a new one, or the folder of `checkpoint` (read from `resume`), whose training
+    state is restored (and the task's own position, by its `restore(position)` where it has one). The folder is
+    closed however training ends. On several ranks, each draws its own dropout masks from here on (the
+    networks were built alike before)."""
+    if world.size > 1:
+        torch.manual_seed(config.seed + 7919 * world.rank)
+    run = open_run_folder(world, lambda: RunFolder.of_checkpoint(resume) if checkpoint is not None else
+                          RunFolder.new(config.output_dir, config.name, data_name, config.overwrite))
+    try:
+        task = make_task()
+        state = TrainState()
+        if checkpoint is not None:
+            with rebuilding(resume):
+                state = TrainState.from_payload(checkpoint, model, task.optimizer, device, world)
+                if hasattr(task, "restore"):
+                    task.restore(state.position)
+        return fit(task, config, run, state, device, should_stop, progress, notes, world)
+    finally:
+        run.close()

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from seqgen.config import Checked, NetworkOptions, RunOptions, default, option
+from seqgen.config import Checked, EnsembleOptions, default, option
 
 
 @dataclass(frozen=True)
-class ClassifyConfig(RunOptions, NetworkOptions):
+class ClassifyConfig(EnsembleOptions):
     """How a sequence classifier is built and trained; stored in its checkpoint."""
 
     corpus: Optional[str] = option(None, "Labelled training file (required): UCR format (the label first on each "
@@ -39,8 +39,6 @@ class ClassifyConfig(RunOptions, NetworkOptions):
     batch_size: int = default(16, help="Sequences per optimizer step (at least 2, which batch norm needs).", min=2)
     seed: int = default(0, help="Random seed of the validation folds; network m of the ensemble uses seed + m for its "
                                 "initialisation, dropout and data order.")
-    device: str = default("cpu", help="Where to train: the CPU (these networks are small), cuda when available "
-                                      "(auto), or forced.")
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from seqgen.config import Checked, NetworkOptions, RunOptions, default, option
+from seqgen.config import Checked, EnsembleOptions, default, option
 
 
 @dataclass(frozen=True)
-class ForecastConfig(RunOptions, NetworkOptions):
+class ForecastConfig(EnsembleOptions):
     """How a forecaster is built and trained; stored in its checkpoint."""
 
     corpus: str = option("airline", "The series: the built-in `airline` passengers, or a CSV file (dates in the "
@@ -44,8 +44,6 @@ class ForecastConfig(RunOptions, NetworkOptions):
     epochs: float = default(200.0, help="Passes over the training windows, for each network of the ensemble.")
     seed: int = default(0, help="Random seed; network m of the ensemble uses seed + m for its initialisation and "
                                 "data order.")
-    device: str = default("cpu", help="Where to train: the CPU (these networks are small), cuda when available "
-                                      "(auto), or forced.")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import check_weights, load_checkpoint, rebuilding, resolve_checkpoint
+from seqgen.checkpoint import check_weights, rebuilding
 from seqgen.config import build, check, from_dict
 from seqgen.decode.sampling import generate, stream_text
-from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.files import together, write_atomically
 from seqgen.models import LSTMLanguageModel, ModelConfig
@@ -24,9 +23,10 @@ from seqgen.tasks.language_model.music import (
     generate_frame_pieces,
     generate_pieces,
 )
-from seqgen.threads import ThreadPolicy, check_threads
+from seqgen.threads import ThreadPolicy
 from seqgen.tokenizers import tokenizer_from_state
 from seqgen.tokenizers.char import UnknownCharacterError
+from seqgen.training import load_to_use
 
 NAME = "language-model"
 # A music sample is written through music21, which takes minutes past some 30,000 notes (MAX_NOTES; three event
@@ -48,10 +48,7 @@ class LanguageModel:
     def load(cls, path, device: str = "auto", threads: Optional[int] = None) -> "LanguageModel":
         """Rebuild the model and its tokenizer from a checkpoint alone; a damaged file is one line. `threads`
         fixes the CPU threads its verbs compute with (default: see seqgen.threads)."""
-        threads = check_threads(threads)
-        path = resolve_checkpoint(path)
-        device = resolve_device(device)
-        payload = load_checkpoint(path, task=NAME)
+        path, payload, device, threads = load_to_use(path, NAME, device, threads)
         with rebuilding(path):
             config = from_dict(ModelConfig, payload["model_config"])
             from_dict(TrainConfig, payload["train_config"])

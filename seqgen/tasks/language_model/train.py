@@ -16,11 +16,11 @@ from seqgen.device import resolve_device
 from seqgen.distributed import World, joined
 from seqgen.errors import SeqgenError
 from seqgen.models import LSTMLanguageModel, ModelConfig
-from seqgen.runs import RunFolder, check_new_run
+from seqgen.runs import check_new_run
 from seqgen.tasks.language_model.config import TrainConfig
 from seqgen.tasks.language_model.data import Splits, TextStreams, check_corpus_options, load_splits
 from seqgen.tasks.language_model.evaluate import evaluate_loss, masked_loss, next_token_bias, unscored_token
-from seqgen.training import FitResult, TrainState, fit, make_optimizer, open_run_folder, resume_point
+from seqgen.training import FitResult, TrainState, fit_run, make_optimizer, resume_point
 
 NAME = "language-model"
 
@@ -88,9 +88,9 @@ class LanguageModelTraining:
             return {"hidden": None}
         return {"hidden": [torch.cat([part[i] for part in parts], dim=1) for i in range(len(parts[0]))]}
 
-    def restore(self, hidden) -> None:
-        """Take up this rank's streams' share of a saved state of all B streams."""
-        rows = self.streams.rows
+    def restore(self, position: dict) -> None:
+        """Take up this rank's streams' share of the saved LSTM state of all B streams."""
+        hidden, rows = position.get("hidden"), self.streams.rows
         self.hidden = None if hidden is None else tuple(t[:, rows].to(self.device) for t in hidden)
 
     def payload(self) -> dict:
@@ -160,23 +160,10 @@ def _train(model_config, config, resume, checkpoint, world: World, device, shoul
         check_size("val", splits.ids["val"], 1, "--eval-batch-size")
     model_config = dataclasses.replace(model_config, num_tokens=splits.tokenizer.vocab_size)
     model = LSTMLanguageModel(model_config).to(device)
-    if world.size > 1:
-        torch.manual_seed(config.seed + 7919 * world.rank)  # same initial weights everywhere, own dropout masks
-
-    run = open_run_folder(world, lambda: RunFolder.of_checkpoint(resume) if checkpoint is not None else
-                          RunFolder.new(config.output_dir, config.name, splits.name, config.overwrite))
-    try:
-        task = LanguageModelTraining(model, model_config, config, splits, device, world)
-        state = TrainState()
-        if checkpoint is not None:
-            with rebuilding(resume):
-                state = TrainState.from_payload(checkpoint, model, task.optimizer, device, world)
-                task.restore(state.position.get("hidden"))
-        notes = ()
-        if splits.skipped:
-            shown = "; ".join(f"{name} ({reason})" for name, reason in splits.skipped[:20])
-            more = f"; and {len(splits.skipped) - 20} more" if len(splits.skipped) > 20 else ""
-            notes = (f"Skipped {len(splits.skipped)} file(s): {shown}{more}",)
-        return fit(task, config, run, state, device, should_stop, progress, notes, world)
-    finally:
-        run.close()
+    notes = ()
+    if splits.skipped:
+        shown = "; ".join(f"{name} ({reason})" for name, reason in splits.skipped[:20])
+        more = f"; and {len(splits.skipped) - 20} more" if len(splits.skipped) > 20 else ""
+        notes = (f"Skipped {len(splits.skipped)} file(s): {shown}{more}",)
+    return fit_run(lambda: LanguageModelTraining(model, model_config, config, splits, device, world), model, config,
+                   splits.name, resume, checkpoint, device, world, should_stop, progress, notes)

@@ -16,7 +16,7 @@ from seqgen.device import resolve_device
 from seqgen.distributed import World, joined
 from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import PAD, Seq2Seq, Seq2SeqConfig
-from seqgen.runs import RunFolder, check_new_run
+from seqgen.runs import check_new_run
 from seqgen.tasks.translate.config import TranslateConfig
 from seqgen.tasks.translate.data import (
     PairData,
@@ -30,7 +30,7 @@ from seqgen.tasks.translate.data import (
 from seqgen.tasks.translate.evaluate import validation_loss
 from seqgen.tasks.translate.translate import Translator
 from seqgen.tokenizers import tokenizer_from_state
-from seqgen.training import FitResult, TrainState, fit, make_optimizer, open_run_folder, resume_point
+from seqgen.training import FitResult, TrainState, fit_run, make_optimizer, resume_point
 
 NAME = "translate"
 
@@ -163,16 +163,5 @@ def _train(config, resume, checkpoint, vocabs, world: World, device, should_stop
     model_config = Seq2SeqConfig(data.source_vocab.size, data.target_vocab.size, config.embedding_dim,
                                  config.hidden_size, config.num_layers, config.dropout)
     model = Seq2Seq(model_config).to(device)
-    if world.size > 1:
-        torch.manual_seed(config.seed + 7919 * world.rank)  # same initial weights everywhere, own dropout masks
-    run = open_run_folder(world, lambda: RunFolder.of_checkpoint(resume) if checkpoint is not None else
-                          RunFolder.new(config.output_dir, config.name, data.name, config.overwrite))
-    try:
-        task = TranslationTraining(model, model_config, config, data, device, world)
-        state = TrainState()
-        if checkpoint is not None:
-            with rebuilding(resume):
-                state = TrainState.from_payload(checkpoint, model, task.optimizer, device, world)
-        return fit(task, config, run, state, device, should_stop, progress, tuple(data.notes), world)
-    finally:
-        run.close()
+    return fit_run(lambda: TranslationTraining(model, model_config, config, data, device, world), model, config,
+                   data.name, resume, checkpoint, device, world, should_stop, progress, tuple(data.notes))

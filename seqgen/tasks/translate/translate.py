@@ -8,18 +8,19 @@ from typing import Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import check_weights, load_checkpoint, rebuilding, resolve_checkpoint
+from seqgen.checkpoint import check_weights, rebuilding
 from seqgen.config import check, check_values, from_dict
 from seqgen.data.pairs import OUTPUT_CHECKS
 from seqgen.decode.sampling import resolve_sample_precision
 from seqgen.decode.search import Seq2SeqStepper, beam_search, greedy_search
-from seqgen.device import autocast, resolve_device
+from seqgen.device import autocast
 from seqgen.errors import SeqgenError
 from seqgen.models.seq2seq import BOS, EOS, PAD, Seq2Seq, Seq2SeqConfig
 from seqgen.tasks.translate.config import DecodeConfig, EvaluateConfig, TranslateConfig
 from seqgen.tasks.translate.data import MAX_OUTPUT_LENGTH, Vocab, checkpoint_splits, clip_chars, make_batch
-from seqgen.threads import ThreadPolicy, check_threads
+from seqgen.threads import ThreadPolicy
 from seqgen.tokenizers import tokenizer_from_state
+from seqgen.training import load_to_use
 
 NAME = "translate"
 DEFAULT_MAX_LENGTH = TranslateConfig.max_length  # for checkpoints written before the cap was stored
@@ -83,10 +84,7 @@ class Translator:
     def load(cls, path, device: str = "auto", threads: Optional[int] = None) -> "Translator":
         """Rebuild a Translator from a translate checkpoint alone; a damaged file is one line. `threads` fixes
         the CPU threads its verbs compute with (default: see seqgen.threads)."""
-        threads = check_threads(threads)
-        path = resolve_checkpoint(path)
-        device = resolve_device(device)
-        payload = load_checkpoint(path, task=NAME)
+        path, payload, device, threads = load_to_use(path, NAME, device, threads)
         with rebuilding(path):
             config = from_dict(TranslateConfig, payload["train_config"])
             model_config = from_dict(Seq2SeqConfig, payload["model_config"])
