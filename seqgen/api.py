@@ -11,7 +11,7 @@ from seqgen.checkpoint import load_checkpoint, resolve_checkpoint
 from seqgen.config import build, check, flag, option_names, read_config_file
 from seqgen.distributed import launch_rank, launched
 from seqgen.errors import SeqgenError
-from seqgen.tasks import TASKS, get_task, train_function
+from seqgen.tasks import DEFAULT_TASK, TASKS, get_task, train_function
 from seqgen.threads import check_threads
 from seqgen.training import stop_on_signals
 
@@ -47,9 +47,14 @@ def task_of_run(resume, task: Optional[str] = None) -> str:
     return found
 
 
+def tasks_that(attribute: str) -> list[str]:
+    """The tasks whose package sets `attribute` (SHOWS_SAMPLES, DATA_PARALLEL) true."""
+    return [name for name in TASKS if getattr(get_task(name), attribute, False)]
+
+
 def train(task: Optional[str] = None, *, resume=None, config=None, sample_length: Optional[int] = None,
           quiet: bool = False, progress: bool = True, should_stop: Optional[Callable[[], bool]] = None, **options):
-    """Train a model of `task` (see seqgen.tasks.TASKS; default language-model) with the options of
+    """Train a model of `task` (see seqgen.tasks.TASKS; default seqgen.tasks.DEFAULT_TASK) with the options of
     `seqgen train --task TASK`, and every flag of that command: `config` (a TOML file of options, which the
     keywords given here override), `resume`, `sample_length` and `quiet` (or progress=False).
 
@@ -78,14 +83,14 @@ def train(task: Optional[str] = None, *, resume=None, config=None, sample_length
                           [:200])
     if resume is not None:
         task = task_of_run(resume, task)
-    package = get_task("language-model" if task is None else task)
+    package = get_task(DEFAULT_TASK if task is None else task)
     task = package.NAME
     if sample_length and not getattr(package, "SHOWS_SAMPLES", False):
-        raise SeqgenError(f"--sample-length does not apply to --task {task} (it shows samples of language models "
-                          "and translations)")
+        raise SeqgenError(f"--sample-length does not apply to --task {task} (only --task "
+                          f"{' or '.join(tasks_that('SHOWS_SAMPLES'))} shows samples)")
     if launched() and not getattr(package, "DATA_PARALLEL", False):
         raise SeqgenError(f"--task {task} trains in one process; run it without torchrun (data-parallel training "
-                          "is for language models and translation)")
+                          f"is for --task {' or '.join(tasks_that('DATA_PARALLEL'))})")
     guard = stop_on_signals() if should_stop is None else contextlib.nullcontext(should_stop)
     if resume is not None:
         unknown = sorted(set(options) - options_of_task(task))

@@ -113,3 +113,27 @@ def test_one_plotting_backend_and_one_atomic_writer():
         renamed += [name] * (text.count("os.replace(") + text.count(".rename(") + text.count(".replace(tmp"))
     assert chosen == ["seqgen/plots.py"]
     assert set(renamed) <= {"seqgen/files.py", "seqgen/music/scores.py"}, renamed
+
+
+def test_the_api_names_no_task_but_reads_the_registry():
+    """seqgen/api.py holds no task's name as a value: the default task is seqgen.tasks.DEFAULT_TASK (the first line
+    of the registry), and what only some tasks do (samples, torchrun) is read from their packages."""
+    import ast
+
+    from seqgen.tasks import DEFAULT_TASK
+
+    tree = ast.parse((ROOT / "seqgen" / "api.py").read_text(encoding="utf-8"))
+    named = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Constant) and node.value in TASKS]
+    assert not named, f"task names at lines {named} of seqgen/api.py"
+    assert DEFAULT_TASK == TASKS[0]
+
+
+def test_no_function_is_longer_than_90_lines():
+    import ast
+
+    long = []
+    for path in sorted((ROOT / "seqgen").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 90:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not long, long

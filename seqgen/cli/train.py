@@ -10,9 +10,7 @@ from seqgen.cli.base import cli, load_config_file
 from seqgen.config import option_names, read_config_file
 from seqgen.errors import SeqgenError
 from seqgen.options import explicit_options, options_of
-from seqgen.tasks import TASKS, get_task, presentation
-
-DEFAULT_TASK = TASKS[0]
+from seqgen.tasks import DEFAULT_TASK, TASKS, get_task, presentation
 
 
 def _task_in(args: list[str]) -> str:

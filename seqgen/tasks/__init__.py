@@ -26,6 +26,7 @@ _PACKAGES = {
     "classify": "seqgen.tasks.classify",
 }
 TASKS = tuple(_PACKAGES)
+DEFAULT_TASK = TASKS[0]  # of `seqgen train` and seqgen.train without a task
 
 
 def get_task(name: str):
