@@ -112,3 +112,20 @@ def test_a_checkpoint_of_a_newer_format_is_one_line(tmp_path):
     with pytest.raises(SeqgenError) as caught:
         seqgen.load(newer, "cpu")
     assert "newer seqgen" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("task, part", [("classify", ("layout",)), ("forecast", ("preprocessing", "combine"))])
+def test_a_current_checkpoint_lacking_a_part_older_formats_are_given_is_one_line(task, part, tmp_path):
+    """upgrade() gives the checkpoints of older formats every part the current format has; a current-format
+    checkpoint without one is damaged, refused in one line that names it, never read with a guessed default."""
+    payload = {k: v for k, v in load_checkpoint(OLD / "v1" / f"{task}.pt").items()
+               if k not in ("format", "version", "seqgen_version")}
+    holder = payload
+    for key in part[:-1]:
+        holder = holder[key]
+    del holder[part[-1]]
+    path = save_checkpoint(payload, tmp_path / "damaged.pt")
+    with pytest.raises(SeqgenError) as caught:
+        seqgen.load(path, "cpu")
+    message = str(caught.value)
+    assert "\n" not in message and "damaged" in message and part[-1] in message
