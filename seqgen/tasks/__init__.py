@@ -10,7 +10,7 @@
                  the commands of its own (in commands.py)
 
 and an `__init__.py` naming NAME, SUMMARY, CONFIGS and load. A new task is a folder and one line below
-(the first line is the default task). The command line knows the tasks only through this list.
+(the first line is the default task, DEFAULT_TASK). The command line knows the tasks only through this list.
 """
 
 from __future__ import annotations
