@@ -84,6 +84,7 @@ def test_a_wav_format_with_another_suffix_is_refused(model, tmp_path):
     assert "x.wav" in line
 
 
+@pytest.mark.slow
 @needs_fluidsynth
 def test_wav_into_an_unwritable_place_is_one_line_and_nothing_after_it(model, tmp_path, monkeypatch):
     import gc

@@ -40,6 +40,7 @@ def files(tmp_path):
     return train, test
 
 
+@pytest.mark.slow
 def test_two_separable_classes_reach_100_percent_and_round_trip_through_the_cli(files, tmp_path):
     train, test = files
     result = run("train", "--task", "classify", "--corpus", train, "--test", test, "--output-dir", tmp_path, "--name", "c", *FAST)

@@ -79,7 +79,7 @@ def local_server(tmp_path):
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield served, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -210,7 +210,7 @@ def served_corpus(tmp_path, monkeypatch):
 
     handler = functools.partial(Quiet, directory=str(served))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/input.txt"
     monkeypatch.setitem(corpora.REGISTRY, "remote",
                         corpora.Corpus("remote", "text", "t", url=url, sha256=hashlib.sha256(data).hexdigest(), size=len(data)))

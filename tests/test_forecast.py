@@ -80,6 +80,7 @@ def test_the_airline_series_ships_with_seqgen():
     assert future_dates(series.dates, 3) == ["1961-01", "1961-02", "1961-03"]
 
 
+@pytest.mark.slow
 def test_cli_train_forecast_evaluate_round_trip(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "statsmodels.tsa.statespace.sarimax", None)  # seconds per fit; tested apart
     data = write_series_csv(tmp_path / "sales.csv", seasonal_series(96))

@@ -134,6 +134,7 @@ def test_only_bad_files_is_a_clear_error(tmp_path, monkeypatch):
         load_pieces(str(tmp_path), MusicTokenizer(), progress=False)
 
 
+@pytest.mark.slow
 def test_train_and_sample_music_writes_midi_that_two_readers_open(music_folder, tmp_path):
     runner = CliRunner()
     result = runner.invoke(cli, ["train", "--corpus", str(music_folder), "--max-steps", "120", "--batch-size", "2",
@@ -205,6 +206,7 @@ def event_run(tmp_path_factory):
     return best, folder / "ends.pt", folder / "tune0.mid"
 
 
+@pytest.mark.slow
 def test_bars_gives_exactly_that_many_new_bars_even_where_the_model_would_end_the_piece(event_run, tmp_path):
     import seqgen
     from seqgen.music.events import bar_starts
@@ -540,6 +542,7 @@ def test_a_37_byte_file_of_one_20000_beat_note_is_refused_at_once(tmp_path):
     assert "lasts 20,000 quarter notes" in parse_file(str(abc), 4, 12)[1]
 
 
+@pytest.mark.slow
 def test_a_note_held_over_thousands_of_bars_is_one_note_read_in_seconds(tmp_path):
     path = midi_file(tmp_path / "held.mid", held(60, 8_000))
     (pieces, reason), seconds = timed(lambda: parse_file(str(path), 4, 12))

@@ -20,6 +20,7 @@ def train_losses(history):
     return [(h["step"], h["train_loss"]) for h in history if "train_loss" in h]
 
 
+@pytest.mark.slow
 def test_training_learns_and_writes_its_run_files(tiny_model, tiny_train):
     config = dataclasses.replace(tiny_train, max_steps=60, eval_interval=20, lr=1e-2)
     result = train(tiny_model, config, progress=False)
@@ -34,6 +35,7 @@ def test_training_learns_and_writes_its_run_files(tiny_model, tiny_train):
     assert load_checkpoint(result.latest_path)["step"] == 60
 
 
+@pytest.mark.slow
 def test_interrupted_then_resumed_run_matches_an_uninterrupted_one(tiny_model, tiny_train, tmp_path):
     config = dataclasses.replace(tiny_train, max_steps=24, eval_interval=10)
     straight = train(tiny_model, dataclasses.replace(config, name="straight"), progress=False)
@@ -55,6 +57,7 @@ def test_interrupted_then_resumed_run_matches_an_uninterrupted_one(tiny_model, t
         assert torch.equal(x, y), name
 
 
+@pytest.mark.slow
 def test_patience_stops_a_run_that_no_longer_improves(tiny_model, tiny_train):
     config = dataclasses.replace(tiny_train, max_steps=400, eval_interval=5, patience=2, lr=0.5, grad_clip=0.0)
     result = train(tiny_model, config, progress=False)
@@ -117,6 +120,7 @@ def test_an_interruption_saves_latest_first_and_skips_validation(tiny_model, tin
     assert torch.load(result.latest_path, weights_only=True)["step"] == 10
 
 
+@pytest.mark.slow
 def test_a_resume_that_extends_the_budget_keeps_the_past_and_stretches_the_schedule(tiny_model, tiny_train):
     config = dataclasses.replace(tiny_train, max_steps=20, eval_interval=10, warmup_steps=0)
     first = train(tiny_model, config, progress=False)
@@ -132,6 +136,7 @@ def test_a_resume_that_extends_the_budget_keeps_the_past_and_stretches_the_sched
     assert step_21["lr"] > learning_rate(config, 20, 1.0)
 
 
+@pytest.mark.slow
 def test_translation_resumes_exactly(tmp_path):
     options = {"train_pairs": 200, "max_steps": 12, "eval_interval": 10, "hidden_size": 8, "embedding_dim": 8,
                "batch_size": 16, "device": "cpu", "progress": False, "output_dir": str(tmp_path)}
@@ -170,6 +175,7 @@ def test_train_help_shows_only_the_tasks_own_options_with_its_defaults(task):
                 assert shown.startswith(str(field.default)), (task, field.name, shown[:20])
 
 
+@pytest.mark.slow
 def test_each_tasks_defaults_reach_its_run_json(corpus_file, tmp_path):
     result = run("train", "--corpus", corpus_file, "--max-steps", 2, "--output-dir", tmp_path, "--name", "lm",
                  "--sample-length", 0, "--quiet", "--device", "cpu", "--batch-size", 4)

@@ -72,6 +72,7 @@ def tiny_run(tmp_path_factory):
     return root / "words", pairs
 
 
+@pytest.mark.slow
 def test_a_tiny_pairs_file_is_learned_to_exact_match(tiny_run):
     run_dir, pairs = tiny_run
     assert {p.name for p in run_dir.iterdir()} >= {"best.pt", "latest.pt", "run.json", "loss.png"}
@@ -106,6 +107,7 @@ def test_checkpoints_of_the_other_task_get_one_line_errors(tiny_run, tmp_path):
     assert "needs a translate checkpoint" in one_line_error(run("translate", lm, "hello"))
 
 
+@pytest.mark.slow
 def test_malformed_tsv_lines_are_reported_with_line_numbers(tmp_path):
     path = tmp_path / "pairs.tsv"
     path.write_text("one\tum\n\ntwo without a tab\nthree\ttrês\n\t\n", encoding="utf-8")
@@ -135,6 +137,7 @@ def test_tatoeba_files_use_their_sentence_columns_and_split_by_source(tmp_path):
     assert 0.1 < len(parts["test"]) / len(doubled) < 0.3
 
 
+@pytest.mark.slow
 def test_dates_held_out_set_shares_no_source_with_training():
     splits = dates_splits(20_000, seed=3)
     train, val, test = ({s for s, _ in splits[name]} for name in ("train", "val", "test"))
@@ -171,6 +174,7 @@ def dates_run(tmp_path_factory):
     return root / "dates"
 
 
+@pytest.mark.slow
 def test_dates_translations_that_are_not_calendar_dates_are_marked(dates_run, tiny_run, tmp_path, monkeypatch):
     import seqgen
     from seqgen.tasks.translate.data import Vocab
