@@ -125,6 +125,7 @@ def test_every_flag_of_seqgen_train_is_a_keyword_of_seqgen_train():
         assert flags <= keywords | options_of_task(task), flags - keywords - options_of_task(task)
 
 
+@pytest.mark.slow
 def test_the_train_flags_work_from_python(corpus_file, tmp_path):
     from pathlib import Path
 

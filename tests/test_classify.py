@@ -207,6 +207,7 @@ def test_the_training_layout_is_stored_and_old_checkpoints_still_classify(classi
     assert len(result.stdout.splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_a_csv_classifier_refuses_another_header(tmp_path):
     rows = "".join(f"{'up' if i % 2 else 'down'},{i % 3},{(i % 2) * 2 - 1},{(i % 2) * 4 - 2}\n" for i in range(16))
     train = tmp_path / "train.csv"

@@ -80,6 +80,7 @@ def seasonal(n=96):
     return (100 + 2 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / 12))
 
 
+@pytest.mark.slow
 def test_holt_winters_follows_a_multiplicative_season_and_declines_what_it_cannot_fit():
     values = seasonal()
     forecast = holt_winters(values[:84], 12, 12)

@@ -223,6 +223,7 @@ def test_a_name_too_long_for_the_file_system_is_one_line(task, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_a_default_name_from_a_very_long_file_name_fits_the_file_system(tmp_path):
     data = ucr(tmp_path / ("c" * 250 + ".ucr"))
     result = seqgen.train("classify", corpus=str(data), output_dir=str(tmp_path / "runs"), progress=False,
