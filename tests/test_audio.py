@@ -48,6 +48,7 @@ def last_note_end(path) -> float:
     return end
 
 
+@pytest.mark.slow
 @needs_fluidsynth
 def test_wav_output_is_audio_of_the_piece_length_and_not_silent(model, tmp_path):
     common = ["--bars", 2, "--seed", 3, "--temperature", 1.0]

@@ -68,6 +68,7 @@ def test_bad_corpus_files_give_one_line_errors(tmp_path, content, expected):
     assert expected in one_line_error(run("train", "--corpus", bad, "--max-steps", 2, "--output-dir", tmp_path, *TINY))
 
 
+@pytest.mark.slow
 def test_bad_options_and_checkpoints_give_one_line_errors(trained, tmp_path):
     assert "'!'" in one_line_error(run("sample", trained, "--prime", "Zebra!"))
     assert "--temperature" in one_line_error(run("sample", trained, "--temperature", -1))

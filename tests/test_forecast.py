@@ -30,6 +30,7 @@ def write_series_csv(path, values, start_year=2000):
     return path
 
 
+@pytest.mark.slow
 def test_a_sine_wave_is_forecast_within_tolerance():
     values = seasonal_series(96)
     config = ForecastConfig(window=24, horizon=12, hidden_size=16, epochs=150, ensemble=1, device="cpu")

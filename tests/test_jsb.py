@@ -189,6 +189,7 @@ def tune(path, pitches=(60, 62, 64, 65), beats=1.0):
     return path
 
 
+@pytest.mark.slow
 def test_inspect_reads_a_piano_roll_from_frame_tokens_and_from_a_midi_file(roll_run, tmp_path):
     import seqgen
 

@@ -205,6 +205,7 @@ def test_the_api_verbs_of_forecast_and_classify(straight_forecast, straight_clas
     assert report["source"] == str(classify_files[1]) and report["examples"] == 10
 
 
+@pytest.mark.slow
 def test_each_task_shows_and_records_its_own_defaults(classify_files, tmp_path):
     help_text = run("train", "--task", "forecast", "--help").output
     assert "--ensemble" in help_text and "--patience" not in help_text and "Forecast:" not in help_text

@@ -268,6 +268,7 @@ def test_no_writable_cache_and_no_temporary_folder_is_one_line(corpus_file, tmp_
     assert "SEQGEN_CACHE" in line
 
 
+@pytest.mark.slow
 def test_a_cache_path_the_file_system_refuses_is_a_warning_or_one_line(corpus_file, tmp_path, monkeypatch):
     from conftest import one_line_error, run
 

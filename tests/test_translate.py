@@ -251,6 +251,7 @@ def test_every_pair_over_the_cap_is_one_line(tmp_path):
     assert "2000" in one_line_error(run("train", "--task", "translate", "--corpus", pairs, "--max-length", 10**6))
 
 
+@pytest.mark.slow
 def test_translating_a_huge_text_is_cut_to_the_cap_and_noted(trained):
     run_dir, _, _ = trained
     translator = Translator.load(run_dir, "cpu")

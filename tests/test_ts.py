@@ -136,6 +136,7 @@ def one_line_error_of(call):
     return str(caught.value)
 
 
+@pytest.mark.slow
 def test_a_multichannel_checkpoint_rebuilt_as_one_channel_is_refused_in_one_line(tmp_path):
     from seqgen.checkpoint import load_checkpoint, save_checkpoint
 
