@@ -14,6 +14,7 @@ TINY = {"embedding_dim": 16, "hidden_size": 32, "batch_size": 4, "bptt": 16, "ev
         "device": "cpu", "progress": False}
 
 
+@pytest.mark.slow
 def test_train_load_generate_evaluate_as_the_readme_shows(corpus_file, tmp_path):
     run = seqgen.train("language-model", corpus=str(corpus_file), max_steps=20, output_dir=str(tmp_path), name="api",
                        **TINY)
@@ -50,6 +51,7 @@ def test_the_api_and_the_command_line_print_the_same_line_for_the_same_mistake(c
     assert one_line_error(run("train", "--corpus", corpus_file, "--bptt", 0)) == f"Error: {raised.value}"
 
 
+@pytest.mark.slow
 def test_translation_trains_loads_and_translates_through_the_api(tmp_path):
     run = seqgen.train("translate", train_pairs=200, max_steps=3, eval_interval=3, hidden_size=8, embedding_dim=8,
                        batch_size=16, output_dir=str(tmp_path), name="dates", device="cpu", progress=False)
@@ -74,6 +76,7 @@ def test_weight_decay_spares_every_embedding_bias_and_norm_by_module_type():
     assert no_decay["weight_decay"] == 0.0 and decay["weight_decay"] == 0.01
 
 
+@pytest.mark.slow
 def test_resume_through_the_api_continues_exactly(corpus_file, tmp_path):
     options = dict(corpus=str(corpus_file), max_steps=16, output_dir=str(tmp_path), **TINY)
     straight = seqgen.train("language-model", name="straight", **options)
@@ -94,6 +97,7 @@ def test_resume_through_the_api_continues_exactly(corpus_file, tmp_path):
     assert dataclasses.is_dataclass(seqgen.tasks.get_task("language-model").CONFIGS[0])
 
 
+@pytest.mark.slow
 def test_a_resumed_run_keeps_its_task_without_being_told(tmp_path):
     from conftest import run
 
@@ -121,6 +125,7 @@ def test_every_flag_of_seqgen_train_is_a_keyword_of_seqgen_train():
         assert flags <= keywords | options_of_task(task), flags - keywords - options_of_task(task)
 
 
+@pytest.mark.slow
 def test_the_train_flags_work_from_python(corpus_file, tmp_path):
     from pathlib import Path
 
@@ -135,6 +140,7 @@ def test_the_train_flags_work_from_python(corpus_file, tmp_path):
     assert seqgen.train(resume=Path(run.run_dir), max_steps=3, quiet=True).sample is None  # none unless asked
 
 
+@pytest.mark.slow
 def test_a_translation_run_shows_its_test_examples_when_asked(tmp_path):
     run = seqgen.train("translate", train_pairs=200, max_steps=2, eval_interval=2, hidden_size=8, embedding_dim=8,
                        batch_size=16, output_dir=tmp_path, name="dates", device="cpu", progress=False, sample_length=3)

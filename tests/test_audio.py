@@ -48,6 +48,7 @@ def last_note_end(path) -> float:
     return end
 
 
+@pytest.mark.slow
 @needs_fluidsynth
 def test_wav_output_is_audio_of_the_piece_length_and_not_silent(model, tmp_path):
     common = ["--bars", 2, "--seed", 3, "--temperature", 1.0]
@@ -84,6 +85,7 @@ def test_a_wav_format_with_another_suffix_is_refused(model, tmp_path):
     assert "x.wav" in line
 
 
+@pytest.mark.slow
 @needs_fluidsynth
 def test_wav_into_an_unwritable_place_is_one_line_and_nothing_after_it(model, tmp_path, monkeypatch):
     import gc

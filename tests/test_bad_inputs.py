@@ -705,6 +705,7 @@ INSPECT_ROWS = [
 ROWS = FILE_ROWS + OPTION_ROWS + CHECKPOINT_ROWS + CONFIG_ROWS + OUTPUT_ROWS + INSPECT_ROWS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("build, expected", [pytest.param(b, e, id=i) for i, b, e in ROWS])
 def test_bad_input_is_one_line_and_changes_nothing(world, build, expected):
     built = build(world)
@@ -879,6 +880,7 @@ def test_a_value_the_command_line_refuses_the_api_refuses_in_the_same_words(worl
 
 # -- faults: a second writer, a full disk, stale temporaries --------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_second_run_into_a_folder_a_live_run_holds_is_one_line(world):
     corpus = world.corpus
     out = world.dir / "runs"
@@ -1046,6 +1048,7 @@ OUTPUTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("build", [pytest.param(b, id=i) for i, b in OUTPUTS])
 @pytest.mark.parametrize("room", [0, 64])
 def test_a_full_disk_while_an_output_is_written_is_one_line_and_leaves_the_folder_as_it_was(world, monkeypatch,
@@ -1084,6 +1087,7 @@ def test_a_full_disk_at_the_last_of_several_samples_leaves_every_earlier_one_as_
     assert all((out / name).read_bytes() != b"the earlier file" for name in names)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failing", [".p.png", ".g.npz"])
 def test_a_full_disk_at_one_of_inspects_files_leaves_every_one_as_it_was(world, monkeypatch, failing):
     import builtins
@@ -1112,6 +1116,7 @@ print(json.dumps([(r.exit_code, r.output) for r in (CliRunner().invoke(cli, args
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs the file-size limit of a POSIX system")
 def test_a_real_write_failure_in_every_writer_is_one_line_and_leaves_the_folder_as_it_was(world):
     """The operating system itself refuses the writes (a file-size limit of 2 KB: "File too large"), inside
@@ -1143,6 +1148,7 @@ def test_a_real_write_failure_in_every_writer_is_one_line_and_leaves_the_folder_
     assert all((out / name).read_bytes() == b"the earlier file" for name in names)
 
 
+@pytest.mark.slow
 def test_stale_temporaries_are_removed_on_resume(world):
     folder = world.dir / "copy"
     shutil.copytree(world.lm, folder)

@@ -41,12 +41,14 @@ def test_only_four_ordered_voices_are_kept():
     assert [why for _, why in dropped] == ["not four voices (5 parts)", "parts not ordered soprano, alto, tenor, bass"]
 
 
+@pytest.mark.slow
 def test_the_chorale_iterator_gives_each_file_once():
     files = chorale_files()
     assert len(files) == len(set(files)) == 350  # 371 numbers, several of which share a file
     assert all(path.is_file() and path.parent.name == "bach" for path in files)
 
 
+@pytest.mark.slow
 def test_chorales_keeps_four_voice_pieces_and_reports_the_others(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
     chosen = [p for p in chorale_files() if p.name in ("bwv269.mxl", "bwv347.mxl", "bwv8.6.mxl")]

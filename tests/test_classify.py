@@ -1,12 +1,16 @@
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from conftest import one_line_error, run
 
+import seqgen
+from seqgen.checkpoint import load_checkpoint
 from seqgen.data.series import read_labeled_sequences
+from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
 from seqgen.tasks.classify.classify import predict_proba
 from seqgen.tasks.classify.data import pad
@@ -36,6 +40,7 @@ def files(tmp_path):
     return train, test
 
 
+@pytest.mark.slow
 def test_two_separable_classes_reach_100_percent_and_round_trip_through_the_cli(files, tmp_path):
     train, test = files
     result = run("train", "--task", "classify", "--corpus", train, "--test", test, "--output-dir", tmp_path, "--name", "c", *FAST)
@@ -132,3 +137,97 @@ def test_bad_inputs_give_one_line_errors(files, tmp_path):
     assert "needs --corpus TRAIN_FILE" in one_line_error(run(*base))
     assert "--window" in one_line_error(run(*base, "--corpus", train, "--window", 5))
     assert "does not exist" in one_line_error(run("classify", tmp_path / "none.pt", test))
+
+
+# Classify inputs that used to give absurd output: files laid out unlike the training file.
+
+
+AIRLINE = str(Path(seqgen.__file__).parent / "data" / "airline.csv")  # the built-in copy: dates, then values
+CLASSIFY = ["--epochs", 3, "--ensemble", 1, "--hidden-size", 8, "--conv-channels", 4, "--batch-size", 8, "--device", "cpu",
+            "--quiet"]
+
+
+def ucr(path, n=20, length=24, seed=0):
+    rng = np.random.default_rng(seed)
+    lines = []
+    for i in range(n):
+        label = 1 if i % 2 else -1
+        values = label * np.linspace(-1, 1, length) + 0.1 * rng.standard_normal(length)
+        lines.append(" ".join([str(label)] + [f"{v:.4f}" for v in values]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hardening-classify")
+    train = ucr(root / "TRAIN.txt")
+    result = run("train", "--task", "classify", "--corpus", train, "--output-dir", root, "--name", "c", *CLASSIFY)
+    assert result.exit_code == 0, result.output
+    return root / "c", train
+
+
+def test_the_airline_csv_is_refused_by_a_classifier_of_ucr_files(classifier):
+    run_dir, _ = classifier
+    message = one_line_error(run("classify", run_dir, AIRLINE))
+    assert "airline.csv is a CSV file with a header ('month', 'passengers')" in message
+    assert "trained on a UCR file" in message
+    message = one_line_error(run("evaluate", run_dir, "--test", AIRLINE))
+    assert "airline.csv is a CSV file" in message
+
+
+def test_sequences_far_from_the_training_length_are_refused(classifier, tmp_path):
+    run_dir, _ = classifier
+    short = tmp_path / "short.txt"
+    short.write_text("1 0.5\n-1 0.25\n")
+    message = one_line_error(run("classify", run_dir, short))
+    assert "short.txt has 1 value per row, the model was trained on sequences of 24 values (accepted: 12 to 48)" in message
+    long = ucr(tmp_path / "long.txt", length=100)
+    assert "has 100 values per row" in one_line_error(run("evaluate", run_dir, "--test", long))
+    ok = ucr(tmp_path / "ok.txt", length=30, seed=1)
+    assert run("classify", run_dir, ok).exit_code == 0
+    values_only = tmp_path / "values.txt"
+    values_only.write_text("0.1 0.2\n")
+    assert "has 2 values per row" in one_line_error(run("classify", run_dir, values_only, "--no-labels"))
+
+
+def test_the_training_layout_is_stored_and_old_checkpoints_still_classify(classifier, tmp_path):
+    run_dir, train = classifier
+    payload = load_checkpoint(run_dir / "best.pt", task="classify")
+    assert payload["layout"] == {"format": "ucr", "columns": None, "label_column": 0, "min_length": 24, "max_length": 24,
+                                 "cells_per_row": 25, "channels": 1}
+    del payload["layout"]
+    assert payload["model_config"].pop("input_size") == 1  # written before multichannel input: one channel
+    old = tmp_path / "old.pt"
+    torch.save({**payload, "version": 1}, old)
+    short = tmp_path / "short.txt"
+    short.write_text("1 0.5\n-1 0.25\n")
+    result = run("classify", old, short)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 3
+
+
+@pytest.mark.slow
+def test_a_csv_classifier_refuses_another_header(tmp_path):
+    rows = "".join(f"{'up' if i % 2 else 'down'},{i % 3},{(i % 2) * 2 - 1},{(i % 2) * 4 - 2}\n" for i in range(16))
+    train = tmp_path / "train.csv"
+    train.write_text("kind,a,b,c\n" + rows)
+    result = run("train", "--task", "classify", "--corpus", train, "--label-column", "kind", "--output-dir", tmp_path,
+                 "--name", "c", *CLASSIFY)
+    assert result.exit_code == 0, result.output
+    other = tmp_path / "other.csv"
+    other.write_text("kind,a,b,d\n" + rows)
+    message = one_line_error(run("classify", tmp_path / "c", other))
+    assert "other.csv lacks column(s) 'c'; has column(s) 'd' the training file had not" in message
+    same = tmp_path / "same.csv"
+    same.write_text("kind,a,b,c\n" + rows)
+    assert run("classify", tmp_path / "c", same).exit_code == 0
+
+
+def test_a_column_asked_of_a_file_without_header_is_named_truthfully(tmp_path):
+    from seqgen.data.series import read_series_csv
+
+    path = tmp_path / "plain.csv"
+    path.write_text("1949-01,112\n1949-02,118\n")
+    with pytest.raises(SeqgenError, match="has no header row .* so no column named 'sales'"):
+        read_series_csv(path, "sales")

@@ -22,6 +22,7 @@ def trained(corpus_file, tmp_path):
     return tmp_path / "runs" / "r"
 
 
+@pytest.mark.slow
 def test_train_sample_evaluate_round_trip(trained):
     assert {p.name for p in trained.iterdir()} >= {"best.pt", "latest.pt", "run.json", "loss.png"}
     first = run("sample", trained / "best.pt", "--prime", "The quick", "--length", 50, "--seed", 3)
@@ -39,6 +40,7 @@ def test_train_sample_evaluate_round_trip(trained):
     assert 0 < figures["loss"] < 4
 
 
+@pytest.mark.slow
 def test_evaluate_on_a_given_text_file(trained, tmp_path):
     other = tmp_path / "other.txt"
     other.write_text("The lazy dog reads a letter.\n" * 20)
@@ -66,6 +68,7 @@ def test_bad_corpus_files_give_one_line_errors(tmp_path, content, expected):
     assert expected in one_line_error(run("train", "--corpus", bad, "--max-steps", 2, "--output-dir", tmp_path, *TINY))
 
 
+@pytest.mark.slow
 def test_bad_options_and_checkpoints_give_one_line_errors(trained, tmp_path):
     assert "'!'" in one_line_error(run("sample", trained, "--prime", "Zebra!"))
     assert "--temperature" in one_line_error(run("sample", trained, "--temperature", -1))
@@ -111,6 +114,7 @@ def test_corpora_lists_the_builtin_corpora():
     assert "bach" in result.stdout and "oneills" in result.stdout and "144 points" in result.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_latest_and_exits_cleanly(corpus_file, tmp_path):
     command = [sys.executable, "-m", "seqgen", "train", "--corpus", str(corpus_file), "--max-steps", "100000",
                "--output-dir", str(tmp_path), "--name", "ctrlc", *TINY]
@@ -128,6 +132,7 @@ def test_ctrl_c_saves_latest_and_exits_cleanly(corpus_file, tmp_path):
     assert load_checkpoint(latest)["step"] >= 10
 
 
+@pytest.mark.slow
 def test_help_lists_every_command_s_options_without_importing_torch():
     import subprocess
     import sys
@@ -142,6 +147,7 @@ def test_help_lists_every_command_s_options_without_importing_torch():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_a_tokenizer_is_trained_stops_at_once_and_never_trains(tmp_path):
     """sentencepiece trains in C++ for seconds (here about 8 s of unigram on 60,000 lines), where Python
     cannot run a signal's handler: Ctrl-C must still answer at once, and no run may start after it."""
@@ -181,6 +187,7 @@ def test_ctrl_c_while_a_tokenizer_is_trained_stops_at_once_and_never_trains(tmp_
     assert not (tmp_path / "runs").exists()  # never went on into training
 
 
+@pytest.mark.slow
 def test_a_signal_before_the_loop_starts_stops_the_run_even_if_swallowed():
     from seqgen.training import StopRequest, arm
 

@@ -23,6 +23,7 @@ def leading(n=160, seed=0):
     return y, x
 
 
+@pytest.mark.slow
 def test_a_leading_covariate_makes_the_forecast_far_better():
     y, x = leading()
     config = ForecastConfig(window=8, horizon=3, hidden_size=16, epochs=120, ensemble=1, season=1,
@@ -48,6 +49,7 @@ def write_csv(path, y, x):
     return path
 
 
+@pytest.mark.slow
 def test_covariates_from_the_command_line(tmp_path):
     y, x = leading(120)
     path = write_csv(tmp_path / "lead.csv", y, x)
@@ -78,6 +80,7 @@ def seasonal(n=96):
     return (100 + 2 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / 12))
 
 
+@pytest.mark.slow
 def test_holt_winters_follows_a_multiplicative_season_and_declines_what_it_cannot_fit():
     values = seasonal()
     forecast = holt_winters(values[:84], 12, 12)
@@ -86,6 +89,7 @@ def test_holt_winters_follows_a_multiplicative_season_and_declines_what_it_canno
     assert holt_winters(values[:84], 12, 1) is None  # no season
 
 
+@pytest.mark.slow
 def test_combine_averages_the_ensemble_with_holt_winters_and_moves_the_band_with_it():
     values = seasonal()
     config = ForecastConfig(window=24, horizon=12, hidden_size=8, epochs=20, ensemble=1, device="cpu")
@@ -97,6 +101,7 @@ def test_combine_averages_the_ensemble_with_holt_winters_and_moves_the_band_with
     assert np.allclose(combined["upper"] - combined["lower"], plain["upper"] - plain["lower"])
 
 
+@pytest.mark.slow
 def test_combine_from_the_command_line_and_its_one_line_refusal(tmp_path):
     values = seasonal(72)
     path = tmp_path / "s.csv"

@@ -24,7 +24,8 @@ PACKAGE = {str(Path(seqgen.__file__).parent) + os.sep, str(Path(seqgen.__file__)
 MODEL = {"embedding_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.0}  # no dropout: its masks differ by rank
 RUN = {"batch_size": 4, "bptt": 16, "eval_interval": 6, "log_interval": 1, "warmup_steps": 2, "device": "cpu"}
 
-pytestmark = pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside this Python")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside this Python")]
 
 
 def flags(options: dict) -> list[str]:

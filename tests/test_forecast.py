@@ -8,10 +8,11 @@ from conftest import one_line_error, run
 
 from seqgen.checkpoint import load_checkpoint
 from seqgen.data.series import load_series
+from seqgen.errors import SeqgenError
 from seqgen.tasks.forecast.config import ForecastConfig
 from seqgen.tasks.forecast.data import future_dates
 from seqgen.tasks.forecast.evaluate import metrics, sarima, seasonal_naive
-from seqgen.tasks.forecast.forecast import predict
+from seqgen.tasks.forecast.forecast import check_forecast, predict
 from seqgen.tasks.forecast.train import fit
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -29,6 +30,7 @@ def write_series_csv(path, values, start_year=2000):
     return path
 
 
+@pytest.mark.slow
 def test_a_sine_wave_is_forecast_within_tolerance():
     values = seasonal_series(96)
     config = ForecastConfig(window=24, horizon=12, hidden_size=16, epochs=150, ensemble=1, device="cpu")
@@ -79,6 +81,7 @@ def test_the_airline_series_ships_with_seqgen():
     assert future_dates(series.dates, 3) == ["1961-01", "1961-02", "1961-03"]
 
 
+@pytest.mark.slow
 def test_cli_train_forecast_evaluate_round_trip(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "statsmodels.tsa.statespace.sarimax", None)  # seconds per fit; tested apart
     data = write_series_csv(tmp_path / "sales.csv", seasonal_series(96))
@@ -143,3 +146,59 @@ def test_options_of_other_tasks_and_wrong_checkpoints_are_refused_in_one_line(tm
     assert "too few to hold out" in one_line_error(run("evaluate", tmp_path / "s", "--holdout", 50))
     assert "--plot needs a file name ending in .png" in one_line_error(run("forecast", tmp_path / "s", "--plot", tmp_path / "f.txt"))
     assert "cannot write" in one_line_error(run("forecast", tmp_path / "s", "--csv", data / "inside-a-file.csv"))
+
+
+# Forecast inputs that used to give absurd output: horizons and hold-outs past what a model can
+# continue, non-finite forecasts, dates past the year 9999.
+
+
+FORECAST = ["--epochs", 5, "--ensemble", 1, "--hidden-size", 8, "--window", 12, "--horizon", 6, "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def forecaster(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hardening-forecast")
+    t = np.arange(60)
+    data = root / "sales.csv"
+    data.write_text("month,sales\n" + "".join(f"{2000 + i // 12}-{i % 12 + 1:02d},{100 + t[i] + 10 * np.sin(i / 2):.3f}\n"
+                                              for i in range(60)))
+    result = run("train", "--task", "forecast", "--corpus", data, "--season", 12, "--holdout", 6,
+                 "--output-dir", root, "--name", "f", *FORECAST)
+    assert result.exit_code == 0, result.output
+    return root / "f"
+
+
+def test_a_horizon_past_the_series_length_is_refused_naming_the_maximum(forecaster):
+    message = one_line_error(run("forecast", forecaster, "--horizon", 100000))
+    assert "at most 60 steps" in message
+    assert "at most 54 steps" in one_line_error(run("forecast", forecaster, "--horizon", 55, "--from-training-end"))
+    result = run("forecast", forecaster, "--horizon", 60)
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()[1:]
+    assert len(rows) == 60 and rows[-1].split(",")[1] == "2009-12"
+    assert all(np.isfinite(float(x)) for row in rows for x in row.split(",")[2:])
+
+
+def test_non_finite_or_absurd_forecasts_are_refused_with_the_usable_horizon():
+    history = np.array([1.0, 2.0, 3.0])
+    good = {"forecast": np.array([3.0, 4.0]), "lower": np.array([2.0, 3.0]), "upper": np.array([4.0, 5.0])}
+    check_forecast(good, history)
+    for bad in (np.inf, np.nan, 1e150):
+        result = {**good, "upper": np.array([4.0, bad])}
+        with pytest.raises(SeqgenError, match="at step 2.*forecast at most 1 steps"):
+            check_forecast(result, history)
+
+
+def test_evaluate_with_a_holdout_longer_than_its_history_is_refused(forecaster, monkeypatch):
+    monkeypatch.setitem(sys.modules, "statsmodels.tsa.statespace.sarimax", None)
+    assert "lower --holdout (at most 41" in one_line_error(run("evaluate", forecaster, "--holdout", 100000))
+    assert "--holdout 29 or less" in one_line_error(run("evaluate", forecaster, "--holdout", 31))
+    result = run("evaluate", forecaster, "--holdout", 6, "--json")
+    assert result.exit_code == 0, result.output
+
+
+def test_future_dates_never_pass_the_year_9999():
+    assert future_dates(["9999-10"], 4) == ["+1", "+2", "+3", "+4"]
+    assert future_dates(["9998-01-01", "9999-01-01"], 3) == ["+1", "+2", "+3"]
+    assert future_dates(["2000-13"], 2) == ["+1", "+2"]
+    assert future_dates(["2000-11"], 3) == ["2000-12", "2001-01", "2001-02"]

@@ -34,6 +34,7 @@ def text_run(tmp_path_factory):
     return train(ModelConfig(embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.1), config, progress=False)
 
 
+@pytest.mark.slow
 def test_the_recorded_values_are_the_models_own(text_run):
     model = seqgen.load(text_run.best_path, device="cpu")
     inspection = model.inspect(TEXT, top_k=4)
@@ -60,6 +61,7 @@ def test_a_long_input_read_in_windows_gives_what_one_pass_gives(text_run):
     assert np.allclose(whole.top_probs, windowed.top_probs, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_writes_the_npz_page_and_heat_map(text_run, tmp_path):
     text_file = tmp_path / "t.txt"
     text_file.write_text(TEXT, encoding="utf-8")
@@ -181,6 +183,7 @@ def test_saturation_counts_the_share_of_steps_beyond_the_thresholds():
     assert shares["f"][0, 0].tolist() == [0.25, 0.5] and shares["i"][0, 1].tolist() == [0.0, 0.0]
 
 
+@pytest.mark.slow
 def test_forecast_inspect_follows_the_series_and_its_forecast(tmp_path):
     from seqgen.tasks.forecast.data import transform, untransform
     from seqgen.tasks.forecast.predict import member_forecast, rebuild
@@ -206,6 +209,7 @@ def test_forecast_inspect_follows_the_series_and_its_forecast(tmp_path):
     assert "--member must be" in one_line_error(run("inspect", tmp_path / "airline", "--member", "2"))
 
 
+@pytest.mark.slow
 def test_classify_and_translate_inspect_their_lstms(tmp_path):
     tiny = {"hidden_size": 8, "device": "cpu", "progress": False, "output_dir": str(tmp_path)}
     rows = [f"{1 + i % 2} " + " ".join(str((i % 2) * 2.0 + 0.1 * t) for t in range(12)) for i in range(16)]
@@ -233,6 +237,7 @@ def test_classify_and_translate_inspect_their_lstms(tmp_path):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow
 def test_music_inspect_reads_a_midi_file(tmp_path, monkeypatch):
     from test_music import small_score, write_midi
 

@@ -14,8 +14,9 @@ from seqgen.inspect import Inspection, series_features
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)),
                 None)
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                                reason="needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                                 reason="needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)")]
 
 TEXT = 'First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\n"Speak, speak." (Twice.)\n'
 

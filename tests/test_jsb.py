@@ -104,6 +104,7 @@ def test_a_file_of_another_shape_is_one_line(tmp_path, content, message):
     assert message in one_line_error(result)
 
 
+@pytest.mark.slow
 def test_train_evaluate_and_sample_a_piano_roll(roll_file, tmp_path):
     result = run("train", "--corpus", roll_file, "--max-steps", 40, "--batch-size", 4, "--bptt", 16,
                  "--hidden-size", 32, "--embedding-dim", 16, "--eval-interval", 20, "--augment", 2,
@@ -188,6 +189,7 @@ def tune(path, pitches=(60, 62, 64, 65), beats=1.0):
     return path
 
 
+@pytest.mark.slow
 def test_inspect_reads_a_piano_roll_from_frame_tokens_and_from_a_midi_file(roll_run, tmp_path):
     import seqgen
 

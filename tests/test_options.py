@@ -104,6 +104,7 @@ def test_vocab_size_on_the_command_line_sizes_the_tokenizer_and_the_network(corp
     assert model.train_config.vocab_size == size
 
 
+@pytest.mark.slow
 def test_vocab_size_in_the_python_api_sizes_the_tokenizer(corpus_file, tmp_path):
     run_ = seqgen.train(corpus=str(corpus_file), tokenizer="bpe", vocab_size=400, max_steps=2, eval_interval=2,
                         hidden_size=8, embedding_dim=8, num_layers=1, batch_size=2, bptt=8, eval_batch_size=2,
@@ -111,6 +112,7 @@ def test_vocab_size_in_the_python_api_sizes_the_tokenizer(corpus_file, tmp_path)
     assert seqgen.load(run_.best_path).tokenizer.vocab_size == 400
 
 
+@pytest.mark.slow
 def test_a_checkpoint_that_names_the_network_size_vocab_size_still_loads(corpus_file, tmp_path):
     import torch
 

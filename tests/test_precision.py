@@ -28,6 +28,7 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it(monkeypatch):
     assert resolve_precision("bf16", cpu) == "bf16" and resolve_precision("fp32", cpu) == "fp32"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("native", [True, False])
 def test_training_records_its_precision_and_keeps_fp32_master_weights(tiny_model, tiny_train, monkeypatch, native):
     monkeypatch.setattr(seqgen.device, "cpu_has_native_bf16", lambda: native)
@@ -41,6 +42,7 @@ def test_training_records_its_precision_and_keeps_fp32_master_weights(tiny_model
     assert all(torch.isfinite(torch.tensor(h["train_loss"])) for h in result.history if "train_loss" in h)
 
 
+@pytest.mark.slow
 def test_bf16_training_learns_as_well_as_fp32(tiny_model, tiny_train):
     config = dataclasses.replace(tiny_train, max_steps=60, eval_interval=60, lr=1e-2)
     fp32 = train(tiny_model, dataclasses.replace(config, precision="fp32", name="fp32"), progress=False)
@@ -67,6 +69,7 @@ def trained_lm(tmp_path_factory):
     return model, val
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not int8_available(), reason="this PyTorch has no quantized kernels")
 def test_int8_sampling_keeps_the_validation_loss_within_half_a_percent(trained_lm):
     model, val = trained_lm

@@ -48,6 +48,7 @@ def test_any_bytes_load_as_a_checkpoint_or_give_seqgens_error(tmp_path, data):
        key=st.one_of(st.none(), st.sampled_from(["num_tokens", "vocab_size", "hidden_size", "num_layers", "chars", "kind", "lr",
                                                  "bptt", "lstm.weight_hh_l0", "decoder.weight"])),
        value=junk)
+@pytest.mark.slow
 def test_any_hand_edit_of_a_checkpoint_loads_or_gives_one_line(tmp_path, good_payload, section, key, value):
     payload = dict(good_payload)
     if key is None or not isinstance(payload.get(section), dict):
@@ -81,6 +82,7 @@ def test_any_config_file_reads_or_gives_one_line(tmp_path, text):
     assert isinstance(values, dict)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(values=st.dictionaries(st.sampled_from([f.name for f in dataclasses.fields(TrainConfig)]), junk, max_size=4))
 def test_any_option_values_make_a_config_or_give_seqgens_error(values):

@@ -1,6 +1,7 @@
 """Property-based test (hypothesis) of the music event decoder: any token sequence, in range or not,
 decodes without an exception, and every decoded piece is written to a MIDI file music21 reads back."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ TOKENIZER = MusicTokenizer()
 IDS = st.lists(st.integers(0, TOKENIZER.vocab_size - 1) | st.integers(-10**12, 10**12), max_size=120)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, database=None)
 @given(IDS)
 def test_any_token_sequence_decodes(ids):

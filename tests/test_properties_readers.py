@@ -2,6 +2,7 @@
 result or raises SeqgenError with a message for the user, never any other exception."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +38,7 @@ def _result_or_seqgen_error(function, *args, **kwargs):
         return None
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(data=BYTES, column=st.sampled_from([None, "sales", "1", "x"]))
 def test_the_series_csv_reader_returns_a_series_or_a_seqgen_error(tmp_path, data, column):
@@ -49,6 +51,7 @@ def test_the_series_csv_reader_returns_a_series_or_a_seqgen_error(tmp_path, data
     assert (loaded is None) == (series is None)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(data=BYTES, label_column=st.sampled_from([None, "label", "kind"]), labeled=st.booleans())
 def test_the_labelled_sequence_reader_returns_sequences_or_a_seqgen_error(tmp_path, data, label_column, labeled):
@@ -64,6 +67,7 @@ def test_the_labelled_sequence_reader_returns_sequences_or_a_seqgen_error(tmp_pa
 @SETTINGS
 @given(rows=st.lists(st.lists(CELLS, min_size=1, max_size=6), min_size=1, max_size=8),
        separator=st.sampled_from([",", " ", "\t", ";", ", "]), header=st.booleans())
+@pytest.mark.slow
 def test_ucr_and_csv_layouts_read_or_fail_cleanly(tmp_path, rows, separator, header):
     lines = ([separator.join(["label"] + [f"t{i}" for i in range(5)])] if header else []) + [separator.join(r) for r in rows]
     path = _write(tmp_path, "rows.txt", "\n".join(lines).encode("utf-8"))
@@ -73,6 +77,7 @@ def test_ucr_and_csv_layouts_read_or_fail_cleanly(tmp_path, rows, separator, hea
 @SETTINGS
 @given(data=BYTES, columns=st.sampled_from([(None, None), (1, 2), (3, 4), (2, 1), (1, 1), (5, 9)]),
        encoding=st.sampled_from(["utf-8", "latin-1", "utf-16", "no-such-codec"]))
+@pytest.mark.slow
 def test_the_pairs_reader_returns_pairs_or_a_seqgen_error(tmp_path, data, columns, encoding):
     path = _write(tmp_path, "pairs.tsv", data)
     read = _result_or_seqgen_error(read_pairs, path, *columns, encoding=encoding)
@@ -81,6 +86,7 @@ def test_the_pairs_reader_returns_pairs_or_a_seqgen_error(tmp_path, data, column
         assert all("\x00" not in s + t for s, t in read.pairs)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(rows=st.lists(st.lists(st.one_of(CELLS, st.text(max_size=8)), min_size=1, max_size=5), min_size=1, max_size=8))
 def test_tab_separated_pairs_read_or_fail_cleanly(tmp_path, rows):
@@ -100,6 +106,7 @@ TS_CASE = st.tuples(st.lists(st.lists(CELLS, min_size=1, max_size=4).map(",".joi
 @SETTINGS
 @given(header=st.lists(TS_TAGS, max_size=8), cases=st.lists(st.one_of(TS_CASE, CELLS), max_size=6),
        labeled=st.booleans())
+@pytest.mark.slow
 def test_the_ts_reader_returns_sequences_or_a_one_line_error(tmp_path, header, cases, labeled):
     path = _write(tmp_path, "cases.ts", "\n".join(header + cases).encode("utf-8"))
     read = _result_or_seqgen_error(read_labeled_sequences, path, labeled=labeled)

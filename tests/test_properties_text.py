@@ -90,18 +90,21 @@ def load_or_refuse(state):
     return tokenizer
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, database=None)
 @given(st.dictionaries(STATE_KEYS, JSONISH, max_size=6), KINDS)
 def test_any_tokenizer_state_loads_or_raises_seqgen_error(state, kind):
     load_or_refuse({**state, "kind": kind})
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, database=None)
 @given(JSONISH)
 def test_a_tokenizer_state_that_is_no_mapping_raises_seqgen_error(state):
     load_or_refuse(state)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, database=None)
 @given(st.sampled_from(["bpe", "unigram"]), st.binary(max_size=200) | st.text(max_size=50) | JSONISH)
 def test_any_sentencepiece_model_bytes_load_or_raise_seqgen_error(kind, model):
@@ -111,12 +114,14 @@ def test_any_sentencepiece_model_bytes_load_or_raise_seqgen_error(kind, model):
 @settings(max_examples=200, deadline=None, database=None)
 @given(st.fixed_dictionaries({}, optional={"grid": JSONISH | st.integers(-5, 30), "max_duration": JSONISH | st.integers(-5, 30),
                                           "max_bar": JSONISH | st.integers(-5, 30), "version": JSONISH | st.integers(0, 3)}))
+@pytest.mark.slow
 def test_any_music_tokenizer_state_loads_or_raises_seqgen_error(state):
     tokenizer = load_or_refuse({**state, "kind": "music"})
     if tokenizer is not None:  # what loads is usable: the vocabulary is the one its settings make
         assert tokenizer.vocab_size == len(set(tokenizer.tokens)) > 0
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, database=None)
 @given(st.text(ANY_CHARACTER, max_size=30) | JSONISH)
 def test_any_char_table_loads_or_raises_seqgen_error(chars):

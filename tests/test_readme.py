@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 import seqgen
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -14,6 +16,7 @@ def api_example() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
+@pytest.mark.slow
 def test_the_readme_python_example_runs_as_shown(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     tiny = {"hidden_size": 8, "device": "cpu", "progress": False}

@@ -61,6 +61,7 @@ def poison_after(monkeypatch, steps: int) -> None:
 
 # -- a name that holds a run ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["language-model", "translate", "forecast", "classify"])
 def test_a_name_that_holds_a_run_is_refused_for_every_task_and_nothing_changes(finished, tiny_train, tmp_path, task):
     before = files_of(finished.run_dir)
@@ -76,6 +77,7 @@ def test_a_name_that_holds_a_run_is_refused_for_every_task_and_nothing_changes(f
     assert files_of(finished.run_dir) == before
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_a_name_that_holds_a_run_in_one_line(finished, tiny_train):
     before = files_of(finished.run_dir)
     line = one_line_error(run("train", "--corpus", tiny_train.corpus, "--max-steps", 3, "--output-dir",
@@ -84,6 +86,7 @@ def test_the_command_line_refuses_a_name_that_holds_a_run_in_one_line(finished, 
     assert files_of(finished.run_dir) == before
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_a_run_only_once_the_new_run_has_saved(finished, tiny_model, tiny_train, monkeypatch):
     folder = finished.run_dir
     (folder / "sample.mid").write_bytes(b"MThd")  # a file the old run's owner made beside it
@@ -110,6 +113,7 @@ def test_overwrite_replaces_a_run_only_once_the_new_run_has_saved(finished, tiny
     assert '"step": 6' in (folder / "run.json").read_text()
 
 
+@pytest.mark.slow
 def test_overwrite_of_another_tasks_run_leaves_none_of_its_files(finished, tmp_path):
     result = seqgen.train("classify", corpus=str(ucr(tmp_path / "train.ucr")), output_dir=str(finished.run_dir.parent),
                           name="run", overwrite=True, progress=False, **SMALL["classify"])
@@ -125,11 +129,13 @@ def test_a_run_that_diverges_before_its_first_save_names_no_checkpoint(tiny_mode
     assert "saved no checkpoint" in str(caught.value) and "last good" not in str(caught.value)
 
 
+@pytest.mark.slow
 def test_overwrite_does_not_apply_to_a_resumed_run(finished):
     with pytest.raises(SeqgenError, match="--overwrite is for a new run"):
         seqgen.train(resume=str(finished.run_dir), overwrite=True, progress=False)
 
 
+@pytest.mark.slow
 def test_two_runs_without_a_name_in_the_same_second_get_folders_of_their_own(tiny_train, monkeypatch):
     import datetime
 
@@ -165,6 +171,7 @@ def test_resuming_a_finished_ensemble_run_rewrites_nothing(task, tmp_path):
     assert files_of(result.run_dir) == before
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_language_model_run_rewrites_nothing(finished):
     before = files_of(finished.run_dir)
     with pytest.raises(SeqgenError, match="is finished.*--max-steps"):
@@ -174,6 +181,7 @@ def test_resuming_a_finished_language_model_run_rewrites_nothing(finished):
 
 # -- `last` -----------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_last_keeps_naming_a_run_with_a_checkpoint_while_a_new_run_starts(finished, tiny_model, tiny_train):
     last = Path(tiny_train.output_dir) / "last"
     seen = []
@@ -189,6 +197,7 @@ def test_last_keeps_naming_a_run_with_a_checkpoint_while_a_new_run_starts(finish
     assert seen[-1] == ("second", second.best_path)  # it has saved: `last` is its
 
 
+@pytest.mark.slow
 def test_last_pointing_at_a_folder_without_a_checkpoint_resolves_to_the_newest_run(finished, tmp_path):
     output = finished.run_dir.parent
     (output / "empty").mkdir()
@@ -214,6 +223,7 @@ def test_a_name_too_long_for_the_file_system_is_one_line(task, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_a_default_name_from_a_very_long_file_name_fits_the_file_system(tmp_path):
     data = ucr(tmp_path / ("c" * 250 + ".ucr"))
     result = seqgen.train("classify", corpus=str(data), output_dir=str(tmp_path / "runs"), progress=False,
@@ -280,6 +290,7 @@ def test_a_name_in_bytes_that_are_not_utf8_still_gets_its_run_json(tiny_train):
     assert json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))["step"] == 2
 
 
+@pytest.mark.slow
 def test_a_resumed_run_takes_last_over_when_it_saves(finished, tiny_model, tiny_train):
     other = train(tiny_model, dataclasses.replace(tiny_train, name="other", max_steps=2, eval_interval=2),
                   progress=False)

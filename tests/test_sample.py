@@ -1,5 +1,6 @@
 import dataclasses
 
+import pytest
 import torch
 
 from seqgen.decode.sampling import Sampling, filter_logits, generate, sample_next
@@ -156,6 +157,7 @@ def test_a_failed_graph_capture_warns_and_samples_from_where_the_primer_left_off
         assert torch.equal(torch.cat([fallback().clone() for _ in range(20)]), expected)
 
 
+@pytest.mark.slow
 def test_the_buffered_step_draws_exactly_what_the_plain_step_and_multinomial_draw():
     """generate's CPU step (preallocated buffers, the sampling race run directly) changes no token for a seed:
     the same as LSTMStepper's step with sample_next (softmax + torch.multinomial), int8 and fp32."""

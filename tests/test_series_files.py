@@ -189,6 +189,7 @@ def test_a_ucr_row_with_a_typo_stays_data_and_is_reported(tmp_path):
         read_labeled_file(path)
 
 
+@pytest.mark.slow
 def test_a_classifier_trained_on_a_pandas_csv_classifies_its_unlabelled_twin(tmp_path):
     rng = np.random.default_rng(1)
     ramps = np.array([(1 if i % 2 else -1) * np.linspace(-1, 1, 12) for i in range(16)]) + 0.1 * rng.random((16, 12))
@@ -256,6 +257,7 @@ def test_channels_that_disagree_are_named_truthfully(tmp_path):
         read_labeled_file(path)
 
 
+@pytest.mark.slow
 def test_a_classifier_trains_on_aeon_files_and_classifies_them(tmp_path):
     result = run("train", "--task", "classify", "--corpus", AEON / "motions_TRAIN.ts", "--test", AEON / "motions_TRAIN.ts",
                  "--output-dir", tmp_path, "--name", "m", *CLASSIFY)
@@ -283,6 +285,7 @@ LINE_TS = (AEON / "line_TRAIN.ts").read_text()
     ("".join(f"{1 + i % 2} {i % 3} 0.2 0.3 0.{i}\n" for i in range(8)) + "3 0.9 0.9 0.9 0.9\n", "three.txt", [8]),
     (LINE_TS.replace("true run walk", "true run walk jump") + "9.0,9.0,9.0,9.0,9.0:jump\n", "line.ts", [6]),
 ], ids=["every-class-alone", "one-class-alone", "ts"])
+@pytest.mark.slow
 def test_a_class_with_one_example_trains_on_it_in_every_network(tmp_path, text, name, lone):
     path = write(tmp_path, name, text)
     result = run("train", "--task", "classify", "--corpus", path, "--output-dir", tmp_path, "--name", "c",

@@ -60,6 +60,7 @@ def straight_forecast(tmp_path_factory):
 
 
 # Polls: network 1 after epochs 1-5 (calls 1-5), its end (6), network 2 after epochs 1-5 (7-11).
+@pytest.mark.slow
 @pytest.mark.parametrize("call", [2, 6, 8])
 def test_an_interrupted_forecast_run_resumes_to_the_same_networks_bit_for_bit(straight_forecast, tmp_path, call):
     stopped = seqgen.train("forecast", output_dir=str(tmp_path), name="r", should_stop=stop_at(call), **FORECAST)
@@ -75,6 +76,7 @@ def test_an_interrupted_forecast_run_resumes_to_the_same_networks_bit_for_bit(st
     assert seqgen.load(resumed.run_dir).forecast(horizon=3) == seqgen.load(straight_forecast.run_dir).forecast(horizon=3)
 
 
+@pytest.mark.slow
 def test_forecast_resume_refuses_changes_unfinished_and_old_checkpoints_in_one_line(straight_forecast, tmp_path):
     stopped = seqgen.train("forecast", output_dir=str(tmp_path), name="r", should_stop=stop_at(3), **FORECAST)
     with pytest.raises(SeqgenError, match="--epochs, --lr cannot change when resuming a forecast run; only --device"):
@@ -126,6 +128,7 @@ def straight_classifier(tmp_path_factory, classify_files):
                         **CLASSIFY)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["first network", "between networks", "second network"])
 def test_an_interrupted_classify_run_resumes_to_the_same_networks_bit_for_bit(straight_classifier, classify_files,
                                                                              tmp_path, where):
@@ -202,6 +205,7 @@ def test_the_api_verbs_of_forecast_and_classify(straight_forecast, straight_clas
     assert report["source"] == str(classify_files[1]) and report["examples"] == 10
 
 
+@pytest.mark.slow
 def test_each_task_shows_and_records_its_own_defaults(classify_files, tmp_path):
     help_text = run("train", "--task", "forecast", "--help").output
     assert "--ensemble" in help_text and "--patience" not in help_text and "Forecast:" not in help_text
@@ -223,6 +227,7 @@ def test_each_task_shows_and_records_its_own_defaults(classify_files, tmp_path):
         (32, 1e-2, 256, 12, "airline")
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_forecast_run_saves_its_full_state_and_exits_130(tmp_path):
     command = [sys.executable, "-m", "seqgen", "train", "--task", "forecast", "--epochs", "100000", "--ensemble", "2",
                "--hidden-size", "8", "--window", "12", "--output-dir", str(tmp_path), "--name", "ctrlc", "--quiet"]
@@ -256,6 +261,7 @@ def test_a_forecast_run_stopped_by_an_earlier_seqgen_resumes_to_the_same_network
     assert a["residual_std"] == b["residual_std"]
 
 
+@pytest.mark.slow
 def test_a_classify_run_stopped_by_an_earlier_seqgen_resumes_to_the_same_networks(straight_classifier,
                                                                                    classify_files, tmp_path):
     train, test = classify_files

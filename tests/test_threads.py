@@ -123,6 +123,7 @@ def test_a_loop_keeps_the_faster_count_and_follows_a_change_of_load(no_environme
     assert total < 1.10 * best
 
 
+@pytest.mark.slow
 def test_train_records_its_thread_choice_and_honours_threads(corpus_file, tmp_path, no_environment, monkeypatch):
     four_cpus(monkeypatch)
     root, membership = cgroup(tmp_path, "0::/box\n", {"box/cpu.max": "250000 100000"})
@@ -166,6 +167,7 @@ def counts_while(monkeypatch):
     return seen
 
 
+@pytest.mark.slow
 def test_every_language_model_command_honours_threads(corpus_file, tmp_path, monkeypatch):
     assert run("train", "--corpus", corpus_file, "--max-steps", 4, "--output-dir", tmp_path, "--name", "r",
                *TINY).exit_code == 0
@@ -189,6 +191,7 @@ def test_every_language_model_command_honours_threads(corpus_file, tmp_path, mon
     assert text == seqgen.load(tmp_path / "r", threads=3).generate(length=30, seed=4)  # the count never changes the text
 
 
+@pytest.mark.slow
 def test_the_ensembles_and_their_commands_follow_the_policy(tmp_path, monkeypatch):
     from test_classify import FAST as CLASSIFY_FAST
     from test_classify import two_classes
@@ -216,6 +219,7 @@ def test_the_ensembles_and_their_commands_follow_the_policy(tmp_path, monkeypatc
     assert np.allclose([r["forecast"] for r in forecast], [r["forecast"] for r in seqgen.load(tmp_path / "f").forecast()])
 
 
+@pytest.mark.slow
 def test_translate_honours_threads_and_its_validation_keeps_the_training_count(tmp_path, monkeypatch):
     pairs = tmp_path / "p.tsv"
     pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ("cat", "dog", "bird", "fish", "cow", "hen") * 4))

@@ -19,6 +19,7 @@ from seqgen.tokenizers.char import CharTokenizer
 TEXTS = st.text(alphabet=st.sampled_from(list("ab \n\r\t☃é€𝄞")), min_size=1, max_size=300).filter(str.strip)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(text=TEXTS, chunk=st.integers(1, 40), bom=st.booleans(), encoding=st.sampled_from(["utf-8", "utf-16"]))
 def test_a_file_read_in_pieces_is_the_file_read_whole(tmp_path_factory, text, chunk, bom, encoding):
@@ -196,6 +197,7 @@ def test_a_renamed_fit_entry_is_not_trusted(own_cache, tiny_train, corpus_file):
     assert load_splits(bpe_config, progress=False).tokenizer.kind == "bpe"
 
 
+@pytest.mark.slow
 def test_a_damaged_token_file_is_rebuilt_on_the_command_line_in_train_and_evaluate(own_cache, corpus_file, tmp_path):
     from conftest import run
 
@@ -227,6 +229,7 @@ def test_a_lock_in_the_token_cache_that_is_a_folder_is_one_line(own_cache, tiny_
     assert f"{fit_key}.lock" in line and "remove it" in line
 
 
+@pytest.mark.slow
 def test_fallback_token_folders_are_removed_when_the_process_ends(corpus_file, tmp_path):
     import os
     import subprocess
@@ -265,6 +268,7 @@ def test_no_writable_cache_and_no_temporary_folder_is_one_line(corpus_file, tmp_
     assert "SEQGEN_CACHE" in line
 
 
+@pytest.mark.slow
 def test_a_cache_path_the_file_system_refuses_is_a_warning_or_one_line(corpus_file, tmp_path, monkeypatch):
     from conftest import one_line_error, run
 

@@ -99,6 +99,7 @@ FAST = ["--epochs", 12, "--ensemble", 2, "--hidden-size", 8, "--conv-channels", 
         "--quiet"]
 
 
+@pytest.mark.slow
 def test_a_multichannel_variable_length_classifier_trains_classifies_and_scores_ts_files(tmp_path):
     train, test = write(tmp_path, motions(40, 0), "TRAIN.ts"), write(tmp_path, motions(20, 1), "TEST.ts")
     result = run("train", "--task", "classify", "--corpus", train, "--test", test, "--output-dir", tmp_path,
@@ -135,6 +136,7 @@ def one_line_error_of(call):
     return str(caught.value)
 
 
+@pytest.mark.slow
 def test_a_multichannel_checkpoint_rebuilt_as_one_channel_is_refused_in_one_line(tmp_path):
     from seqgen.checkpoint import load_checkpoint, save_checkpoint
 
