@@ -119,13 +119,15 @@ def test_a_checkpoint_that_names_the_network_size_vocab_size_still_loads(corpus_
     result = run("train", "--corpus", corpus_file, *TINY, "--output-dir", tmp_path, "--name", "run")
     assert result.exit_code == 0, result.output
     payload = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
-    payload["model_config"]["vocab_size"] = payload["model_config"].pop("num_tokens")  # as older seqgen wrote it
+    payload["model_config"]["vocab_size"] = payload["model_config"].pop("num_tokens")  # as format 1 wrote it
+    payload["version"] = 1
     torch.save(payload, tmp_path / "old.pt")
     model = seqgen.load(tmp_path / "old.pt")
     assert model.model.embedding.num_embeddings == model.tokenizer.vocab_size
     assert model.generate(length=5, seed=1)
     payload = torch.load(tmp_path / "run" / "latest.pt", weights_only=True)
     payload["model_config"]["vocab_size"] = payload["model_config"].pop("num_tokens")
+    payload["version"] = 1
     torch.save(payload, tmp_path / "run" / "latest.pt")
     resumed = run("train", "--resume", tmp_path / "run", "--max-steps", 3, "--sample-length", 0, "--quiet")
     assert resumed.exit_code == 0, resumed.output
