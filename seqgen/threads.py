@@ -151,20 +151,21 @@ def environment_threads() -> Optional[int]:
 
 
 # How a loop measures (see ThreadPolicy). Each thread count is timed over at least PROBE_STEPS steps and
-# PROBE_SECONDS, or one step of LONG_STEP seconds or more, at most PROBE_MAX_STEPS; the first step on a count
-# the loop has not used yet is not counted (it pays for starting the workers) unless it already loses. A larger
-# count is not timed when, while the loop ran on its count, fewer than FREE_NEEDED idle CPUs per extra thread
-# were there (over at least MIN_JIFFIES clock ticks): its workers would wait for cores they cannot get; every
-# RETRY_BUSY-th measurement times it all the same, as the other program may leave its core to spare. A count
-# whose steps already take LOSING × the best is dropped at once: on a busy machine a step on too many threads
-# can take 30× longer. The loop then runs on the fastest count for an interval that starts at MIN_INTERVAL
-# seconds of steps and doubles while the choice holds, up to MAX_INTERVAL, and is at least INTERVAL_COST × what
-# the last measurement cost (the time its losing counts took beyond the winner's), so measuring never takes
-# more than a few per cent. When the median of the last WATCH steps is SLOWER × the chosen count's time, or
-# the last two steps both SUDDEN ×, it measures again at once. Counts within TIE of the fastest: the fewest
-# threads win (more threads must win clearly: they are the ones that collapse when the load changes).
-PROBE_STEPS, PROBE_MAX_STEPS, PROBE_SECONDS, LONG_STEP = 2, 16, 0.25, 0.5
-FREE_NEEDED, MIN_JIFFIES, RETRY_BUSY = 0.5, 20, 4
+# PROBE_SECONDS (long enough to count the idle CPUs beside it), or over one step of LONG_STEP seconds; the first
+# step on a count the loop has not used yet is not counted (it pays for starting the workers) unless it already
+# loses. A larger count is not timed when, while the loop ran on its count, fewer than FREE_NEEDED idle CPUs per
+# extra thread were there (over at least MIN_JIFFIES clock ticks): its workers would wait for cores they cannot
+# get, and on a busy 2-core machine a single such step cost up to hundreds of the loop's one-thread steps
+# (benchmarks/threads.json); once CPUs sit idle again, the next measurement times it. A count whose steps
+# already take LOSING × the best is dropped at once. The loop then runs on the fastest count for an interval
+# that starts at MIN_INTERVAL seconds of steps and doubles while the choice holds, up to MAX_INTERVAL, and is at
+# least INTERVAL_COST × what the last measurement cost (the time its losing counts took beyond the winner's),
+# so measuring takes a few per cent at most. When the median of the last WATCH steps is SLOWER × the chosen
+# count's time, or the last two steps both SUDDEN ×, it measures again at once. Counts within TIE of the
+# fastest: the fewest threads win (more threads must win clearly: they are the ones that collapse when the
+# load changes).
+PROBE_STEPS, PROBE_SECONDS, LONG_STEP = 2, 0.25, 0.5
+FREE_NEEDED, MIN_JIFFIES = 0.5, 20
 LOSING, SLOWER, SUDDEN, TIE, WATCH = 2.0, 1.5, 3.0, 0.10, 8
 MIN_INTERVAL, MAX_INTERVAL, INTERVAL_COST = 5.0, 30.0, 40
 KEPT_DECISIONS = 20
@@ -224,7 +225,6 @@ class ThreadPolicy:
         self.cpu_set = affinity_set()
         self.idle_mark: Optional[tuple] = None
         self.free: Optional[float] = None
-        self.busy_skips = 0  # measurements in a row that left larger counts out for want of idle CPUs
         self.base_interval = self.interval = MIN_INTERVAL
         self.since_probe = 0.0
         self.recent: deque = deque(maxlen=WATCH)
@@ -303,15 +303,10 @@ class ThreadPolicy:
         self._next(current)
 
     def _next(self, measured: int) -> None:
-        """Time the next count of this measurement, leaving out larger ones that no idle CPU would serve (but
-        every RETRY_BUSY-th measurement tries them anyway: a busy CPU is not always a lost one)."""
+        """Time the next count of this measurement, leaving out larger ones that no idle CPU would serve."""
         while (self.probing and self.probing[0] > measured and self.free is not None
-               and self.free < FREE_NEEDED * (self.probing[0] - measured) and self.busy_skips < RETRY_BUSY - 1):
+               and self.free < FREE_NEEDED * (self.probing[0] - measured)):
             self.skipped[self.probing.pop(0)] = round(self.free, 2)
-        if self.probing and self.probing[0] > measured:
-            self.busy_skips = 0
-        elif self.skipped:
-            self.busy_skips += 1
         if self.probing:
             self._begin(self.probing[0])
         else:
@@ -335,8 +330,7 @@ class ThreadPolicy:
         timing["seconds"] += seconds
         timing["steps"] += 1
         mean = timing["seconds"] / timing["steps"]
-        done = (timing["steps"] >= PROBE_MAX_STEPS or timing["seconds"] >= LONG_STEP
-                or (timing["steps"] >= PROBE_STEPS and timing["seconds"] >= PROBE_SECONDS))
+        done = timing["seconds"] >= LONG_STEP or (timing["steps"] >= PROBE_STEPS and timing["seconds"] >= PROBE_SECONDS)
         if not (done or mean > LOSING * best):
             return
         measured = self.probing.pop(0)
