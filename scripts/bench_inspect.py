@@ -1,4 +1,4 @@
-"""The figures and pictures of docs/lstm.md: a trained character model reads a passage it never trained on (the
+"""The figures and pictures of docs/guides/lstm.md: a trained character model reads a passage it never trained on (the
 last characters of its corpus, inside its test split); the page's own ranking names the units that follow a
 feature of the text, beside the same ranking on an untrained network of the same shape (the baseline: what
 chance correlations look like); the forget and input gates of the best line unit at line ends and elsewhere;

@@ -181,3 +181,29 @@ def test_the_source_distribution_holds_the_tests_docs_and_lint_configuration(tmp
     wanted |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").rglob("*.md")}
     wanted |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "benchmarks").glob("*.json")}
     assert not sorted(wanted - names)
+
+
+def test_every_relative_link_of_the_readme_exists():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(((?!https?://)[^)#\s]+)\)", text)
+    assert targets and not [t for t in targets if not (ROOT / t).exists()]
+
+
+@pytest.mark.slow
+def test_the_checkpoint_format_page_names_the_keys_a_checkpoint_has(tmp_path):
+    """The keys every checkpoint has, and those of a step-based task's loop, as the reference page lists them."""
+    import torch
+
+    import seqgen
+
+    page = (ROOT / "docs" / "reference" / "checkpoint.md").read_text(encoding="utf-8")
+    tables = re.findall(r"\| key \| what \|\n\| --- \| --- \|\n((?:\|.*\n)+)", page)
+    keys = {key for table in tables for row in table.splitlines() for key in re.findall(r"`(\w+)`", row.split("|")[1])}
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40, encoding="utf-8")
+    result = seqgen.train(corpus=str(corpus), max_steps=2, eval_interval=2, hidden_size=8, embedding_dim=8,
+                          num_layers=1, batch_size=2, bptt=8, eval_batch_size=2, device="cpu", progress=False,
+                          output_dir=str(tmp_path / "runs"))
+    payload = torch.load(result.latest_path, weights_only=True)
+    assert len(tables) == 2 and {"format", "task", "model_state", "optimizer_state", "history"} <= keys
+    assert not sorted(keys - set(payload))
