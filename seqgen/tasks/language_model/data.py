@@ -38,9 +38,13 @@ def check_corpus_options(config: TrainConfig) -> None:
     from seqgen.config import flag
     from seqgen.music.corpus import is_music_corpus
 
+    from seqgen.data.corpora import REGISTRY
+
     kind = "piano-roll" if is_pianoroll_corpus(config.corpus) else "music" if is_music_corpus(config.corpus) else "text"
     unread = {"text": MUSIC_OPTIONS + (("vocab_size",) if config.tokenizer == "char" else ()),
               "music": TEXT_OPTIONS, "piano-roll": TEXT_OPTIONS + ("grid",)}[kind]
+    if kind == "text" and config.corpus in REGISTRY:  # a built-in text is UTF-8
+        unread, kind = unread + ("encoding",), "built-in text"
     defaults = TrainConfig()
     changed = [name for name in unread if getattr(config, name) != getattr(defaults, name)]
     if changed == ["vocab_size"] and kind == "text":
