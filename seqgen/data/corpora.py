@@ -214,7 +214,7 @@ def corpus_path(corpus: Corpus, download: bool = True) -> Path:
         return fetch_dataset(corpus) if download else dataset_dir(corpus)
     path = cache_dir() / f"{corpus.name}.txt"
     if download:
-        _fetch_file(f"corpus {corpus.name!r}", Remote(path.name, corpus.url, corpus.sha256, corpus.size), path,
+        _fetch_file(repr(corpus.name), Remote(path.name, corpus.url, corpus.sha256, corpus.size), path,
                     "download it yourself and pass --corpus FILE")
     return path
 
