@@ -607,7 +607,7 @@ def describe_corpora() -> list[dict]:
             size = _bytes(sum(remote.unpacked or remote.size for remote in corpus.files))
             source = corpus.source
             missing = [remote for remote in corpus.files
-                       if not (_archive_marker(path / remote.path, remote) if remote.unpacked else path / remote.path).is_file()]
+                       if not _exists(_archive_marker(path / remote.path, remote) if remote.unpacked else path / remote.path)]
             if missing:
                 hosts = sorted({remote.url.split("/")[2] for remote in missing if "//" in remote.url})
                 here = None
