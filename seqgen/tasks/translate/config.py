@@ -15,7 +15,8 @@ class TranslateConfig(StepOptions, CorpusOptions, NetworkOptions):
 
     DEFAULT_MINUTES: ClassVar[float] = 4.0
 
-    corpus: str = option("dates", "Built-in `dates` task, or a TSV file of source<TAB>target pairs.", path=True)
+    corpus: str = option("dates", "Built-in `dates` task, a named data set (tatoeba-en-pt, fetched on first use; see `seqgen "
+                         "corpora`), or a TSV file of source<TAB>target pairs.", path=True)
     source_column: Optional[int] = option(None, "TSV column of the source text [default: 3 for Tatoeba files, else 1].",
                                           min=1)
     target_column: Optional[int] = option(None, "TSV column of the target text [default: 4 for Tatoeba files, else 2].",
