@@ -130,6 +130,8 @@ def test_a_named_data_set_is_fetched_once_then_read_from_the_cache(tiny_ucr, tmp
     assert result.exit_code == 0, result.output
     result = run("evaluate", tmp_path / "runs" / "first")  # the run's --test, by its name
     assert result.exit_code == 0 and "8 examples" in result.output, result.output
+    result = run("classify", tmp_path / "runs" / "first", "tiny-ucr")  # a named data set's TEST split, classified
+    assert result.exit_code == 0 and len(result.output.strip().splitlines()) == 1 + 8, result.output
 
 
 def test_a_damaged_cached_file_is_fetched_again_with_one_warning(tiny_ucr, capsys):

@@ -116,13 +116,15 @@ def check_corpus_options(config: TranslateConfig) -> None:
     """One line for an option the pairs are not read with: the built-in dates task makes its pairs and splits
     (no file, columns or fractions), a file has no --train-pairs, a char vocabulary no --vocab-size."""
     from seqgen.config import flag
-    from seqgen.data.corpora import REGISTRY
+    from seqgen.data.corpora import REGISTRY, check_task
 
     defaults = TranslateConfig()
     if config.tokenizer == "char" and config.vocab_size != defaults.vocab_size:
         raise SeqgenError("--vocab-size does not apply to --tokenizer char (its vocabulary is the pairs' "
                           "characters); use --tokenizer bpe or unigram, or leave it out")
     named = config.corpus in REGISTRY
+    if named:  # a data set another task reads is named as such, before its options are judged
+        check_task(REGISTRY[config.corpus], "translate")
     unread = (("source_column", "target_column", "encoding", "val_fraction", "test_fraction") if config.corpus == "dates"
               else ("train_pairs", "encoding") if named else ("train_pairs",))
     changed = [name for name in unread if getattr(config, name) != getattr(defaults, name)]
