@@ -242,6 +242,12 @@ def test_forecast_pairs_and_piano_roll_data_sets_are_read_by_name(server, monkey
 
     name, splits, _ = load_pairs("pt", train_size=0, seed=0, val_fraction=0.1, test_fraction=0.1)
     assert name == "pt" and sum(map(len, splits.values())) == 50 and splits["train"][0][1].startswith("palavra")
+    result = run("train", "--task", "translate", "--corpus", "pt", "--max-steps", 2, "--eval-interval", 2,
+                 "--embedding-dim", 8, "--hidden-size", 8, "--batch-size", 4, "--sample-length", 0, *QUIET,
+                 "--output-dir", tmp_path / "runs", "--name", "pt")
+    assert result.exit_code == 0, result.output
+    result = run("evaluate", tmp_path / "runs" / "pt", "--pairs", "pt", "--beam-size", 2)  # every pair of the set
+    assert result.exit_code == 0 and "50 pairs" in result.output, result.output
     _serve(monkeypatch, served, base, "rolls", {"r.json": b'{"train": [[[60, 64], [62]]], "valid": [], "test": []}'},
            kind="piano-roll", roles={"piano-roll": "r.json"})
     from seqgen.data.pianoroll import is_pianoroll_corpus, read_pianoroll

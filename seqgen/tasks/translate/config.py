@@ -61,6 +61,7 @@ class EvaluateConfig(Checked):
     """What `seqgen evaluate` scores of a translation model (Translator.evaluate's keywords)."""
 
     split: str = option("test", "Which held-out part of the training corpus to score.", choices=("val", "test"))
-    pairs: Optional[str] = option(None, "Score this TSV of source<TAB>target pairs instead of --split.", path=True)
+    pairs: Optional[str] = option(None, "Score this TSV of source<TAB>target pairs (or all pairs of a named data "
+                                  "set) instead of --split.", path=True)
     encoding: str = option("utf-8", "Text encoding of the file scored, e.g. latin-1.")
     beam_size: int = option(5, "The beam scored beside greedy decoding.", min=2, max=MAX_BEAM)
