@@ -263,12 +263,10 @@ def check_task(corpus: Corpus, task: str) -> None:
                       "or see `seqgen corpora`")
 
 
-def _present(path: Path, what: str, download: bool) -> bool:
+def _present(path: Path, what: str) -> bool:
     try:
         return path.exists()
     except OSError as error:  # e.g. a SEQGEN_CACHE path too long for the file system
-        if not download:
-            return False
         raise SeqgenError(f"cannot use the cache folder {path.parent} for {what} "
                           f"({error.strerror or error}); set SEQGEN_CACHE to a usable folder") from None
 
@@ -282,7 +280,7 @@ def _warn_damaged(what: str, path: Path) -> None:
 
 def _fetch_file(what: str, remote: Remote, path: Path, fix: str) -> None:
     """Make `path` hold the bytes of `remote`: kept when its sha256 matches, else downloaded (again)."""
-    present = _present(path, what, True)
+    present = _present(path, what)
     if present and remote.sha256 and path.is_file() and _sha256(path) == remote.sha256:
         return
     if present and remote.sha256 and path.is_file():
