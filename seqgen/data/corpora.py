@@ -1,4 +1,5 @@
-"""The built-in corpus registry, downloads into a verified cache, and careful reading of text files."""
+"""The built-in corpus and data-set registry (one home for every name `--corpus` and `--test` accept), downloads
+into a verified cache, and careful reading of text files."""
 
 from __future__ import annotations
 
@@ -16,6 +17,19 @@ from seqgen.files import replacing
 
 
 @dataclass(frozen=True)
+class Remote:
+    """One file of a data set fetched by name: where it lies in the data set's cache folder, where it comes
+    from and the bytes it must have. An archive (`unpacked` set: a .zip) is extracted into the folder `path`
+    ("." for the data set's folder) instead of kept."""
+
+    path: str
+    url: str
+    sha256: str
+    size: int  # bytes; a response far larger is refused unread
+    unpacked: Optional[int] = None  # an archive: the bytes of all its members together
+
+
+@dataclass(frozen=True)
 class Corpus:
     name: str
     kind: str
@@ -24,9 +38,121 @@ class Corpus:
     url: Optional[str] = None
     sha256: Optional[str] = None
     size: Optional[int] = None  # text: bytes, for entries not yet downloaded; music: pieces
+    files: tuple[Remote, ...] = ()  # a data set: its files, fetched into cache_dir()/data/<name>/
+    roles: tuple[tuple[str, str], ...] = ()  # what a task reads → its file in that folder, e.g. ("test", "X_TEST.ts")
+    source: Optional[str] = None  # the page that describes the data and where it comes from
+    licence: Optional[str] = None
+    column: Optional[str] = None  # a series: the column read without --column
+
+
+# The kinds of data set: what they are, and the task that reads them (None: no task reads them yet).
+DATA_KINDS = {
+    "text": ("a text corpus", "language-model"),
+    "music": ("a music corpus", "language-model"),
+    "labelled": ("a classification data set", "classify"),
+    "series": ("a forecasting series", "forecast"),
+    "pairs": ("a translation corpus", "translate"),
+    "piano-roll": ("a piano-roll corpus", "language-model"),
+    "equipment": ("an equipment-health data set", None),
+    "anomaly": ("an anomaly-detection benchmark", None),
+}
 
 
 CHORALES = 332  # the four-voice pieces among the 350 distinct files of music21's chorale iterator (see seqgen.music.corpus)
+
+
+def _github(repository: str, commit: str, path: str) -> str:
+    return f"https://raw.githubusercontent.com/{repository}/{commit}/{path}"
+
+
+AEON = ("aeon-toolkit/aeon", "c80baf772dcf0e60aaaae87c27d1befdef90a7b4")  # aeon v1.3.0
+UCR_TERMS = "none stated; the UCR/UEA archive asks users to cite Dau et al. 2019 and the data's donors"
+
+
+def _aeon(path: str, sha256: str, size: int) -> Remote:
+    return Remote(path.rsplit("/", 1)[-1], _github(*AEON, f"aeon/datasets/data/{path}"), sha256, size)
+
+
+def _nab_files() -> tuple[Remote, ...]:
+    from seqgen.data.nab_manifest import COMMIT, FILES
+
+    return tuple(Remote(path, _github("numenta/NAB", COMMIT, path), sha256, int(size))
+                 for sha256, size, path in (line.split(" ", 2) for line in FILES.splitlines() if line))
+
+
+DATA_SETS = [
+    Corpus("ecg200", "labelled", "ECG200: 100 + 100 heartbeats, 96 samples, 2 classes (UCR text, label first); "
+           "--corpus reads TRAIN, --test TEST (the UCR archive's 2015 text files, from a GitHub mirror)",
+           files=(Remote("ECG200_TRAIN.txt", _github("aashish-bidap/Heartbeat_KNN_Classifier",
+                                                     "5e3ab88436acb773a26e9ab7756c7165b8718804", "ECG200_TRAIN.txt"),
+                         "ed96989ec5d5ba7d651b4a3e3e905a8e09931999ed25458914f21faac0f7b3ce", 159_085),
+                  Remote("ECG200_TEST.txt", _github("aashish-bidap/Heartbeat_KNN_Classifier",
+                                                    "5e3ab88436acb773a26e9ab7756c7165b8718804", "ECG200_TEST.txt"),
+                         "c665e09a1b1d2dedb37de7aef2a81866632e98f498460a0977f4d9bfebaffbb1", 159_209)),
+           roles=(("train", "ECG200_TRAIN.txt"), ("test", "ECG200_TEST.txt")),
+           source="https://www.timeseriesclassification.com/description.php?Dataset=ECG200", licence=UCR_TERMS),
+    Corpus("basicmotions", "labelled", "BasicMotions: 40 + 40 watch recordings, 6 channels × 100 steps, 4 activities "
+           "(.ts, as shipped by aeon); --corpus reads TRAIN, --test TEST",
+           files=(_aeon("BasicMotions/BasicMotions_TRAIN.ts",
+                        "8dc43cc6306cb679c888c01e26f91772ac4441a916da43bac8b79734a538b9d6", 227_790),
+                  _aeon("BasicMotions/BasicMotions_TEST.ts",
+                        "79213102bc6fca1a398ad98ce1185dff0208fa3d1465e687f48288946b0ff8dc", 227_713)),
+           roles=(("train", "BasicMotions_TRAIN.ts"), ("test", "BasicMotions_TEST.ts")),
+           source="https://www.timeseriesclassification.com/description.php?Dataset=BasicMotions", licence=UCR_TERMS),
+    Corpus("italypowerdemand", "labelled", "ItalyPowerDemand: 67 + 1,029 days of 24 hourly demands, 2 classes "
+           "(.ts, as shipped by aeon); --corpus reads TRAIN, --test TEST",
+           files=(_aeon("ItalyPowerDemand/ItalyPowerDemand_TRAIN.ts",
+                        "341269cb7e6cef96846b30e774580beec79addb93848ba360145219115a74b7c", 18_300),
+                  _aeon("ItalyPowerDemand/ItalyPowerDemand_TEST.ts",
+                        "26122451f87dd0387ef90b18bc8a86c041371b8a1c068004922b939971247144", 274_054)),
+           roles=(("train", "ItalyPowerDemand_TRAIN.ts"), ("test", "ItalyPowerDemand_TEST.ts")),
+           source="https://www.timeseriesclassification.com/description.php?Dataset=ItalyPowerDemand",
+           licence=UCR_TERMS),
+    Corpus("uschange", "series", "US quarterly % changes 1970-2016: Consumption (the default column), Income, "
+           "Production, Savings, Unemployment (fpp2, as shipped by aeon); for --task forecast --covariates",
+           files=(_aeon("Uschange/Uschange.csv", "ab70b9bf82f99c962041bfd38dc9644f7a17930df71f24345bb71180f68809fe",
+                        13_267),),
+           roles=(("series", "Uschange.csv"),), column="Consumption",
+           source="https://otexts.com/fpp2/ (the R package fpp2's uschange)",
+           licence="fpp2 R package: GPL-3; the figures are US government statistics"),
+    Corpus("jsb-chorales", "piano-roll", "JSB chorales, 229 / 76 / 77 pieces as quarter-note piano rolls, the split "
+           "of Boulanger-Lewandowski et al. 2012 (czhuang/JSB-Chorales-dataset's JSON: the same pieces and frames "
+           "as the .mat of Bai et al. 2018, not the same bytes)",
+           files=(Remote("jsb-chorales-quarter.json",
+                         _github("czhuang/JSB-Chorales-dataset", "9a7f733ddb4ed91f48da64ac7f0f621c34aadd4d",
+                                 "jsb-chorales-quarter.json"),
+                         "2db9329f1881a1d3f49703ec556bf1d6f84b4f6c1d702c156536e93cf31e1c91", 407_200),),
+           roles=(("piano-roll", "jsb-chorales-quarter.json"),),
+           source="https://github.com/czhuang/JSB-Chorales-dataset",
+           licence="Bach's chorales are in the public domain; the repository states no licence"),
+    Corpus("tatoeba-en-pt", "pairs", "10,000 English-Portuguese sentence pairs, the Tatoeba Challenge test split for "
+           "eng-por (eng<TAB>por<TAB>English<TAB>Portuguese); seqgen splits it by line",
+           files=(Remote("test.txt", _github("Helsinki-NLP/Tatoeba-Challenge", "8bdab36cca8d33f912981c080c81da9a32120b8e",
+                                             "data/test/eng-por/test.txt"),
+                         "843318b06d805a45e874d294f2b06df5d7b3de61c35a15b2421124a50c0f4e48", 775_140),),
+           roles=(("pairs", "test.txt"),),
+           source="https://github.com/Helsinki-NLP/Tatoeba-Challenge", licence="CC BY 2.0 FR (Tatoeba sentences)"),
+    Corpus("cmapss-fd001", "equipment", "NASA C-MAPSS turbofan run-to-failure, subset FD001: 100 training engines, "
+           "100 test engines and their true remaining cycles (train_FD001.txt, test_FD001.txt, RUL_FD001.txt; "
+           "NASA's CMAPSSData files, from a GitHub mirror)",
+           files=tuple(Remote(name, _github("alireza-javanmardi/conformal-RUL-intervals",
+                                            "37e450ac8b656229d44aed3ac39dcf85ea11b86c", f"data/CMAPSS/{name}"),
+                              sha256, size)
+                       for name, sha256, size in (
+                           ("train_FD001.txt", "963b5e22825b34d8b21c69e1aeb4af3e647050eb672ee8834ba4b5d91d2de0f8",
+                            3_515_356),
+                           ("test_FD001.txt", "3cda7109ce17bafb5443f2ac926cfcf88154b941b8c4cf95eb55d1ddd6f52851",
+                            2_228_855),
+                           ("RUL_FD001.txt", "a19c8ec94931949d0485bdc35118206e9c81c4547b422efb9cf86f4ceddbceca", 429),
+                           ("readme.txt", "4f5270554b775c67e73aff383c5436fd329d6e4cc3d3a116913276fae511269b", 2_442))),
+           roles=(("train", "train_FD001.txt"), ("test", "test_FD001.txt"), ("rul", "RUL_FD001.txt")),
+           source="https://www.nasa.gov/intelligent-systems-division/discovery-and-systems-health/pcoe/"
+                  "pcoe-data-set-repository/",
+           licence="U.S. Government work (NASA), public domain"),
+    Corpus("nab", "anomaly", "Numenta Anomaly Benchmark v1.0: 58 labelled series (data/<category>/<name>.csv), "
+           "labels/combined_windows.json, config/ (profiles, thresholds), results/ (published scores)",
+           files=_nab_files(), source="https://github.com/numenta/NAB", licence="MIT (its LICENSE.txt)"),
+]
 
 
 def _excerpt(name: str, language: str, code: str, description: str) -> Corpus:
@@ -57,7 +183,10 @@ REGISTRY: dict[str, Corpus] = {
             url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
             sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
             size=1_115_394,
+            source="https://github.com/karpathy/char-rnn",
+            licence="the plays are in the public domain",
         ),
+        *DATA_SETS,
     ]
 }
 
@@ -74,30 +203,91 @@ def _music21_root() -> Path:
 
 
 def corpus_path(corpus: Corpus, download: bool = True) -> Path:
-    """Where the corpus's file lies on disk, downloading it into the cache first if needed.
+    """Where the corpus's file (a data set: its folder) lies on disk, downloading it into the cache first if needed.
 
     A cached download is checked against its sha256 before use; a damaged or edited copy is
     replaced by a fresh download (with a warning), never read as if it were the corpus.
     """
     if corpus.music21_path:
         return _music21_root() / corpus.music21_path
+    if corpus.files:
+        return fetch_dataset(corpus) if download else dataset_dir(corpus)
     path = cache_dir() / f"{corpus.name}.txt"
-    try:
-        present = path.exists()
-    except OSError as error:  # e.g. a SEQGEN_CACHE path too long for the file system
-        if not download:
-            return path
-        raise SeqgenError(f"cannot use the cache folder {path.parent} for corpus {corpus.name!r} "
-                          f"({error.strerror or error}); set SEQGEN_CACHE to a usable folder") from None
-    if download and corpus.sha256 and present and path.is_file() and _sha256(path) != corpus.sha256:
-        import sys
-
-        print(f"warning: the cached copy of {corpus.name!r} at {path} does not match its sha256 (damaged or edited); "
-              "downloading it again", file=sys.stderr, flush=True)
-        _download(corpus, path)
-    elif not present and download:
-        _download(corpus, path)
+    if download:
+        _fetch_file(repr(corpus.name), Remote(path.name, corpus.url, corpus.sha256, corpus.size), path,
+                    "download it yourself and pass --corpus FILE")
     return path
+
+
+def dataset_dir(corpus: Corpus) -> Path:
+    return cache_dir() / "data" / corpus.name
+
+
+def fetch_dataset(corpus: Corpus) -> Path:
+    """The data set's cache folder with each of its files there and verified: a missing file is downloaded, a
+    damaged or edited one downloaded again (with a warning); each lands whole or not at all."""
+    folder = dataset_dir(corpus)
+    for remote in corpus.files:
+        what = f"{remote.path if remote.path != '.' else 'archive'} of {corpus.name!r}"
+        fix = f"download it yourself into {folder / remote.path}" if remote.unpacked is None else "try again later"
+        if remote.unpacked is None:
+            _fetch_file(what, remote, folder / remote.path, fix)
+        else:
+            _fetch_archive(what, remote, folder / remote.path, fix)
+    return folder
+
+
+def dataset_file(spec: str, role: str, task: str) -> Optional[Path]:
+    """The file `task` reads as `role` ("train", "test", "series", …) of the data set named `spec`, fetched into
+    the cache first if need be; None when `spec` names no data set (it is then a path). A name that another task
+    reads is one line saying which."""
+    corpus = REGISTRY.get(spec)
+    if corpus is None:
+        return None
+    check_task(corpus, task)
+    roles = dict(corpus.roles)
+    if role not in roles:
+        raise SeqgenError(f"the data set {spec!r} has no {role} file (it has: {', '.join(roles) or 'none'})")
+    return fetch_dataset(corpus) / roles[role]
+
+
+def check_task(corpus: Corpus, task: str) -> None:
+    """One line when the registry entry `corpus` is data for another task than `task`."""
+    words, reader = DATA_KINDS[corpus.kind]
+    if reader == task:
+        return
+    if reader is None:
+        raise SeqgenError(f"{corpus.name!r} is {words} that no task reads yet; `seqgen corpora --fetch {corpus.name}` "
+                          "puts its files in the cache")
+    raise SeqgenError(f"{corpus.name!r} is {words}, not data for --task {task}; use it with --task {reader}, "
+                      "or see `seqgen corpora`")
+
+
+def _present(path: Path, what: str) -> bool:
+    try:
+        return path.exists()
+    except OSError as error:  # e.g. a SEQGEN_CACHE path too long for the file system
+        raise SeqgenError(f"cannot use the cache folder {path.parent} for {what} "
+                          f"({error.strerror or error}); set SEQGEN_CACHE to a usable folder") from None
+
+
+def _warn_damaged(what: str, path: Path) -> None:
+    import sys
+
+    print(f"warning: the cached copy of {what} at {path} does not match its sha256 (damaged or edited); "
+          "downloading it again", file=sys.stderr, flush=True)
+
+
+def _fetch_file(what: str, remote: Remote, path: Path, fix: str) -> None:
+    """Make `path` hold the bytes of `remote`: kept when its sha256 matches, else downloaded (again)."""
+    present = _present(path, what)
+    if present and remote.sha256 and path.is_file() and _sha256(path) == remote.sha256:
+        return
+    if present and remote.sha256 and path.is_file():
+        _warn_damaged(what, path)
+    elif present and not remote.sha256:
+        return
+    _save(what, path, _download(what, remote, fix))
 
 
 def _exists(path: Path) -> bool:
@@ -114,34 +304,107 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
-def _download(corpus: Corpus, path: Path) -> None:
-    limit = 2 * corpus.size if corpus.size else None  # a response far larger than expected is not the corpus
+def _download(what: str, remote: Remote, fix: str) -> bytes:
+    """The bytes at `remote.url`, refused in one line when they cannot be had, are far larger than expected or
+    do not have the recorded sha256."""
+    limit = 2 * remote.size if remote.size else None  # a response far larger than expected is not the data
     try:
-        with urllib.request.urlopen(corpus.url, timeout=30) as response:
+        with urllib.request.urlopen(remote.url, timeout=30) as response:
             data = response.read(limit + 1) if limit else response.read()
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
-        raise SeqgenError(
-            f"could not download corpus {corpus.name!r} from {corpus.url} ({reason}); "
-            f"check the network, or download it yourself and pass --corpus FILE"
-        ) from None
+        raise SeqgenError(f"could not download {what} from {remote.url} ({reason}); check the network, or {fix}") from None
     if limit and len(data) > limit:
-        raise SeqgenError(f"the download of {corpus.name!r} is over {limit:,} bytes, far larger than the corpus; "
+        raise SeqgenError(f"the download of {what} is over {limit:,} bytes, far larger than the corpus; "
                           "the file changed upstream, so it was not used")
     digest = hashlib.sha256(data).hexdigest()
-    if corpus.sha256 and digest != corpus.sha256:
+    if remote.sha256 and digest != remote.sha256:
         raise SeqgenError(
-            f"the download of {corpus.name!r} has sha256 {digest[:12]}…, expected {corpus.sha256[:12]}…; "
+            f"the download of {what} has sha256 {digest[:12]}…, expected {remote.sha256[:12]}…; "
             "the file changed upstream or the transfer was damaged, so it was not used"
         )
+    return data
+
+
+def _save(what: str, path: Path, data: bytes) -> None:
     try:
         with replacing(path) as partial:  # two runs downloading at once never share one
             partial.write_bytes(data)
     except OSError as error:
         raise SeqgenError(
-            f"could not save the download of {corpus.name!r} to {path} ({error.strerror or error}); "
+            f"could not save the download of {what} to {path} ({error.strerror or error}); "
             "set SEQGEN_CACHE to a writable folder with free space"
         ) from None
+
+
+ARCHIVE_MEMBERS = 100_000  # members of one archive at most
+
+
+def _archive_marker(folder: Path, remote: Remote) -> Path:
+    """The record of an extracted archive: its members and their sha256, written once all of them are in place."""
+    return folder / f".archive-{remote.sha256[:16]}.json"
+
+
+def _archive_intact(folder: Path, remote: Remote) -> bool | None:
+    """True when every member the archive's record lists is in place unchanged; None when there is no record."""
+    import json
+
+    marker = _archive_marker(folder, remote)
+    if not _exists(marker):
+        return None
+    try:
+        members = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(members, dict) and all(_sha256(folder / name) == digest for name, digest in members.items())
+
+
+def _fetch_archive(what: str, remote: Remote, folder: Path, fix: str) -> None:
+    """Make `folder` hold the members of the zip archive `remote`, extracted safely: no member outside the folder
+    (absolute paths, `..`, links), no more bytes than recorded; each member lands whole, the record last."""
+    import io
+    import json
+    import zipfile
+
+    intact = _archive_intact(folder, remote)
+    if intact:
+        return
+    if intact is False:
+        _warn_damaged(what, folder)
+    data = _download(what, remote, fix)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = [info for info in archive.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise SeqgenError(f"the download of {what} is not a readable zip archive, so it was not used") from None
+    if len(infos) > ARCHIVE_MEMBERS:
+        raise SeqgenError(f"the archive {what} holds {len(infos):,} files, more than {ARCHIVE_MEMBERS:,}; not extracted")
+    budget, members = remote.unpacked, {}
+    for info in infos:
+        name = info.filename
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ":" in parts[0] or ".." in parts or (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise SeqgenError(f"the archive {what} holds {name[:80]!r}, a path outside its folder or a link; not extracted")
+        if info.file_size > budget:
+            raise SeqgenError(f"the archive {what} unpacks to more than the {remote.unpacked:,} bytes recorded for it; "
+                              "not extracted")
+        try:
+            with archive.open(info) as source:
+                content = source.read(budget + 1)
+        except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError) as error:
+            raise SeqgenError(f"the archive {what} could not be read ({error}); not extracted") from None
+        if len(content) > budget:
+            raise SeqgenError(f"the archive {what} unpacks to more than the {remote.unpacked:,} bytes recorded for it; "
+                              "not extracted")
+        budget -= len(content)
+        kept = "/".join(p for p in parts if p not in ("", "."))
+        if not kept:
+            raise SeqgenError(f"the archive {what} holds a member without a name; not extracted")
+        members[kept] = content
+    for name, content in members.items():
+        _save(what, folder / name, content)
+    _save(what, _archive_marker(folder, remote),
+          json.dumps({name: hashlib.sha256(content).hexdigest() for name, content in members.items()}).encode())
 
 
 _BOMS = [  # longest first: the UTF-32-LE mark begins with the UTF-16-LE one
@@ -298,6 +561,7 @@ def corpus_files(spec: str, encoding: str = "utf-8") -> tuple[str, list[Path], s
     (read in sorted order, joined by a newline)."""
     if spec in REGISTRY:
         corpus = REGISTRY[spec]
+        check_task(corpus, "language-model")
         return corpus.name, [corpus_path(corpus)], "utf-8"
     path = Path(spec).expanduser()
     if path.is_dir():
@@ -327,24 +591,45 @@ def load_corpus(spec: str, encoding: str = "utf-8") -> tuple[str, str]:
 
 
 def describe_corpora() -> list[dict]:
-    """One row per registry entry for `seqgen corpora`: name, kind, size, where it comes from."""
+    """One row per registry entry for `seqgen corpora`: name, kind, size, description, where it comes from
+    (source, licence) and whether it is here (its path) or fetched on first use (from where)."""
     rows = []
     for corpus in REGISTRY.values():
         path = corpus_path(corpus, download=False)
+        here, fetched = str(path), None
         if corpus.kind == "music":
             files = sum(1 for p in path.iterdir() if p.suffix.lower() in (".mxl", ".xml", ".krn", ".abc", ".mid")) if path.is_dir() else 0
             size = f"{corpus.size:,} pieces" if corpus.size else f"{files} files"
-            where = str(path)
-        elif _exists(path):
-            size, where = f"{path.stat().st_size / 1e3:,.0f} kB", str(path)
+            source = "shipped with music21"
+        elif corpus.files:
+            size = _bytes(sum(remote.unpacked or remote.size for remote in corpus.files))
+            source = corpus.source
+            missing = [remote for remote in corpus.files
+                       if not _exists(_archive_marker(path / remote.path, remote) if remote.unpacked else path / remote.path)]
+            if missing:
+                hosts = sorted({remote.url.split("/")[2] for remote in missing if "//" in remote.url})
+                here = None
+                fetched = (f"{len(missing)} of {len(corpus.files)} files" if len(missing) < len(corpus.files)
+                           else f"{len(missing)} file{'s' if len(missing) > 1 else ''}") + f" from {', '.join(hosts)}"
+        elif corpus.music21_path:
+            size, source = f"{path.stat().st_size / 1e3:,.0f} kB" if _exists(path) else "", "shipped with music21"
         else:
-            size, where = f"{corpus.size / 1e3:,.0f} kB", f"{corpus.url} (not yet downloaded)"
-        rows.append({"name": corpus.name, "kind": corpus.kind, "size": size, "description": corpus.description, "source": where})
+            source = corpus.source or corpus.url
+            if _exists(path):
+                size = _bytes(path.stat().st_size)
+            else:
+                size, here, fetched = _bytes(corpus.size), None, corpus.url
+        rows.append({"name": corpus.name, "kind": corpus.kind, "size": size, "description": corpus.description,
+                     "source": source, "licence": corpus.licence, "here": here, "fetched": fetched})
     from seqgen.data.series import BUILTIN_SERIES
 
     for name, (filename, _column, description, _season) in BUILTIN_SERIES.items():
         path = Path(__file__).parent / filename
         points = max(0, len(path.read_text().strip().splitlines()) - 1) if path.exists() else 0
         rows.append({"name": name, "kind": "series", "size": f"{points} points", "description": f"{description}; for --task forecast",
-                     "source": str(path)})
+                     "source": "ships with seqgen", "licence": None, "here": str(path), "fetched": None})
     return rows
+
+
+def _bytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{size / 1e3:,.0f} kB"

@@ -191,7 +191,10 @@ def load_pairs(corpus: str, *, train_size: int, seed: int, val_fraction: float, 
                source_column: Optional[int] = None, target_column: Optional[int] = None,
                encoding: str = "utf-8") -> tuple[str, dict[str, list[Pair]], list[tuple[int, str]]]:
     """(name, splits, skipped lines) for `dates` or a pairs file."""
+    from seqgen.data.corpora import dataset_file
+
     if corpus == "dates":
         return "dates", dates_splits(train_size, seed), []
-    read = read_pairs(corpus, source_column, target_column, encoding)
-    return Path(corpus).stem, split_pairs(read.pairs, val_fraction, test_fraction), read.skipped
+    named = dataset_file(corpus, "pairs", "translate")
+    read = read_pairs(named or corpus, source_column, target_column, "utf-8" if named else encoding)
+    return corpus if named else Path(corpus).stem, split_pairs(read.pairs, val_fraction, test_fraction), read.skipped

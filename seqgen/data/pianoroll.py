@@ -13,7 +13,11 @@ LOWEST, HIGHEST = 21, 108  # the 88 keys of the piano, A0 to C8
 
 
 def is_pianoroll_corpus(spec: str) -> bool:
-    """A .json file given as the corpus is read as a piano roll."""
+    """A piano-roll data set's name, or a .json file given as the corpus, is read as a piano roll."""
+    from seqgen.data.corpora import REGISTRY
+
+    if spec in REGISTRY:
+        return REGISTRY[spec].kind == "piano-roll"
     return spec.lower().endswith(".json") and Path(spec).expanduser().is_file()
 
 
@@ -23,7 +27,10 @@ def read_pianoroll(spec: str) -> tuple[str, dict[str, list[list[list[int]]]]]:
     Each frame comes back as its distinct pitches in ascending order. A split the file lacks is empty,
     but the training split must hold at least one frame.
     """
-    path = Path(spec).expanduser()
+    from seqgen.data.corpora import dataset_file
+
+    named = dataset_file(spec, "piano-roll", "language-model")
+    path = named or Path(spec).expanduser()
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except OSError as error:
@@ -44,7 +51,7 @@ def read_pianoroll(spec: str) -> tuple[str, dict[str, list[list[list[int]]]]]:
             splits[SPLIT_NAMES[key]].append(_frames(piece, f"{path.name}: {key} piece {number}"))
     if not any(splits["train"]):
         raise SeqgenError(f"{path}: the training split holds no frames")
-    return path.stem, splits
+    return spec if named else path.stem, splits
 
 
 def _frames(piece, where: str) -> list[list[int]]:

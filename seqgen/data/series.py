@@ -194,6 +194,11 @@ def load_series(spec: str, column: Optional[str] = None, covariates: Sequence[st
         filename, default_column, _, season = BUILTIN_SERIES[spec]
         with resources.as_file(resources.files("seqgen.data") / filename) as path:
             return read_series_csv(path, column or default_column, name=spec, covariates=covariates), season
+    from seqgen.data.corpora import REGISTRY, dataset_file
+
+    named = dataset_file(spec, "series", "forecast")
+    if named is not None:
+        return read_series_csv(named, column or REGISTRY[spec].column, name=spec, covariates=covariates), None
     path = Path(spec).expanduser()
     if not path.is_file():
         raise SeqgenError(f"no built-in series named {spec!r} and no such file; built in: {', '.join(BUILTIN_SERIES)}; "

@@ -15,8 +15,10 @@ class ClassifyConfig(EnsembleOptions):
 
     corpus: Optional[str] = option(None, "Labelled training file (required): UCR format (the label first on each "
                                    "line), a UEA/UCR .ts file (one or more channels) or CSV with a header and a label "
-                                   "column.", path=True)
-    test: Optional[str] = option(None, "Labelled test file scored after training, laid out as the training file.",
+                                   "column; or a named data set (ecg200, basicmotions, italypowerdemand: its TRAIN "
+                                   "split, fetched on first use; see `seqgen corpora`).", path=True)
+    test: Optional[str] = option(None, "Labelled test file scored after training, laid out as the training file; "
+                                 "or a named data set (its TEST split).",
                                  path=True)
     label_column: Optional[str] = option(None, "Name of the label column of CSV files with a header [default: label, "
                                          "else the one named column among numbered ones, else the first].")
@@ -45,4 +47,4 @@ class ClassifyConfig(EnsembleOptions):
 class EvaluateConfig(Checked):
     """What `seqgen evaluate` scores of a classifier (Classifier.evaluate's keywords)."""
 
-    test: Optional[str] = option(None, "Labelled file to score [default: the run's --test file].", path=True)
+    test: Optional[str] = option(None, "Labelled file or named data set (its TEST split) to score [default: the run's --test].", path=True)

@@ -12,6 +12,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from seqgen.data.corpora import dataset_file
 from seqgen.data.series import FLOAT32_MAX, check_known_labels, check_layout, read_labeled_file
 from seqgen.errors import SeqgenError
 from seqgen.tasks.classify.config import ClassifyConfig
@@ -127,21 +128,23 @@ def read_training_data(config: ClassifyConfig) -> TrainingData:
     if not config.corpus:
         raise SeqgenError("--task classify needs --corpus TRAIN_FILE: labelled sequences, UCR format (label first), "
                           "a .ts archive file or CSV with a label column")
-    labels, sequences, layout = read_labeled_file(config.corpus, config.label_column)
+    train_file = dataset_file(config.corpus, "train", "classify") or config.corpus
+    labels, sequences, layout = read_labeled_file(train_file, config.label_column)
     del layout["lines"]  # the layout is stored in the checkpoint: only what later files are checked against
     classes = sorted_classes(labels)
     if len(classes) < 2:
         raise SeqgenError(f"{config.corpus} has only one class ({classes[0]!r}); classification needs two or more")
     test = None
     if config.test:
-        test_labels, test_sequences, test_layout = read_labeled_file(config.test, config.label_column)
-        check_layout(config.test, test_layout, layout, lengths=False)
-        check_known_labels(test_labels, classes, config.test)
-        check_layout(config.test, test_layout, layout)
+        test_file = dataset_file(config.test, "test", "classify") or config.test
+        test_labels, test_sequences, test_layout = read_labeled_file(test_file, config.label_column)
+        check_layout(test_file, test_layout, layout, lengths=False)
+        check_known_labels(test_labels, classes, test_file)
+        check_layout(test_file, test_layout, layout)
         test = (test_labels, test_sequences, test_layout["lines"])
     scaling = fit_scaling(sequences)
     if test is not None:  # before training, not after it
-        check_scalable(test[1], scaling, rows_of(config.test, test[2]))
+        check_scalable(test[1], scaling, rows_of(test_file, test[2]))
     digest = hashlib.sha256(repr(labels).encode())
     for sequence in sequences:
         digest.update(np.ascontiguousarray(sequence, dtype=np.float32).tobytes() + b"|")
@@ -156,6 +159,8 @@ def read_like_training(path, payload: dict, labeled: bool = True) -> tuple[list,
     label_column = payload["train_config"].get("label_column")
     if isinstance(trained, dict) and trained.get("format") == "csv" and labeled:
         label_column = trained.get("label_column") or label_column
+    if isinstance(path, str):
+        path = dataset_file(path, "test", "classify") or path
     labels, sequences, layout = read_labeled_file(path, label_column, labeled=labeled)
     trained = trained if isinstance(trained, dict) and {"format", "min_length", "max_length"} <= set(trained) else None
     check_layout(path, layout, trained, labeled=labeled, lengths=False)

@@ -13,8 +13,9 @@ from seqgen.config import Checked, EnsembleOptions, default, option
 class ForecastConfig(EnsembleOptions):
     """How a forecaster is built and trained; stored in its checkpoint."""
 
-    corpus: str = option("airline", "The series: the built-in `airline` passengers, or a CSV file (dates in the "
-                         "first column, values in --column, else the last).", path=True)
+    corpus: str = option("airline", "The series: the built-in `airline` passengers, a named data set (uschange, "
+                         "fetched on first use; see `seqgen corpora`), or a CSV file (dates in the first column, values "
+                         "in --column, else the last).", path=True)
     column: Optional[str] = option(None, "CSV column holding the values [default: the last column].")
     covariates: Optional[str] = option(None, "Other CSV columns the network reads beside the series' own past "
                                        "(comma-separated, e.g. Income,Savings); only their past is used, so a "

@@ -19,8 +19,9 @@ class TrainConfig(StepOptions, CorpusOptions):
 
     DEFAULT_MINUTES: ClassVar[float] = 3.0
 
-    corpus: str = option("lady-susan", "Built-in corpus (see `seqgen corpora`), a text file, a folder of .txt "
-                         "files, or music files.", path=True)
+    corpus: str = option("lady-susan", "Built-in corpus or data set (see `seqgen corpora`; e.g. "
+                         "jsb-chorales, fetched on first use), a text file, a folder of .txt files, music files or a "
+                         "piano-roll .json file.", path=True)
     val_fraction: float = default(0.05, help="Share of the corpus, taken from its end before the test part, used "
                                              "for validation.")
     test_fraction: float = default(0.05, help="Share of the corpus, taken from its very end, held out for testing.")

@@ -36,11 +36,16 @@ def check_corpus_options(config: TrainConfig) -> None:
     """One line for an option the corpus does not read: a music option for a text, a text option for music, the
     grid for a piano roll (one frame a quarter note), --vocab-size for --tokenizer char."""
     from seqgen.config import flag
+    from seqgen.data.corpora import REGISTRY, check_task
     from seqgen.music.corpus import is_music_corpus
 
+    if config.corpus in REGISTRY:  # a data set another task reads is named as such, before its options are judged
+        check_task(REGISTRY[config.corpus], "language-model")
     kind = "piano-roll" if is_pianoroll_corpus(config.corpus) else "music" if is_music_corpus(config.corpus) else "text"
     unread = {"text": MUSIC_OPTIONS + (("vocab_size",) if config.tokenizer == "char" else ()),
               "music": TEXT_OPTIONS, "piano-roll": TEXT_OPTIONS + ("grid",)}[kind]
+    if kind == "text" and config.corpus in REGISTRY:  # a built-in text is UTF-8
+        unread, kind = unread + ("encoding",), "built-in text"
     defaults = TrainConfig()
     changed = [name for name in unread if getattr(config, name) != getattr(defaults, name)]
     if changed == ["vocab_size"] and kind == "text":

@@ -15,7 +15,8 @@ class TranslateConfig(StepOptions, CorpusOptions, NetworkOptions):
 
     DEFAULT_MINUTES: ClassVar[float] = 4.0
 
-    corpus: str = option("dates", "Built-in `dates` task, or a TSV file of source<TAB>target pairs.", path=True)
+    corpus: str = option("dates", "Built-in `dates` task, a named data set (tatoeba-en-pt, fetched on first use; see `seqgen "
+                         "corpora`), or a TSV file of source<TAB>target pairs.", path=True)
     source_column: Optional[int] = option(None, "TSV column of the source text [default: 3 for Tatoeba files, else 1].",
                                           min=1)
     target_column: Optional[int] = option(None, "TSV column of the target text [default: 4 for Tatoeba files, else 2].",
@@ -60,6 +61,7 @@ class EvaluateConfig(Checked):
     """What `seqgen evaluate` scores of a translation model (Translator.evaluate's keywords)."""
 
     split: str = option("test", "Which held-out part of the training corpus to score.", choices=("val", "test"))
-    pairs: Optional[str] = option(None, "Score this TSV of source<TAB>target pairs instead of --split.", path=True)
+    pairs: Optional[str] = option(None, "Score this TSV of source<TAB>target pairs (or all pairs of a named data "
+                                  "set) instead of --split.", path=True)
     encoding: str = option("utf-8", "Text encoding of the file scored, e.g. latin-1.")
     beam_size: int = option(5, "The beam scored beside greedy decoding.", min=2, max=MAX_BEAM)

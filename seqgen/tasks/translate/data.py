@@ -116,17 +116,22 @@ def check_corpus_options(config: TranslateConfig) -> None:
     """One line for an option the pairs are not read with: the built-in dates task makes its pairs and splits
     (no file, columns or fractions), a file has no --train-pairs, a char vocabulary no --vocab-size."""
     from seqgen.config import flag
+    from seqgen.data.corpora import REGISTRY, check_task
 
     defaults = TranslateConfig()
     if config.tokenizer == "char" and config.vocab_size != defaults.vocab_size:
         raise SeqgenError("--vocab-size does not apply to --tokenizer char (its vocabulary is the pairs' "
                           "characters); use --tokenizer bpe or unigram, or leave it out")
+    named = config.corpus in REGISTRY
+    if named:  # a data set another task reads is named as such, before its options are judged
+        check_task(REGISTRY[config.corpus], "translate")
     unread = (("source_column", "target_column", "encoding", "val_fraction", "test_fraction") if config.corpus == "dates"
-              else ("train_pairs",))
+              else ("train_pairs", "encoding") if named else ("train_pairs",))
     changed = [name for name in unread if getattr(config, name) != getattr(defaults, name)]
     if changed:
         what = ("the built-in dates task, which makes its own pairs and splits" if config.corpus == "dates" else
-                "a pairs file (--train-pairs sizes the built-in dates task)")
+                f"the data set {config.corpus!r}, UTF-8 pairs (--train-pairs sizes the built-in dates task)" if named
+                else "a pairs file (--train-pairs sizes the built-in dates task)")
         raise SeqgenError(f"{', '.join(flag(n) for n in changed)} {'does' if len(changed) == 1 else 'do'} not apply "
                           f"to {what}; leave {'it' if len(changed) == 1 else 'them'} out")
 

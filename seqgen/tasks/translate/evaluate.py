@@ -55,8 +55,15 @@ def evaluate(translator, split: str = "test", pairs_file: Optional[str] = None, 
         raise SeqgenError("--beam-size must be at least 2 (greedy decoding is always scored beside it)")
     payload = translator.payload
     if pairs_file is not None:
+        from seqgen.data.corpora import REGISTRY, check_task, dataset_file
+
         config = payload.get("train_config") or {}
-        read = read_pairs(pairs_file, config.get("source_column"), config.get("target_column"), encoding)
+        if str(pairs_file) in REGISTRY:  # judged before anything is downloaded
+            check_task(REGISTRY[str(pairs_file)], "translate")
+            if encoding != "utf-8":
+                raise SeqgenError(f"--encoding does not apply to the data set {pairs_file!r}, UTF-8 pairs; leave it out")
+        named = dataset_file(str(pairs_file), "pairs", "translate")
+        read = read_pairs(named or pairs_file, config.get("source_column"), config.get("target_column"), encoding)
         if read.skipped:
             print(f"{pairs_file}: {describe_skipped(read.skipped)}", file=sys.stderr)
         pairs, source = read.pairs, str(pairs_file)
