@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,6 +113,7 @@ def test_corpora_lists_the_builtin_corpora():
     result = run("corpora")
     assert result.exit_code == 0 and "lady-susan" in result.stdout and "tinyshakespeare" in result.stdout
     assert "bach" in result.stdout and "oneills" in result.stdout and "144 points" in result.stdout
+    assert re.search(r"^dates\s+pairs", result.stdout, re.M)  # translation's built-in task, made by seqgen
 
 
 @pytest.mark.slow

@@ -207,3 +207,19 @@ def test_the_checkpoint_format_page_names_the_keys_a_checkpoint_has(tmp_path):
     payload = torch.load(result.latest_path, weights_only=True)
     assert len(tables) == 2 and {"format", "task", "model_state", "optimizer_state", "history"} <= keys
     assert not sorted(keys - set(payload))
+
+
+def test_every_data_set_named_in_the_readme_and_the_docs_is_one_seqgen_knows():
+    """A guide's `--corpus NAME` / `--test NAME` / `--pairs NAME` runs for someone without this repository: each
+    bare name (no path) is a corpus `seqgen corpora` lists."""
+    listed = set(re.findall(r"^(\S+)\s", run("corpora").stdout, re.M)) - {"name"}
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    named = set()
+    for page in pages:
+        for block in re.findall(r"```[a-z]*\n(.*?)```", page.read_text(), re.S):
+            for option, value in re.findall(r"--(corpus|test|pairs)[ =]([^\s`]+)", block):
+                if re.fullmatch(r"[a-z][a-z0-9-]*", value):  # a name, not a file or a placeholder
+                    named.add((page.name, option, value))
+    assert {value for _, _, value in named} >= {"ecg200", "uschange", "tatoeba-en-pt", "jsb-chorales"}
+    unknown = sorted(item for item in named if item[2] not in listed)
+    assert not unknown, unknown
