@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seqgen.device import autocast, cpu_has_native_bf16, resolve_precision
+from seqgen.device import autocast, cpu_has_native_bf16, cpu_name, resolve_precision
 from seqgen.models import ModelConfig
 from seqgen.tasks.language_model import TrainConfig
 
@@ -49,16 +49,6 @@ def shape_of(name: str) -> tuple:
     except ValueError:
         sys.exit(f"error: shape {name!r} is neither {' nor '.join(SHAPES)} nor LxH/TxB, e.g. 2x512/32x16")
     return layers, hidden, bptt, batch
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def bare_tokens_per_second(layers, hidden, bptt, batch, steps, device, precision, vocab=65) -> float:
