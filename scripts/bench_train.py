@@ -1,7 +1,7 @@
 """Training throughput: tokens/s of a real seqgen training run against a bare
-Embedding → nn.LSTM → Linear → AdamW step of the same shape, timed in the same process, in four
-arms: the bare step in fp32 and under bf16 autocast, seqgen with --precision fp32 and with its
-default --precision auto (bf16 where the device computes it natively).
+Embedding → nn.LSTM → Linear → AdamW step of the same shape, timed in the same process, in five
+arms: the bare step in fp32 and under bf16 autocast, seqgen with --precision fp32, with --precision bf16
+and with its default --precision auto (bf16 where the device computes it natively and the step is large).
 
     python scripts/bench_train.py --output benchmarks/train.json                  # CPU, 2×512 T128 B64
     python scripts/bench_train.py --device cuda --shapes small,large              # on a GPU
@@ -35,7 +35,7 @@ from seqgen.tasks.language_model import TrainConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 SHAPES = {"small": (2, 512, 128, 64), "large": (3, 1024, 128, 256)}  # layers, hidden, bptt, batch
-ARMS = ("bare_fp32", "bare_bf16", "seqgen_fp32", "seqgen_auto")
+ARMS = ("bare_fp32", "bare_bf16", "seqgen_fp32", "seqgen_bf16", "seqgen_auto")
 
 
 def shape_of(name: str) -> tuple:
