@@ -7,12 +7,15 @@ a constant 2e-3, dropout 0.2, clipping at 1.0, truncated BPTT over 32 streams of
 The seqgen arm is `seqgen.tasks.language_model.train` with its default recipe (every TrainConfig default: batch,
 window, learning rate, warm-up, schedule, dropout, and --precision auto: bf16 on CPUs with native bf16)
 at the same 2×512 size and `max_time` set to the budget; the seqgen_fp32 arm is the same with
---precision fp32, so the gain of bf16 is measured in the same run.
+--precision fp32 and the seqgen_bf16 arm with --precision bf16, so what bf16 gains or loses at the
+default step is measured in the same run.
 Each arm's best state is finally scored on the whole validation text with batch size 1, state
 carried through it. Writes JSON.
 
     python scripts/bench_quality.py --minutes 15 --parallel --clock cpu --output benchmarks/quality-15.json
     python scripts/bench_quality.py --minutes 15 --parallel --clock cpu --arms plain,seqgen   # two arms only
+    python scripts/bench_quality.py --minutes 15 --parallel --clock cpu --arms seqgen_fp32,seqgen_bf16 \
+        --output benchmarks/quality-15-bf16.json   # bf16 against fp32 at the default step, loss per CPU-minute
     python scripts/bench_quality.py --minutes 5 --device cuda --output benchmarks/quality-gpu-5.json
 """
 
@@ -37,7 +40,7 @@ from torch import nn
 
 from seqgen.data.corpora import load_corpus
 from seqgen.data.text import batchify, split_text, window, windows_per_pass
-from seqgen.device import resolve_precision
+from seqgen.device import cpu_has_native_bf16, cpu_name, resolve_precision
 from seqgen.models import ModelConfig
 from seqgen.tasks.language_model import TrainConfig
 from seqgen.tasks.language_model.evaluate import evaluate_loss
@@ -130,6 +133,10 @@ def seqgen_arm(corpus: str, minutes: float, seed: int, device: str, precision: s
             "best_val_loss": evaluate_loss(model.to(device), val_ids, 1, config.bptt, device)}
 
 
+ARM_PRECISION = {"seqgen": "auto", "seqgen_fp32": "fp32", "seqgen_bf16": "bf16"}
+ARMS = ("plain", *ARM_PRECISION)
+
+
 def run_arm(args):
     name, corpus, minutes, seed, threads, clock, device = args
     torch.set_num_threads(threads)
@@ -143,7 +150,7 @@ def run_arm(args):
         if name == "plain":
             result = plain_arm(corpus, minutes, seed, device)
         else:
-            result = seqgen_arm(corpus, minutes, seed, device, "fp32" if name == "seqgen_fp32" else "auto")
+            result = seqgen_arm(corpus, minutes, seed, device, ARM_PRECISION[name])
     except Exception:  # one arm's failure must not lose the other's figures
         import traceback
 
@@ -165,12 +172,13 @@ def main() -> None:
                              "(with --parallel on a 2-core machine: one thread per arm; fair on a busy machine)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--arms", default="plain,seqgen_fp32,seqgen",
-                        help="comma-separated: plain (the textbook loop), seqgen_fp32, seqgen (its defaults)")
+                        help="comma-separated: plain (the textbook loop), seqgen (its defaults), seqgen_fp32, "
+                             "seqgen_bf16 (its defaults with that precision)")
     parser.add_argument("--output", default="benchmarks/quality.json")
     args = parser.parse_args()
     names = args.arms.split(",")
-    if not set(names) <= {"plain", "seqgen_fp32", "seqgen"}:
-        parser.error(f"--arms takes plain, seqgen_fp32 and seqgen, not {args.arms!r}")
+    if not set(names) <= set(ARMS):
+        parser.error(f"--arms takes {', '.join(ARMS)}, not {args.arms!r}")
     if args.clock == "cpu" and not args.parallel:
         parser.error("--clock cpu goes with --parallel (one thread per arm, so CPU time is compute time)")
     if args.device == "cuda" and (args.parallel or not torch.cuda.is_available()):
@@ -182,6 +190,7 @@ def main() -> None:
     threads = max(1, cores // 2) if args.parallel else cores
     if args.clock == "cpu":
         threads = 1
+    load_at_start = os.getloadavg()
     jobs = [(name, args.corpus, args.minutes, args.seed, threads, args.clock, args.device) for name in names]
     if args.parallel:
         with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
@@ -192,22 +201,23 @@ def main() -> None:
         "benchmark": "quality per minute, character LM (BENCHMARKS.md §1)",
         "command": "python " + " ".join(sys.argv),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cores": cores,
+        "machine": {"cpu": cpu_name(), "cpu_native_bf16": cpu_has_native_bf16(), "platform": platform.platform(),
+                    "cores": cores, "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg(),
                     "torch": torch.__version__, "parallel_arms": args.parallel, "clock": args.clock,
                     "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu"},
         "minutes": args.minutes,
         "arms": arms,
     }
-    for other in ("plain", "seqgen_fp32"):
-        if all("best_val_loss" in arms.get(name, {}) for name in ("seqgen", other)):
-            report[f"seqgen_minus_{other}_nats"] = arms["seqgen"]["best_val_loss"] - arms[other]["best_val_loss"]
+    for arm, other in (("seqgen", "plain"), ("seqgen", "seqgen_fp32"), ("seqgen_bf16", "seqgen_fp32")):
+        if all("best_val_loss" in arms.get(name, {}) for name in (arm, other)):
+            report[f"{arm}_minus_{other}_nats"] = arms[arm]["best_val_loss"] - arms[other]["best_val_loss"]
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
     for name, arm in arms.items():
         if "error" in arm:
-            print(f"{name:7s} failed:\n{arm['error']}")
+            print(f"{name:11s} failed:\n{arm['error']}")
         else:
-            print(f"{name:7s} best val loss {arm['best_val_loss']:.4f} nats/char after {arm['steps']} steps")
+            print(f"{name:11s} best val loss {arm['best_val_loss']:.4f} nats/char after {arm['steps']} steps")
     print(f"wrote {args.output}")
 
 

@@ -33,19 +33,10 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 import seqgen  # noqa: E402
+from seqgen.device import cpu_name  # noqa: E402
 from seqgen.threads import usable_cpus  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def cpu_flags() -> dict:

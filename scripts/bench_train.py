@@ -1,7 +1,7 @@
 """Training throughput: tokens/s of a real seqgen training run against a bare
-Embedding → nn.LSTM → Linear → AdamW step of the same shape, timed in the same process, in four
-arms: the bare step in fp32 and under bf16 autocast, seqgen with --precision fp32 and with its
-default --precision auto (bf16 where the device computes it natively).
+Embedding → nn.LSTM → Linear → AdamW step of the same shape, timed in the same process, in five
+arms: the bare step in fp32 and under bf16 autocast, seqgen with --precision fp32, with --precision bf16
+and with its default --precision auto (bf16 where the device computes it natively and the step is large).
 
     python scripts/bench_train.py --output benchmarks/train.json                  # CPU, 2×512 T128 B64
     python scripts/bench_train.py --device cuda --shapes small,large              # on a GPU
@@ -29,13 +29,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seqgen.device import autocast, cpu_has_native_bf16, resolve_precision
+from seqgen.device import autocast, cpu_has_native_bf16, cpu_name, resolve_precision
 from seqgen.models import ModelConfig
 from seqgen.tasks.language_model import TrainConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 SHAPES = {"small": (2, 512, 128, 64), "large": (3, 1024, 128, 256)}  # layers, hidden, bptt, batch
-ARMS = ("bare_fp32", "bare_bf16", "seqgen_fp32", "seqgen_auto")
+ARMS = ("bare_fp32", "bare_bf16", "seqgen_fp32", "seqgen_bf16", "seqgen_auto")
 
 
 def shape_of(name: str) -> tuple:
@@ -49,16 +49,6 @@ def shape_of(name: str) -> tuple:
     except ValueError:
         sys.exit(f"error: shape {name!r} is neither {' nor '.join(SHAPES)} nor LxH/TxB, e.g. 2x512/32x16")
     return layers, hidden, bptt, batch
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def bare_tokens_per_second(layers, hidden, bptt, batch, steps, device, precision, vocab=65) -> float:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import platform
+from pathlib import Path
 
 import torch
 
@@ -33,6 +35,17 @@ def cpu_has_native_bf16() -> bool:
     products run several times faster than fp32; elsewhere bf16 is emulated and slower."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def cpu_name() -> str:
+    """The CPU's model name as the system reports it (every benchmark names the machine it ran on)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
 
 
 def native_bf16(device: torch.device) -> bool:
