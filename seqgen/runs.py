@@ -276,6 +276,20 @@ class RunFolder:
         return path
 
 
+def note_outcome(folder, stop_reason: str) -> None:
+    """Add how the run ended ("budget", "patience" or "interrupted") to its run.json, so that a list of runs can
+    tell a finished run from an interrupted one; a run.json that is missing or unreadable is left alone."""
+    path = Path(folder) / "run.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(data, dict) and data.get("stop_reason") != stop_reason:
+        data["stop_reason"] = stop_reason
+        write_atomically(path, lambda f: f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n"), "w",
+                         hint="; the checkpoints beside it are intact")
+
+
 class RunBusy(SeqgenError):
     """Another live process holds the run folder's lock."""
 

@@ -1,0 +1,548 @@
+"""The studio's web application (Starlette): the page, its files and a JSON API over seqgen.api.
+
+Every request passes the guard first: the Host header must name this machine when the server listens on it only
+(no DNS rebinding); with a token (required by `seqgen serve` on any other --host) each request must carry it; a
+request another site's page makes (Sec-Fetch-Site) is refused; and a request that changes anything must come
+from the studio's own page (its Origin, and the page's CSRF token in a header no other site can set without
+asking, which this server never grants). Every path a request names is checked by seqgen.studio.library. A
+mistake is the command line's one line, as JSON {"error": line}; no request can end the server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import secrets
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from pathlib import Path
+from typing import Optional
+
+import click
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from seqgen.config import RESUMABLE_OVERRIDES, metadata, option_names
+from seqgen.errors import SeqgenError
+from seqgen.runs import check_name, check_new_run, default_name
+from seqgen.studio import VIEWS
+from seqgen.studio.jobs import Jobs
+from seqgen.studio.library import Library, NotFound, TooLarge, one_line, too_large
+from seqgen.tasks import TASKS, get_task, presentation
+
+STATIC = Path(__file__).parent / "static"
+STATIC_FILES = {"studio.js": "text/javascript", "studio.css": "text/css"}
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+MODELS = 4  # loaded models kept
+VIEWS_KEPT = 20  # gate views kept
+JSON_BYTES = 1 << 20  # the most a JSON request body holds
+SAFE = ("GET", "HEAD")
+PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+               "media-src 'self' blob:; connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
+               "form-action 'self'; frame-ancestors 'none'")
+# The gate view is seqgen inspect's page, self-contained with inline script and style; it may fetch nothing.
+VIEW_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+               "frame-ancestors 'self'")
+
+
+class Refused(Exception):
+    def __init__(self, status: int, line: str):
+        super().__init__(line)
+        self.status, self.line = status, line
+
+
+class Studio:
+    """What the endpoints share: the output folder, the training processes, the loaded models, the secrets."""
+
+    def __init__(self, output_dir, token: Optional[str] = None, loopback_only: bool = True,
+                 max_upload_bytes: int = 50 * 2**20):
+        self.library = Library(output_dir, max_upload_bytes)
+        self.jobs = Jobs()
+        self.token = token
+        self.loopback_only = loopback_only
+        self.csrf = secrets.token_urlsafe(32)  # given to the page; a request that changes anything carries it
+        self._models: OrderedDict = OrderedDict()
+        self._models_lock = threading.Lock()
+        self._views: OrderedDict = OrderedDict()
+
+    # the guard
+
+    def refusal(self, request: Request) -> Optional[Refused]:
+        host = (request.headers.get("host") or "").rsplit(":", 1)[0] if not (request.headers.get("host") or "").startswith(
+            "[") else (request.headers.get("host") or "").split("]")[0] + "]"
+        if self.loopback_only and host not in LOOPBACK:
+            return Refused(421, f"Error: this studio answers only to 127.0.0.1 or localhost, not {host[:60]!r}")
+        if self.token is not None:
+            given = request.headers.get("x-seqgen-token") or request.query_params.get("token") or ""
+            if not secrets.compare_digest(given.encode(), self.token.encode()):
+                return Refused(401, "Error: this studio needs its access token: open the address `seqgen serve` "
+                                    "printed (it ends in ?token=…)")
+        site = request.headers.get("sec-fetch-site")
+        navigation = request.method == "GET" and request.url.path == "/" and request.headers.get(
+            "sec-fetch-mode") == "navigate"
+        if site in ("cross-site", "same-site") and not navigation:
+            return Refused(403, "Error: refused a request made by another site's page")
+        if request.method not in SAFE:
+            origin = request.headers.get("origin")
+            if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host')}":
+                return Refused(403, f"Error: refused a request from another site ({origin[:80]})")
+            if not secrets.compare_digest((request.headers.get("x-seqgen-csrf") or "").encode(), self.csrf.encode()):
+                return Refused(403, "Error: refused a request without the studio page's token (reload the page)")
+        return None
+
+    # models and views
+
+    def model(self, name: str):
+        """The run's best.pt, loaded once (again when the file changes)."""
+        import seqgen.api
+
+        folder = self.library.run_folder(name)
+        best = folder / "best.pt"
+        if not best.is_file():
+            raise SeqgenError(f"the run {name} has no best.pt yet; wait for its first evaluation, or resume it")
+        key = (str(best), best.stat().st_mtime_ns)
+        with self._models_lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+        model = seqgen.api.load(best, "cpu")
+        with self._models_lock:
+            self._models[key] = model
+            while len(self._models) > MODELS:
+                self._models.popitem(last=False)
+        return model
+
+    def keep_view(self, page: str) -> str:
+        key = secrets.token_hex(16)
+        self._views[key] = page
+        while len(self._views) > VIEWS_KEPT:
+            self._views.popitem(last=False)
+        return key
+
+
+class Guard:
+    """The checks of Studio.refusal, before any endpoint; and the headers every answer carries."""
+
+    def __init__(self, app, studio: Studio):
+        self.app, self.studio = app, studio
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        refused = self.studio.refusal(Request(scope))
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                for key, value in ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+                                   (b"content-security-policy", PAGE_POLICY.encode()), (b"x-frame-options", b"DENY"),
+                                   (b"cache-control", b"no-store")):
+                    if key not in names:
+                        headers.append((key, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        if refused is not None:
+            return await JSONResponse({"error": refused.line}, refused.status)(scope, receive, send_with_headers)
+        await self.app(scope, receive, send_with_headers)
+
+
+def endpoint(function):
+    """A mistake is the command line's one line ({"error": line}, 400; 404 for what is not there); anything
+    else is one line too (500), with its traceback on the server's terminal."""
+
+    async def answer(request: Request):
+        try:
+            return await function(request)
+        except Refused as refused:
+            return JSONResponse({"error": refused.line}, refused.status)
+        except TooLarge as error:
+            return JSONResponse({"error": one_line(error)}, 413)
+        except NotFound as error:
+            return JSONResponse({"error": one_line(error)}, 404)
+        except SeqgenError as error:
+            return JSONResponse({"error": one_line(error)}, 400)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        except MemoryError:
+            return JSONResponse({"error": "Error: out of memory"}, 500)
+        except Exception as error:  # noqa: BLE001
+            traceback.print_exc(file=sys.stderr)
+            return JSONResponse({"error": one_line(f"{type(error).__name__}: {error}")}, 500)
+
+    answer.__name__ = function.__name__
+    return answer
+
+
+async def json_body(request: Request) -> dict:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > JSON_BYTES:
+            raise Refused(413, f"Error: the request is larger than {JSON_BYTES:,} bytes")
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError as error:
+        raise SeqgenError(f"the request is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise SeqgenError("the request must be a JSON object")
+    return data
+
+
+def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_only: bool = True,
+               max_upload_bytes: int = 50 * 2**20) -> Starlette:
+    """The studio over `output_dir`. `token`: what every request must carry (None: none needed, which
+    `seqgen serve` allows only on 127.0.0.1); `loopback_only`: answer only to requests naming this machine."""
+    studio = Studio(output_dir, token, loopback_only, max_upload_bytes)
+    library, jobs = studio.library, studio.jobs
+
+    async def page(request: Request):
+        text = (STATIC / "studio.html").read_text(encoding="utf-8")
+        return HTMLResponse(text.replace("{{csrf}}", html.escape(studio.csrf)).replace(
+            "{{root}}", html.escape(str(library.root))))
+
+    async def static(request: Request):
+        name = request.path_params["name"]
+        if name not in STATIC_FILES:
+            return JSONResponse({"error": f"Error: no file {name[:60]!r}"}, 404)
+        return FileResponse(STATIC / name, media_type=STATIC_FILES[name])
+
+    @endpoint
+    async def tasks(request: Request):
+        from seqgen.data.corpora import describe_corpora
+
+        listed = []
+        for name in TASKS:
+            package, shown = get_task(name), presentation(name)
+            main = [n for n in getattr(shown, "STUDIO_TRAIN", ()) if n in trainable(name)]
+            listed.append({"name": name, "summary": package.SUMMARY, "help": shown.TASK_HELP,
+                           "fields": train_fields(name, main), "more": [n for n in trainable(name) if n not in main]})
+        corpora = [{"name": row["name"], "kind": row["kind"], "description": row["description"]}
+                   for row in describe_corpora()]
+        return JSONResponse({"tasks": listed, "corpora": corpora, "uploads": library.uploads(),
+                             "resumable": list(RESUMABLE_OVERRIDES), "views": list(VIEWS)})
+
+    @endpoint
+    async def runs(request: Request):
+        return JSONResponse({"root": str(library.root), "runs": await run_in_threadpool(library.runs)})
+
+    @endpoint
+    async def run_detail(request: Request):
+        return JSONResponse(await run_in_threadpool(library.detail, request.path_params["name"]))
+
+    @endpoint
+    async def run_file(request: Request):
+        path = library.run_file(request.path_params["name"], request.path_params["file"])
+        return FileResponse(path, filename=path.name)
+
+    @endpoint
+    async def form(request: Request):
+        model = await run_in_threadpool(studio.model, request.path_params["name"])
+        shown = presentation(model.task)
+        offered = shown.studio_form(model) if hasattr(shown, "studio_form") else None
+        inspect_fields = [click_field(o) for o in shown.INSPECT_INPUT_OPTIONS + shown.INSPECT_MODEL_OPTIONS]
+        return JSONResponse({"task": model.task, "try": offered,
+                             "inspect": {"text": shown.INSPECT_TEXT, "reads": shown.INSPECT_READS,
+                                         "fields": inspect_fields}})
+
+    def checked_values(offered: dict, values) -> dict:
+        if not isinstance(values, dict):
+            raise SeqgenError("the values must be a JSON object of the form's fields")
+        fields = {f["name"]: f for f in offered["fields"]}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise SeqgenError(f"{', '.join(unknown)[:100]} {'is' if len(unknown) == 1 else 'are'} not a field of this "
+                              f"form; it has {', '.join(fields)}")
+        values = {name: (None if value == "" else value) for name, value in values.items()}
+        for name, value in values.items():
+            if value is not None and (fields[name]["kind"] == "upload" or fields[name].get("path")):
+                values[name] = str(library.upload(value))
+        return values
+
+    async def offered_form(name: str, view: Optional[str] = None):
+        model = await run_in_threadpool(studio.model, name)
+        shown = presentation(model.task)
+        offered = shown.studio_form(model) if hasattr(shown, "studio_form") else None
+        if offered is None:
+            raise SeqgenError(f"a {model.task} model offers nothing to try in the studio yet")
+        if view is not None and offered["view"] != view:
+            raise SeqgenError(f"the run {name} is a {model.task} model ({offered['view']}); it draws no streamed text")
+        if view is None and offered["view"] == "stream":
+            raise SeqgenError(f"the run {name} streams its text: ask /api/runs/{name}/stream")
+        return model, shown, offered
+
+    @endpoint
+    async def try_model(request: Request):
+        body = await json_body(request)
+        model, shown, offered = await offered_form(request.path_params["name"])
+        values = checked_values(offered, body.get("values", {}))
+        key, folder = library.sample_folder()
+        result = await run_in_threadpool(shown.studio_try, model, values, folder)
+        files = result.pop("files", None) or {}
+        result["files"] = {kind: f"/api/samples/{key}/{name}" for kind, name in files.items()}
+        return JSONResponse({"view": offered["view"], **result})
+
+    @endpoint
+    async def stream(request: Request):
+        try:
+            values = json.loads(request.query_params.get("values") or "{}")
+        except ValueError as error:
+            raise SeqgenError(f"values is not JSON: {error}") from None
+        model, shown, offered = await offered_form(request.path_params["name"], "stream")
+        parts = shown.studio_stream(model, checked_values(offered, values))
+        first = await run_in_threadpool(next, parts, "")  # a mistake in the options is one line, before the stream
+        return StreamingResponse(sse_events(parts, first), media_type="text/event-stream")
+
+    @endpoint
+    async def sample_file(request: Request):
+        path = library.sample_file(request.path_params["key"], request.path_params["file"])
+        return FileResponse(path, filename=path.name)
+
+    @endpoint
+    async def inspect(request: Request):
+        body = await json_body(request)
+        model = await run_in_threadpool(studio.model, request.path_params["name"])
+        shown = presentation(model.task)
+        options = {o.name: o for o in shown.INSPECT_INPUT_OPTIONS + shown.INSPECT_MODEL_OPTIONS}
+        given = body.get("options") or {}
+        if not isinstance(given, dict) or set(given) - set(options):
+            raise SeqgenError(f"the options of inspect for a {model.task} model are: {', '.join(options) or 'none'}")
+        values = {name: option.default for name, option in options.items()}
+        for name, value in given.items():
+            if value in (None, ""):
+                continue
+            if isinstance(options[name].type, click.Path):
+                values[name] = str(library.upload(value))
+                continue
+            try:
+                values[name] = options[name].type.convert(value, options[name], None)
+            except click.BadParameter as error:
+                raise SeqgenError(f"{options[name].opts[0]}: {error.format_message()}") from None
+        text = body.get("text")
+        if text not in (None, "") and shown.INSPECT_TEXT is None:
+            raise SeqgenError(f"{shown.INSPECT_READS}; it takes no text")
+        if text is not None and not isinstance(text, str):
+            raise SeqgenError("the text to inspect must be text")
+        text = None if text == "" else text
+
+        def read():
+            inspection, _ = shown.inspect_input(model, text, values, None)
+            with tempfile.TemporaryDirectory() as folder:
+                page_path = inspection.html(Path(folder) / "gates.html")
+                return inspection, Path(page_path).read_text(encoding="utf-8")
+
+        inspection, text_of_page = await run_in_threadpool(read)
+        from seqgen.inspect.features import describe
+
+        per_direction = inspection.units // 2 if inspection.directions == 2 else None
+        return JSONResponse({"view": f"/api/views/{studio.keep_view(text_of_page)}", "steps": inspection.steps,
+                             "ranking": [describe(e, per_direction) for e in inspection.ranking(5)]})
+
+    @endpoint
+    async def view(request: Request):
+        page_text = studio._views.get(request.path_params["key"])
+        if page_text is None:
+            raise NotFound("that gate view is gone (the studio keeps the last 20); show it again")
+        return HTMLResponse(page_text, headers={"content-security-policy": VIEW_POLICY,
+                                                "x-frame-options": "SAMEORIGIN"})
+
+    @endpoint
+    async def upload(request: Request):
+        name = library.upload_name(request.query_params.get("name"))
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > library.max_upload_bytes:
+            raise TooLarge(too_large(library.max_upload_bytes))
+        chunks = []
+        total = 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > library.max_upload_bytes:
+                raise TooLarge(too_large(library.max_upload_bytes))
+            chunks.append(chunk)
+        return JSONResponse(await run_in_threadpool(library.save_upload, name, chunks))
+
+    @endpoint
+    async def uploads(request: Request):
+        return JSONResponse({"uploads": library.uploads()})
+
+    @endpoint
+    async def train(request: Request):
+        body = await json_body(request)
+        task = body.get("task")
+        get_task(task)  # an unknown task is one line
+        options = dict(body.get("options") or {})
+        options = {k: v for k, v in options.items() if v not in (None, "")}
+        allowed = trainable(task)
+        unknown = sorted(set(options) - set(allowed) - {"name"})
+        if unknown:
+            raise SeqgenError(f"{', '.join(unknown)[:100]} cannot be set from the studio for --task {task}")
+        for name in list(options):
+            if name != "name" and metadata(owner(task, name), name).get("path"):
+                options[name] = corpus_value(task, name, options[name])
+        corpus = options.get("corpus", next((f["default"] for f in train_fields(task, ["corpus"])), "run"))
+        name = options.pop("name", None) or default_name(Path(str(corpus)).stem)
+        check_name(name)
+        check_new_run(str(library.root), name)
+        job = jobs.start(task, name, {**options, "output_dir": str(library.root), "name": name})
+        return JSONResponse(job.as_dict())
+
+    @endpoint
+    async def resume(request: Request):
+        body = await json_body(request)
+        name = request.path_params["name"]
+        folder = library.run_folder(name)
+        options = {k: v for k, v in dict(body.get("options") or {}).items() if v not in (None, "")}
+        fixed = sorted(set(options) - set(RESUMABLE_OVERRIDES))
+        if fixed:
+            raise SeqgenError(f"{', '.join(fixed)[:100]} cannot change when resuming; only "
+                              f"{', '.join(RESUMABLE_OVERRIDES)} can")
+        if not (folder / "latest.pt").is_file():
+            raise SeqgenError(f"the run {name} has no latest.pt to resume from")
+        check_new_run(str(library.root), name, overwrite=True)  # a run writing to it is one line at once
+        job = jobs.start(None, name, options, resume=str(folder / "latest.pt"))
+        return JSONResponse(job.as_dict())
+
+    @endpoint
+    async def job_list(request: Request):
+        return JSONResponse({"jobs": jobs.all()})
+
+    @endpoint
+    async def job_detail(request: Request):
+        job = jobs.get(request.path_params["id"])
+        if job is None:
+            raise NotFound(f"no training job {request.path_params['id'][:40]!r} in this studio")
+        return JSONResponse(job.as_dict())
+
+    @endpoint
+    async def stop(request: Request):
+        job = jobs.get(request.path_params["id"])
+        if job is None:
+            raise NotFound(f"no training job {request.path_params['id'][:40]!r} in this studio")
+        jobs.stop(job)
+        return JSONResponse(job.as_dict())
+
+    def corpus_value(task: str, name: str, value) -> str:
+        """A file option of training: a built-in corpus (by name) or an upload, nothing else on the machine."""
+        from seqgen.data.corpora import describe_corpora
+
+        if not isinstance(value, str):
+            raise SeqgenError(f"--{name.replace('_', '-')} names a built-in corpus or an upload")
+        if name == "corpus" and value in {row["name"] for row in describe_corpora()}:
+            return value
+        try:
+            return str(library.upload(value))
+        except NotFound:
+            raise SeqgenError(f"--{name.replace('_', '-')} {value[:60]!r} is neither a built-in corpus nor an upload; "
+                              "upload the file first") from None
+
+    routes = [
+        Route("/", page), Route("/static/{name}", static),
+        Route("/api/tasks", tasks), Route("/api/runs", runs), Route("/api/runs/{name}", run_detail),
+        Route("/api/runs/{name}/files/{file}", run_file), Route("/api/runs/{name}/form", form),
+        Route("/api/runs/{name}/try", try_model, methods=["POST"]), Route("/api/runs/{name}/stream", stream),
+        Route("/api/runs/{name}/inspect", inspect, methods=["POST"]),
+        Route("/api/runs/{name}/resume", resume, methods=["POST"]),
+        Route("/api/samples/{key}/{file}", sample_file), Route("/api/views/{key}", view),
+        Route("/api/uploads", uploads), Route("/api/uploads", upload, methods=["POST"]),
+        Route("/api/train", train, methods=["POST"]), Route("/api/jobs", job_list),
+        Route("/api/jobs/{id}", job_detail), Route("/api/jobs/{id}/stop", stop, methods=["POST"]),
+    ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        await run_in_threadpool(jobs.shutdown)  # each run saves latest.pt, as Ctrl-C makes it do
+
+    async def not_here(request: Request, error):
+        status = getattr(error, "status_code", 404)
+        line = ("Error: no such address in the studio" if status == 404 else
+                f"Error: {request.method} is not how {request.url.path[:80]} is asked")
+        return JSONResponse({"error": line}, status)
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_here, 405: not_here})
+    app.state.studio = studio
+    app.add_middleware(Guard, studio=studio)
+    return app
+
+
+def trainable(task: str) -> list[str]:
+    """The options of `task` the page may set: all but where runs go (the studio's output folder)."""
+    return [n for cls in get_task(task).CONFIGS for n in option_names(cls) if n not in ("output_dir", "overwrite", "name")]
+
+
+def owner(task: str, name: str):
+    return next(cls for cls in get_task(task).CONFIGS if name in option_names(cls))
+
+
+def train_fields(task: str, names) -> list[dict]:
+    from seqgen.options import form_fields
+
+    return [field for name in names for field in form_fields(owner(task, name), [name])]
+
+
+def click_field(option: click.Option) -> dict:
+    """A form field for a click option of `seqgen inspect` a task adds."""
+    kind = ("choice" if isinstance(option.type, click.Choice) else "upload" if isinstance(option.type, click.Path)
+            else "integer" if isinstance(option.type, (click.types.IntParamType,)) else "text")
+    field = {"name": option.name, "label": option.opts[0], "kind": kind, "default": option.default,
+             "help": option.help or ""}
+    if kind == "choice":
+        field["choices"] = list(option.type.choices)
+    return field
+
+
+async def sse_events(parts, first: str):
+    """Server-sent events of a text sample: "part" events as the sampler draws, then "end" (or "error" with the
+    one line). The sampler runs in a thread of its own and stops at its next token once the client has gone."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    cancel = threading.Event()
+
+    def put(kind: str, data: str) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, (kind, data))
+        except RuntimeError:  # the server's loop has ended
+            cancel.set()
+
+    def produce():
+        buffer, last = [], time.monotonic()
+        try:
+            for part in parts:
+                if cancel.is_set():
+                    return
+                buffer.append(part)
+                if time.monotonic() - last >= 0.05:
+                    put("part", "".join(buffer))
+                    buffer, last = [], time.monotonic()
+            put("part", "".join(buffer))
+            put("end", "")
+        except SeqgenError as error:
+            put("error", one_line(error))
+        except Exception as error:  # noqa: BLE001
+            put("error", one_line(f"{type(error).__name__}: {error}"))
+        finally:
+            parts.close()
+
+    thread = threading.Thread(target=produce, daemon=True, name="seqgen-sample")
+    thread.start()
+    try:
+        yield event("part", first)
+        while True:
+            kind, data = await queue.get()
+            yield event(kind, data)
+            if kind != "part":
+                break
+    finally:
+        cancel.set()
+
+
+def event(kind: str, data: str) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
