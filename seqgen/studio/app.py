@@ -32,7 +32,8 @@ from starlette.routing import Route
 
 from seqgen.config import RESUMABLE_OVERRIDES, metadata, option_names
 from seqgen.errors import SeqgenError
-from seqgen.runs import check_name, check_new_run, default_name
+from seqgen.files import held_by_another
+from seqgen.runs import RunBusy, check_name, check_new_run, default_name
 from seqgen.studio import VIEWS
 from seqgen.studio.jobs import Jobs
 from seqgen.studio.library import Library, NotFound, TooLarge, one_line, too_large
@@ -391,6 +392,7 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
         corpus = options.get("corpus", next((f["default"] for f in train_fields(task, ["corpus"])), "run"))
         name = options.pop("name", None) or default_name(Path(str(corpus)).stem)
         check_name(name)
+        refuse_busy(name)
         check_new_run(str(library.root), name)
         job = jobs.start(task, name, {**options, "output_dir": str(library.root), "name": name})
         return JSONResponse(job.as_dict())
@@ -405,9 +407,9 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
         if fixed:
             raise SeqgenError(f"{', '.join(fixed)[:100]} cannot change when resuming; only "
                               f"{', '.join(RESUMABLE_OVERRIDES)} can")
+        refuse_busy(name)
         if not (folder / "latest.pt").is_file():
             raise SeqgenError(f"the run {name} has no latest.pt to resume from")
-        check_new_run(str(library.root), name, overwrite=True)  # a run writing to it is one line at once
         job = jobs.start(None, name, options, resume=str(folder / "latest.pt"))
         return JSONResponse(job.as_dict())
 
@@ -430,6 +432,13 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
         jobs.stop(job)
         return JSONResponse(job.as_dict())
 
+    def refuse_busy(name: str) -> None:
+        """One line at once for a run folder a live run writes to (its lock, which the training process takes
+        too), or that a run this studio is starting will write to."""
+        folder = library.root / name
+        if held_by_another(folder / ".lock") or jobs.active(name):
+            raise RunBusy(f"another seqgen run is writing to {folder}; wait for it to finish, or choose another name")
+
     def corpus_value(task: str, name: str, value) -> str:
         """A file option of training: a built-in corpus (by name) or an upload, nothing else on the machine."""
         from seqgen.data.corpora import describe_corpora
@@ -440,7 +449,7 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
             return value
         try:
             return str(library.upload(value))
-        except NotFound:
+        except SeqgenError:
             raise SeqgenError(f"--{name.replace('_', '-')} {value[:60]!r} is neither a built-in corpus nor an upload; "
                               "upload the file first") from None
 

@@ -112,6 +112,10 @@ class Jobs:
     def get(self, job_id) -> Optional[Job]:
         return self._jobs.get(job_id) if isinstance(job_id, str) else None
 
+    def active(self, run: str) -> bool:
+        """Whether a job of this server trains (or is starting to train) the run named `run`."""
+        return any(job.run == run and job.state in ("starting", "running", "stopping") for job in self._jobs.values())
+
     def all(self) -> list[dict]:
         return [job.as_dict() for job in sorted(self._jobs.values(), key=lambda j: j.started, reverse=True)]
 

@@ -68,7 +68,7 @@ class Library:
         except SeqgenError:
             raise NotFound(f"no run named {name[:60]!r} in {self.root}") from None
         folder = self.root / name
-        if folder.is_symlink() or not folder.is_dir() or not any((folder / f).is_file() for f in RUN_FILES):
+        if folder.is_symlink() or not folder.is_dir() or not holds_run(folder):
             raise NotFound(f"no run named {name[:60]!r} in {self.root}; the runs are listed on the page")
         return self._inside(folder)
 
@@ -79,7 +79,7 @@ class Library:
             for entry in self.root.iterdir():
                 if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
                     continue
-                if any((entry / f).is_file() for f in RUN_FILES):
+                if holds_run(entry):
                     found.append(self.summary(entry))
         return sorted(found, key=lambda run: run["date"], reverse=True)
 
@@ -87,7 +87,7 @@ class Library:
         """Task, corpus, size, best validation figure, date and state of the run in `folder`."""
         run = read_run_json(folder)
         checkpoints = [folder / f for f in RUN_FILES if (folder / f).is_file()]
-        date = max(p.stat().st_mtime for p in checkpoints) if checkpoints else 0.0
+        date = max(p.stat().st_mtime for p in checkpoints) if checkpoints else folder.stat().st_mtime
         config = run.get("train_config") if isinstance(run.get("train_config"), dict) else {}
         model = run.get("model_config") if isinstance(run.get("model_config"), dict) else {}
         hidden = model.get("hidden_size", config.get("hidden_size"))
@@ -183,6 +183,11 @@ class Library:
         if path.is_symlink() or not path.is_file():
             raise NotFound(f"no file {file_name!r} in that sample (samples past the last {KEEP_SAMPLES} are removed)")
         return self._inside(path)
+
+
+def holds_run(folder: Path) -> bool:
+    """A run's files, or a live run's lock (a run that has not saved its first checkpoint yet)."""
+    return any((folder / f).is_file() for f in RUN_FILES) or held_by_another(folder / ".lock")
 
 
 class TooLarge(SeqgenError):

@@ -1,0 +1,216 @@
+"""`seqgen serve`: every endpoint of the studio through Starlette's test client, the bad inputs it must refuse in
+one line, and the guard (token, cross-site requests, paths confined to the output folder)."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+import seqgen
+
+pytest.importorskip("starlette")
+from starlette.testclient import TestClient  # noqa: E402
+
+from seqgen.studio.app import create_app  # noqa: E402
+
+BASE = "http://127.0.0.1:8008"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Tiny runs of every task in one output folder (a language model, a translator, a forecaster, a classifier)."""
+    from conftest import make_text
+
+    folder = tmp_path_factory.mktemp("studio")
+    (folder / "corpus.txt").write_text(make_text(400), encoding="utf-8")
+    out = dict(output_dir=str(folder / "runs"), progress=False)
+    seqgen.train("language-model", corpus=str(folder / "corpus.txt"), max_steps=4, batch_size=4, bptt=8, eval_interval=4,
+                 hidden_size=8, embedding_dim=8, device="cpu", name="lm", **out)
+    seqgen.train("translate", train_pairs=200, max_steps=2, eval_interval=2, hidden_size=8, embedding_dim=8, name="tr",
+                 **out)
+    seqgen.train("forecast", epochs=2, ensemble=1, hidden_size=4, name="fc", **out)
+    rng = np.random.default_rng(0)
+    rows = [f"{1 + i % 2} " + " ".join(f"{(i % 2) * 2.0 + 0.1 * t + 0.05 * rng.standard_normal():.3f}" for t in range(12))
+            for i in range(16)]
+    (folder / "beats.txt").write_text("\n".join(rows) + "\n")
+    seqgen.train("classify", corpus=str(folder / "beats.txt"), epochs=2, ensemble=1, hidden_size=4, conv_channels=2,
+                 name="cl", **out)
+    return folder
+
+
+@pytest.fixture
+def client(runs):
+    app = create_app(runs / "runs", max_upload_bytes=4096)
+    client = TestClient(app, base_url=BASE)
+    client.headers["X-Seqgen-CSRF"] = app.state.studio.csrf
+    return client
+
+
+def error_of(response, status=400):
+    assert response.status_code in ((status,) if isinstance(status, int) else status), response.text
+    line = response.json()["error"]
+    assert line.startswith("Error: ") and "\n" not in line and "Traceback" not in line
+    return line
+
+
+def test_the_page_and_its_files_are_served_by_seqgen_itself(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "seqgen studio" in page.text
+    assert "http" not in page.text.replace('xmlns="http://www.w3.org', "")  # nothing fetched from another host
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for name in ("studio.js", "studio.css"):
+        served = client.get(f"/static/{name}")
+        assert served.status_code == 200 and "https://" not in served.text and "//cdn" not in served.text
+    error_of(client.get("/static/..%2Fapp.py"), 404)
+    error_of(client.get("/static/app.py"), 404)
+
+
+def test_the_runs_list_shows_every_task_with_its_state(client, runs):
+    listed = {run["name"]: run for run in client.get("/api/runs").json()["runs"]}
+    assert set(listed) == {"lm", "tr", "fc", "cl"}  # `last` (a link) is not a run of its own
+    assert {run["task"] for run in listed.values()} == set(seqgen.tasks.TASKS[:4])
+    assert all(run["state"] == "finished" for run in listed.values())
+    assert listed["lm"]["corpus"].endswith("corpus.txt") and listed["lm"]["best_val_loss"] > 0
+    detail = client.get("/api/runs/cl").json()
+    assert detail["curves"]["x"] == "epoch" and len(detail["curves"]["training"]) == 2
+    assert client.get("/api/runs/lm").json()["curves"]["validation"][0][0] == 4
+    assert "train_config" in detail["settings"] and "best.pt" in detail["files"]
+    assert client.get("/api/runs/lm/files/run.json").json()["task"] == "language-model"
+
+
+@pytest.mark.parametrize("path", ["/api/runs/nope", "/api/runs/..", "/api/runs/.studio", "/api/runs/last",
+                                  "/api/runs/%2E%2E", "/api/runs/lm/files/%2E%2E", "/api/runs/lm/files/.lock",
+                                  "/api/runs/lm/files/%2E%2E%2Fcorpus.txt", "/api/runs/..%2F..%2Fetc/form",
+                                  "/api/samples/0123/x", "/api/views/nope", "/api/jobs/nope"])
+def test_no_request_reaches_outside_the_output_folder(client, path):
+    error_of(client.get(path), (400, 404))
+
+
+def test_a_run_name_is_never_a_path(client, runs):
+    (runs / "runs" / "escape").symlink_to(runs / "runs" / "lm", target_is_directory=True)
+    try:
+        error_of(client.get("/api/runs/escape"), 404)
+    finally:
+        (runs / "runs" / "escape").unlink()
+
+
+def test_each_task_offers_its_own_form_and_answers(client, runs):
+    views = {name: client.get(f"/api/runs/{name}/form").json()["try"]["view"] for name in ("lm", "tr", "fc", "cl")}
+    assert views == {"lm": "stream", "tr": "translation", "fc": "forecast", "cl": "probabilities"}
+    translation = client.post("/api/runs/tr/try", json={"values": {"text": "March 3, 2001", "beam_size": 2}}).json()
+    assert isinstance(translation["translation"], str)
+    assert np.array(translation["weights"]).shape == (len(translation["target"]), len(translation["source"]))
+    forecast = client.post("/api/runs/fc/try", json={"values": {"horizon": 6}}).json()
+    assert len(forecast["rows"]) == 6 and all(r["lower"] <= r["forecast"] <= r["upper"] for r in forecast["rows"])
+    assert len(forecast["history"]) == 144
+    lines = (runs / "beats.txt").read_text().splitlines()[:2]
+    upload = client.post("/api/uploads?name=beats.txt", content="\n".join(lines).encode() + b"\n").json()
+    classified = client.post("/api/runs/cl/try", json={"values": {"file": upload["name"]}}).json()
+    assert [r["row"] for r in classified["rows"]] == [1, 2]
+    assert all(sum(r["probabilities"].values()) == pytest.approx(1) for r in classified["rows"])
+
+
+def test_text_streams_as_server_sent_events(client):
+    values = json.dumps({"prime": "the ", "length": 40, "seed": 3})
+    with client.stream("GET", "/api/runs/lm/stream", params={"values": values}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        body = response.read().decode()
+    events = [block.split("\n") for block in body.strip().split("\n\n")]
+    parts = [json.loads(lines[1][len("data: "):]) for lines in events if lines[0] == "event: part"]
+    assert events[-1][0] == "event: end" and parts[0] == "the " and len("".join(parts)) == 44
+    same = client.get("/api/runs/lm/stream", params={"values": values}).text
+    assert same == body  # the seed fixes the sample
+
+
+@pytest.mark.parametrize("values, words", [
+    ('{"temperature": NaN}', "finite"), ('{"temperature": Infinity}', "finite"), ('{"top_p": 2}', "--top-p"),
+    ('{"length": 0}', "--length"), ('{"colour": 1}', "not a field"), ("not json", "JSON"), ('[1]', "JSON object"),
+])
+def test_bad_sampling_options_are_one_line(client, values, words):
+    assert words in error_of(client.get("/api/runs/lm/stream", params={"values": values}))
+
+
+def test_a_verb_of_another_task_is_one_line(client):
+    assert "streams its text" in error_of(client.post("/api/runs/lm/try", json={"values": {}}))
+    assert "draws no streamed text" in error_of(client.get("/api/runs/tr/stream"))
+    assert "not a field" in error_of(client.post("/api/runs/fc/try", json={"values": {"text": "x"}}))
+    assert "takes no text" in error_of(client.post("/api/runs/fc/inspect", json={"text": "x"}))
+    assert "--horizon" in error_of(client.post("/api/runs/fc/try", content=b'{"values": {"horizon": NaN}}'))
+    assert "upload" in error_of(client.post("/api/runs/cl/try", json={"values": {"file": "../beats.txt"}}))
+    error_of(client.post("/api/runs/cl/try", json={"values": {"file": "missing.txt"}}), 404)
+
+
+def test_the_gate_view_of_inspect(client):
+    shown = client.post("/api/runs/lm/inspect", json={"text": "the quick brown fox"}).json()
+    assert shown["steps"] == len("the quick brown fox")
+    page = client.get(shown["view"])
+    assert page.status_code == 200 and "<script" in page.text and "default-src 'none'" in page.headers[
+        "content-security-policy"]
+    assert client.post("/api/runs/fc/inspect", json={"options": {"member": 0}}).json()["steps"] > 0
+    assert "--member" in error_of(client.post("/api/runs/fc/inspect", json={"options": {"member": 7}}))
+    assert "--part" in error_of(client.post("/api/runs/tr/inspect", json={"text": "x", "options": {"part": "middle"}}))
+    assert "options of inspect" in error_of(client.post("/api/runs/lm/inspect", json={"options": {"layer": 1}}))
+
+
+def test_uploads_are_capped_checked_and_kept_inside(client, runs):
+    assert "larger than" in error_of(client.post("/api/uploads?name=big.txt", content=b"a" * 5000), 413)
+    assert "binary" in error_of(client.post("/api/uploads?name=bin.txt", content=b"\x00\x01\x02" * 10)).lower()
+    assert "not a file seqgen reads" in error_of(client.post("/api/uploads?name=x.exe", content=b"MZ"))
+    assert "not a MIDI file" in error_of(client.post("/api/uploads?name=x.mid", content=b"hello"))
+    saved = client.post("/api/uploads?name=../../evil.txt", content=b"some text\n").json()
+    assert saved["name"] == "evil.txt" and (runs / "runs" / ".studio" / "uploads" / "evil.txt").is_file()
+    assert not (runs / "evil.txt").exists()
+    assert [u["name"] for u in client.get("/api/uploads").json()["uploads"]].count("evil.txt") == 1
+    assert not list((runs / "runs" / ".studio" / "uploads").glob("bin*"))  # a refused upload leaves nothing
+
+
+def test_training_options_are_confined_and_checked(client):
+    assert "unknown task" in error_of(client.post("/api/train", json={"task": "poetry"}))
+    assert "cannot be set" in error_of(client.post("/api/train", json={"task": "forecast",
+                                                                       "options": {"output_dir": "/tmp"}}))
+    assert "neither a built-in corpus nor an upload" in error_of(client.post(
+        "/api/train", json={"task": "language-model", "options": {"corpus": "/etc/passwd"}}))
+    assert "already holds a run" in error_of(client.post("/api/train", json={"task": "forecast",
+                                                                              "options": {"name": "fc"}}))
+    assert "plain folder name" in error_of(client.post("/api/train", json={"task": "forecast",
+                                                                            "options": {"name": "../x"}}))
+    assert "cannot change" in error_of(client.post("/api/runs/fc/resume", json={"options": {"hidden_size": 3}}))
+
+
+def wait_for(client, job, states=("finished", "interrupted", "failed"), seconds=90):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job['id']}").json()
+        if job["state"] in states:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(job)
+
+
+@pytest.mark.slow
+def test_training_runs_in_its_own_process_stops_like_ctrl_c_and_resumes(client, runs):
+    upload = client.post("/api/uploads?name=text.txt", content=(runs / "corpus.txt").read_bytes()[:4000]).json()
+    options = {"corpus": upload["name"], "name": "page", "max_steps": 400, "batch_size": 2, "bptt": 8,
+               "hidden_size": 8, "embedding_dim": 8, "eval_interval": 1000, "log_interval": 1, "device": "cpu"}
+    job = client.post("/api/train", json={"task": "language-model", "options": options}).json()
+    assert "another seqgen run is writing" in error_of(client.post("/api/train", json={"task": "language-model",
+                                                                                        "options": options}))
+    job = wait_for(client, job, ("running",))
+    assert "another seqgen run is writing" in error_of(client.post("/api/runs/page/resume", json={}))
+    other = create_app(runs / "runs")  # another server: only the run folder's lock tells it
+    other_client = TestClient(other, base_url=BASE, headers={"X-Seqgen-CSRF": other.state.studio.csrf})
+    assert "another seqgen run is writing" in error_of(other_client.post(
+        "/api/train", json={"task": "language-model", "options": options}))
+    assert {r["name"]: r["state"] for r in client.get("/api/runs").json()["runs"]}.get("page", "running") == "running"
+    client.post(f"/api/jobs/{job['id']}/stop")
+    job = wait_for(client, job)
+    assert job["state"] == "interrupted" and job["points"], job
+    assert (runs / "runs" / "page" / "latest.pt").is_file()
+    assert {r["name"]: r["state"] for r in client.get("/api/runs").json()["runs"]}["page"] == "interrupted"
+    resumed = wait_for(client, client.post("/api/runs/page/resume", json={"options": {"max_steps": 405}}).json())
+    assert resumed["state"] == "finished", resumed
+    assert {r["name"]: r["state"] for r in client.get("/api/runs").json()["runs"]}["page"] == "finished"
+    failed = wait_for(client, client.post("/api/train", json={"task": "language-model", "options": {
+        **options, "name": "bad", "lr": 0}}).json())
+    assert failed["state"] == "failed" and failed["error"].startswith("Error: --lr") and "\n" not in failed["error"]
