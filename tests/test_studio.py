@@ -3,6 +3,7 @@ one line, and the guard (token, cross-site requests, paths confined to the outpu
 
 import json
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +11,9 @@ import pytest
 import seqgen
 
 pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
+with warnings.catch_warnings():  # the test client's note about a future httpx
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from starlette.testclient import TestClient
 
 from seqgen.studio.app import create_app  # noqa: E402
 
@@ -24,7 +27,7 @@ def runs(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("studio")
     (folder / "corpus.txt").write_text(make_text(400), encoding="utf-8")
-    out = dict(output_dir=str(folder / "runs"), progress=False)
+    out = {"output_dir": str(folder / "runs"), "progress": False}
     seqgen.train("language-model", corpus=str(folder / "corpus.txt"), max_steps=4, batch_size=4, bptt=8, eval_interval=4,
                  hidden_size=8, embedding_dim=8, device="cpu", name="lm", **out)
     seqgen.train("translate", train_pairs=200, max_steps=2, eval_interval=2, hidden_size=8, embedding_dim=8, name="tr",
@@ -214,3 +217,113 @@ def test_training_runs_in_its_own_process_stops_like_ctrl_c_and_resumes(client, 
     failed = wait_for(client, client.post("/api/train", json={"task": "language-model", "options": {
         **options, "name": "bad", "lr": 0}}).json())
     assert failed["state"] == "failed" and failed["error"].startswith("Error: --lr") and "\n" not in failed["error"]
+
+
+def test_the_guard_token_cross_site_and_host(runs):
+    app = create_app(runs / "runs", token="s3cret-token-of-the-studio", loopback_only=False)
+    csrf = app.state.studio.csrf
+    client = TestClient(app, base_url="http://192.0.2.7:8008")
+    assert "access token" in error_of(client.get("/"), 401)
+    assert "access token" in error_of(client.get("/api/runs"), 401)
+    assert "access token" in error_of(client.get("/api/runs", headers={"X-Seqgen-Token": "wrong"}), 401)
+    assert client.get("/?token=s3cret-token-of-the-studio").status_code == 200
+    token = {"X-Seqgen-Token": "s3cret-token-of-the-studio"}
+    assert client.get("/api/runs", headers=token).status_code == 200
+    assert client.get("/api/runs/lm/files/run.json?token=s3cret-token-of-the-studio").status_code == 200
+    # a change needs the page's own CSRF token, and no other site's Origin or Sec-Fetch-Site
+    body = {"task": "poetry"}
+    assert "page's token" in error_of(client.post("/api/train", json=body, headers=token), 403)
+    both = {**token, "X-Seqgen-CSRF": csrf}
+    assert "unknown task" in error_of(client.post("/api/train", json=body, headers=both))
+    assert "another site" in error_of(client.post("/api/train", json=body,
+                                                  headers={**both, "Origin": "http://evil.example"}), 403)
+    assert "another site" in error_of(client.post("/api/train", json=body,
+                                                  headers={**both, "Sec-Fetch-Site": "cross-site"}), 403)
+    assert "another site" in error_of(client.get("/api/runs", headers={**token, "Sec-Fetch-Site": "same-site"}), 403)
+    assert "unknown task" in error_of(client.post("/api/train", json=body, headers={
+        **both, "Origin": "http://192.0.2.7:8008", "Sec-Fetch-Site": "same-origin"}))
+
+
+def test_on_loopback_it_answers_only_to_this_machine_and_refuses_cross_site_changes(runs):
+    app = create_app(runs / "runs")
+    client = TestClient(app, base_url=BASE)
+    assert client.get("/api/runs").status_code == 200
+    assert TestClient(app, base_url="http://localhost:8008").get("/api/runs").status_code == 200
+    rebound = TestClient(app, base_url="http://evil.example:8008")  # DNS rebinding: another name for this address
+    assert "answers only to 127.0.0.1" in error_of(rebound.get("/api/runs"), 421)
+    for headers in ({}, {"X-Seqgen-CSRF": "guess"}, {"X-Seqgen-CSRF": app.state.studio.csrf, "Origin": "null"}):
+        error_of(client.post("/api/uploads?name=a.txt", content=b"text\n", headers=headers), 403)
+    assert not (runs / "runs" / ".studio" / "uploads" / "a.txt").exists()
+    page = client.get("/").text
+    assert app.state.studio.csrf in page  # the page carries its token; another site's page cannot read it
+
+
+def test_a_corrupt_checkpoint_or_a_bad_request_never_ends_the_server(client, runs):
+    import shutil
+
+    broken = runs / "runs" / "broken"
+    shutil.copytree(runs / "runs" / "lm", broken)
+    data = (broken / "best.pt").read_bytes()
+    (broken / "best.pt").write_bytes(data[: len(data) // 2])
+    try:
+        assert "broken" in error_of(client.get("/api/runs/broken/form"))
+        error_of(client.get("/api/runs/broken/stream"))
+        error_of(client.post("/api/runs/broken/inspect", json={"text": "a"}))
+        assert "JSON" in error_of(client.post("/api/runs/lm/inspect", content=b"{not json"))
+        assert "JSON object" in error_of(client.post("/api/runs/lm/inspect", content=b"[]"))
+        assert "larger than" in error_of(client.post("/api/runs/lm/inspect", content=b" " * (2 << 20)), 413)
+        error_of(client.delete("/api/runs"), 405)
+        assert "text" in error_of(client.post("/api/runs/lm/inspect", json={"text": 5}))
+        assert client.get("/api/runs").status_code == 200  # still answering
+        assert {r["name"] for r in client.get("/api/runs").json()["runs"]} >= {"broken", "lm"}
+    finally:
+        shutil.rmtree(broken)
+
+
+def test_a_client_leaving_mid_stream_stops_the_sampler(client):
+    import threading
+
+    before = {t.ident for t in threading.enumerate() if t.name == "seqgen-sample"}
+    values = json.dumps({"length": 10_000_000, "seed": 1})
+    with client.stream("GET", "/api/runs/lm/stream", params={"values": values}) as response:
+        lines = response.iter_lines()
+        assert next(lines) == "event: part"
+        assert {t.ident for t in threading.enumerate() if t.name == "seqgen-sample"} - before  # drawing
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = {t.ident for t in threading.enumerate() if t.name == "seqgen-sample"} - before
+        if not left:
+            break
+        time.sleep(0.05)
+    assert not left, "the sampler thread kept drawing after its client left"
+    assert client.get("/api/runs").status_code == 200
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """What `seqgen serve` would run: uvicorn.run's arguments, recorded instead of listening."""
+    import uvicorn
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    return calls
+
+
+def test_seqgen_serve_listens_on_127_0_0_1_unless_told_and_then_needs_a_token(served, tmp_path):
+    from conftest import one_line_error, run
+
+    result = run("serve", "--output-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    app, options = served[-1]
+    assert options["host"] == "127.0.0.1" and options["port"] == 8008
+    assert app.state.studio.token is None and app.state.studio.loopback_only
+    assert "http://127.0.0.1:8008/" in result.output and "token" not in result.output.split("http")[1]
+
+    result = run("serve", "--output-dir", tmp_path / "runs", "--host", "0.0.0.0")
+    app, options = served[-1]
+    token = app.state.studio.token
+    assert options["host"] == "0.0.0.0" and token and len(token) >= 24 and not app.state.studio.loopback_only
+    assert f"?token={token}" in result.output
+    assert "at least 16" in one_line_error(run("serve", "--host", "0.0.0.0", "--token", "short"))
+    (tmp_path / "file").write_text("x")
+    assert "is a file" in one_line_error(run("serve", "--output-dir", tmp_path / "file"))
