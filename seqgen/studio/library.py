@@ -96,7 +96,7 @@ class Library:
         if isinstance(run.get("parameters"), int):
             size += f" ({run['parameters']:,} parameters)"
         best = run.get("best_val_loss")
-        return {"name": folder.name, "task": run.get("task") if run.get("task") in TASKS else run.get("task", "?"),
+        return {"name": folder.name, "task": str(run.get("task", "–")),
                 "corpus": str(config.get("corpus", "")), "size": size.strip(),
                 "best_val_loss": best if isinstance(best, (int, float)) else None,
                 "date": datetime.datetime.fromtimestamp(date).isoformat(timespec="seconds"),

@@ -116,7 +116,7 @@ async function loadRuns() {
     const body = $("runs").tBodies[0];
     body.replaceChildren(...data.runs.map((run) => {
       const row = el("tr", {"data-run": run.name},
-        el("td", {text: run.name}), el("td", {text: run.task}), el("td", {text: run.corpus}), el("td", {text: run.size}),
+        el("td", {text: run.name}), el("td", {text: run.task}), el("td", {text: run.corpus.split(/[\\/]/).pop(), title: run.corpus}), el("td", {text: run.size}),
         el("td", {text: run.best_val_loss === null ? "–" : run.best_val_loss.toFixed(4)}), el("td", {text: run.date.replace("T", " ")}),
         el("td", {text: run.state, class: "state-" + run.state}));
       if (current === run.name) row.classList.add("on");
@@ -337,7 +337,7 @@ function watchJob(job) {
     const figures = Object.entries(j.postfix).map(([k, v]) => `${k} ${v}`).join(" · ");
     status.textContent = `${j.state} · ${(100 * j.fraction).toFixed(0)}%` + (figures ? " · " + figures : "");
     status.dataset.fraction = j.fraction;
-    lineChart(curve, [{cls: "train", points: j.points}], "% of the budget");
+    lineChart(curve, [{cls: "train", points: j.points}], "% done");
     curve.dataset.points = j.points.length;
     error.textContent = j.error || "";
     stop.disabled = !["starting", "running"].includes(j.state);
