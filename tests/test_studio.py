@@ -100,12 +100,12 @@ def test_a_run_name_is_never_a_path(client, runs):
 
 def test_each_task_offers_its_own_form_and_answers(client, runs):
     views = {name: client.get(f"/api/runs/{name}/form").json()["try"]["view"] for name in ("lm", "tr", "fc", "cl")}
-    assert views == {"lm": "stream", "tr": "translation", "fc": "forecast", "cl": "probabilities"}
+    assert views == {"lm": "stream", "tr": "translation", "fc": "band", "cl": "probabilities"}
     translation = client.post("/api/runs/tr/try", json={"values": {"text": "March 3, 2001", "beam_size": 2}}).json()
     assert isinstance(translation["translation"], str)
     assert np.array(translation["weights"]).shape == (len(translation["target"]), len(translation["source"]))
     forecast = client.post("/api/runs/fc/try", json={"values": {"horizon": 6}}).json()
-    assert len(forecast["rows"]) == 6 and all(r["lower"] <= r["forecast"] <= r["upper"] for r in forecast["rows"])
+    assert len(forecast["rows"]) == 6 and all(r["lower"] <= r["value"] <= r["upper"] for r in forecast["rows"])
     assert len(forecast["history"]) == 144
     lines = (runs / "beats.txt").read_text().splitlines()[:2]
     upload = client.post("/api/uploads?name=beats.txt", content="\n".join(lines).encode() + b"\n").json()

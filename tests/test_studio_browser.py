@@ -208,12 +208,12 @@ def test_the_studio_in_a_browser(browser, studio):
     wait(lambda: browser.find_element(By.ID, "try-title").text == "Forecast", what="the forecast form")
     set_field(browser, "try-horizon", 24)
     browser.find_element(By.ID, "try-go").click()
-    chart = wait(lambda: browser.find_elements(By.ID, "forecast-chart"), what="the forecast chart")[0]
+    chart = wait(lambda: browser.find_elements(By.ID, "band-chart"), what="the forecast chart")[0]
     assert chart.find_elements(By.CSS_SELECTOR, "polygon.band") and chart.find_elements(By.CSS_SELECTOR,
-                                                                                          "polyline.forecast")
-    whole = chart.find_element(By.CSS_SELECTOR, "polyline.forecast").get_attribute("points")
-    Select(browser.find_element(By.ID, "forecast-zoom")).select_by_value("end")
-    assert chart.find_element(By.CSS_SELECTOR, "polyline.forecast").get_attribute("points") != whole
+                                                                                          "polyline.continued")
+    whole = chart.find_element(By.CSS_SELECTOR, "polyline.continued").get_attribute("points")
+    Select(browser.find_element(By.ID, "band-zoom")).select_by_value("end")
+    assert chart.find_element(By.CSS_SELECTOR, "polyline.continued").get_attribute("points") != whole
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", chart)
     browser.save_screenshot(str(DOCS / "studio-forecast.png"))
 

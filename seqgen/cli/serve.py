@@ -35,8 +35,9 @@ def serve_command(output_dir, host, port, token, max_upload_mb):
     """Open the studio: train, generate, listen and look inside, in one local web page.
 
     It lists every run in --output-dir (those trained from a terminal too), trains new ones (each in a process
-    of its own), samples text as it is drawn, plays and downloads music, translates with the attention shown,
-    draws forecasts and classifies uploaded files, and shows the gates of `seqgen inspect`. Nothing it serves
+    of its own), tries each model as its task offers (text streamed as it is drawn, music played and downloaded,
+    attention pictures, series drawn with their band, class probabilities of an uploaded file), and shows the gates
+    of `seqgen inspect`. Nothing it serves
     asks any other host for anything."""
     from pathlib import Path
 

@@ -1,6 +1,7 @@
 """`seqgen serve`: a local web page over the Python API for every task. It trains (each run in a process of
 its own), lists the runs of an output folder, tries a model (text streamed as it is drawn, music seen, heard and
-downloaded, a translation with its attention, a forecast with its band, a file classified) and shows the gates
+downloaded, a sentence's translation with its attention, a series continued with its band, a file's class
+probabilities) and shows the gates
 of `seqgen inspect`. It knows the tasks only through seqgen.tasks: their options, and their present.py
 (STUDIO_TRAIN, studio_form, studio_try, studio_stream), name what the page offers.
 
@@ -11,4 +12,4 @@ of `seqgen inspect`. It knows the tasks only through seqgen.tasks: their options
 """
 
 # What a task's studio_form may ask the page to draw (its "view").
-VIEWS = ("stream", "music", "translation", "forecast", "probabilities")
+VIEWS = ("stream", "music", "translation", "band", "probabilities")

@@ -54,6 +54,19 @@ VIEW_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsaf
                "frame-ancestors 'self'")
 
 
+# Every endpoint: method, path, Endpoints' method. GET changes nothing; each POST needs the page's CSRF token.
+ROUTES = (
+    ("GET", "/", "page"), ("GET", "/static/{name}", "static"), ("GET", "/api/tasks", "tasks"),
+    ("GET", "/api/runs", "runs"), ("GET", "/api/runs/{name}", "run_detail"),
+    ("GET", "/api/runs/{name}/files/{file}", "run_file"), ("GET", "/api/runs/{name}/form", "form"),
+    ("POST", "/api/runs/{name}/try", "try_model"), ("GET", "/api/runs/{name}/stream", "stream"),
+    ("POST", "/api/runs/{name}/inspect", "inspect"), ("POST", "/api/runs/{name}/resume", "resume"),
+    ("GET", "/api/samples/{key}/{file}", "sample_file"), ("GET", "/api/views/{key}", "view"),
+    ("GET", "/api/uploads", "uploads"), ("POST", "/api/uploads", "upload"), ("POST", "/api/train", "train"),
+    ("GET", "/api/jobs", "job_list"), ("GET", "/api/jobs/{id}", "job_detail"), ("POST", "/api/jobs/{id}/stop", "stop"),
+)
+
+
 class Refused(Exception):
     def __init__(self, status: int, line: str):
         super().__init__(line)
@@ -161,9 +174,9 @@ def endpoint(function):
     """A mistake is the command line's one line ({"error": line}, 400; 404 for what is not there); anything
     else is one line too (500), with its traceback on the server's terminal."""
 
-    async def answer(request: Request):
+    async def answer(*arguments):
         try:
-            return await function(request)
+            return await function(*arguments)
         except Refused as refused:
             return JSONResponse({"error": refused.line}, refused.status)
         except TooLarge as error:
@@ -199,26 +212,25 @@ async def json_body(request: Request) -> dict:
     return data
 
 
-def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_only: bool = True,
-               max_upload_bytes: int = 50 * 2**20) -> Starlette:
-    """The studio over `output_dir`. `token`: what every request must carry (None: none needed, which
-    `seqgen serve` allows only on 127.0.0.1); `loopback_only`: answer only to requests naming this machine."""
-    studio = Studio(output_dir, token, loopback_only, max_upload_bytes)
-    library, jobs = studio.library, studio.jobs
+class Endpoints:
+    """The studio's endpoints, over one Studio."""
 
-    async def page(request: Request):
+    def __init__(self, studio: Studio):
+        self.studio, self.library, self.jobs = studio, studio.library, studio.jobs
+
+    async def page(self, request: Request):
         text = (STATIC / "studio.html").read_text(encoding="utf-8")
-        return HTMLResponse(text.replace("{{csrf}}", html.escape(studio.csrf)).replace(
-            "{{root}}", html.escape(str(library.root))))
+        return HTMLResponse(text.replace("{{csrf}}", html.escape(self.studio.csrf)).replace(
+            "{{root}}", html.escape(str(self.library.root))))
 
-    async def static(request: Request):
+    async def static(self, request: Request):
         name = request.path_params["name"]
         if name not in STATIC_FILES:
             return JSONResponse({"error": f"Error: no file {name[:60]!r}"}, 404)
         return FileResponse(STATIC / name, media_type=STATIC_FILES[name])
 
     @endpoint
-    async def tasks(request: Request):
+    async def tasks(self, request: Request):
         from seqgen.data.corpora import describe_corpora
 
         listed = []
@@ -229,25 +241,25 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
                            "fields": train_fields(name, main), "more": [n for n in trainable(name) if n not in main]})
         corpora = [{"name": row["name"], "kind": row["kind"], "description": row["description"]}
                    for row in describe_corpora()]
-        return JSONResponse({"tasks": listed, "corpora": corpora, "uploads": library.uploads(),
+        return JSONResponse({"tasks": listed, "corpora": corpora, "uploads": self.library.uploads(),
                              "resumable": list(RESUMABLE_OVERRIDES), "views": list(VIEWS)})
 
     @endpoint
-    async def runs(request: Request):
-        return JSONResponse({"root": str(library.root), "runs": await run_in_threadpool(library.runs)})
+    async def runs(self, request: Request):
+        return JSONResponse({"root": str(self.library.root), "runs": await run_in_threadpool(self.library.runs)})
 
     @endpoint
-    async def run_detail(request: Request):
-        return JSONResponse(await run_in_threadpool(library.detail, request.path_params["name"]))
+    async def run_detail(self, request: Request):
+        return JSONResponse(await run_in_threadpool(self.library.detail, request.path_params["name"]))
 
     @endpoint
-    async def run_file(request: Request):
-        path = library.run_file(request.path_params["name"], request.path_params["file"])
+    async def run_file(self, request: Request):
+        path = self.library.run_file(request.path_params["name"], request.path_params["file"])
         return FileResponse(path, filename=path.name)
 
     @endpoint
-    async def form(request: Request):
-        model = await run_in_threadpool(studio.model, request.path_params["name"])
+    async def form(self, request: Request):
+        model = await run_in_threadpool(self.studio.model, request.path_params["name"])
         shown = presentation(model.task)
         offered = shown.studio_form(model) if hasattr(shown, "studio_form") else None
         inspect_fields = [click_field(o) for o in shown.INSPECT_INPUT_OPTIONS + shown.INSPECT_MODEL_OPTIONS]
@@ -255,7 +267,7 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
                              "inspect": {"text": shown.INSPECT_TEXT, "reads": shown.INSPECT_READS,
                                          "fields": inspect_fields}})
 
-    def checked_values(offered: dict, values) -> dict:
+    def checked_values(self, offered: dict, values) -> dict:
         if not isinstance(values, dict):
             raise SeqgenError("the values must be a JSON object of the form's fields")
         fields = {f["name"]: f for f in offered["fields"]}
@@ -266,11 +278,11 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
         values = {name: (None if value == "" else value) for name, value in values.items()}
         for name, value in values.items():
             if value is not None and (fields[name]["kind"] == "upload" or fields[name].get("path")):
-                values[name] = str(library.upload(value))
+                values[name] = str(self.library.upload(value))
         return values
 
-    async def offered_form(name: str, view: Optional[str] = None):
-        model = await run_in_threadpool(studio.model, name)
+    async def offered_form(self, name: str, view: Optional[str] = None):
+        model = await run_in_threadpool(self.studio.model, name)
         shown = presentation(model.task)
         offered = shown.studio_form(model) if hasattr(shown, "studio_form") else None
         if offered is None:
@@ -282,36 +294,36 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
         return model, shown, offered
 
     @endpoint
-    async def try_model(request: Request):
+    async def try_model(self, request: Request):
         body = await json_body(request)
-        model, shown, offered = await offered_form(request.path_params["name"])
-        values = checked_values(offered, body.get("values", {}))
-        key, folder = library.sample_folder()
+        model, shown, offered = await self.offered_form(request.path_params["name"])
+        values = self.checked_values(offered, body.get("values", {}))
+        key, folder = self.library.sample_folder()
         result = await run_in_threadpool(shown.studio_try, model, values, folder)
         files = result.pop("files", None) or {}
         result["files"] = {kind: f"/api/samples/{key}/{name}" for kind, name in files.items()}
         return JSONResponse({"view": offered["view"], **result})
 
     @endpoint
-    async def stream(request: Request):
+    async def stream(self, request: Request):
         try:
             values = json.loads(request.query_params.get("values") or "{}")
         except ValueError as error:
             raise SeqgenError(f"values is not JSON: {error}") from None
-        model, shown, offered = await offered_form(request.path_params["name"], "stream")
-        parts = shown.studio_stream(model, checked_values(offered, values))
+        model, shown, offered = await self.offered_form(request.path_params["name"], "stream")
+        parts = shown.studio_stream(model, self.checked_values(offered, values))
         first = await run_in_threadpool(next, parts, "")  # a mistake in the options is one line, before the stream
         return StreamingResponse(sse_events(parts, first), media_type="text/event-stream")
 
     @endpoint
-    async def sample_file(request: Request):
-        path = library.sample_file(request.path_params["key"], request.path_params["file"])
+    async def sample_file(self, request: Request):
+        path = self.library.sample_file(request.path_params["key"], request.path_params["file"])
         return FileResponse(path, filename=path.name)
 
     @endpoint
-    async def inspect(request: Request):
+    async def inspect(self, request: Request):
         body = await json_body(request)
-        model = await run_in_threadpool(studio.model, request.path_params["name"])
+        model = await run_in_threadpool(self.studio.model, request.path_params["name"])
         shown = presentation(model.task)
         options = {o.name: o for o in shown.INSPECT_INPUT_OPTIONS + shown.INSPECT_MODEL_OPTIONS}
         given = body.get("options") or {}
@@ -322,7 +334,7 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
             if value in (None, ""):
                 continue
             if isinstance(options[name].type, click.Path):
-                values[name] = str(library.upload(value))
+                values[name] = str(self.library.upload(value))
                 continue
             try:
                 values[name] = options[name].type.convert(value, options[name], None)
@@ -345,38 +357,38 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
         from seqgen.inspect.features import describe
 
         per_direction = inspection.units // 2 if inspection.directions == 2 else None
-        return JSONResponse({"view": f"/api/views/{studio.keep_view(text_of_page)}", "steps": inspection.steps,
+        return JSONResponse({"view": f"/api/views/{self.studio.keep_view(text_of_page)}", "steps": inspection.steps,
                              "ranking": [describe(e, per_direction) for e in inspection.ranking(5)]})
 
     @endpoint
-    async def view(request: Request):
-        page_text = studio._views.get(request.path_params["key"])
+    async def view(self, request: Request):
+        page_text = self.studio._views.get(request.path_params["key"])
         if page_text is None:
             raise NotFound("that gate view is gone (the studio keeps the last 20); show it again")
         return HTMLResponse(page_text, headers={"content-security-policy": VIEW_POLICY,
                                                 "x-frame-options": "SAMEORIGIN"})
 
     @endpoint
-    async def upload(request: Request):
-        name = library.upload_name(request.query_params.get("name"))
+    async def upload(self, request: Request):
+        name = self.library.upload_name(request.query_params.get("name"))
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > library.max_upload_bytes:
-            raise TooLarge(too_large(library.max_upload_bytes))
+        if length is not None and length.isdigit() and int(length) > self.library.max_upload_bytes:
+            raise TooLarge(too_large(self.library.max_upload_bytes))
         chunks = []
         total = 0
         async for chunk in request.stream():
             total += len(chunk)
-            if total > library.max_upload_bytes:
-                raise TooLarge(too_large(library.max_upload_bytes))
+            if total > self.library.max_upload_bytes:
+                raise TooLarge(too_large(self.library.max_upload_bytes))
             chunks.append(chunk)
-        return JSONResponse(await run_in_threadpool(library.save_upload, name, chunks))
+        return JSONResponse(await run_in_threadpool(self.library.save_upload, name, chunks))
 
     @endpoint
-    async def uploads(request: Request):
-        return JSONResponse({"uploads": library.uploads()})
+    async def uploads(self, request: Request):
+        return JSONResponse({"uploads": self.library.uploads()})
 
     @endpoint
-    async def train(request: Request):
+    async def train(self, request: Request):
         body = await json_body(request)
         task = body.get("task")
         get_task(task)  # an unknown task is one line
@@ -388,58 +400,58 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
             raise SeqgenError(f"{', '.join(unknown)[:100]} cannot be set from the studio for --task {task}")
         for name in list(options):
             if name != "name" and metadata(owner(task, name), name).get("path"):
-                options[name] = corpus_value(task, name, options[name])
+                options[name] = self.corpus_value(task, name, options[name])
         corpus = options.get("corpus", next((f["default"] for f in train_fields(task, ["corpus"])), "run"))
         name = options.pop("name", None) or default_name(Path(str(corpus)).stem)
         check_name(name)
-        refuse_busy(name)
-        check_new_run(str(library.root), name)
-        job = jobs.start(task, name, {**options, "output_dir": str(library.root), "name": name})
+        self.refuse_busy(name)
+        check_new_run(str(self.library.root), name)
+        job = self.jobs.start(task, name, {**options, "output_dir": str(self.library.root), "name": name})
         return JSONResponse(job.as_dict())
 
     @endpoint
-    async def resume(request: Request):
+    async def resume(self, request: Request):
         body = await json_body(request)
         name = request.path_params["name"]
-        folder = library.run_folder(name)
+        folder = self.library.run_folder(name)
         options = {k: v for k, v in dict(body.get("options") or {}).items() if v not in (None, "")}
         fixed = sorted(set(options) - set(RESUMABLE_OVERRIDES))
         if fixed:
             raise SeqgenError(f"{', '.join(fixed)[:100]} cannot change when resuming; only "
                               f"{', '.join(RESUMABLE_OVERRIDES)} can")
-        refuse_busy(name)
+        self.refuse_busy(name)
         if not (folder / "latest.pt").is_file():
             raise SeqgenError(f"the run {name} has no latest.pt to resume from")
-        job = jobs.start(None, name, options, resume=str(folder / "latest.pt"))
+        job = self.jobs.start(None, name, options, resume=str(folder / "latest.pt"))
         return JSONResponse(job.as_dict())
 
     @endpoint
-    async def job_list(request: Request):
-        return JSONResponse({"jobs": jobs.all()})
+    async def job_list(self, request: Request):
+        return JSONResponse({"jobs": self.jobs.all()})
 
     @endpoint
-    async def job_detail(request: Request):
-        job = jobs.get(request.path_params["id"])
+    async def job_detail(self, request: Request):
+        job = self.jobs.get(request.path_params["id"])
         if job is None:
             raise NotFound(f"no training job {request.path_params['id'][:40]!r} in this studio")
         return JSONResponse(job.as_dict())
 
     @endpoint
-    async def stop(request: Request):
-        job = jobs.get(request.path_params["id"])
+    async def stop(self, request: Request):
+        job = self.jobs.get(request.path_params["id"])
         if job is None:
             raise NotFound(f"no training job {request.path_params['id'][:40]!r} in this studio")
-        jobs.stop(job)
+        self.jobs.stop(job)
         return JSONResponse(job.as_dict())
 
-    def refuse_busy(name: str) -> None:
+    def refuse_busy(self, name: str) -> None:
         """One line at once for a run folder a live run writes to (its lock, which the training process takes
         too), or that a run this studio is starting will write to."""
-        folder = library.root / name
-        if held_by_another(folder / ".lock") or jobs.active(name):
+        folder = self.library.root / name
+        if held_by_another(folder / ".lock") or self.jobs.active(name):
             raise RunBusy(f"another seqgen run is writing to {folder}; wait for it to finish, or choose another name")
 
-    def corpus_value(task: str, name: str, value) -> str:
+    def corpus_value(self, task: str, name: str, value) -> str:
         """A file option of training: a built-in corpus (by name) or an upload, nothing else on the machine."""
         from seqgen.data.corpora import describe_corpora
 
@@ -448,23 +460,22 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
         if name == "corpus" and value in {row["name"] for row in describe_corpora()}:
             return value
         try:
-            return str(library.upload(value))
+            return str(self.library.upload(value))
         except SeqgenError:
             raise SeqgenError(f"--{name.replace('_', '-')} {value[:60]!r} is neither a built-in corpus nor an upload; "
                               "upload the file first") from None
 
-    routes = [
-        Route("/", page), Route("/static/{name}", static),
-        Route("/api/tasks", tasks), Route("/api/runs", runs), Route("/api/runs/{name}", run_detail),
-        Route("/api/runs/{name}/files/{file}", run_file), Route("/api/runs/{name}/form", form),
-        Route("/api/runs/{name}/try", try_model, methods=["POST"]), Route("/api/runs/{name}/stream", stream),
-        Route("/api/runs/{name}/inspect", inspect, methods=["POST"]),
-        Route("/api/runs/{name}/resume", resume, methods=["POST"]),
-        Route("/api/samples/{key}/{file}", sample_file), Route("/api/views/{key}", view),
-        Route("/api/uploads", uploads), Route("/api/uploads", upload, methods=["POST"]),
-        Route("/api/train", train, methods=["POST"]), Route("/api/jobs", job_list),
-        Route("/api/jobs/{id}", job_detail), Route("/api/jobs/{id}/stop", stop, methods=["POST"]),
-    ]
+
+
+def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_only: bool = True,
+               max_upload_bytes: int = 50 * 2**20) -> Starlette:
+    """The studio over `output_dir`. `token`: what every request must carry (None: none needed, which
+    `seqgen serve` allows only on 127.0.0.1); `loopback_only`: answer only to requests naming this machine."""
+    studio = Studio(output_dir, token, loopback_only, max_upload_bytes)
+    jobs = studio.jobs
+    endpoints = Endpoints(studio)
+    routes = [Route(path, getattr(endpoints, name), methods=[method]) for method, path, name in ROUTES]
+
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield

@@ -148,8 +148,7 @@ async function openRun(name) {
     if (form.try) {
       $("try-panel").hidden = false;
       $("try-panel").dataset.view = form.try.view;
-      $("try-title").textContent = {stream: "Generate text", music: "Generate music", translation: "Translate",
-        forecast: "Forecast", probabilities: "Classify a file"}[form.try.view] || "Try it";
+      $("try-title").textContent = form.try.title || "Try it";
       buildFields($("try-fields"), form.try.fields, "try");
     }
     $("inspect-panel").hidden = false;
@@ -171,7 +170,7 @@ async function tryModel() {
   try {
     const result = await api(`/api/runs/${encodeURIComponent(current)}/try`, {method: "POST", json: {values}});
     output.replaceChildren();
-    ({music: drawMusic, translation: drawTranslation, forecast: drawForecast, probabilities: drawProbabilities})[view](result, output);
+    ({music: drawMusic, translation: drawTranslation, band: drawBand, probabilities: drawProbabilities})[view](result, output);
   } catch (error) { showError("try-error", error); } finally { $("try-go").disabled = false; }
 }
 
@@ -245,25 +244,25 @@ function drawTranslation(result, output) {
   output.append(el("p", {class: "help", text: "attention: each row is an output piece, each column the input piece it reads"}), table);
 }
 
-function drawForecast(result, output) {
-  const svg = el("svg:svg", {id: "forecast-chart", class: "chart", viewBox: "0 0 600 220", preserveAspectRatio: "none"});
-  const n = result.history.length, zoom = el("select", {id: "forecast-zoom"});
-  for (const [value, label] of [["all", "the whole series"], ["end", "zoom on the forecast"]]) zoom.append(el("option", {value, text: label}));
+function drawBand(result, output) {  // a series continued by the model, with its band
+  const svg = el("svg:svg", {id: "band-chart", class: "chart", viewBox: "0 0 600 220", preserveAspectRatio: "none"});
+  const n = result.history.length, zoom = el("select", {id: "band-zoom"});
+  for (const [value, label] of [["all", "the whole series"], ["end", "zoom on the end"]]) zoom.append(el("option", {value, text: label}));
   const draw = () => {
     const from = zoom.value === "end" ? Math.max(0, n - 3 * result.rows.length) : 0;
     const history = result.history.slice(from).map((p, i) => [from + i + 1, p[1]]);
-    const rows = result.rows.map((r) => [n + r.step, r.forecast]);
+    const rows = result.rows.map((r) => [n + r.step, r.value]);
     const band = result.rows.map((r) => [n + r.step, r.lower, r.upper]);
     const actual = result.actual.map((v, i) => [n + i + 1, v]);
-    lineChart(svg, [{cls: "history", points: history}, {cls: "forecast", points: [[n, result.history[n - 1][1]], ...rows], band},
+    lineChart(svg, [{cls: "history", points: history}, {cls: "continued", points: [[n, result.history[n - 1][1]], ...rows], band},
       {cls: "actual", points: actual}], "step");
   };
   zoom.addEventListener("change", draw);
   output.append(el("label", {}, "view ", zoom), svg);
   draw();
-  const table = el("table", {id: "forecast-rows"}, el("tr", {}, ...["step", "date", "forecast", "90% band"].map((h) => el("th", {text: h}))));
-  for (const r of result.rows) table.append(el("tr", {}, el("td", {text: r.step}), el("td", {text: r.date || ""}),
-    el("td", {text: r.forecast.toFixed(2)}), el("td", {text: `${r.lower.toFixed(2)} – ${r.upper.toFixed(2)}`})));
+  const table = el("table", {id: "band-rows"}, el("tr", {}, ...["step", "", "value", result.band || "band"].map((h) => el("th", {text: h}))));
+  for (const r of result.rows) table.append(el("tr", {}, el("td", {text: r.step}), el("td", {text: r.label || ""}),
+    el("td", {text: r.value.toFixed(2)}), el("td", {text: `${r.lower.toFixed(2)} – ${r.upper.toFixed(2)}`})));
   output.append(table);
 }
 

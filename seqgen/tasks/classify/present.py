@@ -68,7 +68,7 @@ STUDIO_ROWS = 1000  # the most rows of a classified file the page shows
 
 def studio_form(model) -> dict:
     """A file laid out as the training file, classified with each class's probability."""
-    return {"view": "probabilities", "fields": [
+    return {"view": "probabilities", "title": "Classify a file", "fields": [
         {"name": "file", "label": "file", "kind": "upload", "default": None,
          "help": "A file laid out as the training file (its lines may hold only values: untick labels)."},
         {"name": "labeled", "label": "labels", "kind": "checkbox", "default": True,

@@ -51,14 +51,17 @@ def studio_form(model) -> dict:
     from seqgen.options import form_fields
     from seqgen.tasks.forecast.config import PredictConfig
 
-    return {"view": "forecast", "fields": form_fields(PredictConfig, ("horizon", "from_end"))}
+    return {"view": "band", "title": "Forecast", "fields": form_fields(PredictConfig, ("horizon", "from_end"))}
 
 
 def studio_try(model, values: dict, folder) -> dict:
-    """The series it forecasts from, the forecast rows (with the 90 % band) and the points that followed."""
+    """The series it forecasts from, the forecast (each step's label, value and 90 % band) and the points that
+    followed."""
     rows = model.forecast(values.get("horizon"), values.get("from_end", True))
     values_, dates = model.values, model.dates
     n = len(values_) if values.get("from_end", True) else model.train_points
     labels = dates or [str(i + 1) for i in range(len(values_))]
-    return {"history": [[labels[i], float(values_[i])] for i in range(n)], "rows": rows,
+    return {"history": [[labels[i], float(values_[i])] for i in range(n)], "band": "90 % band",
+            "rows": [{"step": r["step"], "label": r["date"], "value": r["forecast"], "lower": r["lower"],
+                      "upper": r["upper"]} for r in rows],
             "actual": [float(v) for v in values_[n:n + len(rows)]]}

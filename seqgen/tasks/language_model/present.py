@@ -92,8 +92,8 @@ def studio_form(model) -> dict:
     from seqgen.tasks.language_model.config import SampleConfig
 
     if model.is_music:
-        return {"view": "music", "fields": form_fields(SampleConfig, _STUDIO_MUSIC, length=300)}
-    return {"view": "stream", "fields": form_fields(SampleConfig, _STUDIO_TEXT, length=300)}
+        return {"view": "music", "title": "Generate music", "fields": form_fields(SampleConfig, _STUDIO_MUSIC, length=300)}
+    return {"view": "stream", "title": "Generate text", "fields": form_fields(SampleConfig, _STUDIO_TEXT, length=300)}
 
 
 def studio_stream(model, values: dict):

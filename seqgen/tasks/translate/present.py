@@ -63,7 +63,7 @@ def studio_form(model) -> dict:
     from seqgen.options import form_fields
     from seqgen.tasks.translate.config import DecodeConfig
 
-    return {"view": "translation", "fields": [
+    return {"view": "translation", "title": "Translate", "fields": [
         {"name": "text", "label": "sentence", "kind": "text", "default": "", "help": "The sentence to translate."},
         *form_fields(DecodeConfig, ("beam_size",), beam_size=1)]}
 
