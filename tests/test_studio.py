@@ -226,7 +226,9 @@ def test_the_guard_token_cross_site_and_host(runs):
     assert "access token" in error_of(client.get("/"), 401)
     assert "access token" in error_of(client.get("/api/runs"), 401)
     assert "access token" in error_of(client.get("/api/runs", headers={"X-Seqgen-Token": "wrong"}), 401)
-    assert client.get("/?token=s3cret-token-of-the-studio").status_code == 200
+    page = client.get("/?token=s3cret-token-of-the-studio")
+    assert page.status_code == 200
+    assert client.get("/static/studio.js").status_code == 200  # what the page loads by itself: code, no data
     token = {"X-Seqgen-Token": "s3cret-token-of-the-studio"}
     assert client.get("/api/runs", headers=token).status_code == 200
     assert client.get("/api/runs/lm/files/run.json?token=s3cret-token-of-the-studio").status_code == 200
@@ -327,3 +329,23 @@ def test_seqgen_serve_listens_on_127_0_0_1_unless_told_and_then_needs_a_token(se
     assert "at least 16" in one_line_error(run("serve", "--host", "0.0.0.0", "--token", "short"))
     (tmp_path / "file").write_text("x")
     assert "is a file" in one_line_error(run("serve", "--output-dir", tmp_path / "file"))
+
+
+def test_a_progress_listener_sees_every_task_train_and_run_json_says_how_a_run_ended(tmp_path, corpus_file):
+    from seqgen.training import report_progress
+
+    for task, options in (("language-model", {"corpus": str(corpus_file), "max_steps": 6, "log_interval": 2,
+                                              "eval_interval": 6, "hidden_size": 8, "embedding_dim": 8, "bptt": 8,
+                                              "batch_size": 2}),
+                          ("forecast", {"epochs": 2, "ensemble": 1, "hidden_size": 4})):
+        seen = []
+        with report_progress(seen.append):
+            run = seqgen.train(task, output_dir=str(tmp_path), name=task, progress=False, **options)
+        assert seen and seen[-1]["fraction"] == pytest.approx(1.0), (task, seen)
+        assert any("loss" in state["postfix"] for state in seen), (task, seen)
+        assert json.loads((run.run_dir / "run.json").read_text())["stop_reason"] == "budget"
+    steps = iter(range(100))
+    stopped = seqgen.train("language-model", corpus=str(corpus_file), max_steps=50, hidden_size=8, embedding_dim=8,
+                           bptt=8, batch_size=2, output_dir=str(tmp_path), name="stopped", progress=False,
+                           should_stop=lambda: next(steps) >= 3)
+    assert json.loads((stopped.run_dir / "run.json").read_text())["stop_reason"] == "interrupted"

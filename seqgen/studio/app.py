@@ -94,7 +94,7 @@ class Studio:
             "[") else (request.headers.get("host") or "").split("]")[0] + "]"
         if self.loopback_only and host not in LOOPBACK:
             return Refused(421, f"Error: this studio answers only to 127.0.0.1 or localhost, not {host[:60]!r}")
-        if self.token is not None:
+        if self.token is not None and not request.url.path.startswith("/static/"):  # the page's script and style
             given = request.headers.get("x-seqgen-token") or request.query_params.get("token") or ""
             if not secrets.compare_digest(given.encode(), self.token.encode()):
                 return Refused(401, "Error: this studio needs its access token: open the address `seqgen serve` "
