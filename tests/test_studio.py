@@ -349,3 +349,50 @@ def test_a_progress_listener_sees_every_task_train_and_run_json_says_how_a_run_e
                            bptt=8, batch_size=2, output_dir=str(tmp_path), name="stopped", progress=False,
                            should_stop=lambda: next(steps) >= 3)
     assert json.loads((stopped.run_dir / "run.json").read_text())["stop_reason"] == "interrupted"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", [["-m", "seqgen"], ["-c", "from seqgen.cli import main; main()"]])
+def test_seqgen_serve_trains_in_a_process_of_its_own_whatever_started_it(tmp_path, entry):
+    """`python -m seqgen serve` and the `seqgen` script: the training process starts afresh (it does not run the
+    command line again), trains and reports."""
+    import re
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, *entry, "serve", "--output-dir", str(tmp_path), "--port", str(port)],
+                              stderr=subprocess.PIPE, text=True)
+    address = f"http://127.0.0.1:{port}"
+
+    def ask(path, body=None, csrf=""):
+        request = urllib.request.Request(address + path, data=None if body is None else json.dumps(body).encode(),
+                                         headers={"X-Seqgen-CSRF": csrf, "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read().decode()
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = ask("/")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
+                time.sleep(0.2)
+        csrf = re.search(r'name="seqgen-csrf" content="([^"]+)"', page).group(1)
+        job = json.loads(ask("/api/train", {"task": "forecast", "options": {"epochs": 2, "ensemble": 1,
+                                                                             "hidden_size": 4, "name": "f"}}, csrf))
+        while job["state"] not in ("finished", "failed", "interrupted"):
+            assert time.monotonic() < deadline + 60, job
+            time.sleep(0.3)
+            job = json.loads(ask(f"/api/jobs/{job['id']}"))
+        assert job["state"] == "finished", job
+        assert json.loads(ask("/api/runs"))["runs"][0]["state"] == "finished"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

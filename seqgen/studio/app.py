@@ -401,8 +401,8 @@ class Endpoints:
         for name in list(options):
             if name != "name" and metadata(owner(task, name), name).get("path"):
                 options[name] = self.corpus_value(task, name, options[name])
-        corpus = options.get("corpus", next((f["default"] for f in train_fields(task, ["corpus"])), "run"))
-        name = options.pop("name", None) or default_name(Path(str(corpus)).stem)
+        corpus = options.get("corpus") or next((f["default"] for f in train_fields(task, ["corpus"])), None)
+        name = options.pop("name", None) or default_name(Path(str(corpus or "run")).stem)
         check_name(name)
         self.refuse_busy(name)
         check_new_run(str(self.library.root), name)

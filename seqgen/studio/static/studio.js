@@ -301,7 +301,8 @@ function fillTrainForm() {
   const corpus = task.fields.find((f) => f.name === "corpus"), select = $("train-corpus");
   select.replaceChildren();
   if (corpus) {
-    select.append(el("option", {value: corpus.default, text: corpus.default + " (the task's default)"}));
+    if (corpus.default === null) select.append(el("option", {value: "", text: "(upload a file)"}));
+    else select.append(el("option", {value: corpus.default, text: corpus.default + " (the task's default)"}));
     for (const c of CORPORA) if (c.name !== corpus.default) select.append(el("option", {value: c.name, text: `${c.name} (${c.kind})`}));
     for (const u of UPLOADS) select.append(el("option", {value: u.name, text: `${u.name} (uploaded)`}));
   }
