@@ -396,3 +396,22 @@ def test_seqgen_serve_trains_in_a_process_of_its_own_whatever_started_it(tmp_pat
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_stopping_twice_or_ending_the_server_still_saves_latest_pt(runs):
+    app = create_app(runs / "runs")
+    with TestClient(app, base_url=BASE, headers={"X-Seqgen-CSRF": app.state.studio.csrf}) as client:
+        job = client.post("/api/train", json={"task": "forecast", "options": {
+            "epochs": 100000, "ensemble": 1, "hidden_size": 4, "name": "twice"}}).json()
+        job = wait_for(client, job, ("running",))
+        time.sleep(1.0)
+        client.post(f"/api/jobs/{job['id']}/stop")
+        client.post(f"/api/jobs/{job['id']}/stop")  # a second press: not a second Ctrl-C
+        assert wait_for(client, job)["state"] == "interrupted"
+        job = client.post("/api/runs/twice/resume", json={}).json()
+        wait_for(client, job, ("running",))
+        time.sleep(1.0)
+    # the client's exit ended the application: its run was stopped as Ctrl-C stops it
+    summary = create_app(runs / "runs").state.studio.library.summary(runs / "runs" / "twice")
+    assert summary["state"] == "interrupted", summary

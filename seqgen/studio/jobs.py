@@ -23,6 +23,8 @@ def _train(task: Optional[str], options: dict, resume: Optional[str], messages) 
     """The training process: seqgen.api.train with its progress reported to the server."""
     from seqgen.errors import SeqgenError
 
+    if hasattr(os, "setpgrp"):  # a Ctrl-C in the server's terminal reaches the server, which stops each run once
+        os.setpgrp()
     try:
         import seqgen.api
         from seqgen.training import report_progress
@@ -121,9 +123,9 @@ class Jobs:
 
     def stop(self, job: Job) -> None:
         """Ctrl-C for the run: it saves latest.pt within a step and ends."""
-        if job.process is not None and job.process.is_alive() and job.process.pid:
+        if job.process is not None and job.process.is_alive() and job.process.pid and job.state != "stopping":
             job.state = "stopping" if job.state in ("starting", "running") else job.state
-            os.kill(job.process.pid, signal.SIGINT)
+            os.kill(job.process.pid, signal.SIGINT)  # once: a second Ctrl-C would abort without saving
 
     def shutdown(self, wait: float = 30.0) -> None:
         """Stop every run (each saves latest.pt), waiting up to `wait` seconds in all before ending them."""
