@@ -251,6 +251,7 @@ def test_on_loopback_it_answers_only_to_this_machine_and_refuses_cross_site_chan
     client = TestClient(app, base_url=BASE)
     assert client.get("/api/runs").status_code == 200
     assert TestClient(app, base_url="http://localhost:8008").get("/api/runs").status_code == 200
+    assert TestClient(app, base_url="http://[::1]:8008").get("/api/runs").status_code == 200
     rebound = TestClient(app, base_url="http://evil.example:8008")  # DNS rebinding: another name for this address
     assert "answers only to 127.0.0.1" in error_of(rebound.get("/api/runs"), 421)
     for headers in ({}, {"X-Seqgen-CSRF": "guess"}, {"X-Seqgen-CSRF": app.state.studio.csrf, "Origin": "null"}):

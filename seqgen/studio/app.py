@@ -90,8 +90,7 @@ class Studio:
     # the guard
 
     def refusal(self, request: Request) -> Optional[Refused]:
-        host = (request.headers.get("host") or "").rsplit(":", 1)[0] if not (request.headers.get("host") or "").startswith(
-            "[") else (request.headers.get("host") or "").split("]")[0] + "]"
+        host = host_name(request.headers.get("host") or "")
         if self.loopback_only and host not in LOOPBACK:
             return Refused(421, f"Error: this studio answers only to 127.0.0.1 or localhost, not {host[:60]!r}")
         if self.token is not None and not request.url.path.startswith("/static/"):  # the page's script and style
@@ -491,6 +490,13 @@ def create_app(output_dir="checkpoints", token: Optional[str] = None, loopback_o
     app.state.studio = studio
     app.add_middleware(Guard, studio=studio)
     return app
+
+
+def host_name(header: str) -> str:
+    """The name in a Host header, its port left out: "127.0.0.1", "localhost", "[::1]"."""
+    if header.startswith("["):
+        return header.split("]", 1)[0] + "]"
+    return header.rsplit(":", 1)[0]
 
 
 def trainable(task: str) -> list[str]:
