@@ -59,6 +59,10 @@ def studio(tmp_path_factory):
     seqgen.train("forecast", epochs=5, ensemble=2, hidden_size=8, name="airline", **tiny)
     seqgen.train("translate", train_pairs=200, max_steps=4, eval_interval=4, hidden_size=8, embedding_dim=8,
                  name="dates", **tiny)
+    rows = [f"{1 + i % 2} " + " ".join(f"{(i % 2) * 2.0 + 0.1 * t:.3f}" for t in range(12)) for i in range(16)]
+    (folder / "beats.txt").write_text("\n".join(rows) + "\n")
+    seqgen.train("classify", corpus=str(folder / "beats.txt"), epochs=2, ensemble=1, hidden_size=4, conv_channels=2,
+                 name="beats", **tiny)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -129,7 +133,7 @@ def test_the_studio_in_a_browser(browser, studio):
     DOCS.mkdir(exist_ok=True)
     browser.get_log("performance")
     browser.get(address + "/")
-    wait(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 4, what="the four runs")
+    wait(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 5, what="the five runs")
     browser.get_log("browser")
 
     # train from the page, on an uploaded corpus; the curve and the progress move
@@ -154,6 +158,24 @@ def test_the_studio_in_a_browser(browser, studio):
     browser.save_screenshot(str(DOCS / "studio-train.png"))
     wait(lambda: "finished" in status.text, 180, "the end of training")
     wait(lambda: browser.find_elements(By.CSS_SELECTOR, '#runs tr[data-run="from-the-page"]'), what="the new run")
+
+    # the run trained from the page, resumed from the page for a few more steps
+    choose_run(browser, "from-the-page")
+    Select(browser.find_element(By.ID, "resume-option")).select_by_value("max_steps")
+    set_field(browser, "resume-value", 620)
+    browser.find_element(By.ID, "resume-go").click()
+    wait(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#jobs .job")) == 2, what="the resumed run")
+    resumed = browser.find_elements(By.CSS_SELECTOR, "#jobs .job .status")[0]
+    wait(lambda: "finished" in resumed.text and "step 620" in resumed.text, 120, "the resumed run's end")
+
+    # a file classified, with every class's probability
+    choose_run(browser, "beats")
+    wait(lambda: browser.find_element(By.ID, "try-title").text == "Classify a file", what="the classify form")
+    browser.find_element(By.ID, "try-file").send_keys(str(folder / "beats.txt"))
+    browser.find_element(By.ID, "try-go").click()
+    table = wait(lambda: browser.find_elements(By.ID, "probabilities"), what="the probabilities")[0]
+    assert len(table.find_elements(By.CSS_SELECTOR, "tr")) == 17 and "16 sequences" in browser.find_element(
+        By.ID, "try-output").text
 
     # a text sample streams and grows
     choose_run(browser, "lady-text")
