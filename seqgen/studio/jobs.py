@@ -107,6 +107,7 @@ class Jobs:
                 break
             job.take(kind, data)
         job.process.join(timeout=5)
+        messages.close()
         if job.state in ("starting", "running", "stopping"):
             job.state = "failed"
             job.error = f"Error: the training process ended without a word (exit code {job.process.exitcode})"
