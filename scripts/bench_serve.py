@@ -35,6 +35,11 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def threads_of(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
@@ -122,6 +127,9 @@ def main() -> None:
             threads_during = max(threads_during, threads_of(server.pid))
         time.sleep(3.0)  # the samplers notice their clients left at their next token
         threads_after, memory_after = threads_of(server.pid), rss_mb(server.pid)
+        cpu = cpu_seconds(server.pid)
+        time.sleep(5.0)
+        idle_cpu = (cpu_seconds(server.pid) - cpu) / 5.0  # ~0 once no sampler draws for a client that left
         still = {}
         stream(port, "model", 1.0, 99, still)
         alive = server.poll() is None and still["error"] is None
@@ -144,7 +152,9 @@ def main() -> None:
         "tokens_per_second_total": sum(rates),
         "server_rss_mb": {"before": memory[0][1], "steady_first": steady[0], "steady_last": steady[-1],
                           "steady_max": max(steady), "after_clients_left": memory_after, "samples": memory},
-        "server_threads": {"before": threads_before, "most_during": threads_during, "after_clients_left": threads_after},
+        "server_threads": {"before": threads_before, "most_during": threads_during, "after_clients_left": threads_after,
+                           "note": "after: the idle worker threads of the server's thread pool stay"},
+        "server_cpu_share_after_clients_left": idle_cpu,
         "server_answers_after": alive,
     }
     text = json.dumps(report, indent=2)

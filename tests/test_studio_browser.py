@@ -245,8 +245,6 @@ def test_the_studio_in_a_browser(browser, studio):
     set_field(browser, "try-text", "March 3, 2001")
     browser.find_element(By.ID, "try-go").click()
     wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#attention td"), what="the attention picture")
-    browser.execute_script("document.getElementById('try-panel').scrollIntoView()")
-    browser.save_screenshot(str(DOCS / "studio-translate.png"))
 
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
