@@ -46,7 +46,8 @@ def serve_command(output_dir, host, port, token, max_upload_mb):
 
         from seqgen.studio.app import create_app
     except ImportError as error:
-        raise SeqgenError(f"seqgen serve needs {error.name}: pip install -e \".[studio]\"") from None
+        raise SeqgenError(f"seqgen serve needs the package {error.name}, one of seqgen's requirements: reinstall seqgen "
+                          "(pip install -e .)") from None
     if token is not None and (len(token) < 16 or not token.isprintable()):
         raise click.BadParameter("give a token of at least 16 printable characters", param_hint="--token")
     local = loopback(host)
