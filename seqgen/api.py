@@ -11,6 +11,7 @@ from seqgen.checkpoint import load_checkpoint, resolve_checkpoint
 from seqgen.config import build, check, flag, option_names, read_config_file
 from seqgen.distributed import launch_rank, launched
 from seqgen.errors import SeqgenError
+from seqgen.runs import note_outcome
 from seqgen.tasks import DEFAULT_TASK, TASKS, get_task, train_function
 from seqgen.threads import check_threads
 from seqgen.training import stop_on_signals
@@ -103,6 +104,8 @@ def train(task: Optional[str] = None, *, resume=None, config=None, sample_length
         configs = split_options(task, options)
         with guard as stop:
             result = train_function(task)(*configs, should_stop=stop, progress=progress)
+    if launch_rank() == 0 and getattr(result, "stop_reason", None) and getattr(result, "run_dir", None):
+        note_outcome(result.run_dir, result.stop_reason)
     if sample_length and result.stop_reason != "interrupted" and launch_rank() == 0:
         result.sample = package.training_sample(result.best_path, sample_length)
     return result

@@ -63,3 +63,23 @@ def explicit_options(ctx: click.Context, options: dict) -> dict:
     """The options the user set, on the command line or in --config, as opposed to defaults."""
     sources = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.DEFAULT_MAP)
     return {name: value for name, value in options.items() if ctx.get_parameter_source(name) in sources}
+
+
+def form_fields(cls, names, **defaults) -> list[dict]:
+    """Fields of a form (seqgen serve's page) for options of a config dataclass: name, label (the flag), kind
+    (integer, number, text, choice or checkbox), default (`defaults` may set another), help, choices and range;
+    one place for them, as options_of is for flags. The values typed are checked by the config itself."""
+    fields = []
+    for name in names:
+        meta, kind = metadata(cls, name), field_type(cls, name)
+        value = defaults.get(name, next(f.default for f in dataclasses.fields(cls) if f.name == name))
+        field = {"name": name, "label": flag(name), "help": meta.get("help", ""), "default": value,
+                 "kind": "choice" if "choices" in meta else {bool: "checkbox", int: "integer", float: "number"}.get(
+                     kind, "text")}
+        for key in ("choices", "min", "max"):
+            if key in meta and not (key == "max" and meta[key] >= 2**53):
+                field[key] = list(meta[key]) if key == "choices" else meta[key]
+        if meta.get("path"):
+            field["path"] = True
+        fields.append(field)
+    return fields

@@ -260,11 +260,7 @@ class RunFolder:
             pass  # no symlinks here (some Windows set-ups): the run folder's own name still works
 
     def write_json(self, name: str, data: dict) -> Path:
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        try:
-            encoded = text.encode("utf-8")
-        except UnicodeEncodeError:  # a path of bytes that are not UTF-8 (a name typed in another encoding)
-            encoded = (json.dumps(data, indent=2) + "\n").encode("ascii")
+        encoded = json_bytes(data)
         path = write_atomically(self.path / name, lambda f: f.write(encoded), "wb",
                                 hint="; the checkpoints beside it are intact")
         self.wrote(path)
@@ -274,6 +270,29 @@ class RunFolder:
         path = plot_history(history, self.path / name, x_label)
         self.wrote(path)
         return path
+
+
+def note_outcome(folder, stop_reason: str) -> None:
+    """Add how the run ended ("budget", "patience" or "interrupted") to its run.json, so that a list of runs can
+    tell a finished run from an interrupted one; a run.json that is missing or unreadable is left alone."""
+    path = Path(folder) / "run.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(data, dict) and data.get("stop_reason") != stop_reason:
+        data["stop_reason"] = stop_reason
+        encoded = json_bytes(data)
+        write_atomically(path, lambda f: f.write(encoded), "wb", hint="; the checkpoints beside it are intact")
+
+
+def json_bytes(data: dict) -> bytes:
+    """run.json's text: UTF-8, or escaped ASCII where a path holds bytes that are not UTF-8 (a name typed in
+    another encoding)."""
+    try:
+        return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(data, indent=2) + "\n").encode("ascii")
 
 
 class RunBusy(SeqgenError):

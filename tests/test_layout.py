@@ -38,7 +38,7 @@ def test_every_task_is_a_folder_with_the_same_files(task):
 
 
 def test_the_command_line_names_no_task():
-    """cli/ knows the tasks only through the registry: no task's name, spelled any way, in its text, comments or
+    """cli/ and studio/ (its page included) know the tasks only through the registry: no task's name, spelled any way, in its text, comments or
     names (an attribute of something else, like click.echo, aside), and no task's package (each task's present.py
     says what the command line shows of it), so a new task is its folder and one line."""
     import io
@@ -51,7 +51,10 @@ def test_the_command_line_names_no_task():
     # strings, f-strings' text (its own token since Python 3.12), comments and names
     TEXT_TOKENS = {tokenize.STRING, tokenize.COMMENT, tokenize.NAME, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
     found = []
-    for path in sorted((ROOT / "seqgen" / "cli").glob("*.py")):
+    for path in sorted((ROOT / "seqgen" / "cli").glob("*.py")) + sorted((ROOT / "seqgen" / "studio").rglob("*.*")):
+        if path.suffix != ".py":  # the page's files: every word
+            found += [f"{path.name}: {m.group()}" for m in pattern.finditer(path.read_text(encoding="utf-8"))]
+            continue
         previous = None
         for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
             attribute = token.type == tokenize.NAME and previous is not None and previous.string == "."

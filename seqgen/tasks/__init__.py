@@ -49,7 +49,12 @@ def presentation(name: str):
     INSPECT_READS, INSPECT_TEXT (what --text holds, None for none), INSPECT_INPUT_OPTIONS and
     INSPECT_MODEL_OPTIONS (click options of `seqgen inspect`, help led by the tasks they serve, or by
     INSPECT_LABEL), inspect_input(model, text, options, save_path) -> (inspection, file written or None),
-    and COMMANDS, the click commands the task adds."""
+    and COMMANDS, the click commands the task adds. For `seqgen serve`'s page: STUDIO_TRAIN (the options its train
+    form shows first), studio_form(model) -> {"view", "title", "fields"} (what the page offers for a loaded
+    model: the view it draws, one of seqgen.studio.VIEWS, its heading, and the fields of its form, see seqgen.options.form_fields),
+    studio_try(model, values, folder) -> the view's data (files written only in `folder`), studio_stream(model,
+    values) -> text parts where the view is "stream", and optionally studio_curves(run_json) where run.json keeps
+    its curves elsewhere than in "history"."""
     return importlib.import_module(get_task(name).__name__ + ".present")
 
 

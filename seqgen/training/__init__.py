@@ -16,6 +16,7 @@ from seqgen.training.common import (
     parameter_groups,
     progress_bar,
     refuse_finished,
+    report_progress,
     resume_point,
     rng_state,
     set_rng_state,
@@ -27,6 +28,6 @@ from seqgen.training.steps import FitResult, StepTask, TrainState, fit, fit_run
 __all__ = [
     "NO_DECAY_MODULES", "FitResult", "StepTask", "StopRequest", "TrainState", "TrainingDiverged", "arm",
     "check_finite", "fit", "fit_run", "learning_rate", "load_finished", "load_to_use", "make_optimizer", "open_run_folder", "parameter_groups",
-    "progress_bar", "refuse_finished", "resume_point", "rng_state", "set_rng_state", "small_network_precision",
+    "progress_bar", "refuse_finished", "report_progress", "resume_point", "rng_state", "set_rng_state", "small_network_precision",
     "stop_on_signals",
 ]

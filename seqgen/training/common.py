@@ -74,11 +74,50 @@ def check_finite(value: float, what: str, where: str, hint) -> None:
         raise TrainingDiverged(f"the {what} became {value} {where}; {hint() if callable(hint) else hint}")
 
 
+# A function given every bar's state instead of drawing it (`report_progress`): how `seqgen serve`'s training
+# processes tell the page how far they are.
+_LISTENER: Optional[Callable[[dict], None]] = None
+
+
+@contextlib.contextmanager
+def report_progress(listener: Callable[[dict], None]):
+    """Inside the block every progress bar calls listener({"fraction": 0..1, "postfix": {name: text},
+    "desc": text}) as it would redraw, and draws nothing."""
+    global _LISTENER
+    previous, _LISTENER = _LISTENER, listener
+    try:
+        yield
+    finally:
+        _LISTENER = previous
+
+
 def progress_bar(total: float, enabled: bool, **options):
     """One bar on stderr: tqdm's notebook widget inside Jupyter when ipywidgets is there to draw it, else the
-    text bar."""
+    text bar (or, inside `report_progress`, the listener)."""
     options.setdefault("bar_format", "{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]")
+    if _LISTENER is not None:
+        return _reporting_bar(_LISTENER)(total=total, file=open(os.devnull, "w"), **options)
     return _bar_class()(total=total, disable=not enabled, file=sys.stderr, dynamic_ncols=True, **options)
+
+
+def _reporting_bar(listener: Callable[[dict], None]):
+    from tqdm.std import tqdm
+
+    class ReportingBar(tqdm):
+        monitor_interval = 0  # no monitor thread
+
+        def display(self, msg=None, pos=None):
+            pairs = (part.split("=", 1) for part in (self.postfix or "").split(", ") if "=" in part)
+            listener({"fraction": min(1.0, self.n / self.total) if self.total else 0.0,
+                      "postfix": {key.strip(): value.strip() for key, value in pairs}, "desc": self.desc or ""})
+            return True
+
+        def close(self):
+            file = self.fp
+            super().close()
+            file.close()
+
+    return ReportingBar
 
 
 def _bar_class():

@@ -279,8 +279,9 @@ def _train_member(task: MemberTask, state: EnsembleState, member: int, should_st
         val_loss = task.validate(model, member) if validates else None
         if val_loss is not None:
             entry["val_loss"] = val_loss
-            if bar is not None:
-                bar.set_postfix(loss=f"{entry['train_loss']:.3f}", val=f"{val_loss:.3f}", refresh=False)
+        if bar is not None:
+            shown = {"val": f"{val_loss:.3f}"} if val_loss is not None else {}
+            bar.set_postfix(loss=f"{entry['train_loss']:.3f}", **shown, refresh=False)
         progress["history"].append(entry)
         if bar is not None:
             bar.update(1)

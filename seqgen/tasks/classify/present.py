@@ -59,3 +59,32 @@ def _numbers(text) -> list:
     if not all(math.isfinite(v) for v in values):
         raise SeqgenError("--text holds a value that is not a finite number")
     return values
+
+
+# seqgen serve: the options its train form shows first, and what its page offers for a loaded model
+STUDIO_TRAIN = ("corpus", "test", "label_column", "ensemble", "epochs", "hidden_size", "conv_channels")
+STUDIO_ROWS = 1000  # the most rows of a classified file the page shows
+
+
+def studio_form(model) -> dict:
+    """A file laid out as the training file, classified with each class's probability."""
+    return {"view": "probabilities", "title": "Classify a file", "fields": [
+        {"name": "file", "label": "file", "kind": "upload", "default": None,
+         "help": "A file laid out as the training file (its lines may hold only values: untick labels)."},
+        {"name": "labeled", "label": "labels", "kind": "checkbox", "default": True,
+         "help": "The file's lines start with a label, as in training."}]}
+
+
+def studio_try(model, values: dict, folder) -> dict:
+    """One row per sequence: its label, the predicted class and every class's probability."""
+    if not values.get("file"):
+        raise SeqgenError("upload a file to classify")
+    rows = model.classify(values["file"], labeled=values.get("labeled", True))
+    return {"classes": list(model.classes), "rows": rows[:STUDIO_ROWS], "total": len(rows)}
+
+
+def studio_curves(run: dict) -> dict:
+    """The loss curves of the ensemble's first network, per epoch."""
+    history = (run.get("training") or [{}])[0].get("history") or []
+    return {"x": "epoch", "training": [[h["step"], h["train_loss"]] for h in history if h.get("train_loss") is not None],
+            "validation": [[h["step"], h["val_loss"]] for h in history if h.get("val_loss") is not None]}

@@ -40,3 +40,28 @@ def print_evaluation(result: dict) -> None:
     click.echo(f"{result['series']}: {result['holdout']} held-out points forecast in one go from {result['origins']} "
                f"origin(s) (first forecast step {where}); LSTM: {how}")
     click.echo(format_table(result))
+
+
+# seqgen serve: the options its train form shows first, and what its page offers for a loaded model
+STUDIO_TRAIN = ("corpus", "column", "season", "horizon", "window", "holdout", "ensemble", "epochs", "hidden_size")
+
+
+def studio_form(model) -> dict:
+    """A forecast of the series, drawn with its band."""
+    from seqgen.options import form_fields
+    from seqgen.tasks.forecast.config import PredictConfig
+
+    return {"view": "band", "title": "Forecast", "fields": form_fields(PredictConfig, ("horizon", "from_end"))}
+
+
+def studio_try(model, values: dict, folder) -> dict:
+    """The series it forecasts from, the forecast (each step's label, value and 90 % band) and the points that
+    followed."""
+    rows = model.forecast(values.get("horizon"), values.get("from_end", True))
+    values_, dates = model.values, model.dates
+    n = len(values_) if values.get("from_end", True) else model.train_points
+    labels = dates or [str(i + 1) for i in range(len(values_))]
+    return {"history": [[labels[i], float(values_[i])] for i in range(n)], "band": "90 % band",
+            "rows": [{"step": r["step"], "label": r["date"], "value": r["forecast"], "lower": r["lower"],
+                      "upper": r["upper"]} for r in rows],
+            "actual": [float(v) for v in values_[n:n + len(rows)]]}

@@ -77,3 +77,58 @@ def print_evaluation(result: dict) -> None:
             shown = f"{theirs['lowest']:5.1f}-{theirs['highest']:5.1f}" if theirs else "  (no such part)"
             click.echo(f"  {'range of part ' + str(generated['part'] + 1):<30} generated "
                        f"{generated['lowest']:5.1f}-{generated['highest']:5.1f}   corpus {shown}")
+
+
+# seqgen serve: the options its train form shows first, and what its page offers for a loaded model
+STUDIO_TRAIN = ("corpus", "hidden_size", "num_layers", "embedding_dim", "max_steps", "max_time", "batch_size",
+                "bptt", "eval_interval", "log_interval")
+_STUDIO_TEXT = ("prime", "temperature", "top_k", "top_p", "length", "seed")
+_STUDIO_MUSIC = ("temperature", "top_k", "top_p", "length", "bars", "seed")
+
+
+def studio_form(model) -> dict:
+    """A text model streams its sample ("stream"); a music model draws a piece to see, hear and download."""
+    from seqgen.options import form_fields
+    from seqgen.tasks.language_model.config import SampleConfig
+
+    if model.is_music:
+        return {"view": "music", "title": "Generate music", "fields": form_fields(SampleConfig, _STUDIO_MUSIC, length=300)}
+    return {"view": "stream", "title": "Generate text", "fields": form_fields(SampleConfig, _STUDIO_TEXT, length=300)}
+
+
+def studio_stream(model, values: dict):
+    """The text sample in parts as they are drawn (the prime first)."""
+    return model.stream(**{k: v for k, v in values.items() if k in _STUDIO_TEXT})
+
+
+def studio_try(model, values: dict, folder) -> dict:
+    """One piece, written to `folder` as MIDI, MusicXML and (where FluidSynth is installed) WAV, with its notes
+    for the piano roll: (offset, duration) in quarter notes, part, pitch."""
+    import secrets
+    from pathlib import Path
+
+    from seqgen.errors import SeqgenError
+    from seqgen.music.events import note_times, piece_end
+    from seqgen.music.scores import write_piece
+
+    options = {k: v for k, v in values.items() if k in _STUDIO_MUSIC}
+    if options.get("seed") is None:
+        options["seed"] = secrets.randbelow(2**31)
+    if not model.is_music:
+        raise SeqgenError("this checkpoint is a text model; its samples stream as text")
+    piece = model.generate(**options)[0]
+    if not piece["notes"]:
+        raise SeqgenError("the sample has no notes (the model drew none); try another seed, a higher temperature, "
+                          "or a larger length")
+    grid, folder = model.tokenizer.grid, Path(folder)
+    files = {"midi": write_piece(piece, folder / "sample.mid", "midi", grid).name,
+             "musicxml": write_piece(piece, folder / "sample.musicxml", "musicxml", grid).name}
+    note = None
+    try:
+        from seqgen.music.audio import write_wav
+
+        files["wav"] = write_wav(piece, folder / "sample.wav", grid).name
+    except SeqgenError as error:  # no FluidSynth: the page plays the notes itself
+        note = str(error)
+    return {"notes": [list(n) for n in note_times(piece, grid)], "end": piece_end(piece, grid),
+            "tempo": piece.get("tempo") or 120.0, "seed": options["seed"], "files": files, "note": note}

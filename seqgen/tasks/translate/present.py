@@ -51,3 +51,31 @@ def print_evaluation(result: dict) -> None:
         r = result[name]
         click.echo(f"{name:<8} exact match {r['exact_match']:6.2f}%   BLEU {r['bleu']:6.2f}   chrF {r['chrf']:6.2f}"
                    f"   ({r['seconds']:.1f} s)")
+
+
+# seqgen serve: the options its train form shows first, and what its page offers for a loaded model
+STUDIO_TRAIN = ("corpus", "train_pairs", "hidden_size", "embedding_dim", "max_steps", "max_time", "batch_size",
+                "eval_interval", "log_interval")
+
+
+def studio_form(model) -> dict:
+    """A sentence to translate, greedy or with a beam; the answer comes with its attention picture."""
+    from seqgen.options import form_fields
+    from seqgen.tasks.translate.config import DecodeConfig
+
+    return {"view": "translation", "title": "Translate", "fields": [
+        {"name": "text", "label": "sentence", "kind": "text", "default": "", "help": "The sentence to translate."},
+        *form_fields(DecodeConfig, ("beam_size",), beam_size=1)]}
+
+
+def studio_try(model, values: dict, folder) -> dict:
+    """The translation, and the attention weights (target × source pieces) of the model writing it."""
+    from seqgen.config import check
+
+    text = check("the sentence", values.get("text"), str)
+    if not text.strip():
+        raise SeqgenError("the sentence is empty; type one to translate")
+    output = model.translate([text.strip()], beam_size=values.get("beam_size", 1))[0]
+    source, target, weights = model.attention(text.strip(), str(output))
+    return {"translation": str(output), "problem": output.problem, "source": source, "target": target,
+            "weights": weights.round(4).tolist()}
