@@ -286,7 +286,8 @@ def _flat(data, key="results"):
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             rows.append([prefix.replace("_", " "), value])
 
-    walk("", data.get(key, {}))
+    skip = ("benchmark", "command", "date", "machine", "protocol")
+    walk("", data[key] if key in data else {k: v for k, v in data.items() if k not in skip})
     return _table(["figure", "value"], rows)
 
 

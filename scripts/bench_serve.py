@@ -3,7 +3,7 @@ over real HTTP, `seqgen serve` in its own process), then leave. Reported: errors
 stream, the server's resident memory over the run (flat: no growth per token or per stream), and its threads
 before, during and after (the samplers end when their clients go).
 
-    flock /work/bench.lock python scripts/bench_serve.py --output benchmarks/serve.json    # 20 streams, 60 s
+    python scripts/bench_serve.py --output benchmarks/serve.json    # 20 streams, 60 s
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpora" / "tinyshakespeare.txt"
+sys.path.insert(0, str(ROOT))  # seqgen from this checkout
+
+from seqgen.device import cpu_has_native_bf16, cpu_name  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -141,9 +144,9 @@ def main() -> None:
     steady = [m for t, m in memory if 10.0 <= t <= args.seconds] or [m for _, m in memory]  # while streaming
     report = {
         "benchmark": "seqgen serve under load: concurrent text streams (server-sent events) from one model",
-        "command": "flock /work/bench.lock python " + " ".join(sys.argv),
+        "command": "python " + " ".join(sys.argv),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "device": "AMD EPYC with AVX-512 BF16, 2 cores, shared",
+        "machine": {"platform": platform.platform(), "cpu": cpu_name(), "cpu_native_bf16": cpu_has_native_bf16(),
                     "cpus": os.cpu_count(), "load_average_at_end": list(os.getloadavg())},
         "model": {"hidden_size": args.hidden_size, "num_layers": args.num_layers, "tokenizer": "char"},
         "streams": args.streams, "seconds": args.seconds, "errors": errors,
