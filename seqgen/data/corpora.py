@@ -191,6 +191,12 @@ REGISTRY: dict[str, Corpus] = {
 }
 
 
+# Built-in series shipped inside the package (seqgen/data/<file>), so they work offline.
+BUILTIN_SERIES = {
+    "airline": ("airline.csv", "passengers", "monthly international airline passengers, thousands, 1949-1960 (Box & Jenkins)", 12),
+}
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("SEQGEN_CACHE") or Path.home() / ".cache" / "seqgen")
 
@@ -621,8 +627,6 @@ def describe_corpora() -> list[dict]:
                 size, here, fetched = _bytes(corpus.size), None, corpus.url
         rows.append({"name": corpus.name, "kind": corpus.kind, "size": size, "description": corpus.description,
                      "source": source, "licence": corpus.licence, "here": here, "fetched": fetched})
-    from seqgen.data.series import BUILTIN_SERIES
-
     for name, (filename, _column, description, _season) in BUILTIN_SERIES.items():
         path = Path(__file__).parent / filename
         points = max(0, len(path.read_text().strip().splitlines()) - 1) if path.exists() else 0

@@ -15,12 +15,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from seqgen.data.corpora import BUILTIN_SERIES
 from seqgen.errors import SeqgenError
 
-# Built-in series shipped inside the package (seqgen/data/<file>), so they work offline.
-BUILTIN_SERIES = {
-    "airline": ("airline.csv", "passengers", "monthly international airline passengers, thousands, 1949-1960 (Box & Jenkins)", 12),
-}
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # the networks compute in 32-bit floats
 
