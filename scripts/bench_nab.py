@@ -53,11 +53,15 @@ def read(path: Path) -> tuple[list, np.ndarray]:
 
 def run_file(job: tuple) -> tuple:
     """(key, scores of seqgen's detector, scores of the baseline, CPU seconds) of one data file."""
-    key, seed = job
+    key, seed, keep = job
     start = time.process_time()
     _, values = read(NAB / "data" / key)
     config = DetectConfig(probation=probation_length(len(values)), seed=seed)
-    lstm = detect(values, config=config).scores
+    detection = detect(values, config=config)
+    lstm = detection.scores
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        np.save(Path(keep) / (key.replace("/", "__") + ".npy"), detection.errors)
     baseline = detect(values, LastValue(), config=DetectConfig(probation=config.probation)).scores
     return key, lstm, baseline, time.process_time() - start
 
@@ -82,6 +86,7 @@ def main() -> None:
     parser.add_argument("--output", default="benchmarks/nab.json")
     parser.add_argument("--processes", type=int, default=1, help="files scored at once (1 thread each)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-errors", default=None, help="save each file's LSTM errors (.npy) in this folder")
     parser.add_argument("--only", default=None, help="score only files whose path holds this text (a quick look)")
     args = parser.parse_args()
     windows = json.loads((NAB / "labels" / "combined_windows.json").read_text())
@@ -90,7 +95,7 @@ def main() -> None:
     keys = sorted(k for k in windows if args.only is None or args.only in k)
     started, wall = time.process_time(), time.time()
     with multiprocessing.get_context("fork").Pool(args.processes) as pool:
-        results = pool.map(run_file, [(k, args.seed) for k in keys], chunksize=1)
+        results = pool.map(run_file, [(k, args.seed, args.keep_errors) for k in keys], chunksize=1)
     cpu = sum(r[3] for r in results) + time.process_time() - started
     detectors = {}
     for column, name in ((1, "lstm"), (2, "last_value")):

@@ -33,6 +33,7 @@ class Detection:
     threshold: float
     probation: int
     forecasts: np.ndarray  # (N,) the one-step forecast of each record (NaN where none was made)
+    errors: np.ndarray  # (N,) its absolute error in probation deviations, the input of the score
 
     def rows(self) -> list[str]:
         """The CSV lines `timestamp,value,anomaly_score,anomaly`, header first."""
@@ -41,40 +42,42 @@ class Detection:
             f"{t},{v:.10g},{s:.6f},{int(a)}" for t, v, s, a in zip(stamps, self.values, self.scores, self.anomaly)]
 
 
-def online_scores(values: np.ndarray, config: DetectConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, forecasts) of a stream with the forecaster learning online after the probation prefix."""
+def online_errors(values: np.ndarray, config: DetectConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(errors, forecasts) of a stream with the forecaster learning online after the probation prefix; errors
+    in probation deviations (inside the probation, the step from the record before: the forecaster is fitted on
+    those very records, so its own errors there would not be honest)."""
     values = np.asarray(values, dtype=np.float64)
     probation = config.probation
     centre, scale = probation_scale(values[:probation])
     z = np.clip((values - centre) / scale, -CLIP, CLIP)
     forecaster = OnlineForecaster(config.window, config.hidden_size, config.lr, config.seed)
     forecaster.fit_probation(z[:probation])
-    likelihood = ErrorLikelihood()
-    scores, forecasts = np.zeros(len(values)), np.full(len(values), np.nan)
-    for t in range(config.window, len(values)):
-        if t >= probation:
-            forecasts[t] = forecaster.forecast(z, t)
-            error = abs(z[t] - forecasts[t])
-            forecasts[t] = forecasts[t] * scale + centre
-        else:  # inside probation the forecaster is fitted on these very records: their errors are not honest
-            error = abs(z[t] - z[t - 1])
-        scores[t] = likelihood.observe(error, values[t], scored=t >= probation)
-        if t >= probation:
-            forecaster.learn(z, t + 1)
-    return scores, forecasts
+    errors, forecasts = np.zeros(len(values)), np.full(len(values), np.nan)
+    errors[1:probation] = np.abs(np.diff(z[:probation]))
+    for t in range(probation, len(values)):
+        forecast = forecaster.forecast(z, t)
+        errors[t] = abs(z[t] - forecast)
+        forecasts[t] = forecast * scale + centre
+        forecaster.learn(z, t + 1)
+    return errors, forecasts
 
 
-def forecaster_scores(values: np.ndarray, forecaster, config: DetectConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, forecasts) with a trained forecaster's one-step forecasts (it does not learn further)."""
+def forecaster_errors(values: np.ndarray, forecaster, config: DetectConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(errors, forecasts) from a trained forecaster's one-step forecasts (it does not learn further); errors
+    in probation deviations, 0 before its first full window."""
     values = np.asarray(values, dtype=np.float64)
     forecasts = np.asarray(forecaster.one_step(values), dtype=np.float64)  # (N,), NaN before its first window
     _, scale = probation_scale(values[:config.probation])
+    errors = np.where(np.isfinite(forecasts), np.abs(values - np.nan_to_num(forecasts)) / scale, 0.0)
+    return errors, forecasts
+
+
+def anomaly_scores(errors: np.ndarray, values: np.ndarray, probation: int) -> np.ndarray:
+    """Each record's score from its error and value and those before it (seqgen.tasks.detect.likelihood); 0
+    inside the probation."""
     likelihood = ErrorLikelihood()
-    scores = np.zeros(len(values))
-    for t in range(len(values)):
-        error = abs(values[t] - forecasts[t]) / scale if np.isfinite(forecasts[t]) else 0.0
-        scores[t] = likelihood.observe(error, values[t], scored=t >= config.probation)
-    return scores, forecasts
+    return np.array([likelihood.observe(float(e), float(v), scored=t >= probation)
+                     for t, (e, v) in enumerate(zip(errors, values))])
 
 
 def detect(series, forecaster=None, timestamps: Optional[list] = None, threads: Optional[int] = 1,
@@ -115,11 +118,13 @@ def detect(series, forecaster=None, timestamps: Optional[list] = None, threads: 
                           f"{forecaster.window} records; raise --probation")
     with ThreadPolicy(threads, device=torch.device("cpu")):
         if forecaster is None:
-            scores, forecasts = online_scores(values, config)
+            errors, forecasts = online_errors(values, config)
         else:
-            scores, forecasts = forecaster_scores(values, forecaster, config)
-    return Detection(list(timestamps) if timestamps is not None else None, values, scores, scores >= config.threshold, config.threshold, config.probation,
-                     forecasts)
+            errors, forecasts = forecaster_errors(values, forecaster, config)
+    scores = anomaly_scores(errors, values, config.probation)
+    stamps = list(timestamps) if timestamps is not None else None
+    return Detection(stamps, values, scores, scores >= config.threshold, config.threshold, config.probation, forecasts,
+                     errors)
 
 
 def _numeric(series) -> bool:

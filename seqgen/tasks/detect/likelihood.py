@@ -7,6 +7,10 @@ the anomaly likelihood of Ahmad et al. (2017, Numenta's HTM detector) put on a f
     L_t        1 − Q((m_t − μ_t) / σ_t)                             (how unusual now is; Q: Gaussian tail)
     score_t    log(1 − L_t) / log(10⁻¹⁰), in [0, 1]                 (0.5: a 1-in-10⁵ tail)
 
+Like HTM's, a tail beyond 10⁻⁵ right after another is held at 10⁻³ (score 0.3): an anomaly is news once, and
+the records that follow it, whose averages still hold its error, would otherwise each count as a false alarm.
+The constants are HTM's published ones (window 10, history 8640, 10⁻⁵ and 10⁻³), not fitted to NAB's labels.
+
 A value beyond the range seen so far by more than a twentieth of that range scores 1 at once, whatever the
 forecaster says: a level never seen is news even to a model that extrapolates it well.
 """
@@ -17,9 +21,11 @@ import math
 from collections import deque
 
 SHORT = 10  # records averaged into "now": one spike is not an anomaly, ten bad forecasts in a row are
-LONG = 2000  # records of history the usual error level is measured on; it follows slow drifts in the noise
+LONG = 8640  # records of history the usual error level is measured on (a month of 5-minute records)
 RANGE_TOLERANCE = 0.05  # fraction of the seen range a value may pass the seen extremes by without scoring 1
 _TAIL_FLOOR = 1e-10  # the smallest tail probability told apart: score 1
+RED = 1e-5  # a tail this small is an anomaly (score 0.5) ...
+YELLOW = 1e-3  # ... and one that follows it at once is held at this one (score 0.3)
 _MIN_SPREAD = 1e-6  # of m, in probation scale units: a perfectly predicted stretch must not divide by zero
 
 
@@ -34,6 +40,7 @@ class ErrorLikelihood:
         self.long_squares = 0.0
         self.low = math.inf
         self.high = -math.inf
+        self.red = False  # whether the last scored record's tail was beyond RED
 
     def observe(self, error: float, value: float, scored: bool = True) -> float:
         """The score of a record whose forecast missed by `error` (0 while `scored` is false: the probation),
@@ -66,4 +73,8 @@ class ErrorLikelihood:
         spread = math.sqrt(max(self.long_squares / count - mean * mean, 0.0))
         spread = max(spread, _MIN_SPREAD, 1e-3 * abs(mean))
         tail = 0.5 * math.erfc((now - mean) / (spread * math.sqrt(2.0)))  # Q(z)
+        if tail <= RED:
+            tail, self.red = (max(tail, YELLOW) if self.red else tail), True
+        else:
+            self.red = False
         return min(1.0, math.log(max(tail, _TAIL_FLOOR)) / math.log(_TAIL_FLOOR))
