@@ -160,3 +160,10 @@ def test_the_threshold_sweep_finds_the_best_threshold_over_the_corpus():
 def test_windows_are_found_by_timestamp():
     stamps = ["2014-04-01 00:00:00", "2014-04-01 00:05:00", "2014-04-01 00:10:00", "2014-04-01 00:15:00"]
     assert window_indices(stamps, [["2014-04-01 00:05:00.000000", "2014-04-01 00:10:00.000000"]]) == [(1, 2)]
+
+
+def test_a_corpus_without_windows_has_a_raw_score_and_no_normalised_one():
+    scores = np.zeros(20)
+    scores[[5, 6]] = 1.0
+    found = nab_score({"f": (scores, [])}, "standard", 0.5)
+    assert found["raw"] == pytest.approx(-0.22) and found["score"] is None

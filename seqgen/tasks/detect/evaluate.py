@@ -147,13 +147,16 @@ def best_threshold(files: list[ScoredFile], profile: dict) -> tuple[float, float
 def normalised(raw: float, windows: int, profile: dict) -> float:
     """100 (raw − null) / (perfect − null): the null detector (no detection) misses every window, the perfect
     one catches each at its first record."""
+    if windows < 1:
+        raise SeqgenError("the corpus holds no labelled window: its NAB score cannot be normalised (only the raw "
+                          "score, the sum of false-positive costs, is defined)")
     null, perfect = -profile["fn"] * windows, profile["tp"] * windows
     return 100.0 * (raw - null) / (perfect - null)
 
 
 def nab_score(corpus: dict, profile_name: str, threshold=None) -> dict:
     """The NAB figure of a detector on a corpus {file: (scores, window indices)} for one profile: the threshold
-    (optimised over the corpus unless given), the raw and the normalised score."""
+    (optimised over the corpus unless given), the raw and the normalised score (None without any window)."""
     if profile_name not in PROFILES:
         raise SeqgenError(f"unknown NAB profile {profile_name!r}; NAB has: {', '.join(PROFILES)}")
     profile = PROFILES[profile_name]
@@ -163,4 +166,4 @@ def nab_score(corpus: dict, profile_name: str, threshold=None) -> dict:
     else:
         raw = score_at(files, threshold, profile)
     windows = sum(len(w) for _, w in corpus.values())
-    return {"threshold": threshold, "raw": raw, "score": normalised(raw, windows, profile)}
+    return {"threshold": threshold, "raw": raw, "score": normalised(raw, windows, profile) if windows else None}
