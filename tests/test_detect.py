@@ -167,3 +167,11 @@ def test_a_corpus_without_windows_has_a_raw_score_and_no_normalised_one():
     scores[[5, 6]] = 1.0
     found = nab_score({"f": (scores, [])}, "standard", 0.5)
     assert found["raw"] == pytest.approx(-0.22) and found["score"] is None
+
+
+def test_detecting_leaves_the_callers_random_generator_alone():
+    import torch
+
+    state = torch.get_rng_state()
+    seqgen.detect(wave(100), **TINY)
+    assert torch.equal(state, torch.get_rng_state())

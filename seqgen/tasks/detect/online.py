@@ -28,12 +28,12 @@ class OnlineForecaster:
     """One-step forecasts of a stream, learning from it as it goes (see the module's docstring)."""
 
     def __init__(self, window: int, hidden_size: int, lr: float, seed: int):
-        generator = torch.manual_seed(seed)
         self.window = window
-        self.model = LSTMForecaster(1, hidden_size, 1, 1)
+        with torch.random.fork_rng(devices=[]):  # the seed fixes this network alone, not the caller's generator
+            torch.manual_seed(seed)
+            self.model = LSTMForecaster(1, hidden_size, 1, 1)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
         self.random = np.random.default_rng(seed)
-        del generator
 
     def fit_probation(self, z: np.ndarray) -> None:
         """Learn from every window of the (scaled) probation prefix, a few passes of small batches."""
