@@ -67,6 +67,11 @@ def test_every_score_is_in_0_1_the_probation_is_unscored_and_a_spike_is_flagged(
     assert flagged.min() == 150 and flagged.max() < 150 + 10  # the quiet wave is not; the spike's ten-record echo is
 
 
+def test_a_detection_draws_itself_from_python(tmp_path):
+    detection = seqgen.detect(wave(120, spike=100), **TINY)
+    assert detection.plot(tmp_path / "d.png", windows=[(98, 104)]).stat().st_size > 10_000
+
+
 def test_detect_writes_the_csv_and_the_plot_with_labelled_windows(tmp_path):
     series = stream_csv(tmp_path / "s.csv", wave(200, spike=150))
     labels = tmp_path / "labels.json"

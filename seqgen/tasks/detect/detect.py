@@ -35,6 +35,10 @@ class Detection:
     forecasts: np.ndarray  # (N,) the one-step forecast of each record (NaN where none was made)
     errors: np.ndarray  # (N,) its absolute error in probation deviations, the input of the score
 
+    def plot(self, path, title: str = "anomaly detection", windows: Optional[list] = None) -> Path:
+        """Draw it into a PNG, SVG or PDF (see plot_detection); `windows`: labelled (first, last) record indices."""
+        return plot_detection(self, path, title, windows)
+
     def rows(self) -> list[str]:
         """The CSV lines `timestamp,value,anomaly_score,anomaly`, header first."""
         stamps = self.timestamps or [str(i + 1) for i in range(len(self.values))]
