@@ -24,4 +24,12 @@ def load(path, device: str = "auto", threads=None):
     return load_(path, device, threads)
 
 
-__all__ = ["__version__", "load", "train"]
+def detect(series, forecaster=None, **options):
+    """Score every record of a series (a CSV file or values) for anomalies in time order, with an LSTM learning
+    as it reads or a loaded forecast checkpoint; see seqgen.tasks.detect.detect."""
+    from seqgen.tasks.detect.detect import detect as detect_
+
+    return detect_(series, forecaster, **options)
+
+
+__all__ = ["__version__", "detect", "load", "train"]

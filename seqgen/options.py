@@ -7,7 +7,10 @@ import dataclasses
 
 import click
 
-from seqgen.config import THREADS_HELP, field_type, flag, metadata, option_names
+from seqgen.config import THREADS_HELP, check, field_type, flag, metadata, option_names
+from seqgen.errors import SeqgenError
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def options_of(*classes) -> list[click.Option]:
@@ -83,3 +86,11 @@ def form_fields(cls, names, **defaults) -> list[dict]:
             field["path"] = True
         fields.append(field)
     return fields
+
+
+def check_plot_path(path) -> str:
+    """--plot's file name as text; one line unless it ends in a suffix matplotlib writes."""
+    path = check("--plot", path, str, path=True)
+    if not path.lower().endswith(PLOT_SUFFIXES):
+        raise SeqgenError("--plot needs a file name ending in .png, .svg or .pdf")
+    return path

@@ -323,6 +323,22 @@ PANDAS_NAMES_ROWS = ",".join(str(i) for i in range(20)) + "\n" + ",".join(["3"] 
 TS_UNEVEN = "@univariate false\n@classLabel true a b\n@data\n1,2:3,4:5,6:a\n1,2:3,4:b\n"
 
 
+def _stream(swap=None, duplicate=None, gap=None, text=None, cell="abc", stamp=None) -> str:
+    """Forty five-minute readings, one of them out of order, repeated, missing, text or badly dated."""
+    minutes = [5 * i for i in range(40)]
+    if swap is not None:
+        minutes[swap], minutes[swap + 1] = minutes[swap + 1], minutes[swap]
+    if duplicate is not None:
+        minutes[duplicate + 1] = minutes[duplicate]
+    if gap is not None:
+        minutes = minutes[:gap] + [m + 60 for m in minutes[gap:]]
+    rows = [f"2024-01-01 {m // 60:02d}:{m % 60:02d}:00,{cell if i == text else 10 + i % 3}" for i, m in
+            enumerate(minutes)]
+    if stamp is not None:
+        rows[stamp] = "someday," + rows[stamp].split(",")[1]
+    return "timestamp,value\n" + "\n".join(rows) + "\n"
+
+
 def _series(big: str, covariate: bool = False) -> str:
     """Four years of monthly sales (and temperatures), one cell of them `big`."""
     rows = [f"{2000 + i // 12}-{i % 12 + 1:02d},{big if covariate and i == 10 else 1.5},"
@@ -544,6 +560,29 @@ OPTION_ROWS = [
     ("forecast-threads-not-a-number", lambda w: ["forecast", w.fc, "--threads", "all"], "--threads"),
     ("classify-threads-zero", lambda w: ["classify", w.cl, w.ucr, "--threads", 0], "--threads"),
     ("inspect-threads-zero", lambda w: ["inspect", w.lm, "--text", "the", "--threads", 0], "--threads"),
+    # seqgen detect: the series is read in time order, evenly spaced, and is longer than the probation prefix
+    ("detect-unsorted", lambda w: ["detect", w.file("s.csv", _stream(swap=5)), "--probation", 10], "not in time order"),
+    ("detect-duplicate-timestamp", lambda w: ["detect", w.file("s.csv", _stream(duplicate=5)), "--probation", 10],
+     "twice"),
+    ("detect-gap", lambda w: ["detect", w.file("s.csv", _stream(gap=5)), "--probation", 10], "--allow-gaps"),
+    ("detect-text-value", lambda w: ["detect", w.file("s.csv", _stream(text=7)), "--probation", 10], "not a number"),
+    ("detect-missing-value", lambda w: ["detect", w.file("s.csv", _stream(text=7, cell="")), "--probation", 10],
+     "missing value"),
+    ("detect-bad-timestamp", lambda w: ["detect", w.file("s.csv", _stream(stamp=3)), "--probation", 10],
+     "not a date"),
+    ("detect-shorter-than-probation", lambda w: ["detect", w.file("s.csv", _stream()), "--probation", 100],
+     "fewer than the probation prefix of 100"),
+    ("detect-missing-file", lambda w: ["detect", w.dir / "none.csv"], "none.csv"),
+    ("detect-labels-without-plot", lambda w: ["detect", w.file("s.csv", _stream()), "--labels", w.file("l.json", "[]")],
+     "add --plot"),
+    ("detect-labels-junk", lambda w: ["detect", w.file("s.csv", _stream()), "--probation", 10, "--plot",
+                                      w.dir / "p.png", "--labels", w.file("l.json", "{\"a\": 1}")], "no entry"),
+    ("detect-plot-suffix", lambda w: ["detect", w.file("s.csv", _stream()), "--plot", w.dir / "p.txt"], "--plot"),
+    ("detect-window-with-checkpoint", lambda w: ["detect", w.fc, w.file("s.csv", _stream()), "--window", 8],
+     "--window does not apply with a checkpoint"),
+    ("detect-lm-checkpoint", lambda w: ["detect", w.lm, w.file("s.csv", _stream()), "--probation", 10], "forecast"),
+    ("detect-probation-zero", lambda w: ["detect", w.file("s.csv", _stream()), "--probation", 0], "--probation"),
+    ("train-detect", lambda w: ["train", "--task", "detect"], "learns as it reads"),
     # options of another task or kind
     ("train-season-on-lm", lambda w: ["train", "--corpus", w.corpus, "--season", 12, *QUIET], "--task forecast"),
     ("train-tokenizer-on-forecast", lambda w: ["train", "--task", "forecast", "--tokenizer", "bpe", *QUIET],
@@ -843,6 +882,16 @@ API_ROWS = [
      "seqgen draws at once"),
     ("write-music-prime-midi-20000-beat-note", lambda w: (lambda p: lambda: seqgen.load(w.music).write(
         prime_midi=str(p), output=str(w.dir / "o.mid")))(_long_note(w.dir / "long.mid")), "lasts 20,000 quarter notes"),
+    ("detect-api-values-2d", lambda w: lambda: seqgen.detect([[1.0, 2.0]] * 50, probation=10), "one sequence"),
+    ("detect-api-nan", lambda w: lambda: seqgen.detect([1.0] * 49 + [float("nan")], probation=10), "finite numbers"),
+    ("detect-api-window-with-forecaster", lambda w: (lambda p: lambda: seqgen.detect(
+        p, seqgen.load(w.fc), window=8, probation=10))(w.file("s.csv", _stream())), "--window does not apply"),
+    ("detect-api-forecaster-junk", lambda w: lambda: seqgen.detect([1.0] * 50, "model.pt", probation=10),
+     "loaded forecast checkpoint"),
+    ("detect-api-threshold-two", lambda w: lambda: seqgen.detect([1.0] * 50, probation=10, threshold=2.0),
+     "--threshold must be <= 1"),
+    ("detect-api-timestamps-length", lambda w: lambda: seqgen.detect([1.0] * 50, timestamps=["a"], probation=10),
+     "1 timestamps for 50 values"),
     ("train-threads-zero", lambda w: lambda: seqgen.train(corpus=str(w.corpus), threads=0), "--threads must be >= 1"),
     ("load-threads-text", lambda w: lambda: seqgen.load(w.lm, threads="all"), "--threads must be a whole number"),
     ("generate-threads-zero", lambda w: lambda: seqgen.load(w.lm).generate(threads=0), "--threads must be >= 1"),

@@ -8,7 +8,7 @@ import click
 
 from seqgen.errors import SeqgenError
 from seqgen.files import together, write_atomically
-from seqgen.options import options_of, threads_option
+from seqgen.options import check_plot_path, options_of, threads_option
 from seqgen.tasks.forecast.config import PredictConfig
 
 
@@ -20,7 +20,6 @@ from seqgen.tasks.forecast.config import PredictConfig
 def forecast_command(checkpoint, plot, csv_path, horizon, from_end, threads):
     """Forecast the series a forecast checkpoint was trained on, with a 90 % band; a table on stdout."""
     from seqgen.tasks.forecast import Forecaster
-    from seqgen.tasks.forecast.forecast import check_plot_path
 
     PredictConfig(horizon=horizon, from_end=from_end)  # a value out of range is one line before the model is read
     if plot is not None:

@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 from seqgen.checkpoint import rebuilding, require
-from seqgen.config import check, from_dict
+from seqgen.config import from_dict
 from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.configs import ForecasterConfig, stored
+from seqgen.options import check_plot_path
 from seqgen.plots import pyplot, save_figure
 from seqgen.tasks.forecast.baselines import COMBINABLE
 from seqgen.tasks.forecast.config import EvaluateConfig, ForecastConfig, PredictConfig
@@ -31,6 +32,7 @@ from seqgen.tasks.forecast.data import (
 from seqgen.tasks.forecast.predict import (
     check_forecast,
     max_steps,
+    one_step_forecasts,
     predict,
     rebuild,
 )
@@ -38,16 +40,6 @@ from seqgen.threads import ThreadPolicy, check_threads
 from seqgen.training import load_finished
 
 NAME = "forecast"
-PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-
-
-def check_plot_path(path) -> str:
-    path = check("--plot", path, str, path=True)
-    if not path.lower().endswith(PLOT_SUFFIXES):
-        raise SeqgenError("--plot needs a file name ending in .png, .svg or .pdf")
-    return path
-
-
 def _numbers(values, what: str, low: float = -math.inf) -> None:
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= low
                for v in values):
@@ -149,6 +141,17 @@ class Forecaster:
     @property
     def train_config(self) -> ForecastConfig:
         return from_dict(ForecastConfig, self.payload["train_config"])
+
+    @property
+    def window(self) -> int:
+        """The past points each forecast reads (a season more with seasonal differencing)."""
+        return max(self.payload["preprocessing"]["window"], lag(self.payload["preprocessing"]))
+
+    def one_step(self, values) -> np.ndarray:
+        """The forecast of each point of `values` (a new series, in time order) from the `window` points before
+        it, NaN for the first `window`: what `seqgen detect CHECKPOINT SERIES` compares each point with."""
+        with self.thread_policy():
+            return one_step_forecasts(self.payload, values, self.device)
 
     def forecast(self, horizon: Optional[int] = PredictConfig.horizon,
                  from_end: bool = PredictConfig.from_end) -> list[dict]:

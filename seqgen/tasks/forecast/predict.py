@@ -95,3 +95,30 @@ def check_forecast(result: dict, history: np.ndarray, what: str = "the forecast"
         fix = f"forecast at most {first} steps" if first else "the model cannot forecast this series; retrain it"
         raise SeqgenError(f"{what} becomes non-finite or absurd (beyond {limit:.3g}) at step {first + 1}: "
                           f"the model diverges there; {fix}")
+
+
+def one_step_forecasts(state: dict, values: np.ndarray, device="cpu") -> np.ndarray:
+    """The ensemble's forecast of every point of `values` from the points before it alone (NaN for the first
+    ones, before a full window): what an anomaly detector sets each new point beside. Not for a model with
+    covariates, which would need them beside every point."""
+    prep = state["preprocessing"]
+    if prep.get("covariates"):
+        raise SeqgenError("this forecaster reads covariates; one-step forecasts of a new series need a model "
+                          "trained without --covariates")
+    values = np.asarray(values, dtype=np.float64)
+    if prep["log"] and np.any(values <= 0):
+        raise SeqgenError("this forecaster models the logarithm of its series, and the series holds a value <= 0; "
+                          "train it with --no-log-transform")
+    first = max(prep["window"], lag(prep))
+    z = transform(values, prep["log"])
+    result = np.full(len(values), np.nan)
+    models = [rebuild(state, m, device) for m in range(len(state["members"]))]
+    for chunk in np.array_split(np.arange(first, len(values)), max(1, (len(values) - first) // 4096)):
+        if not len(chunk):
+            continue
+        x = torch.from_numpy(np.stack([inputs(z, end, prep) for end in chunk])).to(device)  # (B, window, F)
+        with torch.no_grad():
+            correction = torch.stack([model(x)[:, 0] for model in models]).mean(0).double().cpu().numpy()  # (B,)
+        step = np.array([reference(z, end, 1, lag(prep))[0] for end in chunk])
+        result[chunk] = untransform(step + correction * prep["scale"], prep["log"])
+    return result
