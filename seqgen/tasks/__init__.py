@@ -24,6 +24,7 @@ _PACKAGES = {
     "translate": "seqgen.tasks.translate",
     "forecast": "seqgen.tasks.forecast",
     "classify": "seqgen.tasks.classify",
+    "remaining-life": "seqgen.tasks.remaining_life",
 }
 TASKS = tuple(_PACKAGES)
 DEFAULT_TASK = TASKS[0]  # of `seqgen train` and seqgen.train without a task
