@@ -45,4 +45,5 @@ class ClassifyConfig(EnsembleOptions):
 class EvaluateConfig(Checked):
     """What `seqgen evaluate` scores of a classifier (Classifier.evaluate's keywords)."""
 
-    test: Optional[str] = option(None, "Labelled file to score [default: the run's --test file].", path=True)
+    test: Optional[str] = option(None, "Test file to score, laid out as the training file [default: the run's "
+                                 "--test file].", path=True)

@@ -21,10 +21,12 @@ class RemainingLifeConfig(EnsembleOptions):
                                  "training at each unit's last step (needs --test-targets).", path=True)
     test_targets: Optional[str] = option(None, "The true remaining steps of the --test units, one number a line in "
                                          "the order of the units (C-MAPSS RUL_FD00x.txt).", path=True)
-    unit_column: str = option("unit", "CSV column naming the unit (a whole number).")
-    time_column: str = option("cycle", "CSV column holding the time step (increasing within each unit).")
+    unit_column: str = option("unit", "Column naming the unit, a whole number (a file without a header names its "
+                              "first two columns unit and cycle).")
+    time_column: str = option("cycle", "Column holding the time step, increasing within each unit.")
     columns: Optional[str] = option(None, "Columns the network reads (comma-separated names) [default: all but the "
-                                    "unit and time columns, less those constant in the training file].")
+                                    "unit and time columns, less those constant in the training file or uncorrelated "
+                                    "with the remaining steps (--min-correlation)].")
     min_correlation: float = option(0.05, "Leave out columns whose correlation with the capped remaining steps, over "
                                     "the training rows, is smaller in size than this (noise that tells nothing of "
                                     "wear, such as C-MAPSS FD001's operating settings); 0 keeps every column that is "
@@ -55,8 +57,8 @@ class RemainingLifeConfig(EnsembleOptions):
 class EvaluateConfig(Checked):
     """What `seqgen evaluate` scores of a remaining-life model (RemainingLife.evaluate's keywords)."""
 
-    test: Optional[str] = option(None, "File to score, laid out as the training file [default: the run's --test file].",
-                                 path=True)
+    test: Optional[str] = option(None, "Test file to score, laid out as the training file [default: the run's "
+                                 "--test file].", path=True)
     test_targets: Optional[str] = option(None, "The true remaining steps of the units of --test, one a line [default: "
                                          "the run's --test-targets].", path=True)
 
