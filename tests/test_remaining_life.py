@@ -178,3 +178,15 @@ def test_the_scores():
     assert rmse(np.array([13.0, 16.0]), truth) == pytest.approx(np.sqrt(12.5))
     # late by 10: e^1 - 1; early by 13: e^1 - 1
     assert phm08_score(np.array([20.0, 7.0]), truth) == pytest.approx(2 * (np.e - 1))
+
+
+def test_an_estimate_never_looks_ahead_even_with_smoothing(files, tmp_path):
+    run = seqgen.train("remaining-life", corpus=files["train"], output_dir=tmp_path, name="smooth",
+                       **{**SMALL, "epochs": 2, "ensemble": 1, "smoothing": 0.3})
+    loaded = seqgen.load(run.best_path)
+    assert loaded.payload["scaling"]["smoothing"] == 0.3
+    unit = np.loadtxt(files["train"])
+    unit = unit[unit[:, 0] == 1][:, [2, 3]]
+    whole = [r["remaining"] for r in loaded.predict([unit], every_step=True)]
+    cut = [r["remaining"] for r in loaded.predict([unit[:20]], every_step=True)]
+    assert cut == pytest.approx(whole[:len(cut)], abs=1e-4) and whole[len(cut)] != pytest.approx(cut[-1], abs=1e-4)

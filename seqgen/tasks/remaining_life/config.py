@@ -31,6 +31,9 @@ class RemainingLifeConfig(EnsembleOptions):
                                     "the training rows, is smaller in size than this (noise that tells nothing of "
                                     "wear, such as C-MAPSS FD001's operating settings); 0 keeps every column that is "
                                     "not constant. Ignored columns are reported.", min=0.0, max=1.0)
+    smoothing: float = option(0.0, "Smooth each measurement by an exponential moving average over the unit's "
+                              "history before the network reads it: the weight of the newest step (0: no smoothing). "
+                              "It looks only back.", min=0.0, max=1.0)
     cap: int = option(125, "Remaining steps are learned capped at this (piece-wise linear: constant early in life, "
                       "as in the literature).", min=1)
     window: int = option(30, "Past steps the network reads for each estimate; a unit with fewer steps is refused.",

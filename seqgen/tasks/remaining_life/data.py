@@ -213,14 +213,29 @@ def choose_columns(logs: Logs, config: RemainingLifeConfig) -> tuple[list, dict]
     return names, {}
 
 
-def fit_scaling(values: list) -> dict:
-    """Mean and standard deviation of each column over every row of the training units."""
-    rows = np.concatenate(values)  # (sum T, C)
+def smoothed(values: np.ndarray, alpha: float) -> np.ndarray:
+    """Each column's exponential moving average over the unit's history so far (alpha: the weight of the newest
+    step; 1 or 0 leaves the values as they are). It looks only back, so an estimate never sees the future."""
+    if not 0 < alpha < 1:
+        return values
+    out = np.array(values, dtype=np.float64)
+    for t in range(1, len(out)):
+        out[t] = alpha * out[t] + (1 - alpha) * out[t - 1]
+    return out
+
+
+def fit_scaling(values: list, smoothing: float = 0.0) -> dict:
+    """How the networks' inputs are prepared: each unit smoothed (`smoothing`, see `smoothed`), then each column
+    z-scaled with the mean and standard deviation of every row of the training units."""
+    rows = np.concatenate([smoothed(v, smoothing) for v in values])  # (sum T, C)
     std = rows.std(0)
-    return {"mean": [float(x) for x in rows.mean(0)], "std": [float(x) if x > 0 else 1.0 for x in std]}
+    return {"mean": [float(x) for x in rows.mean(0)], "std": [float(x) if x > 0 else 1.0 for x in std],
+            "smoothing": float(smoothing)}
 
 
 def scaled(values: np.ndarray, scaling: dict) -> np.ndarray:
+    """A unit's measurements (T, C) as the networks read them: smoothed, then z-scaled (see fit_scaling)."""
+    values = smoothed(values, scaling.get("smoothing", 0.0))
     return ((values - np.asarray(scaling["mean"])) / np.asarray(scaling["std"])).astype(np.float32)
 
 
@@ -301,7 +316,8 @@ def read_training_data(config: RemainingLifeConfig) -> TrainingData:
     digest = hashlib.sha256(repr((logs.units, features)).encode())
     for values in selected:
         digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes() + b"|")
-    return TrainingData(logs, features, dropped, fit_scaling(selected), digest.hexdigest()[:16], test)
+    return TrainingData(logs, features, dropped, fit_scaling(selected, config.smoothing), digest.hexdigest()[:16],
+                        test)
 
 
 def layout_of(logs: Logs) -> dict:

@@ -41,7 +41,7 @@ def check_payload(payload: dict) -> None:
         raise SeqgenError("its columns are not among its training file's")
     scaling = payload["scaling"]
     require(scaling, mean=list, std=list)
-    numbers = scaling["mean"] + scaling["std"] + [payload["residual_std"]]
+    numbers = scaling["mean"] + scaling["std"] + [payload["residual_std"], scaling.get("smoothing", 0.0)]
     if len(scaling["mean"]) != len(features) or len(scaling["std"]) != len(features) or \
             not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers) or min(scaling["std"]) <= 0:
         raise SeqgenError(f"its scaling is not a finite mean and a positive deviation for each of its {len(features)} "
