@@ -27,10 +27,10 @@ class RemainingLifeConfig(EnsembleOptions):
     columns: Optional[str] = option(None, "Columns the network reads (comma-separated names) [default: all but the "
                                     "unit and time columns, less those constant in the training file or uncorrelated "
                                     "with the remaining steps (--min-correlation)].")
-    min_correlation: float = option(0.05, "Leave out columns whose correlation with the capped remaining steps, over "
-                                    "the training rows, is smaller in size than this (noise that tells nothing of "
-                                    "wear, such as C-MAPSS FD001's operating settings); 0 keeps every column that is "
-                                    "not constant. Ignored columns are reported.", min=0.0, max=1.0)
+    min_correlation: float = option(0.2, "Leave out columns whose correlation with the capped remaining steps, over "
+                                    "the training rows, is smaller in size than this (noise that tells little of wear, "
+                                    "such as C-MAPSS FD001's operating settings); 0 keeps every column that is not "
+                                    "constant. The columns left out are reported.", min=0.0, max=1.0)
     smoothing: float = option(0.0, "Smooth each measurement by an exponential moving average over the unit's "
                               "history before the network reads it: the weight of the newest step (0: no smoothing). "
                               "It looks only back.", min=0.0, max=1.0)
@@ -38,7 +38,7 @@ class RemainingLifeConfig(EnsembleOptions):
                       "as in the literature).", min=1)
     window: int = option(30, "Past steps the network reads for each estimate; a unit with fewer steps is refused.",
                          min=2)
-    ensemble: int = option(3, "Networks trained with successive seeds, each stopping early on its own held-out "
+    ensemble: int = option(5, "Networks trained with successive seeds, each stopping early on its own held-out "
                            "units; the estimate is their mean and their spread part of its band.", min=1)
     val_fraction: float = option(0.2, "Share of the training units held out for early stopping; each network holds "
                                  "out other units, so the ensemble learns from all of them (0: no validation).",
