@@ -86,18 +86,18 @@ def read_logs(path, unit_column: str = "unit", time_column: str = "cycle") -> Lo
                               f"{', …' if len(columns) > 8 else ''}")
     if unit_column == time_column:
         raise SeqgenError(f"--unit-column and --time-column both name {unit_column!r}; give two columns")
-    table = _numbers(path, numbered, columns, comma)
+    table = _numbers(path, numbered, columns, comma, header)
     return _units(path, table, [n for n, _ in numbered], columns, header, unit_column, time_column)
 
 
-def _numbers(path: Path, numbered: list, columns: list, comma: bool) -> np.ndarray:
+def _numbers(path: Path, numbered: list, columns: list, comma: bool, header: bool) -> np.ndarray:
     """The rows as a (rows, columns) float64 array; a short row, a missing or non-numeric cell is one line."""
     rows = []
     for number, line in numbered:
         cells = _cells(line, comma)
         if len(cells) != len(columns):
-            raise SeqgenError(f"{path} line {number} has {len(cells)} values, the {'header' if numbered[0][0] > 1 else 'first line'}"
-                              f" {len(columns)}; give every row a value in every column (a missing value cannot be "
+            raise SeqgenError(f"{path} line {number} has {len(cells)} values, the {'header' if header else 'first line'} "
+                              f"{len(columns)}; give every row a value in every column (a missing value cannot be "
                               "guessed)")
         rows.append(cells)
     try:
