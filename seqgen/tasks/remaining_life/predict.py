@@ -209,7 +209,8 @@ class RemainingLife:
         shown = steps[self.window - 1:]
         first = values[self.window - 1:, 0]
         return Inspection(kind="series", tokens=np.arange(len(shown)), labels=[f"{s:g}" for s in shown], gates=last,
-                          forecast=remaining, values=first, features=series_features(first, 1),
+                          forecast=remaining, values=first,
+                          features={**series_features(first, 1), "remaining": remaining},
                           title=f"{source} {ids[index]}: network {member} of {len(self.networks)}, after each window "
                           f"of {self.window} steps; the values drawn are {self.features[0]}, the forecast the "
                           "remaining steps")
