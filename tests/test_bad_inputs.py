@@ -135,10 +135,40 @@ def classify_run(root, classify_data):
                   "--ensemble", 1, "--hidden-size", 8, "--conv-channels", 4, "--batch-size", 8, *QUIET)
 
 
+def _logs(units=4, steps=12, columns=4, seed=0, start=1):
+    """Run-to-failure logs without a header: unit, cycle and `columns` measurements that drift as the unit wears."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for unit in range(start, start + units):
+        for cycle in range(1, steps + 1):
+            values = [cycle / steps * (j + 1) + 0.1 * rng.standard_normal() for j in range(columns)]
+            rows.append(" ".join([str(unit), str(cycle)] + [f"{v:.4f}" for v in values]))
+    return "\n".join(rows) + "\n"
+
+
+RL = ["--window", 5, "--epochs", 2, "--ensemble", 1, "--hidden-size", 8, *QUIET]
+
+
+@pytest.fixture(scope="module")
+def rl_data(root):
+    (root / "inputs").mkdir(exist_ok=True)
+    train, test = root / "inputs" / "rl-train.txt", root / "inputs" / "rl-test.txt"
+    train.write_text(_logs())
+    test.write_text(_logs(units=3, steps=8, seed=1))
+    (root / "inputs" / "rl-truth.txt").write_text("4\n5\n6\n")
+    return train, test, root / "inputs" / "rl-truth.txt"
+
+
+@pytest.fixture(scope="module")
+def rl_run(root, rl_data):
+    return _train(root, "remaining-life", "--task", "remaining-life", "--corpus", rl_data[0], *RL)
+
+
 class World:
     """What a row builds from: the trained runs (built on first use), files it writes under `dir`."""
 
-    RUNS = {"lm": "lm_run", "music": "music_run", "tr": "translate_run", "fc": "forecast_run", "cl": "classify_run"}
+    RUNS = {"lm": "lm_run", "music": "music_run", "tr": "translate_run", "fc": "forecast_run", "cl": "classify_run",
+            "rl": "rl_run"}
 
     def __init__(self, request, root, folder):
         self._request, self.root, self.dir = request, root, folder
@@ -150,6 +180,8 @@ class World:
             return self._request.getfixturevalue("text_corpus")
         if name == "ucr":
             return self._request.getfixturevalue("classify_data")[0]
+        if name in ("logs", "test_logs", "truth"):
+            return self._request.getfixturevalue("rl_data")[("logs", "test_logs", "truth").index(name)]
         raise AttributeError(name)
 
     def file(self, name, content=b""):
@@ -238,6 +270,8 @@ def _short_vocabulary(payload):
             return
     if "classes" in payload:
         payload["classes"] = payload["classes"][:1]
+    elif "features" in payload:  # remaining life: fewer column names than the network reads
+        payload["features"] = payload["features"][:-1]
     else:  # forecast: no tokenizer; its residuals per step are its output table
         payload["residual_std"] = payload["residual_std"][:-1]
 
@@ -284,12 +318,13 @@ USES = {
     "tr": lambda w, ckpt: ["translate", ckpt, "3 May 1979"],
     "fc": lambda w, ckpt: ["forecast", ckpt],
     "cl": lambda w, ckpt: ["classify", ckpt, w.ucr],
+    "rl": lambda w, ckpt: ["predict", ckpt, w.test_logs],
 }
 
 CHECKPOINT_ROWS = [
     (f"{task}-{damage}", (lambda t, d: lambda w: USES[t](w, w.damaged(getattr(w, t), d)))(task, damage),
      DAMAGE_EXPECTED[damage])
-    for task in ("lm", "tr", "fc", "cl") for damage in DAMAGES
+    for task in ("lm", "tr", "fc", "cl", "rl") for damage in DAMAGES
 ] + [
     (f"music-{damage}", (lambda d: lambda w: USES["music"](w, w.damaged(w.music, d)))(damage), DAMAGE_EXPECTED[damage])
     for damage in ("short-vocabulary", "model-config-list", "model-state-missing")
@@ -297,7 +332,7 @@ CHECKPOINT_ROWS = [
     (f"evaluate-{task}-{damage}", (lambda t, d: lambda w: ["evaluate", w.damaged(getattr(w, t), d)])(task, damage),
      DAMAGE_EXPECTED[damage])
     for task, damage in (("lm", "short-vocabulary"), ("tr", "short-vocabulary"), ("fc", "model-config-list"),
-                         ("cl", "short-vocabulary"), ("lm", "pickle-with-code"))
+                         ("cl", "short-vocabulary"), ("rl", "short-vocabulary"), ("lm", "pickle-with-code"))
 ] + [
     ("resume-lm-version-99", lambda w: ["train", "--resume", w.damaged(w.lm, "version-99")], "newer seqgen"),
     ("resume-lm-truncated", lambda w: ["train", "--resume", w.damaged(w.lm, "truncated")], "not a readable"),
@@ -764,7 +799,82 @@ INSPECT_ROWS = [
     ("inspect-png-under-a-file", lambda w: ["inspect", w.lm, "--text", "the fox", "--png", w.file("f") / "p.png"], "f"),
 ]
 
-ROWS = FILE_ROWS + OPTION_ROWS + CHECKPOINT_ROWS + CONFIG_ROWS + OUTPUT_ROWS + INSPECT_ROWS
+def _rl_train(w, logs, *more):
+    """`seqgen train --task remaining-life` on the logs `logs` (text written to a file, or a path)."""
+    path = w.file("logs.txt", logs) if isinstance(logs, str) else logs
+    return ["train", "--task", "remaining-life", "--corpus", path, *RL, *more]
+
+
+RL_LOGS = _logs()
+
+
+def _with_line(number, line, text=RL_LOGS):
+    """`text` with its line `number` (from 1) replaced by `line`."""
+    lines = text.splitlines()
+    lines[number - 1] = line
+    return "\n".join(lines) + "\n"
+
+RL_CSV = "unit,cycle,a,b\n" + "".join(f"{u},{c},{c * 0.1:.2f},{c * 0.2:.2f}\n" for u in (1, 2) for c in range(1, 8))
+
+REMAINING_LIFE_ROWS = [
+    ("train-logs-unit-not-whole", lambda w: _rl_train(w, _with_line(13, "2.5 1 0.1 0.2 0.3 0.4")),
+     "line 13: the unit 2.5 (column unit) is not a whole number"),
+    ("train-logs-unit-text", lambda w: _rl_train(w, _with_line(13, "B 1 0.1 0.2 0.3 0.4")),
+     "line 13, column unit: the value 'B' is not a finite number"),
+    ("train-logs-unit-shorter-than-window", lambda w: _rl_train(w, _logs(steps=4)), "has 4 steps, fewer than the window of 5"),
+    ("train-logs-units-out-of-order", lambda w: _rl_train(w, _logs(2) + _logs(1, seed=3)),
+     "unit 1 appears again after other units"),
+    ("train-logs-time-out-of-order", lambda w: _rl_train(w, _with_line(2, "1 0 0.1 0.2 0.3 0.4")),
+     "line 2: unit 1's cycle 0 does not come after 1"),
+    ("train-logs-text-value", lambda w: _rl_train(w, _with_line(3, "1 3 0.1 abc 0.3 0.4")),
+     "line 3, column column_4: the value 'abc' is not a finite number"),
+    ("train-logs-nan", lambda w: _rl_train(w, _with_line(5, "1 5 0.1 0.2 nan 0.4")),
+     "line 5, column column_5: the value 'nan' is not a finite number"),
+    ("train-logs-missing-cell", lambda w: _rl_train(w, w.file("l.csv", RL_CSV.replace("3,0.30,", "3,,"))),
+     "line 4, column a: the value is missing"),
+    ("train-logs-short-row", lambda w: _rl_train(w, _with_line(3, "1 3 0.1 0.2 0.3")), "line 3 has 5 values, the first "
+                                                                                     "line 6"),
+    ("train-logs-empty", lambda w: _rl_train(w, ""), "is empty"),
+    ("train-logs-binary", lambda w: _rl_train(w, w.file("l.txt", b"1 1 0.5\x00\n")), "binary"),
+    ("train-logs-missing", lambda w: _rl_train(w, w.dir / "none.txt"), "none.txt"),
+    ("train-logs-no-corpus", lambda w: ["train", "--task", "remaining-life", *QUIET], "--corpus"),
+    ("train-logs-unknown-unit-column", lambda w: _rl_train(w, w.file("l.csv", RL_CSV), "--unit-column", "engine"),
+     "has no column 'engine' (--unit-column)"),
+    ("train-logs-unknown-columns", lambda w: _rl_train(w, w.logs, "--columns", "column_3,sensor_9"),
+     "--columns names 'sensor_9'"),
+    ("train-logs-min-correlation-with-columns", lambda w: _rl_train(w, w.logs, "--columns", "column_3",
+                                                                    "--min-correlation", 0.5), "--min-correlation"),
+    ("train-logs-test-other-columns", lambda w: _rl_train(w, w.logs, "--test", w.file("t.txt", _logs(3, 8, columns=3)),
+                                                          "--test-targets", w.truth), "has 5 columns, the training file 6"),
+    ("train-logs-test-without-targets", lambda w: _rl_train(w, w.logs, "--test", w.test_logs),
+     "--test needs --test-targets"),
+    ("train-logs-targets-too-few", lambda w: _rl_train(w, w.logs, "--test", w.test_logs, "--test-targets",
+                                                       w.file("t.txt", "4\n5\n")),
+     "holds 2 remaining lives but the test file 3 units"),
+    ("train-logs-targets-negative", lambda w: _rl_train(w, w.logs, "--test", w.test_logs, "--test-targets",
+                                                        w.file("t.txt", "4\n-5\n6\n")), "line 2: '-5'"),
+    ("predict-other-columns", lambda w: ["predict", w.rl, w.file("t.txt", _logs(2, 8, columns=5))],
+     "has 7 columns, the training file 6"),
+    ("predict-unit-shorter-than-window", lambda w: ["predict", w.rl, w.file("t.txt", _logs(2, 3))],
+     "has 3 steps, fewer than the window of 5"),
+    ("predict-units-out-of-order", lambda w: ["predict", w.rl, w.file("t.txt", _logs(1, 8, start=2) + _logs(2, 8))],
+     "unit 2 appears again"),
+    ("predict-level-too-low", lambda w: ["predict", w.rl, w.test_logs, "--level", 0.2], "--level must be >= 0.5"),
+    ("evaluate-rl-targets-too-many", lambda w: ["evaluate", w.rl, "--test", w.test_logs, "--test-targets",
+                                                w.file("t.txt", "1\n2\n3\n4\n")], "holds 4 remaining lives but the test file 3"),
+    ("evaluate-rl-without-test", lambda w: ["evaluate", w.rl], "--test"),
+    ("evaluate-rl-targets-text", lambda w: ["evaluate", w.rl, "--test", w.test_logs, "--test-targets",
+                                            w.file("t.txt", "1\nmany\n3\n")], "line 2: 'many'"),
+    ("inspect-rl-unknown-unit", lambda w: ["inspect", w.rl, "--history", w.test_logs, "--history-unit", 9],
+     "there is no unit 9"),
+    ("inspect-rl-text", lambda w: ["inspect", w.rl, "--text", "1 2"], "--text"),
+    ("inspect-lm-history", lambda w: ["inspect", w.lm, "--text", "the", "--history", w.test_logs], "--history"),
+    ("resume-rl-changed-window", lambda w: ["train", "--resume", w.rl, "--window", 6], "--window cannot change"),
+    ("resume-rl-finished", lambda w: ["train", "--resume", w.rl, *QUIET], "finished"),
+]
+
+
+ROWS = FILE_ROWS + OPTION_ROWS + CHECKPOINT_ROWS + CONFIG_ROWS + OUTPUT_ROWS + INSPECT_ROWS + REMAINING_LIFE_ROWS
 
 
 @pytest.mark.slow
@@ -895,10 +1005,18 @@ API_ROWS = [
     ("train-threads-zero", lambda w: lambda: seqgen.train(corpus=str(w.corpus), threads=0), "--threads must be >= 1"),
     ("load-threads-text", lambda w: lambda: seqgen.load(w.lm, threads="all"), "--threads must be a whole number"),
     ("generate-threads-zero", lambda w: lambda: seqgen.load(w.lm).generate(threads=0), "--threads must be >= 1"),
+    ("predict-rl-none", lambda w: lambda: seqgen.load(w.rl).predict(None), "give a log file (a path)"),
+    ("predict-rl-short-unit", lambda w: lambda: seqgen.load(w.rl).predict([np.zeros((3, 4))]),
+     "unit 1 has 3 steps, fewer than the window of 5"),
+    ("predict-rl-wrong-width", lambda w: lambda: seqgen.load(w.rl).predict([np.zeros((8, 3))]), "(steps, 4) array"),
+    ("predict-rl-every-step-text", lambda w: lambda: seqgen.load(w.rl).predict(w.test_logs, every_step="yes"),
+     "--every-step must be true or false"),
+    ("evaluate-rl-targets-alone", lambda w: lambda: seqgen.load(w.rl).evaluate(test_targets=str(w.truth)), "--test"),
+    ("inspect-rl-member", lambda w: lambda: seqgen.load(w.rl).inspect(member=3), "--member must be a network"),
 ] + [
     (f"load-{task}-{damage}", (lambda t, d: lambda w: (lambda p: lambda: seqgen.load(p))(w.damaged(getattr(w, t), d)))(
         task, damage), DAMAGE_EXPECTED[damage])
-    for task in ("lm", "tr", "fc", "cl") for damage in DAMAGES
+    for task in ("lm", "tr", "fc", "cl", "rl") for damage in DAMAGES
 ]
 
 

@@ -10,7 +10,7 @@ from seqgen.errors import SeqgenError
 from seqgen.tasks import TASKS, get_task, presentation
 
 
-@pytest.mark.parametrize("task", ["forecast", "classify"])
+@pytest.mark.parametrize("task", ["forecast", "classify", "remaining-life"])
 def test_an_interrupted_ensemble_says_how_far_it_got_and_which_file_resumes_it(task, capsys):
     result = SimpleNamespace(stop_reason="interrupted", members_done=2, ensemble=5, latest_path="runs/x/latest.pt")
     presentation(task).report_training(result)

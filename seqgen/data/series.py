@@ -94,7 +94,7 @@ def _first_row_names_columns(rows: list) -> Optional[bool]:
     return None
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -116,7 +116,7 @@ def read_series_csv(path: str | Path, column: Optional[str] = None, name: Option
     first non-numeric other column (else the first column) as dates. Missing and non-numeric cells are refused,
     not guessed."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -291,7 +291,7 @@ def read_labeled_file(path: str | Path, label_column: Optional[str] = None, labe
     C > 1 channels (`.ts` files). A header is told from values by `_first_row_names_columns`; pandas' unnamed index
     column is dropped."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     if _is_ts(path, text):
         if label_column is not None:
             raise SeqgenError(f"{path} is a .ts file: its label is the last field of each line, so there is no label "
@@ -407,7 +407,7 @@ def read_ts(path: str | Path, text: Optional[str] = None, labeled: bool = True) 
     by ':'), equal or unequal lengths, the label last when @classLabel is true. Trailing '?' marks a shorter
     sequence; a '?' inside one, timestamps and regression targets are refused in one line."""
     path = Path(path)
-    text = _read_text(path) if text is None else text
+    text = read_text(path) if text is None else text
     lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1)
              if line.strip() and not line.strip().startswith("#")]
     header, first = _ts_header(path, lines)

@@ -16,6 +16,7 @@ FEATURE_NAMES = {
     "bar_position": "position in the bar", "part": "part (voice)",
     "voice": "voice in the frame, from the lowest", "pitch": "pitch",
     "value": "value", "change": "change from the point before", "season_position": "position in the season",
+    "remaining": "estimated remaining steps",
 }
 QUOTES = {'"': None, "“": True, "”": False, "«": True, "»": False}  # None: a straight quote opens or closes
 OPENING, CLOSING = "([{", ")]}"

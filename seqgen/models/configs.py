@@ -81,3 +81,14 @@ def stored(cls, values):
         if f.default is dataclasses.MISSING and f.name not in values:
             raise SeqgenError(f"its model_config lacks {f.name!r}")
     return from_dict(cls, values)
+
+
+@dataclass(frozen=True)
+class RegressorConfig(Checked):
+    """Everything that rebuilds one network of a remaining-life ensemble; stored in the checkpoint as its
+    model_config."""
+
+    input_size: int  # measurement columns per step
+    hidden_size: int
+    num_layers: int
+    dropout: float

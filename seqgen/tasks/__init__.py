@@ -24,6 +24,7 @@ _PACKAGES = {
     "translate": "seqgen.tasks.translate",
     "forecast": "seqgen.tasks.forecast",
     "classify": "seqgen.tasks.classify",
+    "remaining-life": "seqgen.tasks.remaining_life",
     "detect": "seqgen.tasks.detect",
 }
 TASKS = tuple(_PACKAGES)

@@ -47,4 +47,5 @@ class ClassifyConfig(EnsembleOptions):
 class EvaluateConfig(Checked):
     """What `seqgen evaluate` scores of a classifier (Classifier.evaluate's keywords)."""
 
-    test: Optional[str] = option(None, "Labelled file or named data set (its TEST split) to score [default: the run's --test].", path=True)
+    test: Optional[str] = option(None, "File to score, laid out as the training file, or a named data set (its TEST "
+                                 "split) [default: the run's --test].", path=True)
