@@ -9,7 +9,7 @@
   3. the trivial baseline in the same run: the last value as the forecast, its errors through the same
      likelihood.
 
-    flock /work/bench.lock python scripts/bench_nab.py --output benchmarks/nab.json
+    python scripts/bench_nab.py --output benchmarks/nab.json
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from seqgen.device import cpu_name
 from seqgen.tasks.detect.config import DetectConfig
 from seqgen.tasks.detect.detect import detect
 from seqgen.tasks.detect.evaluate import PROFILES, nab_score, probation_length, window_indices
 
 NAB = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab"
-CPU = "AMD EPYC with AVX-512 BF16, 2 cores, shared"
+CPU = cpu_name()
 PUBLISHED = {"windowedGaussian": {"standard": 39.6, "reward_low_FP_rate": 20.9, "reward_low_FN_rate": 47.4},
              "numenta HTM": {"standard": 70.5}, "randomCutForest": {"standard": 51.7}}
 
@@ -108,7 +109,7 @@ def main() -> None:
     lstm = detectors["lstm"]
     report = {
         "benchmark": "NAB v1.0, 58 files, NAB scoring (seqgen.tasks.detect.evaluate)",
-        "command": "flock /work/bench.lock python scripts/bench_nab.py --output benchmarks/nab.json"
+        "command": "python scripts/bench_nab.py --output benchmarks/nab.json"
                    + (f" --processes {args.processes}" if args.processes != 1 else ""),
         "scorer_check": check,
         "standard": round(lstm["standard"]["score"], 2),
@@ -124,7 +125,7 @@ def main() -> None:
         "cpu_seconds": round(cpu, 1),
         "wall_seconds": round(time.time() - wall, 1),
         "cpu": CPU, "processes": args.processes, "threads_per_process": 1,
-        "machine": platform.machine(), "cpus_seen": os.cpu_count(),
+        "machine": {"cpu": CPU, "platform": platform.platform(), "cpus": os.cpu_count()},
         "date": datetime.date.today().isoformat(),
     }
     if args.only is None:

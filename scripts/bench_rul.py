@@ -3,7 +3,7 @@ its defaults on train_FD001.txt, scored on the 100 test engines at each one's la
 (RMSE and the PHM08 score), for 5 seeds; the median and range are reported beside the baselines fitted in the
 same runs and the published figures. Nothing is chosen on the test file. Writes one JSON.
 
-    flock /work/bench.lock python scripts/bench_rul.py --output benchmarks/rul-fd001.json
+    python scripts/bench_rul.py --output benchmarks/rul-fd001.json
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,12 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seqgen.device import cpu_name
 from seqgen.tasks.remaining_life import RemainingLifeConfig
 from seqgen.tasks.remaining_life.evaluate import MODEL, REFERENCES
 from seqgen.tasks.remaining_life.train import train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmapss"
-CPU = "AMD EPYC with AVX-512 BF16, 2 cores, shared with other jobs"
+CPU = cpu_name()
 
 
 def summary(values: list) -> dict:
@@ -76,8 +78,9 @@ def main() -> None:
     config = dataclasses.asdict(base)
     result = {
         "benchmark": "remaining useful life, C-MAPSS FD001 test set (100 engines, each at its last cycle)",
-        "command": "seqgen train --task remaining-life --corpus train_FD001.txt --test test_FD001.txt "
-                   "--test-targets RUL_FD001.txt --seed S  (S = 0..4)",
+        "command": "python " + " ".join(sys.argv),
+        "each_run": "seqgen train --task remaining-life --corpus train_FD001.txt --test test_FD001.txt "
+                "--test-targets RUL_FD001.txt --seed S  (S = 0..4)",
         "protocol": "seqgen's defaults; targets capped at --cap; scaling and columns from the training engines alone; "
                     "RMSE and PHM08 score against RUL_FD001.txt (not capped); baselines fitted in the same runs on the "
                     "training engines' windows; median and range over the seeds",

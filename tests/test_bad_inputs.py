@@ -426,7 +426,7 @@ FILE_ROWS = [
     ("train-classify-named-anomaly-set", lambda w: ["train", "--task", "classify", "--corpus", "nab", *QUIET],
      "no task reads yet"),
     ("train-classify-named-equipment-set", lambda w: ["train", "--task", "classify", "--corpus", "cmapss-fd001", *QUIET],
-     "no task reads yet"),
+     "use it with --task remaining-life"),
     ("train-classify-test-named-series", lambda w: ["train", "--task", "classify", "--corpus", w.ucr, "--test", "uschange",
                                                     *QUIET], "use it with --task forecast"),
     ("train-forecast-named-pairs", lambda w: ["train", "--task", "forecast", "--corpus", "tatoeba-en-pt", *QUIET],

@@ -271,3 +271,26 @@ def test_corpora_lists_every_entry_with_its_source_and_whether_it_is_here(tiny_u
     assert fetched.exit_code == 0 and fetched.output.strip().endswith("data/tiny-ucr")
     after = run("corpora").output.split("tiny-ucr", 1)[1]
     assert "here: " + fetched.output.strip() in after.splitlines()[2]
+
+
+def test_remaining_life_reads_a_named_set_its_test_file_and_true_remaining_steps(server, monkeypatch, tmp_path):
+    """`--corpus NAME --test NAME` of an equipment data set: the train file, the test file and, with it, the rul
+    file, with no --test-targets to give; `seqgen evaluate RUN --test NAME` scores the same units."""
+    from test_remaining_life import SMALL, degrading
+
+    served, base = server
+    train, _ = degrading(10, 0)
+    test, truth = degrading(6, 1, truncate=True)
+    table = lambda rows: "".join(" ".join(f"{v:g}" for v in row) + "\n" for row in rows).encode()  # noqa: E731
+    _serve(monkeypatch, served, base, "tiny-engines",
+           {"train.txt": table(train), "test.txt": table(test), "rul.txt": "".join(f"{int(x)}\n" for x in truth).encode()},
+           kind="equipment", roles={"train": "train.txt", "test": "test.txt", "rul": "rul.txt"})
+    options = [f"--{key.replace('_', '-')}={value}" for key, value in SMALL.items() if key != "progress"]
+    result = run("train", "--task", "remaining-life", "--corpus", "tiny-engines", "--test", "tiny-engines", *options,
+                 "--output-dir", tmp_path / "runs", "--name", "engines")
+    assert result.exit_code == 0, result.output
+    scored = run("evaluate", tmp_path / "runs" / "engines", "--test", "tiny-engines")
+    assert scored.exit_code == 0 and "6 test units" in scored.output, scored.output
+    assert "cache/data/tiny-engines/test.txt" in scored.output.replace("\\", "/")
+    wrong = run("train", "--task", "forecast", "--corpus", "tiny-engines")
+    assert wrong.exit_code != 0 and "use it with --task remaining-life" in wrong.output

@@ -53,7 +53,7 @@ DATA_KINDS = {
     "series": ("a forecasting series", "forecast"),
     "pairs": ("a translation corpus", "translate"),
     "piano-roll": ("a piano-roll corpus", "language-model"),
-    "equipment": ("an equipment-health data set", None),
+    "equipment": ("an equipment-health data set", "remaining-life"),
     "anomaly": ("an anomaly-detection benchmark", None),
 }
 

@@ -13,6 +13,7 @@ from typing import Optional
 
 import numpy as np
 
+from seqgen.data.corpora import REGISTRY, dataset_file
 from seqgen.data.series import read_text
 from seqgen.errors import SeqgenError
 from seqgen.tasks.remaining_life.config import RemainingLifeConfig
@@ -55,13 +56,28 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def read_logs(path, unit_column: str = "unit", time_column: str = "cycle") -> Logs:
+TASK = "remaining-life"  # the task's name, as the data-set registry knows it
+
+
+def data_path(spec, role: str) -> Path:
+    """`spec` as a file: a path, or the `role` file (train, test or rul) of a named data set such as cmapss-fd001,
+    fetched and checked on first use."""
+    return dataset_file(spec, role, TASK) if isinstance(spec, str) and spec in REGISTRY else Path(spec)
+
+
+def named_targets(test) -> Optional[str]:
+    """The test units' true remaining steps that come with `test` when it names a data set holding them."""
+    entry = REGISTRY.get(test) if isinstance(test, str) else None
+    return test if entry is not None and "rul" in dict(entry.roles) else None
+
+
+def read_logs(path, unit_column: str = "unit", time_column: str = "cycle", role: str = "train") -> Logs:
     """Read a file of run logs: CSV with a header (comma-separated, columns chosen by name), or text without a
     header (space- or comma-separated) whose first two columns are the unit and the time step (C-MAPSS's 26 columns
     take its names: unit, cycle, setting_1-3, sensor_1-21; other widths column_1, column_2, …). Every row of a
     unit comes together and in time order; every value is a finite number; anything else is one line naming the
-    file, line and column."""
-    path = Path(path)
+    file, line and column. A data set's name reads its `role` file."""
+    path = data_path(path, role)
     text = read_text(path)
     numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     comma = "," in numbered[0][1]
@@ -263,8 +279,8 @@ def fold_count(val_fraction: float, units: int) -> int:
 
 
 def read_targets(path, units: int) -> np.ndarray:
-    """The true remaining steps of `units` test units: one whole number >= 0 a line."""
-    path = Path(path)
+    """The true remaining steps of `units` test units: one whole number >= 0 a line (a data set's name: its rul file)."""
+    path = data_path(path, "rul")
     numbered = [(n, line.strip()) for n, line in enumerate(read_text(path).splitlines(), start=1) if line.strip()]
     values = []
     for number, cell in numbered:
@@ -300,7 +316,8 @@ def read_training_data(config: RemainingLifeConfig) -> TrainingData:
     if not config.corpus:
         raise SeqgenError("--task remaining-life needs --corpus TRAIN_FILE: run-to-failure logs (C-MAPSS text, or CSV "
                           "with unit and time columns)")
-    if (config.test is None) != (config.test_targets is None):
+    targets = config.test_targets or named_targets(config.test)
+    if (config.test is None) != (targets is None):
         given, needed = ("--test", "--test-targets") if config.test else ("--test-targets", "--test")
         raise SeqgenError(f"{given} needs {needed}: the test units' logs and their true remaining steps go together")
     logs = read_logs(config.corpus, config.unit_column, config.time_column)
@@ -308,10 +325,10 @@ def read_training_data(config: RemainingLifeConfig) -> TrainingData:
     features, dropped = choose_columns(logs, config)
     test = None
     if config.test:
-        test_logs = read_logs(config.test, config.unit_column, config.time_column)
+        test_logs = read_logs(config.test, config.unit_column, config.time_column, role="test")
         check_like(test_logs, layout_of(logs))
         check_lengths(test_logs, config.window)
-        test = (test_logs, read_targets(config.test_targets, len(test_logs.units)))
+        test = (test_logs, read_targets(targets, len(test_logs.units)))
     selected = logs.select(features)
     digest = hashlib.sha256(repr((logs.units, features)).encode())
     for values in selected:

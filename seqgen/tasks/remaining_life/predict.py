@@ -18,7 +18,16 @@ from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.configs import RegressorConfig, stored
 from seqgen.tasks.remaining_life.config import EvaluateConfig, PredictConfig, RemainingLifeConfig
-from seqgen.tasks.remaining_life.data import Logs, check_lengths, check_like, read_logs, read_targets, scaled, windows
+from seqgen.tasks.remaining_life.data import (
+    Logs,
+    check_lengths,
+    check_like,
+    named_targets,
+    read_logs,
+    read_targets,
+    scaled,
+    windows,
+)
 from seqgen.tasks.remaining_life.estimate import band, estimates, rebuild, stored_units
 from seqgen.threads import ThreadPolicy, check_threads
 from seqgen.training import load_finished
@@ -102,7 +111,7 @@ class RemainingLife:
     def read(self, path) -> Logs:
         """A log file laid out as the training file, each unit long enough for the window."""
         config = self.train_config
-        logs = read_logs(check("the log file", path, str, path=True), config.unit_column, config.time_column)
+        logs = read_logs(check("the log file", path, str, path=True), config.unit_column, config.time_column, role="test")
         check_like(logs, self.payload["layout"])
         check_lengths(logs, config.window)
         return logs
@@ -168,7 +177,7 @@ class RemainingLife:
         asked = EvaluateConfig(test=test, test_targets=test_targets)
         config = self.train_config
         test = asked.test or config.test
-        targets = asked.test_targets or (config.test_targets if not asked.test else None)
+        targets = asked.test_targets or named_targets(test) or (config.test_targets if not asked.test else None)
         if not test or not targets:
             raise SeqgenError("give the test units' logs with --test and their true remaining steps with "
                               "--test-targets (this model was trained without them)" if not config.test else
