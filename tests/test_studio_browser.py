@@ -1,9 +1,11 @@
 """The studio in a real headless browser (Chromium driven by Selenium, as the inspection page is): train a tiny run
 from the page and watch its curve and progress move, stream a text sample and see it grow, play a music sample,
-draw a forecast, show the gates; no console error, and no request to any host but the studio's own. The
-screenshots of docs/guides/studio.md are written here (docs/studio-*.png)."""
+draw a forecast, show the gates; no console error, and no request to any host but the studio's own. It takes the
+screenshots of docs/guides/studio.md; `SEQGEN_SCREENSHOTS=docs pytest tests/test_studio_browser.py` writes them
+there (docs/studio-*.png), otherwise they go to a temporary folder."""
 
 import json
+import os
 import shutil
 import socket
 import threading
@@ -21,7 +23,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
                                  reason="needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)")]
 pytest.importorskip("uvicorn")
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def tune(path, shift=0):
@@ -125,12 +127,13 @@ def set_field(browser, element_id, value):
     field.send_keys(str(value))
 
 
-def test_the_studio_in_a_browser(browser, studio):
+def test_the_studio_in_a_browser(browser, studio, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     address, folder = studio
-    DOCS.mkdir(exist_ok=True)
+    shots = ROOT / os.environ["SEQGEN_SCREENSHOTS"] if os.environ.get("SEQGEN_SCREENSHOTS") else tmp_path
+    shots.mkdir(exist_ok=True)
     browser.get_log("performance")
     browser.get(address + "/")
     wait(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 5, what="the five runs")
@@ -155,7 +158,7 @@ def test_the_studio_in_a_browser(browser, studio):
          and int(curve.get_attribute("data-points")) > first[1], 90, "progress")
     assert curve.find_element(By.CSS_SELECTOR, "polyline").get_attribute("points") != first[2]
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", curve)
-    browser.save_screenshot(str(DOCS / "studio-train.png"))
+    browser.save_screenshot(str(shots / "studio-train.png"))
     wait(lambda: "finished" in status.text, 180, "the end of training")
     wait(lambda: browser.find_elements(By.CSS_SELECTOR, '#runs tr[data-run="from-the-page"]'), what="the new run")
 
@@ -187,7 +190,7 @@ def test_the_studio_in_a_browser(browser, studio):
     seen = wait(lambda: len(text.text) > 10 and len(text.text), what="the first part")
     wait(lambda: len(text.text) > seen + 50, what="the sample growing")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", text)
-    browser.save_screenshot(str(DOCS / "studio-generate.png"))
+    browser.save_screenshot(str(shots / "studio-generate.png"))
     browser.find_element(By.ID, "try-cancel").click()
 
     # the gates of the text model reading a typed input
@@ -198,7 +201,7 @@ def test_the_studio_in_a_browser(browser, studio):
     browser.switch_to.frame(frame)
     wait(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#text .tok")) == 44, what="the gate view's tokens")
     browser.switch_to.default_content()
-    browser.save_screenshot(str(DOCS / "studio-gates.png"))
+    browser.save_screenshot(str(shots / "studio-gates.png"))
 
     # a music sample: a piano roll, a WAV that is not silent, and its downloads
     choose_run(browser, "tunes")
@@ -223,7 +226,7 @@ def test_the_studio_in_a_browser(browser, studio):
     links = [a.text.strip() for a in browser.find_elements(By.CSS_SELECTOR, "#try-output a")]
     assert {"midi", "musicxml", "wav"} <= set(links)
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", audio)
-    browser.save_screenshot(str(DOCS / "studio-music.png"))
+    browser.save_screenshot(str(shots / "studio-music.png"))
 
     # a forecast with its band, and its zoom
     choose_run(browser, "airline")
@@ -237,7 +240,7 @@ def test_the_studio_in_a_browser(browser, studio):
     Select(browser.find_element(By.ID, "band-zoom")).select_by_value("end")
     assert chart.find_element(By.CSS_SELECTOR, "polyline.continued").get_attribute("points") != whole
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", chart)
-    browser.save_screenshot(str(DOCS / "studio-forecast.png"))
+    browser.save_screenshot(str(shots / "studio-forecast.png"))
 
     # a translation with its attention picture
     choose_run(browser, "dates")
