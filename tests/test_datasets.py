@@ -38,7 +38,11 @@ def server(tmp_path, monkeypatch):
         def log_message(self, *args):
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    class QuietServer(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass  # a client that stops reading (seqgen refusing an oversized download) is not the test's output
+
+    httpd = QuietServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
     yield served, f"http://127.0.0.1:{httpd.server_address[1]}"
