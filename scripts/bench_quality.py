@@ -129,7 +129,7 @@ def seqgen_arm(corpus: str, minutes: float, seed: int, device: str, precision: s
     used = resolve_precision(precision, torch.device(device))
     return {"steps": result.step, "tokens": result.step * config.batch_size * config.bptt, "precision": used,
             "best_val_loss_16_streams": result.best_val_loss, "history": history,
-            "recipe": {**dataclasses.asdict(model_config), **dataclasses.asdict(config)},
+            "recipe": {**dataclasses.asdict(model_config), **dataclasses.asdict(config), "corpus": os.path.relpath(corpus)},
             "best_val_loss": evaluate_loss(model.to(device), val_ids, 1, config.bptt, device)}
 
 

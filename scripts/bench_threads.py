@@ -154,7 +154,8 @@ def main() -> None:
                     "load_average_at_end": os.getloadavg()},
         "competitor": "one CPU-bound process (python busy loop) for the busy arms",
         "settings": {"seconds": args.seconds, "big_seconds": args.big_seconds, "rounds": args.rounds,
-                     "forecast_epochs": args.forecast_epochs, "corpus": args.corpus},
+                     "forecast_epochs": args.forecast_epochs,
+                     "corpus": os.path.relpath(args.corpus) if os.path.exists(args.corpus) else args.corpus},
         "results": results,
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
