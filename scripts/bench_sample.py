@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from seqgen.decode.sampling import LSTMStepper, Sampling, bare_linear, generate, resolve_sample_precision
+from seqgen.device import cpu_name
 from seqgen.models import LSTMLanguageModel, ModelConfig
 
 
@@ -80,16 +81,6 @@ def products_tokens_per_second(model, steps: int, precision: str) -> float:
         for product, x in zip(products, inputs):
             product(x)
     return steps / (time.perf_counter() - start)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def int8_quality(checkpoint: str, tokens: int) -> dict:

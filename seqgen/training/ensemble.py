@@ -16,9 +16,9 @@ from torch import nn
 
 from seqgen.checkpoint import rebuilding, require
 from seqgen.config import from_dict
-from seqgen.device import autocast
+from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
-from seqgen.runs import RunFolder
+from seqgen.runs import RunFolder, check_new_run
 from seqgen.threads import ThreadPolicy
 from seqgen.training.common import (
     arm,
@@ -345,6 +345,29 @@ def resume_checkpoint(resume, name: str, config_class, overrides: Optional[dict]
         require(checkpoint, train_config=dict, train_state=dict)
         config = dataclasses.replace(from_dict(config_class, checkpoint["train_config"]), **(overrides or {}))
     return resume, checkpoint, config
+
+
+def train_from_file(name: str, config, members, read_data: Callable, run_stem: Callable, resume=None,
+                    overrides: Optional[dict] = None, should_stop: Optional[Callable[[], bool]] = None,
+                    progress: bool = True):
+    """train() of an ensemble task whose data is read from --corpus again on resume (classify, remaining-life):
+    the run resumed (its config from the checkpoint, `overrides` applied) or a new --name checked before the data
+    is read; the data read by `read_data(config)` and, on resume, checked against the checkpoint's fingerprint;
+    then train_members on `members(data, config, device)` in a run folder named `run_stem(config)` by default."""
+    checkpoint = None
+    if resume is not None:
+        resume, checkpoint, config = resume_checkpoint(resume, name, type(config), overrides)
+        with rebuilding(resume):
+            require(checkpoint["train_state"], fingerprint=str)
+    else:  # a --name already taken is one line before the data is read
+        check_new_run(config.output_dir, config.name, config.overwrite)
+    data = read_data(config)
+    if checkpoint is not None and data.fingerprint != checkpoint["train_state"]["fingerprint"]:
+        raise SeqgenError(f"the training file {config.corpus} changed since the checkpoint was written; it cannot be "
+                          "resumed")
+    task = members(data, config, resolve_device(config.device))
+    return train_members(task, lambda: RunFolder.new(config.output_dir, config.name, run_stem(config),
+                                                      config.overwrite), resume, checkpoint, should_stop, progress)
 
 
 def train_members(task: MemberTask, new_run: Callable[[], RunFolder], resume=None, checkpoint: Optional[dict] = None,

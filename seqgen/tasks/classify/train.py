@@ -12,13 +12,10 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import rebuilding, require
 from seqgen.config import to_dict
-from seqgen.device import resolve_device
-from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
 from seqgen.models.configs import ClassifierConfig
-from seqgen.runs import RunFolder, RunPaths, check_new_run
+from seqgen.runs import RunFolder, RunPaths
 from seqgen.tasks.classify.classify import predict_proba, rebuild
 from seqgen.tasks.classify.config import ClassifyConfig
 from seqgen.tasks.classify.data import (
@@ -31,7 +28,7 @@ from seqgen.tasks.classify.data import (
     rows_of,
 )
 from seqgen.tasks.classify.evaluate import classification_report, plot_confusion
-from seqgen.training.ensemble import EnsembleState, MemberTaskBase, records_payload, resume_checkpoint, train_members
+from seqgen.training.ensemble import EnsembleState, MemberTaskBase, records_payload, train_from_file
 
 NAME = "classify"
 
@@ -148,17 +145,5 @@ def train(config: ClassifyConfig, resume=None, overrides: Optional[dict] = None,
     its run folder) continue that run exactly; only --device, --precision and --threads may change.
     `should_stop` is polled after every epoch: when it turns true, latest.pt is saved with the full state and
     the function returns."""
-    checkpoint = None
-    if resume is not None:
-        resume, checkpoint, config = resume_checkpoint(resume, NAME, ClassifyConfig, overrides)
-        with rebuilding(resume):
-            require(checkpoint["train_state"], fingerprint=str)
-    else:  # a --name already taken is one line before the data is read
-        check_new_run(config.output_dir, config.name, config.overwrite)
-    data = read_training_data(config)
-    if checkpoint is not None and data.fingerprint != checkpoint["train_state"]["fingerprint"]:
-        raise SeqgenError(f"the training file {config.corpus} changed since the checkpoint was written; it cannot be "
-                          "resumed")
-    task = ClassifyMembers(data, config, resolve_device(config.device))
-    return train_members(task, lambda: RunFolder.new(config.output_dir, config.name, default_run_stem(config),
-                                                      config.overwrite), resume, checkpoint, should_stop, progress)
+    return train_from_file(NAME, config, ClassifyMembers, read_training_data, default_run_stem, resume, overrides,
+                           should_stop, progress)

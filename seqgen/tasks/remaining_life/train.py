@@ -12,13 +12,10 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import rebuilding, require
 from seqgen.config import to_dict
-from seqgen.device import resolve_device
-from seqgen.errors import SeqgenError
 from seqgen.models.configs import RegressorConfig
 from seqgen.models.regress import LSTMRegressor
-from seqgen.runs import RunFolder, RunPaths, check_new_run
+from seqgen.runs import RunFolder, RunPaths
 from seqgen.tasks.remaining_life.config import RemainingLifeConfig
 from seqgen.tasks.remaining_life.data import (
     TrainingData,
@@ -32,7 +29,7 @@ from seqgen.tasks.remaining_life.data import (
 )
 from seqgen.tasks.remaining_life.estimate import rebuild, stored_units, training_units
 from seqgen.tasks.remaining_life.evaluate import plot_test, test_report
-from seqgen.training.ensemble import EnsembleState, MemberTaskBase, records_payload, resume_checkpoint, train_members
+from seqgen.training.ensemble import EnsembleState, MemberTaskBase, records_payload, train_from_file
 
 NAME = "remaining-life"
 
@@ -161,17 +158,5 @@ def train(config: RemainingLifeConfig, resume=None, overrides: Optional[dict] = 
     writes best.pt, latest.pt, run.json, loss.png (and test.png). With `resume` (a latest.pt or its run folder)
     continue that run exactly; only --device, --precision and --threads may change. `should_stop` is polled after
     every epoch: when it turns true, latest.pt is saved with the full state and the function returns."""
-    checkpoint = None
-    if resume is not None:
-        resume, checkpoint, config = resume_checkpoint(resume, NAME, RemainingLifeConfig, overrides)
-        with rebuilding(resume):
-            require(checkpoint["train_state"], fingerprint=str)
-    else:  # a --name already taken is one line before the data is read
-        check_new_run(config.output_dir, config.name, config.overwrite)
-    data = read_training_data(config)
-    if checkpoint is not None and data.fingerprint != checkpoint["train_state"]["fingerprint"]:
-        raise SeqgenError(f"the training file {config.corpus} changed since the checkpoint was written; it cannot be "
-                          "resumed")
-    task = RemainingLifeMembers(data, config, resolve_device(config.device))
-    return train_members(task, lambda: RunFolder.new(config.output_dir, config.name, default_run_stem(config),
-                                                      config.overwrite), resume, checkpoint, should_stop, progress)
+    return train_from_file(NAME, config, RemainingLifeMembers, read_training_data, default_run_stem, resume, overrides,
+                           should_stop, progress)
