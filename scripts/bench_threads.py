@@ -7,7 +7,8 @@ one forecast ensemble (airline, the default recipe), and, quiet only, the 2×512
     python scripts/bench_threads.py --seconds 2 --big-seconds 4 --output /tmp/threads.json   # a smoke run
 
 Each run is a real `seqgen.train` in this process for a fixed budget of training seconds (evaluation is not
-counted); an arm's figure is its optimizer steps per second of training time over --rounds runs, the arms taking
+counted); an arm's figure is its optimizer steps per second of training time over --rounds runs (--forecast-rounds
+for the forecast, whose runs last a few seconds), the arms taking
 turns so that a change of the machine's load hits all of them. A forecast run trains the whole ensemble (five
 networks × --forecast-epochs) and its figure is optimizer steps per second of the ensemble's training. The load
 average before and after each run is recorded: other programs on the machine count too.
@@ -100,11 +101,12 @@ def forecast_arm(threads, options: dict) -> dict:
 
 def workloads(args) -> dict:
     big = {"corpus": args.corpus, "hidden_size": 512, "embedding_dim": 512, "batch_size": 64, "bptt": 128}
-    return {  # name: (one arm's run, whether it is measured busy too)
-        "language_model_default": (lambda t: fit_arm("language-model", args.seconds, t, {}), True),
-        "translate_default": (lambda t: fit_arm("translate", args.seconds, t, {}), True),
-        "forecast_ensemble": (lambda t: forecast_arm(t, {"epochs": args.forecast_epochs}), True),
-        "language_model_2x512_T128_B64": (lambda t: fit_arm("language-model", args.big_seconds, t, big), False),
+    return {  # name: (one arm's run, whether it is measured busy too, rounds)
+        "language_model_default": (lambda t: fit_arm("language-model", args.seconds, t, {}), True, args.rounds),
+        "translate_default": (lambda t: fit_arm("translate", args.seconds, t, {}), True, args.rounds),
+        "forecast_ensemble": (lambda t: forecast_arm(t, {"epochs": args.forecast_epochs}), True, args.forecast_rounds),
+        "language_model_2x512_T128_B64": (lambda t: fit_arm("language-model", args.big_seconds, t, big), False,
+                                          args.rounds),
     }
 
 
@@ -114,6 +116,8 @@ def main() -> None:
     parser.add_argument("--big-seconds", type=float, default=25.0, help="training seconds of each run, 2×512 T128 B64")
     parser.add_argument("--rounds", type=int, default=2, help="runs of every arm, the arms taking turns")
     parser.add_argument("--forecast-epochs", type=float, default=200.0, help="epochs of each forecast network")
+    parser.add_argument("--forecast-rounds", type=int, default=8,
+                        help="runs of every arm for the forecast ensemble (a run is a few seconds: more of them)")
     parser.add_argument("--only", default=None, help="comma-separated workloads to run (default: all)")
     parser.add_argument("--corpus", default=str(SHARED) if SHARED.exists() else "lady-susan",
                         help="the corpus of the 2×512 workload (the default step trains on the default corpus)")
@@ -127,13 +131,13 @@ def main() -> None:
     if args.only:
         chosen = {name: chosen[name] for name in args.only.split(",")}
     results = {}
-    for name, (arm_run, busy_too) in chosen.items():
+    for name, (arm_run, busy_too, rounds) in chosen.items():
         results[name] = {}
         for condition in ("quiet", "busy") if busy_too else ("quiet",):
             context = Competitor() if condition == "busy" else contextlib.nullcontext()
             runs = {arm: [] for arm in arms}
             with context:
-                for round_ in range(args.rounds):  # the arms in turn, each round in another order: drifting
+                for round_ in range(rounds):  # the arms in turn, each round in another order: drifting
                     for arm in arms[round_ % len(arms):] + arms[:round_ % len(arms)]:  # load hits all alike
                         load = os.getloadavg()[0]
                         run = arm_run(None if arm == "default" else int(arm.split("_")[1]))
@@ -141,10 +145,15 @@ def main() -> None:
                                           "load_after": round(os.getloadavg()[0], 2)})
             rate = {arm: sum(r["steps"] for r in runs[arm]) / sum(r["seconds"] for r in runs[arm]) for arm in arms}
             best_fixed = max(rate[a] for a in arms if a != "default")
+            best_arm = max((a for a in arms if a != "default"), key=rate.get)
+            # the same ratio round by round (each round's runs close in time): how much of it is the machine's noise
+            per_round = [runs["default"][i]["steps_per_s"] / runs[best_arm][i]["steps_per_s"] for i in range(rounds)]
             results[name][condition] = {"default_vs_best_fixed": rate["default"] / best_fixed,
+                                        "default_vs_best_fixed_by_round": [round(r, 3) for r in per_round],
                                         **{f"{a}_steps_per_s": rate[a] for a in arms}, "runs": runs}
             print(f"{name:32s} {condition:5s} " + "  ".join(f"{a} {rate[a]:7.2f}" for a in arms)
-                  + f"  steps/s; default ×{rate['default'] / best_fixed:.2f} the best fixed count", flush=True)
+                  + f"  steps/s; default ×{rate['default'] / best_fixed:.2f} the best fixed count (by round: "
+                  + ", ".join(f"{r:.2f}" for r in per_round) + ")", flush=True)
     report = {
         "benchmark": "CPU threads (BENCHMARKS.md §10): the default policy against fixed counts, quiet and busy",
         "command": "python " + " ".join(sys.argv),
@@ -153,7 +162,7 @@ def main() -> None:
                     "usable_cpus": cpus.describe(), "load_average_at_start": load_at_start,
                     "load_average_at_end": os.getloadavg()},
         "competitor": "one CPU-bound process (python busy loop) for the busy arms",
-        "settings": {"seconds": args.seconds, "big_seconds": args.big_seconds, "rounds": args.rounds,
+        "settings": {"seconds": args.seconds, "big_seconds": args.big_seconds, "rounds": args.rounds, "forecast_rounds": args.forecast_rounds,
                      "forecast_epochs": args.forecast_epochs,
                      "corpus": os.path.relpath(args.corpus) if os.path.exists(args.corpus) else args.corpus},
         "results": results,

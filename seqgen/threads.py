@@ -6,8 +6,8 @@ Why a loop measures instead of following a rule: OpenMP workers that wait for a 
 on it. On a quiet 2-core machine two threads make the default language-model step 1.3-1.6× faster; with one
 other busy program they make it 1.5-30× slower (benchmarks/threads.json). No fixed count, and no setting
 of the OpenMP environment, is right in both cases, and the load changes while a run trains. So a loop
-starts on one thread, times its steps on one and on all usable CPUs, keeps the faster, and times again
-now and then, and at once when its steps slow down."""
+times its steps on one thread and on all usable CPUs (all first when they are idle), keeps the faster, and times again
+now and then, and at once when its steps slow down or CPUs it could not use come free."""
 
 from __future__ import annotations
 
@@ -150,24 +150,32 @@ def environment_threads() -> Optional[int]:
     return int(value) if value.isdigit() and int(value) >= 1 else None
 
 
-# How a loop measures (see ThreadPolicy). Each thread count is timed over at least PROBE_STEPS steps and
-# PROBE_SECONDS (long enough to count the idle CPUs beside it), or over one step of LONG_STEP seconds; the first
-# step on a count the loop has not used yet is not counted (it pays for starting the workers) unless it already
-# loses. A larger count is not timed when, while the loop ran on its count, fewer than FREE_NEEDED idle CPUs per
-# extra thread were there (over at least MIN_JIFFIES clock ticks): its workers would wait for cores they cannot
-# get, and on a busy 2-core machine a single such step cost up to hundreds of the loop's one-thread steps
-# (benchmarks/threads.json); once CPUs sit idle again, the next measurement times it. A count whose steps
-# already take LOSING × the best is dropped at once. The loop then runs on the fastest count for an interval
-# that starts at MIN_INTERVAL seconds of steps and doubles while the choice holds, up to MAX_INTERVAL, and is at
-# least INTERVAL_COST × what the last measurement cost (the time its losing counts took beyond the winner's),
-# so measuring takes a few per cent at most. When the median of the last WATCH steps is SLOWER × the chosen
-# count's time, or the last two steps both SUDDEN ×, it measures again at once. Counts within TIE of the
-# fastest: the fewest threads win (more threads must win clearly: they are the ones that collapse when the
-# load changes).
+# How a loop measures (see ThreadPolicy). Its first measurement starts on the largest count when, looking for
+# up to LOOK seconds before the first step (until MIN_JIFFIES clock ticks have passed), the CPUs were idle enough
+# for it (this process's own CPU and FREE_NEEDED of one per extra thread), and on one thread otherwise or when it
+# cannot tell: a loop's first steps pay once for setting up, and on a quiet machine that is 2-3× faster on all
+# its CPUs. Each count is timed over at least PROBE_STEPS steps and PROBE_SECONDS (long enough to count the idle
+# CPUs beside it), or over one step of LONG_STEP seconds; the loop's first step, and the first step on a count
+# of several threads that the loop has not used yet (it pays for starting the workers), are not counted unless
+# they already lose. A larger count is not timed when, while the loop ran on its count, fewer than FREE_NEEDED
+# idle CPUs per extra thread were there (over at least MIN_JIFFIES clock ticks): its workers would wait for cores
+# they cannot get, and on a busy 2-core machine a single such step cost up to hundreds of the loop's one-thread
+# steps (benchmarks/threads.json). Larger counts are timed again as soon as other programs leave CPUs idle:
+# every IDLE_CHECK seconds of steps the loop reads the idle CPUs and measures at once when there are enough for a
+# larger count and at least FREE_NEEDED of a CPU more than when it chose its count (a measurement started so that
+# still chooses fewer threads doubles that period, up to MAX_INTERVAL: a program that comes and goes is not
+# chased every second). A count whose steps already take LOSING × the best is dropped at once. The loop then
+# runs on the fastest count for an interval that starts at MIN_INTERVAL seconds of steps and doubles while the
+# choice holds, up to MAX_INTERVAL, and is at least INTERVAL_COST × what the last measurement cost (the time its
+# losing counts took beyond the winner's), so measuring takes about 1 % at most. When the
+# median of the last WATCH steps is SLOWER × the chosen count's time, or the last two steps both SUDDEN ×, it
+# measures again at once. Counts within TIE of the fastest: the fewest threads win (more threads must win by
+# more than the noise of timing them: they are the ones that collapse when the load changes, though a collapse
+# is answered within two steps).
 PROBE_STEPS, PROBE_SECONDS, LONG_STEP = 2, 0.25, 0.5
-FREE_NEEDED, MIN_JIFFIES = 0.5, 20
-LOSING, SLOWER, SUDDEN, TIE, WATCH = 2.0, 1.5, 3.0, 0.10, 8
-MIN_INTERVAL, MAX_INTERVAL, INTERVAL_COST = 5.0, 30.0, 40
+FREE_NEEDED, MIN_JIFFIES, LOOK = 0.5, 20, 0.25
+LOSING, SLOWER, SUDDEN, TIE, WATCH = 2.0, 1.5, 3.0, 0.05, 8
+MIN_INTERVAL, MAX_INTERVAL, INTERVAL_COST, IDLE_CHECK = 10.0, 60.0, 100, 1.0
 KEPT_DECISIONS = 20
 
 
@@ -175,11 +183,12 @@ class ThreadPolicy:
     """The intra-op thread count (torch.set_num_threads) of one computation, set on entering it and restored
     on leaving. A count the user fixed (`requested`, else OMP_NUM_THREADS) is used as it is; a CPU-bound
     computation on one usable CPU, or split among several processes, uses its share. Otherwise a loop of
-    like steps, each wrapped in `step()`, measures: it starts on one thread and times a few steps; then each
-    other candidate (all usable CPUs, and half of them where there are 4 or more) that idle CPUs could serve,
-    keeps the fastest, and measures again after a while (sooner after a change; the count it runs on is timed
-    by its last steps) and whenever its steps get SLOWER × slower than they were. A computation that is not
-    a loop stays on one thread. `describe()` is what a run records in run.json.
+    like steps, each wrapped in `step()`, measures: it times a few steps on each candidate (one thread, all
+    usable CPUs, and half of them where there are 4 or more) that idle CPUs could serve, starting with all CPUs
+    when they sat idle just before and with one thread otherwise, keeps the fastest, and measures again after a
+    while (sooner after a change; the count it runs on is timed by its last steps), whenever its steps get
+    SLOWER × slower than they were, and as soon as idle CPUs are there for a count it left out for want of them.
+    A computation that is not a loop stays on one thread. `describe()` is what a run records in run.json.
 
         with ThreadPolicy(config.threads) as threads:
             for batch in batches:
@@ -224,7 +233,12 @@ class ThreadPolicy:
         self.skipped: dict[int, float] = {}  # counts this measurement did not time: too few idle CPUs for them
         self.cpu_set = affinity_set()
         self.idle_mark: Optional[tuple] = None
-        self.free: Optional[float] = None
+        self.started_free: Optional[float] = None  # idle CPUs before the first step
+        self.free: Optional[float] = None  # idle CPUs beside the loop's count, while it ran on it
+        self.room: Optional[float] = None  # the CPUs other programs left: `free` and the loop's own count
+        self.decided_room: Optional[float] = None  # the room when the loop last chose its count
+        self.check_mark: Optional[tuple] = None  # the idle CPUs' reading that the next check counts from
+        self.since_check, self.check_period = 0.0, IDLE_CHECK
         self.base_interval = self.interval = MIN_INTERVAL
         self.since_probe = 0.0
         self.recent: deque = deque(maxlen=WATCH)
@@ -241,6 +255,10 @@ class ThreadPolicy:
         if self.adaptive or self.fixed is not None:
             self.saved = torch.get_num_threads()
             if self.adaptive:
+                self.started_free = self.room = self.look()
+                largest = self.candidates[-1]
+                if self.started_free is not None and self.started_free >= 1 + FREE_NEEDED * (largest - 1):
+                    self.probing.reverse()  # idle CPUs: the first steps run on all of them
                 self.idle_mark = self.idle()
                 self._begin(self.probing[0])
             else:
@@ -282,7 +300,12 @@ class ThreadPolicy:
             self._probe(seconds)
             return
         self.since_probe += seconds
+        self.since_check += seconds
         self.recent.append(seconds)
+        freed = self._freed_cpus()
+        if freed is not None:
+            self._start_probe("idle CPUs", freed)
+            return
         # a collapse (another program took a core from many threads) is answered after two steps, not WATCH
         sudden = len(self.recent) >= 2 and min(self.recent[-1], self.recent[-2]) > SUDDEN * self.reference
         if len(self.recent) < WATCH and not sudden:
@@ -291,7 +314,21 @@ class ThreadPolicy:
         if slowed or self.since_probe >= self.interval:
             self._start_probe("slower steps" if slowed else "interval")
 
-    def _start_probe(self, trigger: str) -> None:
+    def _freed_cpus(self) -> Optional[float]:
+        """The idle CPUs of the last IDLE_CHECK seconds or more when they are enough for a larger count and other
+        programs have left at least FREE_NEEDED of a CPU more than when the loop chose its count; else None."""
+        larger = [c for c in self.candidates if c > self.threads]
+        if not larger or self.decided_room is None or self.since_check < self.check_period:
+            return None
+        now = self.idle()
+        free = self.free_cpus(self.check_mark, now)
+        if free is None:  # too short a window to tell: it grows until the next check
+            return None
+        self.since_check, self.check_mark = 0.0, now
+        enough = free >= FREE_NEEDED * (larger[0] - self.threads)
+        return free if enough and free + self.threads >= self.decided_room + FREE_NEEDED else None
+
+    def _start_probe(self, trigger: str, free: Optional[float] = None) -> None:
         if trigger == "slower steps":
             self.base_interval = MIN_INTERVAL
         current = self.threads
@@ -299,7 +336,9 @@ class ThreadPolicy:
         self.results, self.spent, self.skipped = {current: statistics.median(self.recent)}, {}, {}
         self.probing = [c for c in self.candidates if c != current]
         self.trigger = trigger
-        self.free = self.free_cpus(self.idle_mark, self.idle())  # while the loop ran since the last measurement
+        # idle CPUs while the loop ran since the last measurement (or, when they started it, in the last check)
+        self.free = free if free is not None else self.free_cpus(self.idle_mark, self.idle())
+        self.room = None if self.free is None else self.free + current
         self._next(current)
 
     def _next(self, measured: int) -> None:
@@ -313,7 +352,8 @@ class ThreadPolicy:
             self._decide()
 
     def _begin(self, threads: int) -> None:
-        self.timing = {"seconds": 0.0, "steps": 0, "fresh": threads not in self.tried, "spent": 0.0, "all_steps": 0}
+        fresh = threads not in self.tried and (threads > 1 or self.steps == 0)  # workers to start, or the first step
+        self.timing = {"seconds": 0.0, "steps": 0, "fresh": fresh, "spent": 0.0, "all_steps": 0}
         self.tried.add(threads)
         self._set(threads)
 
@@ -338,6 +378,8 @@ class ThreadPolicy:
         self.spent[measured] = (timing["spent"], timing["all_steps"])
         if self.free is None:  # the loop's first count: were other CPUs idle while it ran?
             self.free = self.free_cpus(self.idle_mark, self.idle())
+            if self.free is not None and self.room is None:
+                self.room = self.free + measured
         self._next(measured)
 
     def _decide(self) -> None:
@@ -358,7 +400,10 @@ class ThreadPolicy:
         self.reference = self.results[chosen]
         self.since_probe = 0.0
         self.recent.clear()
-        self.idle_mark = self.idle()
+        self.idle_mark = self.check_mark = self.idle()
+        self.since_check, self.decided_room = 0.0, self.room
+        if self.trigger == "idle CPUs":  # idle CPUs that did not make more threads pay are looked at less often
+            self.check_period = IDLE_CHECK if chosen > previous else min(MAX_INTERVAL, 2 * self.check_period)
         self._set(chosen)
 
     # -- idle CPUs
@@ -366,6 +411,17 @@ class ThreadPolicy:
     def idle(self) -> Optional[tuple]:
         """(idle, total) clock ticks so far of the CPUs this process may run on; None where unknown."""
         return idle_jiffies(self.cpu_set)
+
+    def look(self) -> Optional[float]:
+        """CPUs' worth of idle time while this process waits up to LOOK seconds (its own CPU counts: it is idle too);
+        None where unknown."""
+        before, deadline = self.idle(), time.monotonic() + LOOK
+        while before is not None:
+            after = self.idle()
+            if after is None or after[1] - before[1] >= MIN_JIFFIES or time.monotonic() >= deadline:
+                return self.free_cpus(before, after)
+            time.sleep(0.01)
+        return None
 
     def free_cpus(self, before: Optional[tuple], after: Optional[tuple]) -> Optional[float]:
         """CPUs' worth of idle time between two readings of `idle()`; None when unknown or too short to tell."""
@@ -382,7 +438,8 @@ class ThreadPolicy:
         figures = {"threads": threads, "requested": self.requested, "cpus": self.cpus.describe(),
                    "policy": "measured" if self.adaptive else "fixed", "reason": self.reason}
         if self.adaptive:
-            figures.update({"candidates": self.candidates, "measurements": self.measurements,
+            figures.update({"candidates": self.candidates, "idle_cpus_at_start": self.started_free and round(self.started_free, 2),
+                            "measurements": self.measurements,
                             "decisions": list(self.decisions)})
         return figures
 

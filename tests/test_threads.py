@@ -97,7 +97,8 @@ def simulate(threads_policy, seconds_per_step, steps):
     return used
 
 
-def test_a_loop_keeps_the_faster_count_and_follows_a_change_of_load(no_environment):
+def test_a_loop_keeps_the_faster_count_and_follows_a_change_of_load(no_environment, monkeypatch):
+    monkeypatch.setattr(policy, "idle_jiffies", lambda cpus, stat=None: None)  # no /proc/stat: idle CPUs unknown
     before = torch.get_num_threads()
     busy = range(1500, 3000)  # another program takes a core: two threads now wait on each other
 
@@ -105,21 +106,22 @@ def test_a_loop_keeps_the_faster_count_and_follows_a_change_of_load(no_environme
         return 0.030 if threads == 1 else (0.300 if step in busy else 0.020)
 
     with ThreadPolicy(cpus=Cpus(2, 2)) as measured:
-        used = simulate(measured, seconds, 4500)
+        used = simulate(measured, seconds, 6000)
         assert torch.get_num_threads() == measured.threads
     assert torch.get_num_threads() == before  # restored on leaving
-    assert used[0] == 1  # a loop starts on one thread
+    assert used[0] == 1  # a loop that cannot see idle CPUs starts on one thread
     assert used[1000:1500].count(2) == 500  # quiet: the two threads that are faster
     assert used[1500:1520].index(1) < 12  # busy: one thread within a few steps of the change,
     assert used[1500:3000].count(2) < 20  # and two only for a step of each new measurement
-    assert used[4000:].count(2) > 480  # quiet again: two threads once it measured again
+    back = used.index(2, 3000)  # quiet again: two threads once it measured again, at its next interval
+    assert back - 3000 < policy.MAX_INTERVAL / 0.030 and used[back + 10:].count(1) < 20
     record = measured.describe()
     assert record["policy"] == "measured" and record["candidates"] == [1, 2]
     assert {d["threads"] for d in record["decisions"]} == {1, 2}
     assert any(d["why"] == "slower steps" for d in record["decisions"])
-    # measuring and following two changes of load in under two minutes cost less than a tenth
+    # measuring and following two changes of load in three minutes, blind to idle CPUs, cost less than a tenth
     total = sum(seconds(step, t) for step, t in enumerate(used))
-    best = sum(min(seconds(step, 1), seconds(step, 2)) for step in range(4500))
+    best = sum(min(seconds(step, 1), seconds(step, 2)) for step in range(6000))
     assert total < 1.10 * best
 
 
@@ -255,6 +257,56 @@ def test_more_threads_are_not_timed_while_no_cpu_sits_idle(no_environment, monke
     first = record["decisions"][0]
     assert first["threads"] == 1 and first["not_timed_idle_cpus"] == {"2": 0.0}
     assert used.count(2) == 0 and record["measurements"] > 3  # never paid for a step on two threads
+
+
+@pytest.mark.parametrize("busy_cpus, first", [(0.0, 2), (1.0, 1), (0.6, 1)])
+def test_a_loop_starts_on_all_cpus_only_when_they_sit_idle(no_environment, monkeypatch, busy_cpus, first):
+    clock = {"ticks": 0, "idle": 0.0}
+
+    def jiffies(cpus, stat=None):  # each reading 10 ticks of 2 CPUs later; `busy_cpus` of them held by another program
+        clock["ticks"] += 10
+        clock["idle"] += (2 - busy_cpus) * 5
+        return int(clock["idle"]), clock["ticks"]
+
+    monkeypatch.setattr(policy, "idle_jiffies", jiffies)
+    with ThreadPolicy(cpus=Cpus(2, 2)) as measured:
+        used = simulate(measured, lambda step, threads: 0.030 if threads == 1 else 0.020, 100)
+    assert used[0] == first
+    assert measured.describe()["idle_cpus_at_start"] == pytest.approx(2 - busy_cpus, abs=0.11)
+
+
+def run_on_a_shared_machine(monkeypatch, two_threads_quiet: float, until: float = 40.0):
+    """A 2-CPU machine where another program holds a core for the first 20 seconds: one thread's step takes 30 ms,
+    two threads' 500 ms while the program runs and `two_threads_quiet` after. /proc/stat's idle ticks follow the
+    simulated time. Returns (time, threads) of every step and the policy's record."""
+    machine = {"time": 0.0, "idle": 0.0}
+    monkeypatch.setattr(policy, "idle_jiffies", lambda cpus, stat=None: (int(machine["idle"]), int(machine["time"] * 200)))
+    used = []
+    with ThreadPolicy(cpus=Cpus(2, 2)) as measured:
+        while machine["time"] < until:
+            threads, competitor = measured.threads, machine["time"] < 20.0
+            seconds = 0.030 if threads == 1 else (0.500 if competitor else two_threads_quiet)
+            machine["idle"] += max(0, 2 - threads - competitor) * seconds * 100  # 100 ticks a CPU-second
+            machine["time"] += seconds
+            used.append((machine["time"], threads))
+            measured.observe(seconds)
+    return used, measured.describe()
+
+
+def test_more_threads_are_timed_as_soon_as_cpus_come_free(no_environment, monkeypatch):
+    used, record = run_on_a_shared_machine(monkeypatch, two_threads_quiet=0.020)
+    assert all(threads == 1 for time, threads in used if time < 20.0)  # never a 500 ms step while the core was taken
+    back = min(time for time, threads in used if threads == 2)
+    assert 20.0 < back < 22.5  # two threads within the second or two it takes to see the core idle, not at the
+    assert any(d["why"] == "idle CPUs" and d["threads"] == 2 for d in record["decisions"])  # next interval (30 s)
+    after = [threads for time, threads in used if time > back]
+    assert after.count(2) > 0.95 * len(after)  # one thread again only to time it now and then
+
+
+def test_idle_cpus_that_do_not_make_more_threads_pay_are_not_chased(no_environment, monkeypatch):
+    used, record = run_on_a_shared_machine(monkeypatch, two_threads_quiet=0.045)  # two threads slower even when idle
+    assert [d["why"] for d in record["decisions"]].count("idle CPUs") == 1  # timed once with the CPUs idle
+    assert sum(threads == 2 for time, threads in used if time > 20.0) < 20
 
 
 def test_subword_training_uses_the_cpus_this_process_may_use(monkeypatch):

@@ -264,9 +264,9 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
     state.loss_sum = torch.as_tensor(state.loss_sum, dtype=torch.float32, device=device)
     rate_tokens, rate_start = 0, time.perf_counter()
     stop_reason, saved_step = "budget", state.step if state.history else -1
+    tick = time.perf_counter()  # the thread policy's look at the idle CPUs counts as training time
     with threads:  # the thread count is measured while the steps run, and restored at the end
         task.model.train()
-        tick = time.perf_counter()
         while fraction_done() < 1.0:
             batch = task.next_batch(state)
             lr = learning_rate(config, state.step, fraction_done())
