@@ -143,6 +143,9 @@ def main() -> None:
                         run = arm_run(None if arm == "default" else int(arm.split("_")[1]))
                         runs[arm].append({**run, "load_before": round(load, 2),
                                           "load_after": round(os.getloadavg()[0], 2)})
+                        chosen_counts = [(d["step"], d["threads"], d["why"]) for d in run["threads"].get("decisions", [])]
+                        print(f"  {name} {condition} round {round_ + 1} {arm}: {run['steps_per_s']:.2f} steps/s, "
+                              f"load {load:.2f}" + (f", chose {chosen_counts}" if chosen_counts else ""), flush=True)
             rate = {arm: sum(r["steps"] for r in runs[arm]) / sum(r["seconds"] for r in runs[arm]) for arm in arms}
             best_fixed = max(rate[a] for a in arms if a != "default")
             best_arm = max((a for a in arms if a != "default"), key=rate.get)
@@ -162,8 +165,8 @@ def main() -> None:
                     "usable_cpus": cpus.describe(), "load_average_at_start": load_at_start,
                     "load_average_at_end": os.getloadavg()},
         "competitor": "one CPU-bound process (python busy loop) for the busy arms",
-        "settings": {"seconds": args.seconds, "big_seconds": args.big_seconds, "rounds": args.rounds, "forecast_rounds": args.forecast_rounds,
-                     "forecast_epochs": args.forecast_epochs,
+        "settings": {"seconds": args.seconds, "big_seconds": args.big_seconds, "rounds": args.rounds,
+                     "forecast_rounds": args.forecast_rounds, "forecast_epochs": args.forecast_epochs,
                      "corpus": os.path.relpath(args.corpus) if os.path.exists(args.corpus) else args.corpus},
         "results": results,
     }

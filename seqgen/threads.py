@@ -150,28 +150,28 @@ def environment_threads() -> Optional[int]:
     return int(value) if value.isdigit() and int(value) >= 1 else None
 
 
-# How a loop measures (see ThreadPolicy). Its first measurement starts on the largest count when, looking for
-# up to LOOK seconds before the first step (until MIN_JIFFIES clock ticks have passed), the CPUs were idle enough
-# for it (this process's own CPU and FREE_NEEDED of one per extra thread), and on one thread otherwise or when it
-# cannot tell: a loop's first steps pay once for setting up, and on a quiet machine that is 2-3× faster on all
-# its CPUs. Each count is timed over at least PROBE_STEPS steps and PROBE_SECONDS (long enough to count the idle
-# CPUs beside it), or over one step of LONG_STEP seconds; the loop's first step, and the first step on a count
-# of several threads that the loop has not used yet (it pays for starting the workers), are not counted unless
-# they already lose. A larger count is not timed when, while the loop ran on its count, fewer than FREE_NEEDED
-# idle CPUs per extra thread were there (over at least MIN_JIFFIES clock ticks): its workers would wait for cores
-# they cannot get, and on a busy 2-core machine a single such step cost up to hundreds of the loop's one-thread
-# steps (benchmarks/threads.json). Larger counts are timed again as soon as other programs leave CPUs idle:
-# every IDLE_CHECK seconds of steps the loop reads the idle CPUs and measures at once when there are enough for a
-# larger count and at least FREE_NEEDED of a CPU more than when it chose its count (a measurement started so that
-# still chooses fewer threads doubles that period, up to MAX_INTERVAL: a program that comes and goes is not
-# chased every second). A count whose steps already take LOSING × the best is dropped at once. The loop then
-# runs on the fastest count for an interval that starts at MIN_INTERVAL seconds of steps and doubles while the
+# How a loop measures (see ThreadPolicy). Its first measurement starts on the largest count when, looking for up
+# to LOOK seconds before the first step (until MIN_JIFFIES clock ticks have passed), the CPUs were idle enough for
+# it (this process's own CPU and FREE_NEEDED of one per extra thread), and on one thread otherwise or when it
+# cannot tell: a loop's first steps pay once for setting up, and on a quiet machine that is 2-3× faster on all its
+# CPUs. Each count is timed over at least PROBE_STEPS steps and PROBE_SECONDS (long enough to count the idle CPUs
+# beside it), or over one step of LONG_STEP seconds; the loop's first step, and the first step on a count of
+# several threads that the loop has not used yet (it pays for starting the workers), are not counted unless they
+# already lose. A count whose steps already take LOSING × the best is dropped at once. A count of several threads
+# is not timed when, while the loop ran, other programs left it fewer CPUs than its own and FREE_NEEDED of one per
+# extra thread (idle CPUs counted over at least MIN_JIFFIES clock ticks): its workers would wait for cores they
+# cannot get, and on a busy 2-core machine a single such step cost up to hundreds of the loop's one-thread steps
+# (benchmarks/threads.json). Counts within TIE of the fastest: the fewest threads win (more threads must win by
+# more than the noise of timing them: they are the ones that collapse when the load changes, though a collapse is
+# answered within two steps). The loop then runs on the chosen count and measures again, timing every count anew,
+# the one it runs on last: after an interval that starts at MIN_INTERVAL seconds of steps and doubles while the
 # choice holds, up to MAX_INTERVAL, and is at least INTERVAL_COST × what the last measurement cost (the time its
-# losing counts took beyond the winner's), so measuring takes about 1 % at most. When the
-# median of the last WATCH steps is SLOWER × the chosen count's time, or the last two steps both SUDDEN ×, it
-# measures again at once. Counts within TIE of the fastest: the fewest threads win (more threads must win by
-# more than the noise of timing them: they are the ones that collapse when the load changes, though a collapse
-# is answered within two steps).
+# losing counts took beyond the winner's), so measuring takes about 1 % at most; at once when the median of the
+# last WATCH steps is SLOWER × the chosen count's time, or the last two steps both SUDDEN ×; and as soon as other
+# programs leave CPUs idle: every IDLE_CHECK seconds of steps the loop reads the idle CPUs and measures when there
+# are enough for a larger count and at least FREE_NEEDED of a CPU more than when it chose its count (a measurement
+# started so that still chooses fewer threads doubles that period, up to MAX_INTERVAL: a program that comes and
+# goes is not chased every second).
 PROBE_STEPS, PROBE_SECONDS, LONG_STEP = 2, 0.25, 0.5
 FREE_NEEDED, MIN_JIFFIES, LOOK = 0.5, 20, 0.25
 LOSING, SLOWER, SUDDEN, TIE, WATCH = 2.0, 1.5, 3.0, 0.05, 8
@@ -186,7 +186,7 @@ class ThreadPolicy:
     like steps, each wrapped in `step()`, measures: it times a few steps on each candidate (one thread, all
     usable CPUs, and half of them where there are 4 or more) that idle CPUs could serve, starting with all CPUs
     when they sat idle just before and with one thread otherwise, keeps the fastest, and measures again after a
-    while (sooner after a change; the count it runs on is timed by its last steps), whenever its steps get
+    while (sooner after a change; the count it runs on is timed last), whenever its steps get
     SLOWER × slower than they were, and as soon as idle CPUs are there for a count it left out for want of them.
     A computation that is not a loop stays on one thread. `describe()` is what a run records in run.json.
 
@@ -228,6 +228,7 @@ class ThreadPolicy:
         self.probing: list[int] = list(self.candidates)  # still to time in this measurement; the first is timing now
         self.timing = {"seconds": 0.0, "steps": 0, "fresh": True, "spent": 0.0, "all_steps": 0}
         self.results: dict[int, float] = {}  # seconds per step of each count in the current measurement
+        self.bound = math.inf  # until some count is timed: the time of the loop's last steps, before it
         self.spent: dict[int, tuple] = {}  # (seconds, steps) each count took in it, uncounted steps included
         self.tried: set[int] = set()
         self.skipped: dict[int, float] = {}  # counts this measurement did not time: too few idle CPUs for them
@@ -325,27 +326,34 @@ class ThreadPolicy:
         if free is None:  # too short a window to tell: it grows until the next check
             return None
         self.since_check, self.check_mark = 0.0, now
-        enough = free >= FREE_NEEDED * (larger[0] - self.threads)
-        return free if enough and free + self.threads >= self.decided_room + FREE_NEEDED else None
+        room = free + self.threads
+        return free if self._serves(larger[0], room) and room >= self.decided_room + FREE_NEEDED else None
+
+    @staticmethod
+    def _serves(threads: int, room: Optional[float]) -> bool:
+        """Whether `threads` threads would find cores: the CPUs other programs leave (`room`; None: unknown) are
+        this process's own and FREE_NEEDED of one per extra thread."""
+        return threads == 1 or room is None or room >= 1 + FREE_NEEDED * (threads - 1)
 
     def _start_probe(self, trigger: str, free: Optional[float] = None) -> None:
         if trigger == "slower steps":
             self.base_interval = MIN_INTERVAL
         current = self.threads
-        # the count the loop runs on is timed by its last steps; the others are tried now
-        self.results, self.spent, self.skipped = {current: statistics.median(self.recent)}, {}, {}
-        self.probing = [c for c in self.candidates if c != current]
+        # every count is timed again, the one the loop runs on last: its last steps may hold a moment's noise
+        # (two slow steps start a measurement) that would make a fewer-thread count win for the whole interval
+        self.results, self.spent, self.skipped = {}, {}, {}
+        self.probing = [c for c in self.candidates if c != current] + [current]
+        self.bound = statistics.median(self.recent)  # what its last steps took: a count that loses to it stops at once
         self.trigger = trigger
         # idle CPUs while the loop ran since the last measurement (or, when they started it, in the last check)
         self.free = free if free is not None else self.free_cpus(self.idle_mark, self.idle())
         self.room = None if self.free is None else self.free + current
-        self._next(current)
+        self._next()
 
-    def _next(self, measured: int) -> None:
-        """Time the next count of this measurement, leaving out larger ones that no idle CPU would serve."""
-        while (self.probing and self.probing[0] > measured and self.free is not None
-               and self.free < FREE_NEEDED * (self.probing[0] - measured)):
-            self.skipped[self.probing.pop(0)] = round(self.free, 2)
+    def _next(self) -> None:
+        """Time the next count of this measurement, leaving out those that idle CPUs would not serve."""
+        while self.probing and not self._serves(self.probing[0], self.room):
+            self.skipped[self.probing.pop(0)] = round(max(0.0, self.room - 1), 2)  # idle CPUs beside one thread
         if self.probing:
             self._begin(self.probing[0])
         else:
@@ -361,7 +369,7 @@ class ThreadPolicy:
         timing = self.timing
         timing["spent"] += seconds
         timing["all_steps"] += 1
-        best = min(self.results.values(), default=math.inf)
+        best = min([self.bound, *self.results.values()])
         # the first step on a new count pays for starting its workers: not counted, unless it already loses
         if timing["fresh"] and seconds <= LOSING * best:
             timing["fresh"] = False
@@ -378,9 +386,9 @@ class ThreadPolicy:
         self.spent[measured] = (timing["spent"], timing["all_steps"])
         if self.free is None:  # the loop's first count: were other CPUs idle while it ran?
             self.free = self.free_cpus(self.idle_mark, self.idle())
-            if self.free is not None and self.room is None:
+            if self.free is not None:  # a longer look than the one before the first step
                 self.room = self.free + measured
-        self._next(measured)
+        self._next()
 
     def _decide(self) -> None:
         best_time = min(self.results.values())

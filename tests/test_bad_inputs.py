@@ -498,6 +498,13 @@ FILE_ROWS = [
     ("train-ts-channels-disagree", lambda w: ["train", "--task", "classify", "--corpus", w.file("m.ts", TS_UNEVEN),
                                               *QUIET], "line 5 has 2 channel(s) before the label, line 4, the first "
                                                        "case, has 3"),
+] + [  # a mistyped data-set name is read as a path that is not there: the line names the data set meant
+    (f"train-{task}-mistyped-{typo}", lambda w, task=task, typo=typo: ["train", "--task", task, "--corpus", typo, *QUIET],
+     f"did you mean {meant!r}?")
+    for task, typo, meant in [("language-model", "tinyshakspeare", "tinyshakespeare"), ("language-model", "Lady-Susan", "lady-susan"),
+                              ("forecast", "airlines", "airline"), ("forecast", "uschang", "uschange"),
+                              ("classify", "ecg20", "ecg200"), ("translate", "tatoeba-en-p", "tatoeba-en-pt"),
+                              ("remaining-life", "cmaps-fd001", "cmapss-fd001")]
 ]
 
 OPTION_ROWS = [

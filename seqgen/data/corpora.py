@@ -257,6 +257,25 @@ def dataset_file(spec: str, role: str, task: str) -> Optional[Path]:
     return fetch_dataset(corpus) / roles[role]
 
 
+def cannot_read(path, error: OSError) -> SeqgenError:
+    """The one line for a file that cannot be opened; a missing one whose name is close to a data set's name
+    asks whether that name was meant (a mistyped name is otherwise read as a path)."""
+    line = f"cannot read {path}: {error.strerror or error}"
+    return SeqgenError(line + did_you_mean(path) if isinstance(error, FileNotFoundError) else line)
+
+
+def did_you_mean(spec, names=()) -> str:
+    """'; did you mean NAME? (`seqgen corpora` lists the data sets)' when `spec` is not the name of a data set (or
+    of `names`) but close to one, else ''."""
+    import difflib
+
+    text, known = str(spec), [*REGISTRY, *names]
+    if text in known or "/" in text or "\\" in text:
+        return ""
+    match = difflib.get_close_matches(text.lower(), known, n=1, cutoff=0.75)
+    return f"; did you mean {match[0]!r}? (`seqgen corpora` lists the data sets)" if match else ""
+
+
 def check_task(corpus: Corpus, task: str) -> None:
     """One line when the registry entry `corpus` is data for another task than `task`."""
     words, reader = DATA_KINDS[corpus.kind]
@@ -503,7 +522,7 @@ def iter_text_file(path: Path, encoding: str = "utf-8", chunk_bytes: int = CHUNK
             raise SeqgenError(f"{path} is not a regular file; give a text file")
         handle = path.open("rb")
     except OSError as error:
-        raise SeqgenError(f"cannot read {path}: {error.strerror or error}") from None
+        raise cannot_read(path, error) from None
     with handle:
         decoder = codecs.getincrementaldecoder(encoding)()
         offset, started, seen_text, held = 0, False, False, ""
@@ -577,9 +596,9 @@ def corpus_files(spec: str, encoding: str = "utf-8") -> tuple[str, list[Path], s
         return path.name, files, encoding
     if path.is_file():
         return path.stem, [path], encoding
-    raise SeqgenError(
-        f"no corpus named {spec!r} and no such file or folder; see `seqgen corpora` for the built-in names"
-    )
+    hint = did_you_mean(spec)
+    raise SeqgenError(f"no corpus named {spec!r} and no such file or folder" +
+                      (hint or "; see `seqgen corpora` for the built-in names"))
 
 
 def iter_corpus(files: list[Path], encoding: str = "utf-8"):

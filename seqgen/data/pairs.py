@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from seqgen.data.corpora import read_text_file
+from seqgen.data.corpora import did_you_mean, read_text_file
 from seqgen.errors import SeqgenError
 
 Pair = tuple[str, str]
@@ -135,7 +135,9 @@ def read_pairs(path: str | Path, source_column: Optional[int] = None, target_col
     """Read source<TAB>target pairs; blank and malformed lines are skipped and listed, not fatal."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise SeqgenError(f"no pairs file {path}; give a TSV file with source<TAB>target per line, or --corpus dates")
+        hint = did_you_mean(path)
+        raise SeqgenError(f"no pairs file {path}{hint}" if hint else
+                          f"no pairs file {path}; give a TSV file with source<TAB>target per line, or --corpus dates")
     text = read_text_file(path, encoding)
     if "\x00" in text:  # read_text_file looks for NUL bytes in the first 8 KB only
         line = text.count("\n", 0, text.index("\x00")) + 1

@@ -27,14 +27,14 @@ def read_pianoroll(spec: str) -> tuple[str, dict[str, list[list[list[int]]]]]:
     Each frame comes back as its distinct pitches in ascending order. A split the file lacks is empty,
     but the training split must hold at least one frame.
     """
-    from seqgen.data.corpora import dataset_file
+    from seqgen.data.corpora import cannot_read, dataset_file
 
     named = dataset_file(spec, "piano-roll", "language-model")
     path = named or Path(spec).expanduser()
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except OSError as error:
-        raise SeqgenError(f"cannot read {path}: {error.strerror or error}") from None
+        raise cannot_read(path, error) from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise SeqgenError(f"{path} is not valid JSON; a piano-roll corpus is "
                           '{"train": [[[60, 64, 67], …], …], "valid": […], "test": […]}') from None

@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from seqgen.data.corpora import BUILTIN_SERIES
+from seqgen.data.corpora import BUILTIN_SERIES, cannot_read, did_you_mean
 from seqgen.errors import SeqgenError
 
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}
@@ -98,7 +98,7 @@ def read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise SeqgenError(f"cannot read {path}: {error.strerror or error}") from None
+        raise cannot_read(path, error) from None
     if b"\x00" in data:  # anywhere in the file: a NUL is never part of a CSV or UCR text file
         raise SeqgenError(f"{path} looks like a binary file (it holds a NUL byte); give a text file (CSV or UCR format)")
     try:
@@ -198,7 +198,9 @@ def load_series(spec: str, column: Optional[str] = None, covariates: Sequence[st
         return read_series_csv(named, column or REGISTRY[spec].column, name=spec, covariates=covariates), None
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise SeqgenError(f"no built-in series named {spec!r} and no such file; built in: {', '.join(BUILTIN_SERIES)}; "
+        hint = did_you_mean(spec, BUILTIN_SERIES)
+        raise SeqgenError(f"no series named {spec!r} and no such file{hint}" if hint else
+                          f"no built-in series named {spec!r} and no such file; built in: {', '.join(BUILTIN_SERIES)}; "
                           "or give a CSV file with --column NAME")
     return read_series_csv(path, column, covariates=covariates), None
 
