@@ -150,30 +150,30 @@ def environment_threads() -> Optional[int]:
     return int(value) if value.isdigit() and int(value) >= 1 else None
 
 
-# How a loop measures (see ThreadPolicy). Its first measurement starts on the largest count when, looking for up
-# to LOOK seconds before the first step (until MIN_JIFFIES clock ticks have passed), the CPUs were idle enough for
-# it (this process's own CPU and FREE_NEEDED of one per extra thread), and on one thread otherwise or when it
-# cannot tell: a loop's first steps pay once for setting up, and on a quiet machine that is 2-3× faster on all its
-# CPUs. Each count is timed over at least PROBE_STEPS steps and PROBE_SECONDS (long enough to count the idle CPUs
-# beside it), or over one step of LONG_STEP seconds; the loop's first step, and the first step on a count of
-# several threads that the loop has not used yet (it pays for starting the workers), are not counted unless they
-# already lose. A count whose steps already take LOSING × the best is dropped at once. A count of several threads
-# is not timed when, while the loop ran, other programs left it fewer CPUs than its own and FREE_NEEDED of one per
-# extra thread (idle CPUs counted over at least MIN_JIFFIES clock ticks): its workers would wait for cores they
-# cannot get, and on a busy 2-core machine a single such step cost up to hundreds of the loop's one-thread steps
-# (benchmarks/threads.json). Counts within TIE of the fastest: the fewest threads win (more threads must win by
+# How a loop measures (see ThreadPolicy). A count of several threads is timed only where other programs leave this
+# process its own CPU and FREE_NEEDED of one per extra thread ("room": the idle CPUs, counted over at least
+# MIN_JIFFIES clock ticks a CPU, and this process's own threads, as last counted beside the fewest of them): its
+# workers would wait for cores they cannot get, and on a busy 2-core machine a single such step cost up to
+# hundreds of the loop's one-thread steps (benchmarks/threads.json). The first measurement starts on one thread,
+# or, for a training loop that looked at the CPUs for up to LOOK seconds before its first step and found room, on
+# the largest count: a loop's first steps pay once for setting up, 2-3× faster on all the CPUs of a quiet machine.
+# Each count is timed over at least PROBE_STEPS steps and PROBE_SECONDS, or over one step of LONG_STEP seconds;
+# the loop's first step, and the first step on a count of several threads that the loop has not used yet (it pays
+# for starting the workers), are not counted unless they already lose. A count whose steps already take LOSING ×
+# the best is dropped at once. A count left out for want of room is timed in the same measurement when the counts
+# timed after it found room. Counts within TIE of the fastest: the fewest threads win (more threads must win by
 # more than the noise of timing them: they are the ones that collapse when the load changes, though a collapse is
 # answered within two steps). The loop then runs on the chosen count and measures again, timing every count anew,
 # the one it runs on last: after an interval that starts at MIN_INTERVAL seconds of steps and doubles while the
 # choice holds, up to MAX_INTERVAL, and is at least INTERVAL_COST × what the last measurement cost (the time its
-# losing counts took beyond the winner's), so measuring takes about 1 % at most; at once when the median of the
+# losing counts took beyond the winner's), so these measurements take about 1 %; at once when the median of the
 # last WATCH steps is SLOWER × the chosen count's time, or the last two steps both SUDDEN ×; and as soon as other
-# programs leave CPUs idle: every IDLE_CHECK seconds of steps the loop reads the idle CPUs and measures when there
-# are enough for a larger count and at least FREE_NEEDED of a CPU more than when it chose its count (a measurement
-# started so that still chooses fewer threads doubles that period, up to MAX_INTERVAL: a program that comes and
-# goes is not chased every second).
+# programs leave CPUs idle: every IDLE_CHECK seconds of steps a loop on fewer threads than it could use reads the
+# idle CPUs and measures when the room serves a larger count and grew by FREE_NEEDED of a CPU since it chose (a
+# measurement started so that still chooses fewer threads doubles that period, up to MAX_INTERVAL: a program that
+# comes and goes is not chased every second).
 PROBE_STEPS, PROBE_SECONDS, LONG_STEP = 2, 0.25, 0.5
-FREE_NEEDED, MIN_JIFFIES, LOOK = 0.5, 20, 0.25
+FREE_NEEDED, MIN_JIFFIES, LOOK = 0.5, 10, 0.25
 LOSING, SLOWER, SUDDEN, TIE, WATCH = 2.0, 1.5, 3.0, 0.05, 8
 MIN_INTERVAL, MAX_INTERVAL, INTERVAL_COST, IDLE_CHECK = 10.0, 60.0, 100, 1.0
 KEPT_DECISIONS = 20
@@ -183,12 +183,12 @@ class ThreadPolicy:
     """The intra-op thread count (torch.set_num_threads) of one computation, set on entering it and restored
     on leaving. A count the user fixed (`requested`, else OMP_NUM_THREADS) is used as it is; a CPU-bound
     computation on one usable CPU, or split among several processes, uses its share. Otherwise a loop of
-    like steps, each wrapped in `step()`, measures: it times a few steps on each candidate (one thread, all
-    usable CPUs, and half of them where there are 4 or more) that idle CPUs could serve, starting with all CPUs
-    when they sat idle just before and with one thread otherwise, keeps the fastest, and measures again after a
-    while (sooner after a change; the count it runs on is timed last), whenever its steps get
-    SLOWER × slower than they were, and as soon as idle CPUs are there for a count it left out for want of them.
-    A computation that is not a loop stays on one thread. `describe()` is what a run records in run.json.
+    like steps, each wrapped in `step()` (or timed by the loop and given to `observe()`), measures: it times a
+    few steps on each candidate (one thread, all usable CPUs, and half of them where there are 4 or more) that
+    the CPUs other programs leave could serve, keeps the fastest (the fewest threads within TIE of it), and
+    measures again after a while, whenever its steps get SLOWER × slower than they were, and as soon as other
+    programs leave CPUs idle. A training loop calls `start(look=True)` first, to start on all CPUs when they sit
+    idle. A computation that is not a loop stays on one thread. `describe()` is what a run records in run.json.
 
         with ThreadPolicy(config.threads) as threads:
             for batch in batches:
@@ -235,9 +235,13 @@ class ThreadPolicy:
         self.cpu_set = affinity_set()
         self.idle_mark: Optional[tuple] = None
         self.started_free: Optional[float] = None  # idle CPUs before the first step
-        self.free: Optional[float] = None  # idle CPUs beside the loop's count, while it ran on it
-        self.room: Optional[float] = None  # the CPUs other programs left: `free` and the loop's own count
+        self.started = False
+        # the CPUs other programs leave this process: idle CPUs and its own threads, as last counted beside the
+        # fewest threads (beside many, this process crowds the others out and they seem to take less)
+        self.room: Optional[float] = None
+        self.room_beside = MAX_THREADS + 1  # the thread count `room` was counted beside (0: before the first step)
         self.decided_room: Optional[float] = None  # the room when the loop last chose its count
+        self.timing_mark: Optional[tuple] = None  # the idle CPUs' reading when the count being timed began
         self.check_mark: Optional[tuple] = None  # the idle CPUs' reading that the next check counts from
         self.since_check, self.check_period = 0.0, IDLE_CHECK
         self.base_interval = self.interval = MIN_INTERVAL
@@ -256,12 +260,7 @@ class ThreadPolicy:
         if self.adaptive or self.fixed is not None:
             self.saved = torch.get_num_threads()
             if self.adaptive:
-                self.started_free = self.room = self.look()
-                largest = self.candidates[-1]
-                if self.started_free is not None and self.started_free >= 1 + FREE_NEEDED * (largest - 1):
-                    self.probing.reverse()  # idle CPUs: the first steps run on all of them
-                self.idle_mark = self.idle()
-                self._begin(self.probing[0])
+                self._set(1)  # until a loop starts (a computation that is not a loop stays on one thread)
             else:
                 self._set(self.fixed)
         return self
@@ -282,12 +281,27 @@ class ThreadPolicy:
 
     # -- the loop
 
+    def start(self, look: bool = False) -> None:
+        """A loop begins: set the count its first steps are timed on, one thread or, with `look` (a loop of
+        minutes, whose first steps may be slow: training), all CPUs when they sit idle now. `step()` and
+        `observe()` call it when it was not called."""
+        if not self.adaptive or self.started:
+            return
+        self.started = True
+        self.started_free = self.look() if look else None
+        self._note_room(self.started_free, 0)  # this process's own CPU sat idle too
+        if self.room is not None and self._serves(self.candidates[-1], self.room):
+            self.probing.reverse()  # idle CPUs: the first steps run on all of them
+        self.idle_mark = self.idle()
+        self._begin(self.probing[0])
+
     @contextlib.contextmanager
     def step(self):
         """Time one step of the loop; between steps the policy may change the thread count."""
         if not self.adaptive:
             yield
             return
+        self.start()
         start = self.clock()
         yield
         self.observe(self.clock() - start)
@@ -296,6 +310,8 @@ class ThreadPolicy:
         """Take the time of one step (for loops that time themselves)."""
         if not self.adaptive:
             return
+        if not self.started:  # a loop that did not call start(): its first step ran on one thread
+            self.start()
         self.steps += 1
         if self.probing:
             self._probe(seconds)
@@ -322,12 +338,21 @@ class ThreadPolicy:
         if not larger or self.decided_room is None or self.since_check < self.check_period:
             return None
         now = self.idle()
+        if self.check_mark is None or now is None:  # no reading to count from: start one
+            self.since_check, self.check_mark = 0.0, now
+            return None
         free = self.free_cpus(self.check_mark, now)
         if free is None:  # too short a window to tell: it grows until the next check
             return None
         self.since_check, self.check_mark = 0.0, now
-        room = free + self.threads
+        room = min(self.cpus.usable, free + self.threads)
         return free if self._serves(larger[0], room) and room >= self.decided_room + FREE_NEEDED else None
+
+    def _note_room(self, free: Optional[float], beside: int) -> None:
+        """Take the idle CPUs `free` counted while the loop ran `beside` threads (0: before its first step): the
+        room they show replaces the one this measurement knows unless that was counted beside fewer threads."""
+        if free is not None and beside <= max(1, self.room_beside):
+            self.room, self.room_beside = min(float(self.cpus.usable), free + beside), beside
 
     @staticmethod
     def _serves(threads: int, room: Optional[float]) -> bool:
@@ -346,14 +371,18 @@ class ThreadPolicy:
         self.bound = statistics.median(self.recent)  # what its last steps took: a count that loses to it stops at once
         self.trigger = trigger
         # idle CPUs while the loop ran since the last measurement (or, when they started it, in the last check)
-        self.free = free if free is not None else self.free_cpus(self.idle_mark, self.idle())
-        self.room = None if self.free is None else self.free + current
+        self.room, self.room_beside = None, MAX_THREADS + 1
+        self._note_room(free if free is not None else self.free_cpus(self.idle_mark, self.idle()), current)
         self._next()
 
     def _next(self) -> None:
         """Time the next count of this measurement, leaving out those that idle CPUs would not serve."""
         while self.probing and not self._serves(self.probing[0], self.room):
             self.skipped[self.probing.pop(0)] = round(max(0.0, self.room - 1), 2)  # idle CPUs beside one thread
+        if not self.probing:  # CPUs that came free while it timed the others: what they serve is timed too
+            self.probing = [c for c in sorted(self.skipped) if self._serves(c, self.room)]
+            for count in self.probing:
+                del self.skipped[count]
         if self.probing:
             self._begin(self.probing[0])
         else:
@@ -363,6 +392,7 @@ class ThreadPolicy:
         fresh = threads not in self.tried and (threads > 1 or self.steps == 0)  # workers to start, or the first step
         self.timing = {"seconds": 0.0, "steps": 0, "fresh": fresh, "spent": 0.0, "all_steps": 0}
         self.tried.add(threads)
+        self.timing_mark = self.idle()
         self._set(threads)
 
     def _probe(self, seconds: float) -> None:
@@ -384,10 +414,7 @@ class ThreadPolicy:
         measured = self.probing.pop(0)
         self.results[measured] = mean
         self.spent[measured] = (timing["spent"], timing["all_steps"])
-        if self.free is None:  # the loop's first count: were other CPUs idle while it ran?
-            self.free = self.free_cpus(self.idle_mark, self.idle())
-            if self.free is not None:  # a longer look than the one before the first step
-                self.room = self.free + measured
+        self._note_room(self.free_cpus(self.timing_mark, self.idle()), measured)  # were CPUs idle beside it?
         self._next()
 
     def _decide(self) -> None:
@@ -412,6 +439,8 @@ class ThreadPolicy:
         self.since_check, self.decided_room = 0.0, self.room
         if self.trigger == "idle CPUs":  # idle CPUs that did not make more threads pay are looked at less often
             self.check_period = IDLE_CHECK if chosen > previous else min(MAX_INTERVAL, 2 * self.check_period)
+        elif previous is not None and chosen < previous:  # fewer threads now: CPUs coming free are looked for at once
+            self.check_period = IDLE_CHECK
         self._set(chosen)
 
     # -- idle CPUs
@@ -426,14 +455,14 @@ class ThreadPolicy:
         before, deadline = self.idle(), time.monotonic() + LOOK
         while before is not None:
             after = self.idle()
-            if after is None or after[1] - before[1] >= MIN_JIFFIES or time.monotonic() >= deadline:
+            if after is None or after[1] - before[1] >= MIN_JIFFIES * len(self.cpu_set) or time.monotonic() >= deadline:
                 return self.free_cpus(before, after)
             time.sleep(0.01)
         return None
 
     def free_cpus(self, before: Optional[tuple], after: Optional[tuple]) -> Optional[float]:
         """CPUs' worth of idle time between two readings of `idle()`; None when unknown or too short to tell."""
-        if before is None or after is None or after[1] - before[1] < MIN_JIFFIES:
+        if before is None or after is None or after[1] - before[1] < MIN_JIFFIES * len(self.cpu_set):
             return None
         return (after[0] - before[0]) / (after[1] - before[1]) * len(self.cpu_set)
 

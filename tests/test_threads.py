@@ -39,6 +39,11 @@ def four_cpus(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
 
 
+def two_cpus(monkeypatch):
+    """The simulated machines below have 2 CPUs, whatever the machine running the tests has."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+
+
 def test_a_cgroup_v2_quota_limits_the_usable_cpus_below_the_affinity_mask(tmp_path, monkeypatch):
     four_cpus(monkeypatch)
     root, membership = cgroup(tmp_path, "0::/kube/pod\n", {"cpu.max": "max 100000\n",
@@ -274,6 +279,14 @@ def test_two_slow_steps_do_not_send_a_loop_to_fewer_threads(no_environment, monk
     assert used[chosen_at + 40:].count(1) < 40  # one thread only to time it
 
 
+def test_a_computation_that_is_not_a_loop_runs_on_one_thread_at_once(no_environment, monkeypatch):
+    readings = []
+    monkeypatch.setattr(policy, "idle_jiffies", lambda cpus, stat=None: readings.append(1) or (0, 100 * len(readings)))
+    with ThreadPolicy(cpus=Cpus(2, 2)) as measured:
+        assert torch.get_num_threads() == 1 and readings == []  # no look at the CPUs, no wait
+    assert measured.describe()["threads"] == 1
+
+
 @pytest.mark.parametrize("busy_cpus, first", [(0.0, 2), (1.0, 1), (0.6, 1)])
 def test_a_loop_starts_on_all_cpus_only_when_they_sit_idle(no_environment, monkeypatch, busy_cpus, first):
     clock = {"ticks": 0, "idle": 0.0}
@@ -284,22 +297,26 @@ def test_a_loop_starts_on_all_cpus_only_when_they_sit_idle(no_environment, monke
         return int(clock["idle"]), clock["ticks"]
 
     monkeypatch.setattr(policy, "idle_jiffies", jiffies)
+    two_cpus(monkeypatch)
     with ThreadPolicy(cpus=Cpus(2, 2)) as measured:
+        measured.start(look=True)  # a training loop looks before its first step
         used = simulate(measured, lambda step, threads: 0.030 if threads == 1 else 0.020, 100)
     assert used[0] == first
     assert measured.describe()["idle_cpus_at_start"] == pytest.approx(2 - busy_cpus, abs=0.11)
 
 
-def run_on_a_shared_machine(monkeypatch, two_threads_quiet: float, until: float = 40.0):
-    """A 2-CPU machine where another program holds a core for the first 20 seconds: one thread's step takes 30 ms,
-    two threads' 500 ms while the program runs and `two_threads_quiet` after. /proc/stat's idle ticks follow the
-    simulated time. Returns (time, threads) of every step and the policy's record."""
+def run_on_a_shared_machine(monkeypatch, two_threads_quiet: float, until: float = 40.0, busy=(0.0, 20.0)):
+    """A 2-CPU machine where another program holds a core from busy[0] to busy[1] seconds: one thread's step takes
+    30 ms, two threads' 500 ms while the program runs and `two_threads_quiet` otherwise. /proc/stat's idle ticks
+    follow the simulated time. Returns (time, threads) of every step and the policy's record."""
+    two_cpus(monkeypatch)
     machine = {"time": 0.0, "idle": 0.0}
     monkeypatch.setattr(policy, "idle_jiffies", lambda cpus, stat=None: (int(machine["idle"]), int(machine["time"] * 200)))
     used = []
     with ThreadPolicy(cpus=Cpus(2, 2)) as measured:
+        measured.start(look=True)
         while machine["time"] < until:
-            threads, competitor = measured.threads, machine["time"] < 20.0
+            threads, competitor = measured.threads, busy[0] <= machine["time"] < busy[1]
             seconds = 0.030 if threads == 1 else (0.500 if competitor else two_threads_quiet)
             machine["idle"] += max(0, 2 - threads - competitor) * seconds * 100  # 100 ticks a CPU-second
             machine["time"] += seconds
@@ -316,6 +333,15 @@ def test_more_threads_are_timed_as_soon_as_cpus_come_free(no_environment, monkey
     assert any(d["why"] == "idle CPUs" and d["threads"] == 2 for d in record["decisions"])  # next interval (30 s)
     after = [threads for time, threads in used if time > back]
     assert after.count(2) > 0.95 * len(after)  # one thread again only to time it now and then
+
+
+def test_after_a_program_came_and_went_more_threads_are_back_within_seconds(no_environment, monkeypatch):
+    used, record = run_on_a_shared_machine(monkeypatch, two_threads_quiet=0.020, busy=(10.0, 27.0))
+    assert all(threads == 2 for time, threads in used if 1.0 < time < 10.0)  # quiet: two threads
+    assert sum(threads == 2 for time, threads in used if 11.0 < time < 27.0) < 10  # one thread soon after it came
+    back = min(time for time, threads in used if time > 27.0 and threads == 2)
+    assert back < 29.5  # and two again within seconds of its leaving, not at the next interval
+    assert any(d["why"] == "idle CPUs" for d in record["decisions"])
 
 
 def test_idle_cpus_that_do_not_make_more_threads_pay_are_not_chased(no_environment, monkeypatch):

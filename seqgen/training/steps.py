@@ -267,6 +267,7 @@ def fit(task: StepTask, config: StepOptions, run: RunFolder, state: TrainState, 
     tick = time.perf_counter()  # the thread policy's look at the idle CPUs counts as training time
     with threads:  # the thread count is measured while the steps run, and restored at the end
         task.model.train()
+        threads.start(look=True)
         while fraction_done() < 1.0:
             batch = task.next_batch(state)
             lr = learning_rate(config, state.step, fraction_done())
