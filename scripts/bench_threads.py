@@ -85,6 +85,8 @@ def fit_arm(task: str, seconds: float, threads, options: dict) -> dict:
         result = seqgen.train(task, max_time=seconds / 60, eval_interval=10**6, output_dir=out, name="bench",
                               threads=threads, progress=False, device="cpu", **options)
         record = json.loads((result.run_dir / "run.json").read_text())
+    if result.stop_reason == "interrupted":  # Ctrl-C or a kill stopped the run: the benchmark stops too
+        raise SystemExit("interrupted")
     return {"steps_per_s": result.step / record["elapsed_seconds"], "steps": result.step,
             "seconds": record["elapsed_seconds"], "threads": record["threads"]}
 
@@ -119,6 +121,7 @@ def main() -> None:
     parser.add_argument("--forecast-rounds", type=int, default=8,
                         help="runs of every arm for the forecast ensemble (a run is a few seconds: more of them)")
     parser.add_argument("--only", default=None, help="comma-separated workloads to run (default: all)")
+    parser.add_argument("--conditions", default="quiet,busy", help="quiet, busy or both (default)")
     parser.add_argument("--corpus", default=str(SHARED) if SHARED.exists() else "lady-susan",
                         help="the corpus of the 2×512 workload (the default step trains on the default corpus)")
     parser.add_argument("--output", default="benchmarks/threads.json")
@@ -133,7 +136,7 @@ def main() -> None:
     results = {}
     for name, (arm_run, busy_too, rounds) in chosen.items():
         results[name] = {}
-        for condition in ("quiet", "busy") if busy_too else ("quiet",):
+        for condition in [c for c in ("quiet", "busy") if c in args.conditions.split(",") and (busy_too or c == "quiet")]:
             context = Competitor() if condition == "busy" else contextlib.nullcontext()
             runs = {arm: [] for arm in arms}
             with context:
