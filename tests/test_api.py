@@ -61,6 +61,21 @@ def test_translation_trains_loads_and_translates_through_the_api(tmp_path):
     assert len(out) == 2 and all(isinstance(t, str) for t in out)
 
 
+def test_translate_in_python_searches_as_the_command_line_does():
+    import inspect
+
+    from click.testing import CliRunner
+
+    from seqgen.cli import main
+    from seqgen.tasks.translate.translate import Translator
+
+    keywords = inspect.signature(Translator.translate).parameters
+    help_text = CliRunner().invoke(main, ["translate", "--help"], terminal_width=200).output
+    for name in ("beam_size", "length_penalty", "batch_size", "precision"):
+        line = next(line for line in help_text.splitlines() if f"--{name.replace('_', '-')}" in line)
+        assert f"[default: {keywords[name].default}]" in line, (name, line)
+
+
 def test_weight_decay_spares_every_embedding_bias_and_norm_by_module_type():
     config = Seq2SeqConfig(source_vocab_size=9, target_vocab_size=11, embedding_dim=4, hidden_size=6, num_layers=1,
                            dropout=0.0)

@@ -42,8 +42,7 @@ MAX_BEAM = 64  # a wider beam costs memory and time in proportion and no longer 
 
 @dataclass(frozen=True)
 class DecodeConfig(Checked):
-    """How `seqgen translate` searches for a translation (Translator.translate's keywords, whose own defaults
-    are greedy search in fp32)."""
+    """How `seqgen translate` and Translator.translate search for a translation."""
 
     beam_size: int = option(5, f"Hypotheses kept per step (1: greedy; at most {MAX_BEAM}).", min=1, max=MAX_BEAM)
     length_penalty: float = option(1.0, "Rank hypotheses by log-probability / length^this (0 favours short outputs).",

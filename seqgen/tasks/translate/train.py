@@ -93,7 +93,8 @@ class TranslationTraining:
             val_loss = validation_loss(self.model, self.data.val_ids, self.config.batch_size, self.device, should_stop)
             if val_loss is None or should_stop():
                 return None
-            hypotheses = self.translator.translate([s for s, _ in self.data.val_pairs], batch_size=256)
+            hypotheses = self.translator.translate([s for s, _ in self.data.val_pairs], beam_size=1, batch_size=256,
+                                                   precision="fp32")  # greedy, the weights as they train
         finally:
             self.model.train()
         exact = float(np.mean([h == t for h, (_, t) in zip(hypotheses, self.data.val_pairs)]))

@@ -22,6 +22,8 @@ from seqgen.threads import ThreadPolicy
 from seqgen.tokenizers import tokenizer_from_state
 from seqgen.training import load_to_use
 
+SEARCH = DecodeConfig()  # the search of `seqgen translate` and of Translator.translate: one home for its defaults
+
 NAME = "translate"
 DEFAULT_MAX_LENGTH = TranslateConfig.max_length  # for checkpoints written before the cap was stored
 
@@ -108,9 +110,11 @@ class Translator:
         text, = check_texts([text])
         return len(self.source_vocab.encode(clip_chars(text, self.max_length)))
 
-    def translate(self, texts, beam_size: int = 1, max_len: Optional[int] = None,
-                  length_penalty: float = 1.0, batch_size: int = 64, precision: str = "fp32") -> list[Translation]:
-        """Translate texts (a list, or one string) in batches of similar length; beam_size 1 is greedy.
+    def translate(self, texts, beam_size: int = SEARCH.beam_size, max_len: Optional[int] = SEARCH.max_len,
+                  length_penalty: float = SEARCH.length_penalty, batch_size: int = SEARCH.batch_size,
+                  precision: str = SEARCH.precision) -> list[Translation]:
+        """Translate texts (a list, or one string) in batches of similar length, with the defaults of `seqgen
+        translate` (DecodeConfig: beam search of 5; int8 decoder weights on the CPU); beam_size 1 is greedy.
         A text longer than `max_length` source tokens is cut to its first max_length tokens, so no input
         makes decoding hang; max_len is capped at MAX_OUTPUT_LENGTH. With `precision` int8 (or auto, on
         the CPU) the decoder steps with int8 weights. Each translation is a str; its `problem` says when it
@@ -167,7 +171,7 @@ class Translator:
             raise SeqgenError("the text is empty; give a sentence to inspect")
         top_k = check("top_k", top_k, int, min=1)
         if translation is None:
-            translation = self.translate([text])[0]
+            translation = self.translate([text], beam_size=1, precision="fp32")[0]
         translation, = check_texts([translation], "the translation")
         with self.thread_policy():
             return self._inspect(text, translation, top_k)
@@ -218,6 +222,6 @@ def training_sample(best_path, count: int) -> list[dict]:
     test pairs translated greedily by its best model, each as source, output and expected."""
     translator = Translator.load(best_path, "cpu")
     examples = checkpoint_splits(translator.payload)["test"][:min(count, 5)]
-    outputs = translator.translate([source for source, _ in examples]) if examples else []
+    outputs = translator.translate([source for source, _ in examples], beam_size=1, precision="fp32") if examples else []
     return [{"source": source, "output": output, "expected": target}
             for (source, target), output in zip(examples, outputs)]
