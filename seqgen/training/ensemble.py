@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Protocol
 
 import torch
@@ -19,10 +20,11 @@ from seqgen.config import from_dict
 from seqgen.device import autocast, resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.runs import RunFolder, check_new_run
-from seqgen.threads import ThreadPolicy
+from seqgen.threads import ThreadPolicy, check_threads
 from seqgen.training.common import (
     arm,
     check_finite,
+    load_finished,
     parameter_groups,
     progress_bar,
     refuse_finished,
@@ -324,6 +326,39 @@ def run_members(task: MemberTask, state: EnsembleState, save: Optional[Callable[
         if state.member < task.config.ensemble and should_stop():
             return False
     return True
+
+
+class LoadedEnsemble:
+    """What `seqgen.load` returns for a finished ensemble: its networks rebuilt from the checkpoint alone, and the
+    thread policy of its verbs. A task's class sets `task` and `rebuild_networks(payload, device)`, which checks the
+    payload (raising SeqgenError) and returns the networks."""
+
+    task: str
+    threads: Optional[int] = None  # CPU threads of every verb (None: seqgen.threads.ThreadPolicy decides)
+
+    def __init__(self, networks: list, payload: dict, device: torch.device, path: Path):
+        self.networks, self.payload, self.device, self.path = networks, payload, device, path
+
+    @staticmethod
+    def rebuild_networks(payload: dict, device: torch.device) -> list:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, path, device: str = "auto", threads: Optional[int] = None):
+        """Rebuild the ensemble from a checkpoint alone; a damaged or unfinished one is one line. The networks
+        are small, so `auto` runs them on the CPU (cuda only when asked for). `threads` fixes the CPU threads
+        its verbs compute with (default: see seqgen.threads)."""
+        threads = check_threads(threads)
+        device = resolve_device("cpu" if isinstance(device, str) and device == "auto" else device)
+        path, payload = load_finished(path, cls.task)
+        with rebuilding(path):
+            networks = cls.rebuild_networks(payload, device)
+        loaded = cls(networks, payload, device, path)
+        loaded.threads = threads
+        return loaded
+
+    def thread_policy(self) -> ThreadPolicy:
+        return ThreadPolicy(self.threads, device=self.device)
 
 
 def interrupted_line(result) -> str:

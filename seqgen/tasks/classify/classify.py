@@ -6,23 +6,20 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 
-from seqgen.checkpoint import rebuilding, require
+from seqgen.checkpoint import require
 from seqgen.config import check, from_dict, to_dict
 from seqgen.data.series import FLOAT32_MAX, LabelError
-from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.classify import LSTMClassifier
 from seqgen.models.configs import ClassifierConfig, stored
 from seqgen.tasks.classify.config import ClassifyConfig, EvaluateConfig
 from seqgen.tasks.classify.data import check_scalable, pad, read_like_training
-from seqgen.threads import ThreadPolicy, check_threads
-from seqgen.training import load_finished
+from seqgen.training.ensemble import LoadedEnsemble
 
 NAME = "classify"
 
@@ -100,32 +97,15 @@ def _sequences(data) -> list:
     return list(data)
 
 
-class Classifier:
+class Classifier(LoadedEnsemble):
     """What `seqgen.load` returns for a classify checkpoint: the ensemble, its classes and scaling."""
 
     task = NAME
-    threads: Optional[int] = None  # CPU threads of every verb (None: seqgen.threads.ThreadPolicy decides)
 
-    def __init__(self, networks: list, payload: dict, device: torch.device, path: Path):
-        self.networks, self.payload, self.device, self.path = networks, payload, device, path
-
-    @classmethod
-    def load(cls, path, device: str = "auto", threads: Optional[int] = None) -> "Classifier":
-        """Rebuild the ensemble from a checkpoint alone; a damaged or unfinished one is one line. The networks
-        are small, so `auto` runs them on the CPU (cuda only when asked for). `threads` fixes the CPU threads
-        its verbs compute with (default: see seqgen.threads)."""
-        threads = check_threads(threads)
-        device = resolve_device("cpu" if isinstance(device, str) and device == "auto" else device)
-        path, payload = load_finished(path, NAME)
-        with rebuilding(path):
-            check_payload(payload)
-            networks = [rebuild(payload["model_config"], state, device) for state in payload["members"]]
-        loaded = cls(networks, payload, device, path)
-        loaded.threads = threads
-        return loaded
-
-    def thread_policy(self) -> ThreadPolicy:
-        return ThreadPolicy(self.threads, device=self.device)
+    @staticmethod
+    def rebuild_networks(payload: dict, device: torch.device) -> list:
+        check_payload(payload)
+        return [rebuild(payload["model_config"], state, device) for state in payload["members"]]
 
     @property
     def classes(self) -> list:

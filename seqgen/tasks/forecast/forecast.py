@@ -10,9 +10,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import rebuilding, require
+from seqgen.checkpoint import require
 from seqgen.config import from_dict
-from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.configs import ForecasterConfig, stored
 from seqgen.options import check_plot_path
@@ -36,8 +35,7 @@ from seqgen.tasks.forecast.predict import (
     predict,
     rebuild,
 )
-from seqgen.threads import ThreadPolicy, check_threads
-from seqgen.training import load_finished
+from seqgen.training.ensemble import LoadedEnsemble
 
 NAME = "forecast"
 def _numbers(values, what: str, low: float = -math.inf) -> None:
@@ -88,33 +86,18 @@ def check_payload(payload: dict) -> None:
         raise SeqgenError("it holds no networks")
 
 
-class Forecaster:
-    """What `seqgen.load` returns for a forecast checkpoint: the ensemble and the whole series it learned."""
+class Forecaster(LoadedEnsemble):
+    """What `seqgen.load` returns for a forecast checkpoint: the ensemble and the whole series it learned (its
+    networks are rebuilt from the payload when a verb runs; loading builds each once, to check it)."""
 
     task = NAME
-    threads: Optional[int] = None  # CPU threads of every verb (None: seqgen.threads.ThreadPolicy decides)
 
-    def __init__(self, payload: dict, device: torch.device, path: Path):
-        self.payload, self.device, self.path = payload, device, path
-
-    @classmethod
-    def load(cls, path, device: str = "auto", threads: Optional[int] = None) -> "Forecaster":
-        """Read and check a forecast checkpoint; a damaged or unfinished one is one line. The networks are
-        tiny, so `auto` runs them on the CPU (cuda only when asked for). `threads` fixes the CPU threads its
-        verbs compute with (default: see seqgen.threads)."""
-        threads = check_threads(threads)
-        device = resolve_device("cpu" if isinstance(device, str) and device == "auto" else device)
-        path, payload = load_finished(path, NAME)
-        with rebuilding(path):
-            check_payload(payload)
-            for member in range(len(payload["members"])):
-                rebuild(payload, member)
-        loaded = cls(payload, device, path)
-        loaded.threads = threads
-        return loaded
-
-    def thread_policy(self) -> ThreadPolicy:
-        return ThreadPolicy(self.threads, device=self.device)
+    @staticmethod
+    def rebuild_networks(payload: dict, device: torch.device) -> list:
+        check_payload(payload)
+        for member in range(len(payload["members"])):
+            rebuild(payload, member)
+        return []
 
     @property
     def values(self) -> np.ndarray:

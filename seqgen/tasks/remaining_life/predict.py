@@ -11,10 +11,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from seqgen.checkpoint import rebuilding, require
+from seqgen.checkpoint import require
 from seqgen.config import check, from_dict
 from seqgen.data.series import FLOAT32_MAX
-from seqgen.device import resolve_device
 from seqgen.errors import SeqgenError
 from seqgen.models.configs import RegressorConfig, stored
 from seqgen.tasks.remaining_life.config import EvaluateConfig, PredictConfig, RemainingLifeConfig
@@ -29,8 +28,7 @@ from seqgen.tasks.remaining_life.data import (
     windows,
 )
 from seqgen.tasks.remaining_life.estimate import band, estimates, rebuild, stored_units
-from seqgen.threads import ThreadPolicy, check_threads
-from seqgen.training import load_finished
+from seqgen.training.ensemble import LoadedEnsemble
 
 NAME = "remaining-life"
 
@@ -64,32 +62,16 @@ def check_payload(payload: dict) -> None:
         raise SeqgenError("it holds no networks")
 
 
-class RemainingLife:
+class RemainingLife(LoadedEnsemble):
     """What `seqgen.load` returns for a remaining-life checkpoint: the ensemble, the columns it reads and their
     scaling, and the training units it learned from."""
 
     task = NAME
-    threads: Optional[int] = None  # CPU threads of every verb (None: seqgen.threads.ThreadPolicy decides)
 
-    def __init__(self, networks: list, payload: dict, device: torch.device, path: Path):
-        self.networks, self.payload, self.device, self.path = networks, payload, device, path
-
-    @classmethod
-    def load(cls, path, device: str = "auto", threads: Optional[int] = None) -> "RemainingLife":
-        """Rebuild the ensemble from a checkpoint alone; a damaged or unfinished one is one line. The networks are
-        small, so `auto` runs them on the CPU (cuda only when asked for)."""
-        threads = check_threads(threads)
-        device = resolve_device("cpu" if isinstance(device, str) and device == "auto" else device)
-        path, payload = load_finished(path, NAME)
-        with rebuilding(path):
-            check_payload(payload)
-            networks = [rebuild(payload["model_config"], state, device) for state in payload["members"]]
-        loaded = cls(networks, payload, device, path)
-        loaded.threads = threads
-        return loaded
-
-    def thread_policy(self) -> ThreadPolicy:
-        return ThreadPolicy(self.threads, device=self.device)
+    @staticmethod
+    def rebuild_networks(payload: dict, device: torch.device) -> list:
+        check_payload(payload)
+        return [rebuild(payload["model_config"], state, device) for state in payload["members"]]
 
     @property
     def train_config(self) -> RemainingLifeConfig:
