@@ -156,7 +156,7 @@ def environment_threads() -> Optional[int]:
 # workers would wait for cores they cannot get, and on a busy 2-core machine a single such step cost up to
 # hundreds of the loop's one-thread steps (benchmarks/threads.json). The first measurement starts on one thread,
 # or, for a training loop that looked at the CPUs for up to LOOK seconds before its first step and found room, on
-# the largest count: a loop's first steps pay once for setting up, 2-3× faster on all the CPUs of a quiet machine.
+# the largest count: a loop's first steps pay once for setting up, and gain the most from a quiet machine's CPUs.
 # Each count is timed over at least PROBE_STEPS steps and PROBE_SECONDS, or over one step of LONG_STEP seconds;
 # the loop's first step, and the first step on a count of several threads that the loop has not used yet (it pays
 # for starting the workers), are not counted unless they already lose. A count whose steps already take LOSING ×
